@@ -1,0 +1,39 @@
+//! `counter`: a number that clients increment, with a `newCount` event on every change.
+
+use rivet_core::prelude::*;
+
+/// The counter's persisted state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Counter {
+    count: i64,
+}
+
+#[actor(name = "counter", icon = "calculator")]
+impl Counter {
+    /// Adds `amount` and returns the new count.
+    #[action]
+    pub fn increment(&mut self, cx: &mut Cx<Self>, amount: i64) -> i64 {
+        self.count += amount;
+        cx.broadcast(CounterEvent::NewCount(self.count));
+        self.count
+    }
+
+    /// The current count.
+    #[action]
+    pub fn get_count(&self) -> i64 {
+        self.count
+    }
+
+    /// Always fails with a `UserError` carrying `code` and some metadata.
+    #[action]
+    pub fn fail_with(&self, code: String) -> Result<(), UserError> {
+        Err(
+            UserError::new(code.clone(), format!("failed on purpose with `{code}`"))
+                .with_metadata(serde_json::json!({ "code": code, "count": self.count })),
+        )
+    }
+
+    /// Sent after every change, with the new count.
+    #[event]
+    fn new_count(count: i64);
+}

@@ -1,0 +1,201 @@
+//! [`ActorConnection`]: a live connection to an actor, for events and connection-bound actions.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use crate::codec::{decode_output, from_cbor, to_cbor};
+use crate::error::ActorError;
+use crate::handle::ActorHandle;
+use crate::transport::{ConnMessage, ConnectionTransport};
+
+type Callback = Arc<dyn Fn(&Bytes) + Send + Sync>;
+
+/// A connection to an actor. Events the actor broadcasts reach the callbacks registered with
+/// [`on`](Self::on) (the generated `{Actor}Connection` has one typed `on_{event}` per event).
+///
+/// Dropping the connection closes it.
+#[derive(Debug)]
+pub struct ActorConnection {
+    inner: Arc<ConnInner>,
+}
+
+struct ConnInner {
+    transport: Arc<dyn ConnectionTransport>,
+    callbacks: Mutex<HashMap<String, Vec<(u64, Callback)>>>,
+    next_id: AtomicU64,
+    closed: Mutex<Option<Option<ActorError>>>,
+}
+
+impl std::fmt::Debug for ConnInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnInner")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ActorConnection {
+    pub(crate) async fn open(handle: &ActorHandle) -> Result<Self, ActorError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let transport = handle
+            .transport()
+            .connect(handle.target(), handle.params(), tx)
+            .await?;
+        let inner = Arc::new(ConnInner {
+            transport,
+            callbacks: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            closed: Mutex::new(None),
+        });
+        tokio::spawn(dispatch(Arc::downgrade(&inner), rx));
+        Ok(Self { inner })
+    }
+
+    /// The id of the connected actor.
+    pub fn actor_id(&self) -> &str {
+        self.inner.transport.actor_id()
+    }
+
+    /// The id the actor gave this connection.
+    pub fn connection_id(&self) -> &str {
+        self.inner.transport.connection_id()
+    }
+
+    /// Calls an action through this connection (the actor sees it as `cx.conn()`).
+    pub async fn action<A, R>(&self, name: &str, args: &A) -> Result<R, ActorError>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let output = self.inner.transport.action(name, to_cbor(args)?).await?;
+        decode_output(&output)
+    }
+
+    /// Calls `callback` with the arguments of every `event`, decoded as the tuple `T`.
+    ///
+    /// The first callback for an event subscribes the connection to it. Arguments that do not
+    /// decode as `T` are logged and skipped.
+    pub fn on<T, F>(&self, event: &str, callback: F) -> Subscription
+    where
+        T: DeserializeOwned,
+        F: Fn(T) + Send + Sync + 'static,
+    {
+        let name = event.to_owned();
+        self.on_raw(event, move |args| match from_cbor::<T>(args) {
+            Ok(value) => callback(value),
+            Err(error) => tracing::warn!(event = %name, %error, "event arguments do not match the declared types"),
+        })
+    }
+
+    /// Calls `callback` with the raw CBOR array of arguments of every `event`.
+    pub fn on_raw<F>(&self, event: &str, callback: F) -> Subscription
+    where
+        F: Fn(&Bytes) + Send + Sync + 'static,
+    {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let first = {
+            let mut callbacks = lock(&self.inner.callbacks);
+            let list = callbacks.entry(event.to_owned()).or_default();
+            list.push((id, Arc::new(callback)));
+            list.len() == 1
+        };
+        if first {
+            self.inner.transport.set_subscription(event, true);
+        }
+        Subscription {
+            conn: Arc::downgrade(&self.inner),
+            event: event.to_owned(),
+            id,
+        }
+    }
+
+    /// Why the connection closed, once it has: `Some(None)` for a normal close.
+    pub fn closed_reason(&self) -> Option<Option<ActorError>> {
+        lock(&self.inner.closed).clone()
+    }
+
+    /// Closes the connection.
+    pub fn disconnect(self) {
+        self.inner.transport.close();
+    }
+}
+
+impl Drop for ActorConnection {
+    fn drop(&mut self) {
+        self.inner.transport.close();
+    }
+}
+
+/// One registered event callback; [`unsubscribe`](Self::unsubscribe) removes it. Dropping it keeps
+/// the callback registered for the life of the connection.
+#[derive(Debug)]
+pub struct Subscription {
+    conn: Weak<ConnInner>,
+    event: String,
+    id: u64,
+}
+
+impl Subscription {
+    /// Removes the callback; the last one for an event unsubscribes the connection from it.
+    pub fn unsubscribe(self) {
+        let Some(inner) = self.conn.upgrade() else {
+            return;
+        };
+        let now_empty = {
+            let mut callbacks = lock(&inner.callbacks);
+            match callbacks.get_mut(&self.event) {
+                Some(list) => {
+                    list.retain(|(id, _)| *id != self.id);
+                    let empty = list.is_empty();
+                    if empty {
+                        callbacks.remove(&self.event);
+                    }
+                    empty
+                }
+                None => false,
+            }
+        };
+        if now_empty {
+            inner.transport.set_subscription(&self.event, false);
+        }
+    }
+}
+
+async fn dispatch(inner: Weak<ConnInner>, mut rx: mpsc::UnboundedReceiver<ConnMessage>) {
+    while let Some(message) = rx.recv().await {
+        let Some(conn) = inner.upgrade() else {
+            return;
+        };
+        match message {
+            ConnMessage::Event { name, args } => {
+                let targets: Vec<Callback> = lock(&conn.callbacks)
+                    .get(&*name)
+                    .map(|list| list.iter().map(|(_, cb)| Arc::clone(cb)).collect())
+                    .unwrap_or_default();
+                for callback in targets {
+                    callback(&args);
+                }
+            }
+            ConnMessage::Closed(reason) => {
+                *lock(&conn.closed) = Some(reason);
+                return;
+            }
+        }
+    }
+    if let Some(conn) = inner.upgrade() {
+        lock(&conn.closed).get_or_insert(None);
+    }
+}
+
+/// Locks a mutex, recovering the data if a callback panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

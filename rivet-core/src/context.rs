@@ -1,0 +1,207 @@
+//! The contexts actor code receives: [`Cx`] in actions, queue handlers and hooks, [`CreateCx`]
+//! while the state and vars are built.
+
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use rivet_client::transport::ConnSender;
+use rivet_client::{ActorKey, Client};
+use serde::de::DeserializeOwned;
+
+use crate::actor::{Actor, EventSet};
+use crate::registry::{LocalTransport, RegistryInner};
+
+/// Who an actor is: shared by its contexts.
+#[derive(Debug)]
+pub(crate) struct ActorIdentity {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) key: ActorKey,
+    pub(crate) registry: Weak<RegistryInner>,
+}
+
+/// The context of `#[create]` and `#[vars]`: who the actor is, before its state exists.
+#[derive(Debug)]
+pub struct CreateCx {
+    identity: Arc<ActorIdentity>,
+}
+
+impl CreateCx {
+    pub(crate) fn new(identity: Arc<ActorIdentity>) -> Self {
+        Self { identity }
+    }
+
+    /// The actor's id.
+    pub fn actor_id(&self) -> &str {
+        &self.identity.id
+    }
+
+    /// The actor type's registered name.
+    pub fn name(&self) -> &str {
+        &self.identity.name
+    }
+
+    /// The actor's key.
+    pub fn key(&self) -> &ActorKey {
+        &self.identity.key
+    }
+}
+
+/// The context of actions, queue handlers and hooks of actor `A`.
+///
+/// It gives the actor's identity, its ephemeral vars, events ([`broadcast`](Self::broadcast)),
+/// connections, lifecycle requests ([`sleep`](Self::sleep), [`destroy`](Self::destroy)) and an
+/// in-process [`Client`] for calling other actors.
+pub struct Cx<A: Actor> {
+    identity: Arc<ActorIdentity>,
+    vars: A::Vars,
+    pub(crate) turn: TurnEffects,
+    pub(crate) conns: HashMap<String, Conn>,
+    pub(crate) current_conn: Option<String>,
+    _actor: PhantomData<fn() -> A>,
+}
+
+/// What a turn asked for besides its state change; applied only if the turn succeeds.
+#[derive(Debug, Default)]
+pub(crate) struct TurnEffects {
+    pub(crate) events: Vec<(&'static str, Bytes)>,
+    pub(crate) sleep: bool,
+    pub(crate) destroy: bool,
+}
+
+impl<A: Actor> Cx<A> {
+    pub(crate) fn new(identity: Arc<ActorIdentity>, vars: A::Vars) -> Self {
+        Self {
+            identity,
+            vars,
+            turn: TurnEffects::default(),
+            conns: HashMap::new(),
+            current_conn: None,
+            _actor: PhantomData,
+        }
+    }
+
+    /// The actor's id.
+    pub fn actor_id(&self) -> &str {
+        &self.identity.id
+    }
+
+    /// The actor type's registered name.
+    pub fn name(&self) -> &str {
+        &self.identity.name
+    }
+
+    /// The actor's key.
+    pub fn key(&self) -> &ActorKey {
+        &self.identity.key
+    }
+
+    /// The ephemeral vars: lost on sleep and rebuilt by `#[vars]` on wake.
+    pub fn vars(&self) -> &A::Vars {
+        &self.vars
+    }
+
+    /// The ephemeral vars, mutably.
+    pub fn vars_mut(&mut self) -> &mut A::Vars {
+        &mut self.vars
+    }
+
+    /// Sends an event to every connection subscribed to it.
+    ///
+    /// Events leave after the turn's state change is committed, and not at all if the turn
+    /// fails, so no client ever sees an event about a change that was lost.
+    pub fn broadcast(&mut self, event: A::Event) {
+        match event.encode_args() {
+            Ok(args) => self.turn.events.push((event.name(), args)),
+            Err(error) => {
+                tracing::error!(event = event.name(), %error, "cannot encode event; not sent")
+            }
+        }
+    }
+
+    /// Asks the actor to sleep once this turn is done. It wakes again on the next request.
+    pub fn sleep(&mut self) {
+        self.turn.sleep = true;
+    }
+
+    /// Destroys the actor once this turn is done: `#[on_destroy]` runs, then its state and data are
+    /// deleted and every later request for it fails with `actor.not_found`.
+    pub fn destroy(&mut self) {
+        self.turn.destroy = true;
+    }
+
+    /// The connection this action came through, if it came through one.
+    pub fn conn(&self) -> Option<&Conn> {
+        self.current_conn.as_ref().and_then(|id| self.conns.get(id))
+    }
+
+    /// Every open connection.
+    pub fn conns(&self) -> impl Iterator<Item = &Conn> {
+        self.conns.values()
+    }
+
+    /// A client for calling other actors (or this one) in-process.
+    pub fn client(&self) -> Client {
+        Client::from_transport(Arc::new(LocalTransport::weak(
+            self.identity.registry.clone(),
+        )))
+    }
+}
+
+impl<A: Actor> std::fmt::Debug for Cx<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cx")
+            .field("actor_id", &self.identity.id)
+            .field("name", &self.identity.name)
+            .field("key", &self.identity.key)
+            .field("conns", &self.conns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client connection to this actor.
+#[derive(Debug)]
+pub struct Conn {
+    id: String,
+    params: Option<Bytes>,
+    pub(crate) subscriptions: HashSet<String>,
+    pub(crate) sink: ConnSender,
+}
+
+impl Conn {
+    pub(crate) fn new(id: String, params: Option<Bytes>, sink: ConnSender) -> Self {
+        Self {
+            id,
+            params,
+            subscriptions: HashSet::new(),
+            sink,
+        }
+    }
+
+    /// The connection id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The connection parameters the client gave, decoded as `T` (`None` if it gave none).
+    pub fn params<T: DeserializeOwned>(&self) -> Result<Option<T>, crate::Error> {
+        self.params
+            .as_deref()
+            .map(|p| {
+                rivet_client::codec::from_cbor(p).map_err(|e| {
+                    crate::Error::public(
+                        rivet_client::codes::VALIDATION_ERROR
+                            .with_message(format!("invalid connection parameters: {e}")),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// Whether the connection subscribed to the event with this wire name.
+    pub fn is_subscribed(&self, event: &str) -> bool {
+        self.subscriptions.contains(event)
+    }
+}

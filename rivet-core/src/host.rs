@@ -1,0 +1,808 @@
+//! The actor host: one task per awake actor, owning its state and running one turn at a time.
+//!
+//! A turn is an action, a queue message, or a hook. When it succeeds, the state (if it changed)
+//! and the turn's other writes go to storage as one batch, and the reply and events are released
+//! only once that batch is committed. When it fails, times out or panics, the state is rolled back
+//! to the end of the previous turn and nothing is written.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rivet_client::ActorError;
+use rivet_client::codes;
+use rivet_client::transport::{ConnMessage, ConnSender, QueueSendOutcome};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::actor::{Actor, Dispatch, Hook};
+use crate::context::{ActorIdentity, Conn, CreateCx, Cx};
+use crate::error::Error;
+use crate::registry::{LifecycleKind, RegistryInner};
+use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys};
+
+/// A message to an actor's mailbox.
+#[derive(Debug)]
+pub(crate) enum Envelope {
+    Action {
+        name: String,
+        args: Bytes,
+        conn: Option<String>,
+        reply: oneshot::Sender<Result<Bytes, ActorError>>,
+    },
+    Queue {
+        name: String,
+        body: Bytes,
+        wait: bool,
+        reply: oneshot::Sender<Result<QueueSendOutcome, ActorError>>,
+    },
+    Connect {
+        params: Option<Bytes>,
+        sink: ConnSender,
+        reply: oneshot::Sender<Result<String, ActorError>>,
+    },
+    Subscribe {
+        conn: String,
+        event: String,
+        subscribe: bool,
+    },
+    Disconnect {
+        conn: String,
+    },
+    Ping {
+        reply: oneshot::Sender<Result<(), ActorError>>,
+    },
+}
+
+impl Envelope {
+    /// Answers the sender with `error` instead of running.
+    pub(crate) fn fail(self, error: ActorError) {
+        match self {
+            Self::Action { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Queue { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Connect { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Ping { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Subscribe { .. } | Self::Disconnect { .. } => {}
+        }
+    }
+}
+
+/// Runs one activation of an actor until it sleeps, is destroyed, or the registry shuts down.
+pub(crate) async fn run<A: Actor>(
+    registry: Arc<RegistryInner>,
+    record: ActorRecord,
+    generation: u64,
+    mut rx: mpsc::UnboundedReceiver<Envelope>,
+) {
+    let span =
+        tracing::info_span!("actor", name = %record.name, key = ?record.key, id = %record.id);
+    async move {
+        match Host::<A>::start(&registry, &record, generation).await {
+            Ok(host) => host.run(rx).await,
+            Err(error) => {
+                let error = error.into_reply("actor start");
+                registry.deregister(&record, generation, &mut rx, Leftovers::Fail(error));
+                registry.publish(&record, LifecycleKind::Crashed);
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// What happens to messages that reach an activation after it stopped.
+pub(crate) enum Leftovers {
+    /// Deliver them again, waking a new activation if needed.
+    Redeliver,
+    /// Fail them with this error.
+    Fail(ActorError),
+}
+
+enum Stop {
+    Sleep,
+    Destroy,
+    Restart,
+    Shutdown,
+}
+
+struct QueuedMessage {
+    id: u64,
+    name: String,
+    body: Bytes,
+}
+
+type Reply = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
+
+struct Host<A: Actor> {
+    registry: Arc<RegistryInner>,
+    record: ActorRecord,
+    generation: u64,
+    state: A,
+    cx: Cx<A>,
+    /// The encoded state as of the end of the last successful turn; what a failed turn rolls
+    /// back to.
+    committed_state: Bytes,
+    poisoned: Arc<AtomicBool>,
+    inflight: Arc<AtomicUsize>,
+    queue: VecDeque<QueuedMessage>,
+    next_queue_id: u64,
+    waiters: HashMap<u64, oneshot::Sender<Result<QueueSendOutcome, ActorError>>>,
+    stop: Option<Stop>,
+}
+
+impl<A: Actor> Host<A> {
+    async fn start(
+        registry: &Arc<RegistryInner>,
+        record: &ActorRecord,
+        generation: u64,
+    ) -> Result<Self, Error> {
+        let storage = registry.storage();
+        let identity = Arc::new(ActorIdentity {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            key: record.key.clone(),
+            registry: Arc::downgrade(registry),
+        });
+        let create_cx = CreateCx::new(Arc::clone(&identity));
+        let stored = storage.get(record.storage_id, keys::STATE).await?;
+        let vars = A::create_vars(&create_cx).await?;
+        let (state, fresh) = match &stored {
+            Some(bytes) => (decode_state::<A>(bytes)?, false),
+            None => {
+                let input = decode_input::<A>(record.input.as_deref())?;
+                match A::create(&create_cx, input).await {
+                    Ok(state) => (state, true),
+                    Err(error) => {
+                        // Never initialized: forget the actor so that a later create can retry.
+                        storage.destroy(record.storage_id).await?;
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        let mut host = Self {
+            registry: Arc::clone(registry),
+            record: record.clone(),
+            generation,
+            state,
+            cx: Cx::new(identity, vars),
+            committed_state: stored.unwrap_or_default(),
+            poisoned: Arc::new(AtomicBool::new(false)),
+            inflight: Arc::new(AtomicUsize::new(0)),
+            queue: VecDeque::new(),
+            next_queue_id: 1,
+            waiters: HashMap::new(),
+            stop: None,
+        };
+        if fresh {
+            if let Err(error) = host.run_hook(Hook::Create, true).await {
+                storage.destroy(record.storage_id).await?;
+                return Err(error);
+            }
+        } else {
+            host.load_queue().await?;
+        }
+        host.run_hook(Hook::Wake, false).await?;
+        registry.publish(record, LifecycleKind::Woke);
+        Ok(host)
+    }
+
+    async fn load_queue(&mut self) -> Result<(), Error> {
+        let storage = self.registry.storage();
+        if let Some(meta) = storage
+            .get(self.record.storage_id, keys::QUEUE_META)
+            .await?
+        {
+            self.next_queue_id = decode_u64(&meta)?;
+        }
+        for (key, value) in storage
+            .scan_prefix(self.record.storage_id, keys::QUEUE_PREFIX)
+            .await?
+        {
+            let id = decode_u64(&key[keys::QUEUE_PREFIX.len()..])?;
+            let (name, body): (String, serde_bytes_compat::ByteBuf) =
+                ciborium::from_reader(&value[..])
+                    .map_err(|e| StorageError::Corrupt(format!("queue message {id}: {e}")))?;
+            self.queue.push_back(QueuedMessage {
+                id,
+                name,
+                body: Bytes::from(body.0),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs a hook as a turn and waits for its commit. `force_persist` writes the state even if
+    /// unchanged (a new actor's first state).
+    async fn run_hook(&mut self, hook: Hook, force_persist: bool) -> Result<(), Error> {
+        if force_persist {
+            // An empty committed state never equals an encoded one, so the state is written.
+            self.committed_state = Bytes::new();
+        }
+        let timeout = self.registry.config().hook_timeout;
+        let dispatch = self.execute(Work::Hook(hook), timeout).await;
+        let (tx, rx) = oneshot::channel();
+        self.finish_turn(
+            dispatch,
+            Batch::default(),
+            "hook",
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        match rx.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Error::public(e)),
+            Err(_) => Err(Error::internal("hook reply dropped")),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Envelope>) {
+        let mut shutdown = self.registry.shutdown_signal();
+        let sleep_timeout = self.registry.config().sleep_timeout;
+        let mut idle_since = Instant::now();
+        let mut queue_turn = false;
+        let stop = loop {
+            if self.poisoned.load(Ordering::Acquire) {
+                break Stop::Restart;
+            }
+            if let Some(stop) = self.stop.take() {
+                break stop;
+            }
+            if *shutdown.borrow() {
+                break Stop::Shutdown;
+            }
+            // Queue messages are processed between other turns, alternating with the mailbox so
+            // neither starves the other.
+            if queue_turn && !self.queue.is_empty() {
+                queue_turn = false;
+                self.process_queue_message().await;
+                idle_since = Instant::now();
+                continue;
+            }
+            let envelope = if self.queue.is_empty() {
+                let deadline = idle_since + sleep_timeout;
+                let can_sleep = self.can_sleep();
+                tokio::select! {
+                    biased;
+                    envelope = rx.recv() => envelope,
+                    _ = shutdown.changed() => continue,
+                    () = tokio::time::sleep_until(deadline), if can_sleep => break Stop::Sleep,
+                }
+            } else {
+                match rx.try_recv() {
+                    Ok(envelope) => Some(envelope),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        queue_turn = true;
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(envelope) = envelope else {
+                break Stop::Shutdown;
+            };
+            self.handle(envelope).await;
+            queue_turn = true;
+            idle_since = Instant::now();
+        };
+        self.stop(stop, rx).await;
+    }
+
+    fn can_sleep(&mut self) -> bool {
+        self.cx.conns.retain(|_, conn| !conn.sink.is_closed());
+        self.cx.conns.is_empty() && self.queue.is_empty()
+    }
+
+    async fn handle(&mut self, envelope: Envelope) {
+        match envelope {
+            Envelope::Action {
+                name,
+                args,
+                conn,
+                reply,
+            } => {
+                self.cx.current_conn = conn;
+                let timeout = self.registry.config().action_timeout;
+                let dispatch = self
+                    .execute(
+                        Work::Action {
+                            name: &name,
+                            args: &args,
+                        },
+                        timeout,
+                    )
+                    .await;
+                self.cx.current_conn = None;
+                self.finish_turn(
+                    dispatch,
+                    Batch::default(),
+                    "action",
+                    Box::new(move |r| {
+                        let _ = reply.send(r);
+                    }),
+                );
+            }
+            Envelope::Queue {
+                name,
+                body,
+                wait,
+                reply,
+            } => self.enqueue(name, body, wait, reply),
+            Envelope::Connect {
+                params,
+                sink,
+                reply,
+            } => {
+                let id = crate::registry::new_id();
+                self.cx
+                    .conns
+                    .insert(id.clone(), Conn::new(id.clone(), params, sink));
+                let _ = reply.send(Ok(id));
+            }
+            Envelope::Subscribe {
+                conn,
+                event,
+                subscribe,
+            } => {
+                if let Some(conn) = self.cx.conns.get_mut(&conn) {
+                    if subscribe {
+                        conn.subscriptions.insert(event);
+                    } else {
+                        conn.subscriptions.remove(&event);
+                    }
+                }
+            }
+            Envelope::Disconnect { conn } => {
+                self.cx.conns.remove(&conn);
+            }
+            Envelope::Ping { reply } => {
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        name: String,
+        body: Bytes,
+        wait: bool,
+        reply: oneshot::Sender<Result<QueueSendOutcome, ActorError>>,
+    ) {
+        let config = self.registry.config();
+        let checked = if !A::metadata().queues.contains(&name.as_str()) {
+            Err(crate::__private::queue_not_found(&name))
+        } else if body.len() > config.max_queue_message_size {
+            Err(Error::public(codes::QUEUE_MESSAGE_TOO_LARGE.with_message(
+                format!(
+                    "Queue message is {} bytes; the limit is {}.",
+                    body.len(),
+                    config.max_queue_message_size
+                ),
+            )))
+        } else if self.queue.len() >= config.max_queue_size {
+            Err(Error::public(codes::QUEUE_FULL.with_message(format!(
+                "Queue holds its maximum of {} messages.",
+                config.max_queue_size
+            ))))
+        } else {
+            A::check_queue_message(&name, &body)
+        };
+        if let Err(error) = checked {
+            let _ = reply.send(Err(error.into_reply("queue send")));
+            return;
+        }
+        let id = self.next_queue_id;
+        self.next_queue_id += 1;
+        let record = match encode_queue_message(&name, &body) {
+            Ok(record) => record,
+            Err(error) => {
+                let _ = reply.send(Err(error.into_reply("queue send")));
+                return;
+            }
+        };
+        let mut batch = Batch::default();
+        batch.put(queue_key(id), record);
+        batch.put(
+            keys::QUEUE_META,
+            Bytes::copy_from_slice(&self.next_queue_id.to_be_bytes()),
+        );
+        self.queue.push_back(QueuedMessage { id, name, body });
+        if wait {
+            // Answered when a handler completes the message.
+            self.waiters.insert(id, reply);
+            self.submit(batch, Box::new(|_| {}));
+        } else {
+            self.submit(
+                batch,
+                Box::new(move |result| {
+                    let _ = reply.send(match result {
+                        Ok(()) => Ok(QueueSendOutcome::Queued),
+                        Err(e) => Err(storage_failure(&e)),
+                    });
+                }),
+            );
+        }
+    }
+
+    async fn process_queue_message(&mut self) {
+        let Some(message) = self.queue.pop_front() else {
+            return;
+        };
+        let timeout = self.registry.config().action_timeout;
+        let dispatch = self
+            .execute(
+                Work::Queue {
+                    name: &message.name,
+                    body: &message.body,
+                },
+                timeout,
+            )
+            .await;
+        if let Err(error) = &dispatch.result {
+            // A failed message is dropped rather than retried, so one bad message cannot block
+            // the queue forever; its waiter gets the error.
+            tracing::warn!(queue = %message.name, id = message.id, %error, "queue handler failed; message dropped");
+        }
+        let mut always = Batch::default();
+        always.delete(queue_key(message.id));
+        let waiter = self.waiters.remove(&message.id);
+        self.finish_turn(
+            dispatch,
+            always,
+            "queue handler",
+            Box::new(move |result| {
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(result.map(|v| QueueSendOutcome::Completed(Some(v))));
+                }
+            }),
+        );
+    }
+
+    /// Runs one piece of user code with a timeout, catching panics.
+    async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
+        let state = &mut self.state;
+        let cx = &mut self.cx;
+        let future = async move {
+            match work {
+                Work::Action { name, args } => state.dispatch(cx, name, args).await,
+                Work::Queue { name, body } => state.dispatch_queue(cx, name, body).await,
+                Work::Hook(hook) => Dispatch {
+                    result: state.hook(cx, hook).await.map(|()| Bytes::new()),
+                    mutates: true,
+                },
+            }
+        };
+        match tokio::time::timeout(timeout, catch_unwind(future)).await {
+            Ok(Ok(dispatch)) => dispatch,
+            Ok(Err(message)) => Dispatch {
+                result: Err(Error::internal(format!("actor code panicked: {message}"))),
+                mutates: true,
+            },
+            Err(_) => Dispatch {
+                result: Err(Error::public(codes::ACTION_TIMED_OUT.with_message(
+                    format!("Timed out after {} ms.", timeout.as_millis()),
+                ))),
+                mutates: true,
+            },
+        }
+    }
+
+    /// Ends a turn: on success, persists the state (if changed) with `always` and releases the
+    /// reply and events after the commit; on failure, rolls the state back and writes only
+    /// `always`.
+    fn finish_turn(
+        &mut self,
+        dispatch: Dispatch,
+        mut batch: Batch,
+        what: &'static str,
+        reply: Reply,
+    ) {
+        let effects = std::mem::take(&mut self.cx.turn);
+        let output = match dispatch.result {
+            Ok(output) => output,
+            Err(error) => {
+                if dispatch.mutates {
+                    self.rollback();
+                }
+                let error = error.into_reply(what);
+                self.submit(batch, Box::new(move |_| reply(Err(error))));
+                return;
+            }
+        };
+        let mut events = effects.events;
+        if dispatch.mutates {
+            match self.persist_state(&mut batch) {
+                Ok(changed) => {
+                    if changed {
+                        if let Err(error) = self.state.on_state_change(&mut self.cx) {
+                            tracing::error!(%error, "on_state_change failed");
+                        }
+                        events.append(&mut self.cx.turn.events);
+                    }
+                }
+                Err(error) => {
+                    self.rollback();
+                    self.cx.turn = Default::default();
+                    let error = error.into_reply(what);
+                    self.submit(batch, Box::new(move |_| reply(Err(error))));
+                    return;
+                }
+            }
+        }
+        if effects.destroy {
+            self.stop = Some(Stop::Destroy);
+        } else if effects.sleep && self.stop.is_none() {
+            self.stop = Some(Stop::Sleep);
+        }
+        let deliveries = self.route_events(events);
+        self.submit(
+            batch,
+            Box::new(move |result| match result {
+                Ok(()) => {
+                    reply(Ok(output));
+                    for (sink, message) in deliveries {
+                        let _ = sink.send(message);
+                    }
+                }
+                Err(error) => reply(Err(storage_failure(&error))),
+            }),
+        );
+    }
+
+    /// Adds the state to `batch` if it changed; returns whether it did.
+    fn persist_state(&mut self, batch: &mut Batch) -> Result<bool, Error> {
+        let mut encoded = Vec::with_capacity(self.committed_state.len().max(64));
+        ciborium::into_writer(&self.state, &mut encoded)
+            .map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
+        if encoded[..] == self.committed_state[..] {
+            return Ok(false);
+        }
+        let limit = self.registry.config().max_state_size;
+        if encoded.len() > limit {
+            return Err(Error::public(codes::STATE_TOO_LARGE.with_message(format!(
+                "Actor state would be {} bytes; the limit is {limit}. The change was not applied.",
+                encoded.len()
+            ))));
+        }
+        let encoded = Bytes::from(encoded);
+        batch.put(keys::STATE, encoded.clone());
+        self.committed_state = encoded;
+        Ok(true)
+    }
+
+    fn rollback(&mut self) {
+        if self.committed_state.is_empty() {
+            return;
+        }
+        match decode_state::<A>(&self.committed_state) {
+            Ok(state) => self.state = state,
+            Err(error) => {
+                tracing::error!(%error, "cannot restore state; restarting actor");
+                self.poisoned.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    fn route_events(&self, events: Vec<(&'static str, Bytes)>) -> Vec<(ConnSender, ConnMessage)> {
+        let mut deliveries = Vec::new();
+        for (name, args) in events {
+            let shared: Arc<str> = Arc::from(name);
+            for conn in self.cx.conns.values() {
+                if conn.subscriptions.contains(name) {
+                    deliveries.push((
+                        conn.sink.clone(),
+                        ConnMessage::Event {
+                            name: Arc::clone(&shared),
+                            args: args.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        deliveries
+    }
+
+    /// Sends a batch to storage; `done` runs once it and every earlier batch are committed.
+    fn submit(&self, batch: Batch, done: Box<dyn FnOnce(Result<(), StorageError>) + Send>) {
+        if batch.is_empty() && self.inflight.load(Ordering::Acquire) == 0 {
+            done(Ok(()));
+            return;
+        }
+        self.inflight.fetch_add(1, Ordering::AcqRel);
+        let inflight = Arc::clone(&self.inflight);
+        self.registry.storage().commit(Commit {
+            actor: self.record.storage_id,
+            batch,
+            poisoned: Arc::clone(&self.poisoned),
+            done: Box::new(move |result| {
+                done(result);
+                // Only after `done`: a later turn that sees zero in flight may release its reply
+                // at once, and must not overtake this one.
+                inflight.fetch_sub(1, Ordering::AcqRel);
+            }),
+        });
+    }
+
+    /// Waits until everything submitted so far is committed.
+    async fn flush(&self) -> Result<(), StorageError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(
+            Batch::default(),
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.await.unwrap_or(Err(StorageError::Closed))
+    }
+
+    async fn stop(mut self, stop: Stop, mut rx: mpsc::UnboundedReceiver<Envelope>) {
+        let hook = match stop {
+            Stop::Sleep | Stop::Shutdown => Some(Hook::Sleep),
+            Stop::Destroy => Some(Hook::Destroy),
+            Stop::Restart => None,
+        };
+        if let Some(hook) = hook
+            && let Err(error) = self.run_hook(hook, false).await
+        {
+            tracing::error!(?hook, %error, "hook failed");
+        }
+        if !matches!(stop, Stop::Restart)
+            && let Err(error) = self.flush().await
+        {
+            tracing::error!(%error, "final flush failed");
+        }
+        let mut destroyed = false;
+        if matches!(stop, Stop::Destroy) {
+            match self
+                .registry
+                .storage()
+                .destroy(self.record.storage_id)
+                .await
+            {
+                Ok(()) => destroyed = true,
+                Err(error) => tracing::error!(%error, "destroy failed"),
+            }
+        }
+        let close_reason =
+            destroyed.then(|| codes::ACTOR_NOT_FOUND.with_message("The actor was destroyed."));
+        for conn in self.cx.conns.values() {
+            let _ = conn.sink.send(ConnMessage::Closed(close_reason.clone()));
+        }
+        for (_, waiter) in self.waiters.drain() {
+            let _ = waiter.send(Err(codes::DROPPED_REPLY.with_message(
+                "The actor stopped before the message was processed; it stays queued.",
+            )));
+        }
+        let leftovers = if matches!(stop, Stop::Shutdown) {
+            Leftovers::Fail(codes::SHUT_DOWN.error())
+        } else {
+            Leftovers::Redeliver
+        };
+        self.registry
+            .deregister(&self.record, self.generation, &mut rx, leftovers);
+        let kind = match stop {
+            Stop::Destroy => LifecycleKind::Destroyed,
+            Stop::Restart => LifecycleKind::Crashed,
+            Stop::Sleep | Stop::Shutdown => LifecycleKind::Slept,
+        };
+        self.registry.publish(&self.record, kind);
+    }
+}
+
+enum Work<'a> {
+    Action { name: &'a str, args: &'a [u8] },
+    Queue { name: &'a str, body: &'a [u8] },
+    Hook(Hook),
+}
+
+/// Polls `future`, turning a panic into an error message.
+async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, String> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic_message(&*panic))),
+        }
+    })
+    .await
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_owned()
+    }
+}
+
+fn decode_state<A: Actor>(bytes: &[u8]) -> Result<A, Error> {
+    ciborium::from_reader(bytes).map_err(|e| {
+        Error::internal(StorageError::Corrupt(format!(
+            "stored state does not decode: {e}"
+        )))
+    })
+}
+
+fn decode_input<A: Actor>(input: Option<&[u8]>) -> Result<A::Input, Error> {
+    crate::registry::decode_input::<A>(input)
+}
+
+fn decode_u64(bytes: &[u8]) -> Result<u64, Error> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| Error::internal(StorageError::Corrupt("bad queue counter".to_owned())))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn queue_key(id: u64) -> Bytes {
+    let mut key = Vec::with_capacity(keys::QUEUE_PREFIX.len() + 8);
+    key.extend_from_slice(keys::QUEUE_PREFIX);
+    key.extend_from_slice(&id.to_be_bytes());
+    Bytes::from(key)
+}
+
+fn encode_queue_message(name: &str, body: &[u8]) -> Result<Bytes, Error> {
+    let mut out = Vec::with_capacity(body.len() + name.len() + 8);
+    ciborium::into_writer(&(name, serde_bytes_compat::Bytes(body)), &mut out)
+        .map_err(|e| Error::internal(format!("cannot encode queue message: {e}")))?;
+    Ok(Bytes::from(out))
+}
+
+fn storage_failure(error: &StorageError) -> ActorError {
+    tracing::error!(%error, "storage commit failed");
+    codes::INTERNAL_ERROR.error()
+}
+
+/// CBOR byte strings without another dependency: serde encodes `&[u8]` as an array of numbers
+/// unless told it is bytes.
+mod serde_bytes_compat {
+    use serde::de::{Deserializer, Visitor};
+    use serde::{Deserialize, Serialize, Serializer};
+
+    pub(super) struct Bytes<'a>(pub(super) &'a [u8]);
+
+    impl Serialize for Bytes<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+
+    pub(super) struct ByteBuf(pub(super) Vec<u8>);
+
+    impl<'de> Deserialize<'de> for ByteBuf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = ByteBuf;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("bytes")
+                }
+                fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
+                    Ok(ByteBuf(v.to_vec()))
+                }
+                fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
+                    Ok(ByteBuf(v))
+                }
+            }
+            d.deserialize_byte_buf(V)
+        }
+    }
+}

@@ -1,0 +1,955 @@
+//! The [`Registry`]: actor types, the awake actors, storage, and the in-process client.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rivet_client::transport::{
+    BoxFuture, ConnSender, ConnectionTransport, QueueSendOutcome, Transport,
+};
+use rivet_client::{ActorAddr, ActorError, ActorKey, ActorTarget, Client, codes};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::actor::{Actor, ActorMetadata};
+use crate::error::{BuildError, Error};
+use crate::host::{self, Envelope, Leftovers};
+use crate::storage::{
+    ActorRecord, Lookup, NewActor, Storage, StorageError, memory::MemoryStorage, now_ms,
+};
+
+/// The environment variable that sets the data directory.
+pub const DATA_DIR_ENV: &str = "RIVET_DATA_DIR";
+/// The data directory used when neither the builder nor the environment names one.
+pub const DEFAULT_DATA_DIR: &str = "./.rivet";
+
+/// Limits and timeouts of a registry.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) sleep_timeout: Duration,
+    pub(crate) action_timeout: Duration,
+    pub(crate) hook_timeout: Duration,
+    pub(crate) max_state_size: usize,
+    pub(crate) max_queue_size: usize,
+    pub(crate) max_queue_message_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sleep_timeout: Duration::from_secs(30),
+            action_timeout: Duration::from_secs(60),
+            hook_timeout: Duration::from_secs(15),
+            max_state_size: 128 * 1024,
+            max_queue_size: 1000,
+            max_queue_message_size: 64 * 1024,
+        }
+    }
+}
+
+enum StorageChoice {
+    Default,
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Dir(PathBuf),
+    Memory,
+    Custom(Arc<dyn Storage>),
+}
+
+/// Builds a [`Registry`]: which actor types it hosts, where they are stored, and its limits.
+///
+/// ```
+/// # use rivet_core::prelude::*;
+/// # #[derive(Default, Serialize, Deserialize)] struct Counter { count: i64 }
+/// # #[actor] impl Counter { #[action] fn get(&self) -> i64 { self.count } }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), rivet_core::error::BuildError> {
+/// let registry = Registry::builder()
+///     .with::<Counter>()
+///     .in_memory()
+///     .sleep_timeout(std::time::Duration::from_secs(10))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+pub struct RegistryBuilder {
+    factories: Vec<Arc<dyn ActorFactory>>,
+    storage: StorageChoice,
+    config: Config,
+    #[cfg(feature = "sqlite")]
+    sqlite: crate::storage::sqlite::SqliteOptions,
+}
+
+impl fmt::Debug for RegistryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryBuilder")
+            .field(
+                "actors",
+                &self
+                    .factories
+                    .iter()
+                    .map(|f| f.metadata().name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryBuilder {
+    /// Hosts the actor type `A`.
+    #[must_use]
+    pub fn with<A: Actor>(mut self) -> Self {
+        self.factories.push(Arc::new(Factory::<A>(PhantomData)));
+        self
+    }
+
+    /// Stores actors in SQLite under `dir` (default: `$RIVET_DATA_DIR`, else `./.rivet`).
+    #[cfg(feature = "sqlite")]
+    #[must_use]
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.storage = StorageChoice::Dir(dir.into());
+        self
+    }
+
+    /// What a commit survives (default: power loss). See
+    /// [`Durability`](crate::storage::sqlite::Durability).
+    #[cfg(feature = "sqlite")]
+    #[must_use]
+    pub fn durability(mut self, durability: crate::storage::sqlite::Durability) -> Self {
+        self.sqlite.durability = durability;
+        self
+    }
+
+    /// Keeps actors in memory only: for tests and ephemeral actors.
+    #[must_use]
+    pub fn in_memory(mut self) -> Self {
+        self.storage = StorageChoice::Memory;
+        self
+    }
+
+    /// Uses the given storage backend.
+    #[must_use]
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = StorageChoice::Custom(storage);
+        self
+    }
+
+    /// How long an actor with no connections and no work stays awake (default 30 s).
+    #[must_use]
+    pub fn sleep_timeout(mut self, timeout: Duration) -> Self {
+        self.config.sleep_timeout = timeout;
+        self
+    }
+
+    /// How long an action or queue handler may run (default 60 s); then the caller gets
+    /// `actor.action_timed_out` and the turn's changes are discarded.
+    #[must_use]
+    pub fn action_timeout(mut self, timeout: Duration) -> Self {
+        self.config.action_timeout = timeout;
+        self
+    }
+
+    /// The largest encoded state an actor may have (default 128 KiB).
+    #[must_use]
+    pub fn max_state_size(mut self, bytes: usize) -> Self {
+        self.config.max_state_size = bytes;
+        self
+    }
+
+    /// The most messages a queue holds (default 1000).
+    #[must_use]
+    pub fn max_queue_size(mut self, messages: usize) -> Self {
+        self.config.max_queue_size = messages;
+        self
+    }
+
+    /// The largest queue message (default 64 KiB).
+    #[must_use]
+    pub fn max_queue_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_queue_message_size = bytes;
+        self
+    }
+
+    /// Opens the storage and starts the registry. Must be called inside a Tokio runtime.
+    pub fn build(self) -> Result<Registry, BuildError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        let mut factories: HashMap<&'static str, Arc<dyn ActorFactory>> = HashMap::new();
+        for factory in self.factories {
+            let name = factory.metadata().name;
+            if factories.insert(name, factory).is_some() {
+                return Err(BuildError::DuplicateName(name));
+            }
+        }
+        let storage: Arc<dyn Storage> = match self.storage {
+            StorageChoice::Memory => Arc::new(MemoryStorage::new()),
+            StorageChoice::Custom(storage) => storage,
+            #[cfg(feature = "sqlite")]
+            StorageChoice::Default => {
+                let dir = std::env::var_os(DATA_DIR_ENV)
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+                Arc::new(crate::storage::sqlite::SqliteStorage::open(
+                    dir,
+                    self.sqlite,
+                )?)
+            }
+            #[cfg(feature = "sqlite")]
+            StorageChoice::Dir(dir) => Arc::new(crate::storage::sqlite::SqliteStorage::open(
+                dir,
+                self.sqlite,
+            )?),
+            #[cfg(not(feature = "sqlite"))]
+            StorageChoice::Default | StorageChoice::Dir(_) => {
+                tracing::warn!(
+                    "built without the `sqlite` feature: actors are kept in memory only"
+                );
+                Arc::new(MemoryStorage::new())
+            }
+        };
+        let (shutdown, _) = watch::channel(false);
+        let (lifecycle, _) = broadcast::channel(1024);
+        let inner = Arc::new(RegistryInner {
+            factories,
+            storage,
+            config: self.config,
+            live: Mutex::new(Live::default()),
+            next_generation: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+            shutdown,
+            lifecycle,
+            active: AtomicUsize::new(0),
+            stopped: tokio::sync::Notify::new(),
+            runtime,
+        });
+        Ok(Registry {
+            guard: Arc::new(RegistryGuard { inner }),
+        })
+    }
+}
+
+/// A set of actor types with their storage: wakes actors on demand, puts idle ones to sleep, and
+/// gives clients (in-process here, over the network with the server).
+///
+/// Cloning is cheap. The registry runs until [`shutdown`](Self::shutdown), or until it and every
+/// client it gave out are dropped.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    guard: Arc<RegistryGuard>,
+}
+
+/// Starts shutdown when the last user-facing handle goes away; actor tasks only hold the inner
+/// part, so they do not keep the registry alive.
+#[derive(Debug)]
+struct RegistryGuard {
+    inner: Arc<RegistryInner>,
+}
+
+impl Drop for RegistryGuard {
+    fn drop(&mut self) {
+        self.inner.begin_shutdown();
+    }
+}
+
+impl Registry {
+    /// Starts building a registry.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder {
+            factories: Vec::new(),
+            storage: StorageChoice::Default,
+            config: Config::default(),
+            #[cfg(feature = "sqlite")]
+            sqlite: crate::storage::sqlite::SqliteOptions::default(),
+        }
+    }
+
+    /// A client that calls actors in this process, with the same typed stubs as a network client.
+    pub fn client(&self) -> Client {
+        Client::from_transport(Arc::new(LocalTransport {
+            registry: RegistryRef::Strong(Arc::clone(&self.guard)),
+        }))
+    }
+
+    /// Metadata of every registered actor type.
+    pub fn actors(&self) -> impl Iterator<Item = &'static ActorMetadata> + '_ {
+        self.guard.inner.factories.values().map(|f| f.metadata())
+    }
+
+    /// How many actors are awake (or waking) now.
+    pub fn awake_count(&self) -> usize {
+        self.guard.inner.live().by_id.len()
+    }
+
+    /// Lifecycle events (wake, sleep, destroy) of every actor, from now on.
+    pub fn lifecycle_events(&self) -> broadcast::Receiver<LifecycleEvent> {
+        self.guard.inner.lifecycle.subscribe()
+    }
+
+    /// Puts every actor to sleep (running `on_sleep` and committing everything), then closes the
+    /// storage. Later calls fail with `registry.shut_down`.
+    pub async fn shutdown(&self) {
+        let inner = &self.guard.inner;
+        inner.begin_shutdown();
+        loop {
+            let stopped = inner.stopped.notified();
+            if inner.active.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            stopped.await;
+        }
+        if let Err(error) = inner.storage.close().await {
+            tracing::error!(%error, "closing storage failed");
+        }
+    }
+}
+
+/// Something that happened to an actor.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LifecycleEvent {
+    /// The actor id.
+    pub actor_id: String,
+    /// The actor type name.
+    pub name: String,
+    /// The actor key.
+    pub key: ActorKey,
+    /// What happened.
+    pub kind: LifecycleKind,
+}
+
+/// The kinds of [`LifecycleEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LifecycleKind {
+    /// The actor woke (or was created) and is ready.
+    Woke,
+    /// The actor went to sleep; its state is committed and it holds no memory.
+    Slept,
+    /// The actor was destroyed with its data.
+    Destroyed,
+    /// The actor failed to start, or stopped after a failed write; it restarts from storage on
+    /// the next request.
+    Crashed,
+}
+
+pub(crate) struct RegistryInner {
+    factories: HashMap<&'static str, Arc<dyn ActorFactory>>,
+    storage: Arc<dyn Storage>,
+    config: Config,
+    live: Mutex<Live>,
+    next_generation: AtomicU64,
+    shutting_down: AtomicBool,
+    shutdown: watch::Sender<bool>,
+    lifecycle: broadcast::Sender<LifecycleEvent>,
+    active: AtomicUsize,
+    stopped: tokio::sync::Notify,
+    runtime: tokio::runtime::Handle,
+}
+
+impl fmt::Debug for RegistryInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryInner")
+            .field("actors", &self.factories.keys().collect::<Vec<_>>())
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Live {
+    by_id: HashMap<String, Slot>,
+    by_addr: HashMap<ActorAddr, String>,
+}
+
+struct Slot {
+    tx: mpsc::UnboundedSender<Envelope>,
+    generation: u64,
+    addr: ActorAddr,
+}
+
+impl Live {
+    fn find(&self, target: &ActorTarget) -> Option<(String, mpsc::UnboundedSender<Envelope>)> {
+        let id = match target {
+            ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. } => {
+                self.by_addr.get(addr)?
+            }
+            ActorTarget::Id { id, .. } => id,
+        };
+        let slot = self.by_id.get(id)?;
+        (slot.addr.name == target.name()).then(|| (id.clone(), slot.tx.clone()))
+    }
+}
+
+impl RegistryInner {
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown.send_replace(true);
+    }
+
+    fn factory(&self, name: &str) -> Result<&Arc<dyn ActorFactory>, ActorError> {
+        self.factories.get(name).ok_or_else(|| {
+            codes::NOT_REGISTERED
+                .with_message(format!("No actor type named `{name}` is registered."))
+        })
+    }
+
+    pub(crate) fn publish(&self, record: &ActorRecord, kind: LifecycleKind) {
+        let _ = self.lifecycle.send(LifecycleEvent {
+            actor_id: record.id.clone(),
+            name: record.name.clone(),
+            key: record.key.clone(),
+            kind,
+        });
+    }
+
+    /// Delivers an envelope to the actor `target` names, waking or creating it as needed.
+    pub(crate) async fn deliver(
+        self: &Arc<Self>,
+        target: &ActorTarget,
+        envelope: Envelope,
+    ) -> Result<String, ()> {
+        let mut envelope = envelope;
+        loop {
+            match self.mailbox(target).await {
+                Ok((id, tx)) => match tx.send(envelope) {
+                    Ok(()) => return Ok(id),
+                    Err(mpsc::error::SendError(returned)) => {
+                        // That activation stopped after we looked it up; look again.
+                        envelope = returned;
+                        self.forget_closed(&id);
+                    }
+                },
+                Err(error) => {
+                    envelope.fail(error);
+                    return Err(());
+                }
+            }
+        }
+    }
+
+    async fn mailbox(
+        self: &Arc<Self>,
+        target: &ActorTarget,
+    ) -> Result<(String, mpsc::UnboundedSender<Envelope>), ActorError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(codes::SHUT_DOWN.error());
+        }
+        if let Some(found) = self.live().find(target) {
+            return Ok(found);
+        }
+        let record = match target {
+            ActorTarget::Get(addr) => self
+                .storage
+                .lookup(Lookup::Addr(&addr.name, &addr.key))
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| not_found_at(addr))?,
+            ActorTarget::GetOrCreate { addr, input } => {
+                match self
+                    .storage
+                    .lookup(Lookup::Addr(&addr.name, &addr.key))
+                    .await
+                    .map_err(internal)?
+                {
+                    Some(record) => record,
+                    None => self.create_record(addr, input.clone(), false).await?,
+                }
+            }
+            ActorTarget::Id { name, id } => self
+                .storage
+                .lookup(Lookup::Id(id))
+                .await
+                .map_err(internal)?
+                .filter(|record| &record.name == name)
+                .ok_or_else(|| {
+                    codes::ACTOR_NOT_FOUND
+                        .with_message(format!("No actor `{name}` with id `{id}`."))
+                })?,
+        };
+        self.wake(record)
+    }
+
+    async fn create_record(
+        &self,
+        addr: &ActorAddr,
+        input: Option<Bytes>,
+        fail_if_exists: bool,
+    ) -> Result<ActorRecord, ActorError> {
+        let factory = self.factory(&addr.name)?;
+        let input = factory.check_input(input)?;
+        let (record, created) = self
+            .storage
+            .create(NewActor {
+                id: new_id(),
+                name: addr.name.clone(),
+                key: addr.key.clone(),
+                input,
+                created_at_ms: now_ms(),
+            })
+            .await
+            .map_err(internal)?;
+        if fail_if_exists && !created {
+            return Err(codes::DUPLICATE_KEY.with_message(format!(
+                "An actor `{}` with key {:?} already exists.",
+                addr.name, addr.key
+            )));
+        }
+        Ok(record)
+    }
+
+    /// Returns the mailbox of the actor's activation, starting one if there is none.
+    fn wake(
+        self: &Arc<Self>,
+        record: ActorRecord,
+    ) -> Result<(String, mpsc::UnboundedSender<Envelope>), ActorError> {
+        let factory = Arc::clone(self.factory(&record.name)?);
+        let mut live = self.live();
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(codes::SHUT_DOWN.error());
+        }
+        if let Some(slot) = live.by_id.get(&record.id) {
+            return Ok((record.id, slot.tx.clone()));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let addr = ActorAddr {
+            name: record.name.clone(),
+            key: record.key.clone(),
+        };
+        live.by_addr.insert(addr.clone(), record.id.clone());
+        live.by_id.insert(
+            record.id.clone(),
+            Slot {
+                tx: tx.clone(),
+                generation,
+                addr,
+            },
+        );
+        drop(live);
+        self.active.fetch_add(1, Ordering::AcqRel);
+        let id = record.id.clone();
+        let task = factory.run(Arc::clone(self), record, generation, rx);
+        let inner = Arc::clone(self);
+        self.runtime.spawn(async move {
+            let _active = ActiveGuard(inner);
+            task.await;
+        });
+        Ok((id, tx))
+    }
+
+    /// Removes an activation from the live map and closes its mailbox, then deals with whatever
+    /// reached it in the meantime.
+    pub(crate) fn deregister(
+        self: &Arc<Self>,
+        record: &ActorRecord,
+        generation: u64,
+        rx: &mut mpsc::UnboundedReceiver<Envelope>,
+        leftovers: Leftovers,
+    ) {
+        {
+            let mut live = self.live();
+            if live
+                .by_id
+                .get(&record.id)
+                .is_some_and(|s| s.generation == generation)
+                && let Some(slot) = live.by_id.remove(&record.id)
+            {
+                live.by_addr.remove(&slot.addr);
+            }
+            rx.close();
+        }
+        let mut pending = Vec::new();
+        while let Ok(envelope) = rx.try_recv() {
+            pending.push(envelope);
+        }
+        if pending.is_empty() {
+            return;
+        }
+        match leftovers {
+            Leftovers::Fail(error) => {
+                for envelope in pending {
+                    envelope.fail(error.clone());
+                }
+            }
+            Leftovers::Redeliver => {
+                let target = ActorTarget::Id {
+                    name: record.name.clone(),
+                    id: record.id.clone(),
+                };
+                let inner = Arc::clone(self);
+                self.runtime.spawn(async move {
+                    for envelope in pending {
+                        let _ = inner.deliver(&target, envelope).await;
+                    }
+                });
+            }
+        }
+    }
+
+    fn forget_closed(&self, id: &str) {
+        let mut live = self.live();
+        if live.by_id.get(id).is_some_and(|slot| slot.tx.is_closed())
+            && let Some(slot) = live.by_id.remove(id)
+        {
+            live.by_addr.remove(&slot.addr);
+        }
+    }
+}
+
+struct ActiveGuard(Arc<RegistryInner>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.stopped.notify_waiters();
+        }
+    }
+}
+
+/// An actor type, with its type erased.
+trait ActorFactory: Send + Sync {
+    fn metadata(&self) -> &'static ActorMetadata;
+    fn check_input(&self, input: Option<Bytes>) -> Result<Option<Bytes>, ActorError>;
+    fn run(
+        &self,
+        registry: Arc<RegistryInner>,
+        record: ActorRecord,
+        generation: u64,
+        rx: mpsc::UnboundedReceiver<Envelope>,
+    ) -> BoxFuture<'static, ()>;
+}
+
+struct Factory<A>(PhantomData<fn() -> A>);
+
+impl<A: Actor> ActorFactory for Factory<A> {
+    fn metadata(&self) -> &'static ActorMetadata {
+        A::metadata()
+    }
+
+    fn check_input(&self, input: Option<Bytes>) -> Result<Option<Bytes>, ActorError> {
+        if !A::metadata().takes_input {
+            // RivetKit ignores input given to an actor that takes none.
+            return Ok(None);
+        }
+        decode_input::<A>(input.as_deref()).map_err(|e| e.to_actor_error())?;
+        Ok(input)
+    }
+
+    fn run(
+        &self,
+        registry: Arc<RegistryInner>,
+        record: ActorRecord,
+        generation: u64,
+        rx: mpsc::UnboundedReceiver<Envelope>,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(host::run::<A>(registry, record, generation, rx))
+    }
+}
+
+/// Decodes creation input; `None` decodes as `null`, so an `Option` input may be left out.
+pub(crate) fn decode_input<A: Actor>(input: Option<&[u8]>) -> Result<A::Input, Error> {
+    match input {
+        Some(bytes) => ciborium::from_reader(bytes).map_err(|e| {
+            Error::public(codes::VALIDATION_ERROR.with_message(format!(
+                "invalid input for actor `{}`: {}",
+                A::metadata().name,
+                rivet_client::codec::describe_de_error(&e)
+            )))
+        }),
+        None => ciborium::from_reader(&[0xf6u8][..]).map_err(|_| {
+            Error::public(codes::MISSING_INPUT.with_message(format!(
+                "Actor `{}` needs creation input.",
+                A::metadata().name
+            )))
+        }),
+    }
+}
+
+/// A new random actor or connection id: 24 lowercase hex characters.
+pub(crate) fn new_id() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: fall back to time and a counter, still unique within the process.
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&now_ms().to_be_bytes());
+        bytes[8..].copy_from_slice(&(n as u32).to_be_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn internal(error: StorageError) -> ActorError {
+    tracing::error!(%error, "storage failure");
+    codes::INTERNAL_ERROR.error()
+}
+
+fn not_found_at(addr: &ActorAddr) -> ActorError {
+    codes::ACTOR_NOT_FOUND
+        .with_message(format!("No actor `{}` with key {:?}.", addr.name, addr.key))
+}
+
+enum RegistryRef {
+    Strong(Arc<RegistryGuard>),
+    Weak(Weak<RegistryInner>),
+}
+
+/// The in-process transport behind `registry.client()` and `cx.client()`.
+pub(crate) struct LocalTransport {
+    registry: RegistryRef,
+}
+
+impl fmt::Debug for LocalTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocalTransport")
+    }
+}
+
+impl LocalTransport {
+    pub(crate) fn weak(registry: Weak<RegistryInner>) -> Self {
+        Self {
+            registry: RegistryRef::Weak(registry),
+        }
+    }
+
+    fn inner(&self) -> Result<Arc<RegistryInner>, ActorError> {
+        match &self.registry {
+            RegistryRef::Strong(guard) => Ok(Arc::clone(&guard.inner)),
+            RegistryRef::Weak(weak) => weak.upgrade().ok_or_else(|| codes::SHUT_DOWN.error()),
+        }
+    }
+
+    /// Sends an envelope built around a reply channel and waits for the answer.
+    async fn request<T>(
+        &self,
+        target: &ActorTarget,
+        make: impl FnOnce(oneshot::Sender<Result<T, ActorError>>) -> Envelope,
+    ) -> Result<(String, T), ActorError> {
+        let inner = self.inner()?;
+        let (tx, rx) = oneshot::channel();
+        let id = inner.deliver(target, make(tx)).await;
+        let value = rx
+            .await
+            .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+        // `deliver` fails only after failing the envelope, whose error was returned just above.
+        let id = id.map_err(|()| codes::DROPPED_REPLY.error())?;
+        Ok((id, value))
+    }
+}
+
+impl Transport for LocalTransport {
+    fn action<'a>(
+        &'a self,
+        target: &'a ActorTarget,
+        _params: Option<&'a Bytes>,
+        name: &'a str,
+        args: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
+        Box::pin(async move {
+            self.request(target, |reply| Envelope::Action {
+                name: name.to_owned(),
+                args,
+                conn: None,
+                reply,
+            })
+            .await
+            .map(|(_, output)| output)
+        })
+    }
+
+    fn queue_send<'a>(
+        &'a self,
+        target: &'a ActorTarget,
+        name: &'a str,
+        body: Bytes,
+        wait: Option<Duration>,
+    ) -> BoxFuture<'a, Result<QueueSendOutcome, ActorError>> {
+        Box::pin(async move {
+            let inner = self.inner()?;
+            let (tx, rx) = oneshot::channel();
+            let envelope = Envelope::Queue {
+                name: name.to_owned(),
+                body,
+                wait: wait.is_some(),
+                reply: tx,
+            };
+            // A failed delivery fails the envelope, so its error arrives through `rx`.
+            let _ = inner.deliver(target, envelope).await;
+            let reply = async {
+                rx.await
+                    .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))
+            };
+
+            match wait {
+                None => reply.await,
+                Some(timeout) => match tokio::time::timeout(timeout, reply).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Ok(QueueSendOutcome::TimedOut),
+                },
+            }
+        })
+    }
+
+    fn resolve<'a>(&'a self, target: &'a ActorTarget) -> BoxFuture<'a, Result<String, ActorError>> {
+        Box::pin(async move {
+            self.request(target, |reply| Envelope::Ping { reply })
+                .await
+                .map(|(id, ())| id)
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        addr: &'a ActorAddr,
+        input: Option<Bytes>,
+    ) -> BoxFuture<'a, Result<String, ActorError>> {
+        Box::pin(async move {
+            let inner = self.inner()?;
+            if inner.shutting_down.load(Ordering::Acquire) {
+                return Err(codes::SHUT_DOWN.error());
+            }
+            let record = inner.create_record(addr, input, true).await?;
+            // Start it now, so that a failing `#[create]` fails this call.
+            let target = ActorTarget::Id {
+                name: record.name.clone(),
+                id: record.id.clone(),
+            };
+            self.request(&target, |reply| Envelope::Ping { reply })
+                .await
+                .map(|(id, ())| id)
+        })
+    }
+
+    fn connect<'a>(
+        &'a self,
+        target: &'a ActorTarget,
+        params: Option<&'a Bytes>,
+        sink: ConnSender,
+    ) -> BoxFuture<'a, Result<Arc<dyn ConnectionTransport>, ActorError>> {
+        Box::pin(async move {
+            let inner = self.inner()?;
+            let (actor_id, conn_id) = self
+                .request(target, |reply| Envelope::Connect {
+                    params: params.cloned(),
+                    sink,
+                    reply,
+                })
+                .await?;
+            let conn: Arc<dyn ConnectionTransport> = Arc::new(LocalConnection {
+                registry: Arc::downgrade(&inner),
+                target: ActorTarget::Id {
+                    name: target.name().to_owned(),
+                    id: actor_id.clone(),
+                },
+                actor_id,
+                conn_id,
+                closed: AtomicBool::new(false),
+            });
+            Ok(conn)
+        })
+    }
+}
+
+/// An in-process connection: actions and subscriptions go to the actor's mailbox by id.
+struct LocalConnection {
+    registry: Weak<RegistryInner>,
+    target: ActorTarget,
+    actor_id: String,
+    conn_id: String,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for LocalConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalConnection")
+            .field("actor_id", &self.actor_id)
+            .field("conn_id", &self.conn_id)
+            .finish()
+    }
+}
+
+impl LocalConnection {
+    /// Fire-and-forget delivery to a live activation only: subscriptions and disconnects mean
+    /// nothing to an actor that is not awake.
+    fn notify(&self, envelope: Envelope) {
+        let Some(inner) = self.registry.upgrade() else {
+            return;
+        };
+        let tx = inner
+            .live()
+            .by_id
+            .get(&self.actor_id)
+            .map(|slot| slot.tx.clone());
+        if let Some(tx) = tx {
+            let _ = tx.send(envelope);
+        }
+    }
+}
+
+impl ConnectionTransport for LocalConnection {
+    fn action<'a>(
+        &'a self,
+        name: &'a str,
+        args: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(codes::CONNECTION_CLOSED.error());
+            }
+            let inner = self
+                .registry
+                .upgrade()
+                .ok_or_else(|| codes::SHUT_DOWN.error())?;
+            let (tx, rx) = oneshot::channel();
+            let envelope = Envelope::Action {
+                name: name.to_owned(),
+                args,
+                conn: Some(self.conn_id.clone()),
+                reply: tx,
+            };
+            let _ = inner.deliver(&self.target, envelope).await;
+            rx.await
+                .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))
+        })
+    }
+
+    fn set_subscription(&self, event: &str, subscribe: bool) {
+        self.notify(Envelope::Subscribe {
+            conn: self.conn_id.clone(),
+            event: event.to_owned(),
+            subscribe,
+        });
+    }
+
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.notify(Envelope::Disconnect {
+                conn: self.conn_id.clone(),
+            });
+        }
+    }
+
+    fn actor_id(&self) -> &str {
+        &self.actor_id
+    }
+
+    fn connection_id(&self) -> &str {
+        &self.conn_id
+    }
+}

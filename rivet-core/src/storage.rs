@@ -1,0 +1,190 @@
+//! Storage: one ordered key-value space per actor, written in atomic batches.
+//!
+//! Everything an actor persists lives in its own key space (state under [`keys::STATE`], queue
+//! messages under [`keys::QUEUE_PREFIX`], ...). A turn's writes go out as one [`Batch`]; the
+//! backend commits batches of one actor in submission order and calls each batch's callback after
+//! its commit, which is when the turn's reply and events are released (the output gate).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use bytes::Bytes;
+use rivet_client::ActorKey;
+use rivet_client::transport::BoxFuture;
+
+pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+/// Well-known keys in an actor's key space (the layout follows RivetKit's).
+pub mod keys {
+    /// The actor's state, CBOR.
+    pub const STATE: &[u8] = &[1];
+    /// Queue metadata: the next message id.
+    pub const QUEUE_META: &[u8] = &[5, 1, 1];
+    /// Queue messages: this prefix then the message id as 8 big-endian bytes.
+    pub const QUEUE_PREFIX: &[u8] = &[5, 1, 2];
+}
+
+/// A storage failure. The runtime reports it to callers as `core.internal_error` and logs it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The backend failed (I/O, corruption, database error).
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    /// The storage is closed.
+    #[error("storage is closed")]
+    Closed,
+    /// Stored data could not be decoded.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// An earlier batch of this actor activation failed, so this one was not applied.
+    #[error("an earlier write of this actor failed; the actor restarts from storage")]
+    Poisoned,
+}
+
+/// An actor as storage knows it.
+#[derive(Debug, Clone)]
+pub struct ActorRecord {
+    /// The public actor id.
+    pub id: String,
+    /// The backend's compact id for the actor's key space.
+    pub storage_id: i64,
+    /// The actor type name.
+    pub name: String,
+    /// The actor key.
+    pub key: ActorKey,
+    /// The CBOR creation input, if any.
+    pub input: Option<Bytes>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// A new actor to record.
+#[derive(Debug, Clone)]
+pub struct NewActor {
+    /// The id to give it.
+    pub id: String,
+    /// Its type name.
+    pub name: String,
+    /// Its key.
+    pub key: ActorKey,
+    /// Its CBOR creation input.
+    pub input: Option<Bytes>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// How to find an actor.
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup<'a> {
+    /// By public id.
+    Id(&'a str),
+    /// By type name and key.
+    Addr(&'a str, &'a ActorKey),
+}
+
+/// One write in a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KvOp {
+    /// Sets a key.
+    Put(Bytes, Bytes),
+    /// Removes a key.
+    Delete(Bytes),
+}
+
+/// The writes of one turn, applied atomically.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    /// The writes, in order.
+    pub ops: Vec<KvOp>,
+}
+
+impl Batch {
+    /// Whether the batch writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Adds a put.
+    pub fn put(&mut self, key: impl Into<Bytes>, value: impl Into<Bytes>) {
+        self.ops.push(KvOp::Put(key.into(), value.into()));
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, key: impl Into<Bytes>) {
+        self.ops.push(KvOp::Delete(key.into()));
+    }
+}
+
+/// Called once a batch is committed, or has failed.
+pub type CommitCallback = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+
+/// A batch on its way to storage.
+pub struct Commit {
+    /// The actor's storage id.
+    pub actor: i64,
+    /// The writes.
+    pub batch: Batch,
+    /// Set by the backend when a batch of this activation fails; later batches of the same
+    /// activation are then refused, so nothing is written on top of a lost write.
+    pub poisoned: Arc<AtomicBool>,
+    /// Called after commit.
+    pub done: CommitCallback,
+}
+
+impl Debug for Commit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Commit")
+            .field("actor", &self.actor)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A storage backend. Implemented by [`memory::MemoryStorage`] and, with the `sqlite` feature,
+/// [`sqlite::SqliteStorage`].
+pub trait Storage: Send + Sync + Debug + 'static {
+    /// Finds an actor.
+    fn lookup<'a>(
+        &'a self,
+        lookup: Lookup<'a>,
+    ) -> BoxFuture<'a, Result<Option<ActorRecord>, StorageError>>;
+
+    /// Records a new actor, or returns the existing one at the same name and key. The flag tells
+    /// whether it was created.
+    fn create(&self, actor: NewActor) -> BoxFuture<'_, Result<(ActorRecord, bool), StorageError>>;
+
+    /// Deletes an actor and its whole key space. Ordered after the actor's submitted batches.
+    fn destroy(&self, storage_id: i64) -> BoxFuture<'_, Result<(), StorageError>>;
+
+    /// Reads one key.
+    fn get<'a>(
+        &'a self,
+        storage_id: i64,
+        key: &'a [u8],
+    ) -> BoxFuture<'a, Result<Option<Bytes>, StorageError>>;
+
+    /// Reads every key starting with `prefix`, in key order.
+    fn scan_prefix<'a>(
+        &'a self,
+        storage_id: i64,
+        prefix: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>>;
+
+    /// Submits a batch. Batches of one actor commit in submission order; `done` runs after.
+    fn commit(&self, commit: Commit);
+
+    /// Commits everything submitted so far and stops accepting writes.
+    fn close(&self) -> BoxFuture<'_, Result<(), StorageError>>;
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,151 @@
+//! In-memory storage, for tests and ephemeral actors: the same semantics, nothing on disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use rivet_client::ActorKey;
+use rivet_client::transport::BoxFuture;
+
+use super::{ActorRecord, Commit, KvOp, Lookup, NewActor, Storage, StorageError};
+
+/// Storage that lives in memory and is lost with the process.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_storage_id: i64,
+    actors: HashMap<String, ActorRecord>,
+    by_addr: HashMap<(String, ActorKey), String>,
+    kv: BTreeMap<(i64, Bytes), Bytes>,
+}
+
+impl MemoryStorage {
+    /// Empty storage.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn lookup<'a>(
+        &'a self,
+        lookup: Lookup<'a>,
+    ) -> BoxFuture<'a, Result<Option<ActorRecord>, StorageError>> {
+        let inner = self.lock();
+        let found = match lookup {
+            Lookup::Id(id) => inner.actors.get(id).cloned(),
+            Lookup::Addr(name, key) => inner
+                .by_addr
+                .get(&(name.to_owned(), key.clone()))
+                .and_then(|id| inner.actors.get(id))
+                .cloned(),
+        };
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn create(&self, actor: NewActor) -> BoxFuture<'_, Result<(ActorRecord, bool), StorageError>> {
+        let mut inner = self.lock();
+        let result = {
+            let addr = (actor.name.clone(), actor.key.clone());
+            if let Some(existing) = inner.by_addr.get(&addr).and_then(|id| inner.actors.get(id)) {
+                Ok((existing.clone(), false))
+            } else {
+                inner.next_storage_id += 1;
+                let record = ActorRecord {
+                    id: actor.id,
+                    storage_id: inner.next_storage_id,
+                    name: actor.name,
+                    key: actor.key,
+                    input: actor.input,
+                    created_at_ms: actor.created_at_ms,
+                };
+                inner.by_addr.insert(addr, record.id.clone());
+                inner.actors.insert(record.id.clone(), record.clone());
+                Ok((record, true))
+            }
+        };
+        Box::pin(std::future::ready(result))
+    }
+
+    fn destroy(&self, storage_id: i64) -> BoxFuture<'_, Result<(), StorageError>> {
+        let mut inner = self.lock();
+        let id = inner
+            .actors
+            .values()
+            .find(|r| r.storage_id == storage_id)
+            .map(|r| r.id.clone());
+        if let Some(id) = id
+            && let Some(record) = inner.actors.remove(&id)
+        {
+            inner.by_addr.remove(&(record.name, record.key));
+        }
+        inner.kv.retain(|(actor, _), _| *actor != storage_id);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn get<'a>(
+        &'a self,
+        storage_id: i64,
+        key: &'a [u8],
+    ) -> BoxFuture<'a, Result<Option<Bytes>, StorageError>> {
+        let value = self
+            .lock()
+            .kv
+            .get(&(storage_id, Bytes::copy_from_slice(key)))
+            .cloned();
+        Box::pin(std::future::ready(Ok(value)))
+    }
+
+    fn scan_prefix<'a>(
+        &'a self,
+        storage_id: i64,
+        prefix: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>> {
+        let inner = self.lock();
+        let start = (storage_id, Bytes::copy_from_slice(prefix));
+        let rows = inner
+            .kv
+            .range(start..)
+            .take_while(|((actor, key), _)| *actor == storage_id && key.starts_with(prefix))
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect();
+        Box::pin(std::future::ready(Ok(rows)))
+    }
+
+    fn commit(&self, commit: Commit) {
+        let result = {
+            let mut inner = self.lock();
+            if commit.poisoned.load(Ordering::Acquire) {
+                Err(StorageError::Poisoned)
+            } else {
+                for op in commit.batch.ops {
+                    match op {
+                        KvOp::Put(k, v) => {
+                            inner.kv.insert((commit.actor, k), v);
+                        }
+                        KvOp::Delete(k) => {
+                            inner.kv.remove(&(commit.actor, k));
+                        }
+                    }
+                }
+                Ok(())
+            }
+        };
+        (commit.done)(result);
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        // Writes apply synchronously, so there is nothing to flush; the data stays usable by a
+        // later registry given the same storage.
+        Box::pin(std::future::ready(Ok(())))
+    }
+}

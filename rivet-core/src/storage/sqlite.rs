@@ -1,0 +1,561 @@
+//! Embedded durable storage: one SQLite database under the data directory, with group commit.
+//!
+//! A single writer thread owns the write connection. It takes every batch that is waiting,
+//! applies them all in one transaction and commits once, then runs each batch's callback: one
+//! fsync serves every actor whose turn finished meanwhile. Reads use a small pool of separate
+//! connections (WAL lets them run beside the writer).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use rivet_client::ActorKey;
+use rivet_client::transport::BoxFuture;
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::{ActorRecord, Commit, KvOp, Lookup, NewActor, Storage, StorageError};
+
+/// How much a commit survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Committed writes survive power loss and OS crashes (`synchronous=FULL`: fsync on every
+    /// group commit). The default.
+    #[default]
+    PowerLoss,
+    /// Committed writes survive a crash of the process but may be lost on power loss or an OS
+    /// crash (`synchronous=NORMAL` in WAL mode: no fsync per commit).
+    ProcessCrash,
+}
+
+/// Options for [`SqliteStorage::open`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// What a commit survives.
+    pub durability: Durability,
+    /// The most batches one group commit takes.
+    pub max_group: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::PowerLoss,
+            max_group: 4096,
+        }
+    }
+}
+
+/// The file name of the database inside the data directory.
+pub const DB_FILE: &str = "rivet.db";
+const LOCK_FILE: &str = "rivet.lock";
+
+/// SQLite storage under a data directory.
+#[derive(Debug)]
+pub struct SqliteStorage {
+    writer: Mutex<Option<std_mpsc::Sender<WriterMsg>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Arc<ReaderPool>,
+    lock: Mutex<Option<File>>,
+    path: PathBuf,
+}
+
+enum WriterMsg {
+    Commit(Commit),
+    Create(
+        NewActor,
+        oneshot::Sender<Result<(ActorRecord, bool), StorageError>>,
+    ),
+    Destroy(i64, oneshot::Sender<Result<(), StorageError>>),
+    Flush(oneshot::Sender<()>),
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the storage in `dir`. Fails if another process uses it.
+    pub fn open(dir: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StorageError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StorageError::Backend(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let lock = File::create(dir.join(LOCK_FILE))
+            .map_err(|e| StorageError::Backend(format!("cannot create lock file: {e}")))?;
+        lock.try_lock().map_err(|_| {
+            StorageError::Backend(format!(
+                "data directory {} is in use by another process",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(DB_FILE);
+        let conn = open_connection(&path)?;
+        let sync = match options.durability {
+            Durability::PowerLoss => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = {sync};
+             CREATE TABLE IF NOT EXISTS actors (
+                 storage_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 id TEXT NOT NULL UNIQUE,
+                 name TEXT NOT NULL,
+                 key BLOB NOT NULL,
+                 input BLOB,
+                 created_at INTEGER NOT NULL,
+                 UNIQUE (name, key)
+             );
+             CREATE TABLE IF NOT EXISTS kv (
+                 actor INTEGER NOT NULL,
+                 key BLOB NOT NULL,
+                 value BLOB NOT NULL,
+                 PRIMARY KEY (actor, key)
+             ) WITHOUT ROWID;"
+        ))
+        .map_err(backend)?;
+        let (tx, rx) = std_mpsc::channel();
+        let max_group = options.max_group.max(1);
+        let thread = std::thread::Builder::new()
+            .name("rivet-sqlite-writer".to_owned())
+            .spawn(move || writer_loop(conn, rx, max_group))
+            .map_err(|e| StorageError::Backend(format!("cannot start writer thread: {e}")))?;
+        Ok(Self {
+            writer: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            readers: Arc::new(ReaderPool {
+                path: path.clone(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            lock: Mutex::new(Some(lock)),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, msg: WriterMsg) -> Result<(), WriterMsg> {
+        match lock(&self.writer).as_ref() {
+            Some(tx) => tx.send(msg).map_err(|e| e.0),
+            None => Err(msg),
+        }
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(|e| StorageError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn lookup<'a>(
+        &'a self,
+        lookup: Lookup<'a>,
+    ) -> BoxFuture<'a, Result<Option<ActorRecord>, StorageError>> {
+        enum Owned {
+            Id(String),
+            Addr(String, Vec<u8>),
+        }
+        let owned = match lookup {
+            Lookup::Id(id) => Ok(Owned::Id(id.to_owned())),
+            Lookup::Addr(name, key) => encode_key(key).map(|k| Owned::Addr(name.to_owned(), k)),
+        };
+        Box::pin(async move {
+            let owned = owned?;
+            self.read(move |conn| {
+                const SELECT: &str =
+                    "SELECT storage_id, id, name, key, input, created_at FROM actors";
+                let found = match owned {
+                    Owned::Id(id) => conn
+                        .prepare_cached(&format!("{SELECT} WHERE id = ?1"))
+                        .and_then(|mut s| s.query_row(params![id], read_record).optional()),
+                    Owned::Addr(name, key) => conn
+                        .prepare_cached(&format!("{SELECT} WHERE name = ?1 AND key = ?2"))
+                        .and_then(|mut s| s.query_row(params![name, key], read_record).optional()),
+                };
+                found.map_err(backend)?.transpose()
+            })
+            .await
+        })
+    }
+
+    fn create(&self, actor: NewActor) -> BoxFuture<'_, Result<(ActorRecord, bool), StorageError>> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.send(WriterMsg::Create(actor, tx));
+        Box::pin(async move {
+            if sent.is_err() {
+                return Err(StorageError::Closed);
+            }
+            rx.await.unwrap_or(Err(StorageError::Closed))
+        })
+    }
+
+    fn destroy(&self, storage_id: i64) -> BoxFuture<'_, Result<(), StorageError>> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.send(WriterMsg::Destroy(storage_id, tx));
+        Box::pin(async move {
+            if sent.is_err() {
+                return Err(StorageError::Closed);
+            }
+            rx.await.unwrap_or(Err(StorageError::Closed))
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        storage_id: i64,
+        key: &'a [u8],
+    ) -> BoxFuture<'a, Result<Option<Bytes>, StorageError>> {
+        let key = key.to_vec();
+        Box::pin(self.read(move |conn| {
+            conn.prepare_cached("SELECT value FROM kv WHERE actor = ?1 AND key = ?2")
+                .map_err(backend)?
+                .query_row(params![storage_id, key], |row| row.get::<_, Vec<u8>>(0))
+                .optional()
+                .map(|v| v.map(Bytes::from))
+                .map_err(backend)
+        }))
+    }
+
+    fn scan_prefix<'a>(
+        &'a self,
+        storage_id: i64,
+        prefix: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>> {
+        let start = prefix.to_vec();
+        let end = prefix_end(prefix);
+        Box::pin(self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT key, value FROM kv WHERE actor = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![storage_id, start, end], |row| {
+                    Ok((
+                        Bytes::from(row.get::<_, Vec<u8>>(0)?),
+                        Bytes::from(row.get::<_, Vec<u8>>(1)?),
+                    ))
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        }))
+    }
+
+    fn commit(&self, commit: Commit) {
+        if let Err(WriterMsg::Commit(commit)) = self.send(WriterMsg::Commit(commit)) {
+            (commit.done)(Err(StorageError::Closed));
+        }
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(async move {
+            let (tx, rx) = oneshot::channel();
+            if self.send(WriterMsg::Flush(tx)).is_ok() {
+                let _ = rx.await;
+            }
+            // Dropping the sender ends the writer loop once it has drained its queue.
+            lock(&self.writer).take();
+            let thread = lock(&self.thread).take();
+            if let Some(thread) = thread {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+            lock(&self.readers.idle).clear();
+            if let Some(file) = lock(&self.lock).take() {
+                let _ = file.unlock();
+            }
+            Ok(())
+        })
+    }
+}
+
+#[derive(Debug)]
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let conn = lock(&self.idle).pop();
+        let conn = match conn {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        let result = f(&conn);
+        let mut idle = lock(&self.idle);
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StorageError> {
+    let conn = Connection::open(path).map_err(|e| {
+        StorageError::Backend(format!("cannot open database {}: {e}", path.display()))
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<WriterMsg>, max_group: usize) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < max_group {
+            match rx.try_recv() {
+                Ok(msg) => group.push(msg),
+                Err(_) => break,
+            }
+        }
+        run_group(&conn, group);
+    }
+}
+
+/// What to do for one message once its transaction is over.
+enum Outcome {
+    Commit(Commit, Result<(), StorageError>),
+    Create(
+        oneshot::Sender<Result<(ActorRecord, bool), StorageError>>,
+        Result<(ActorRecord, bool), StorageError>,
+    ),
+    Destroy(
+        oneshot::Sender<Result<(), StorageError>>,
+        Result<(), StorageError>,
+    ),
+    Flush(oneshot::Sender<()>),
+}
+
+fn run_group(conn: &Connection, group: Vec<WriterMsg>) {
+    match apply_all(conn, &group) {
+        Ok(results) => {
+            for (msg, result) in group.into_iter().zip(results) {
+                finish(msg, result);
+            }
+        }
+        Err(error) => {
+            // Something failed: find out what by applying each message in its own transaction,
+            // so one bad batch does not fail the others.
+            tracing::warn!(%error, "group commit failed; retrying its batches one by one");
+            for msg in group {
+                let result = apply_all(conn, std::slice::from_ref(&msg))
+                    .map(|mut r| r.pop().unwrap_or(Applied::Done))
+                    .unwrap_or_else(Applied::Failed);
+                finish(msg, result);
+            }
+        }
+    }
+}
+
+enum Applied {
+    Done,
+    Created(ActorRecord, bool),
+    Refused,
+    Failed(StorageError),
+}
+
+/// Applies messages in one transaction; any error rolls it all back.
+fn apply_all(conn: &Connection, group: &[WriterMsg]) -> Result<Vec<Applied>, StorageError> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    let applied = (|| {
+        let mut results = Vec::with_capacity(group.len());
+        for msg in group {
+            results.push(apply(conn, msg)?);
+        }
+        Ok(results)
+    })();
+    match applied {
+        Ok(results) => match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(results),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(backend(e))
+            }
+        },
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn apply(conn: &Connection, msg: &WriterMsg) -> Result<Applied, StorageError> {
+    match msg {
+        WriterMsg::Commit(commit) => {
+            if commit.poisoned.load(Ordering::Acquire) {
+                return Ok(Applied::Refused);
+            }
+            let mut put = conn
+                .prepare_cached("INSERT OR REPLACE INTO kv (actor, key, value) VALUES (?1, ?2, ?3)")
+                .map_err(backend)?;
+            let mut delete = conn
+                .prepare_cached("DELETE FROM kv WHERE actor = ?1 AND key = ?2")
+                .map_err(backend)?;
+            for op in &commit.batch.ops {
+                match op {
+                    KvOp::Put(k, v) => put.execute(params![commit.actor, &k[..], &v[..]]),
+                    KvOp::Delete(k) => delete.execute(params![commit.actor, &k[..]]),
+                }
+                .map_err(backend)?;
+            }
+            Ok(Applied::Done)
+        }
+        WriterMsg::Create(actor, _) => {
+            let key = encode_key(&actor.key)?;
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO actors (id, name, key, input, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (name, key) DO NOTHING",
+                )
+                .map_err(backend)?
+                .execute(params![
+                    actor.id,
+                    actor.name,
+                    key,
+                    actor.input.as_deref(),
+                    actor.created_at_ms
+                ])
+                .map_err(backend)?;
+            let record = conn
+                .prepare_cached(
+                    "SELECT storage_id, id, name, key, input, created_at FROM actors WHERE name = ?1 AND key = ?2",
+                )
+                .map_err(backend)?
+                .query_row(params![actor.name, key], read_record)
+                .map_err(backend)??;
+            Ok(Applied::Created(record, inserted == 1))
+        }
+        WriterMsg::Destroy(storage_id, _) => {
+            conn.prepare_cached("DELETE FROM kv WHERE actor = ?1")
+                .map_err(backend)?
+                .execute(params![storage_id])
+                .map_err(backend)?;
+            conn.prepare_cached("DELETE FROM actors WHERE storage_id = ?1")
+                .map_err(backend)?
+                .execute(params![storage_id])
+                .map_err(backend)?;
+            Ok(Applied::Done)
+        }
+        WriterMsg::Flush(_) => Ok(Applied::Done),
+    }
+}
+
+fn finish(msg: WriterMsg, applied: Applied) {
+    let outcome = match (msg, applied) {
+        (WriterMsg::Commit(c), Applied::Done) => Outcome::Commit(c, Ok(())),
+        (WriterMsg::Commit(c), Applied::Refused) => Outcome::Commit(c, Err(StorageError::Poisoned)),
+        (WriterMsg::Commit(c), other) => {
+            c.poisoned.store(true, Ordering::Release);
+            Outcome::Commit(c, Err(failure(other)))
+        }
+        (WriterMsg::Create(_, tx), Applied::Created(r, created)) => {
+            Outcome::Create(tx, Ok((r, created)))
+        }
+        (WriterMsg::Create(_, tx), other) => Outcome::Create(tx, Err(failure(other))),
+        (WriterMsg::Destroy(_, tx), Applied::Done) => Outcome::Destroy(tx, Ok(())),
+        (WriterMsg::Destroy(_, tx), other) => Outcome::Destroy(tx, Err(failure(other))),
+        (WriterMsg::Flush(tx), _) => Outcome::Flush(tx),
+    };
+    match outcome {
+        Outcome::Commit(c, result) => (c.done)(result),
+        Outcome::Create(tx, result) => {
+            let _ = tx.send(result);
+        }
+        Outcome::Destroy(tx, result) => {
+            let _ = tx.send(result);
+        }
+        Outcome::Flush(tx) => {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn failure(applied: Applied) -> StorageError {
+    match applied {
+        Applied::Failed(e) => e,
+        Applied::Refused => StorageError::Poisoned,
+        Applied::Done | Applied::Created(..) => {
+            StorageError::Backend("unexpected write outcome".to_owned())
+        }
+    }
+}
+
+fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ActorRecord, StorageError>> {
+    let key: Vec<u8> = row.get(3)?;
+    let input: Option<Vec<u8>> = row.get(4)?;
+    Ok(decode_key(&key).map(|key| ActorRecord {
+        storage_id: row.get(0).unwrap_or_default(),
+        id: row.get(1).unwrap_or_default(),
+        name: row.get(2).unwrap_or_default(),
+        key,
+        input: input.map(Bytes::from),
+        created_at_ms: row.get(5).unwrap_or_default(),
+    }))
+}
+
+/// Keys are stored as a CBOR array of strings: exact and unambiguous, never joined.
+fn encode_key(key: &ActorKey) -> Result<Vec<u8>, StorageError> {
+    let mut out = Vec::new();
+    ciborium::into_writer(key.parts(), &mut out)
+        .map_err(|e| StorageError::Corrupt(format!("cannot encode key: {e}")))?;
+    Ok(out)
+}
+
+fn decode_key(bytes: &[u8]) -> Result<ActorKey, StorageError> {
+    ciborium::from_reader::<Vec<String>, _>(bytes)
+        .map(ActorKey::from)
+        .map_err(|e| StorageError::Corrupt(format!("stored actor key: {e}")))
+}
+
+/// The smallest key greater than every key with this prefix, or `None` when there is none.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+fn backend(error: rusqlite::Error) -> StorageError {
+    StorageError::Backend(error.to_string())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_skips_ff() {
+        assert_eq!(prefix_end(&[5, 1]), Some(vec![5, 2]));
+        assert_eq!(prefix_end(&[5, 0xff]), Some(vec![6]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+        assert_eq!(prefix_end(&[]), None);
+    }
+}

@@ -1,0 +1,669 @@
+//! Code generation from the actor IR. Everything refers to the runtime through
+//! `::rivet_core::__private`, so users need one dependency and renamed imports never break it.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, Type};
+
+use super::parse::{
+    Action, ActorDef, CreateFn, CxParam, Event, HookFn, HookKind, Output, Queue, Receiver, VarsFn,
+};
+
+pub(crate) fn generate(def: &ActorDef) -> TokenStream {
+    let cleaned = &def.cleaned;
+    let self_ty = &def.self_ty;
+    let ident = &def.ident;
+    let event_ty = format_ident!("{}Event", ident);
+    let client_ty = format_ident!("{}Client", ident);
+    let conn_ty = format_ident!("{}Connection", ident);
+
+    let event_enum = event_enum(def, &event_ty);
+    let metadata = metadata(def);
+    let input_ty = input_type(def.create.as_ref());
+    let vars_ty = vars_type(def.vars.as_ref());
+    let create = create_fn(def);
+    let create_vars = vars_fn(def.vars.as_ref(), self_ty);
+    let dispatch_arms = def.actions.iter().map(|a| action_arm(a, self_ty));
+    let queue_arms = def.queues.iter().map(|q| queue_arm(q, self_ty));
+    let queue_checks = def.queues.iter().map(queue_check_arm);
+    let hook_arms = def
+        .hooks
+        .iter()
+        .filter(|h| h.kind != HookKind::StateChange)
+        .map(|h| hook_arm(h, self_ty));
+    let state_change = def
+        .hooks
+        .iter()
+        .find(|h| h.kind == HookKind::StateChange)
+        .map(|h| call_hook(h, self_ty))
+        .unwrap_or_else(|| quote! { let _ = cx; ::core::result::Result::Ok(()) });
+    let client_methods = def.actions.iter().map(|a| client_action(a, quote!(handle)));
+    let conn_methods = def.actions.iter().map(|a| client_action(a, quote!(conn)));
+    let queue_methods = def.queues.iter().map(client_queue);
+    let event_methods = def.events.iter().map(conn_event);
+    let name = &def.name;
+    let client_doc = format!(
+        "The typed client of the [`{ident}`] actor (`{name}`): one async method per action and one `send_*` per queue."
+    );
+    let conn_doc = format!(
+        "A connection to a [`{ident}`] actor (`{name}`): its actions, plus one `on_*` subscription per event."
+    );
+
+    quote! {
+        #cleaned
+
+        #event_enum
+
+        #[doc = #client_doc]
+        #[derive(Clone, Debug)]
+        pub struct #client_ty {
+            handle: ::rivet_core::__private::ActorHandle,
+        }
+
+        #[doc = #conn_doc]
+        #[derive(Debug)]
+        pub struct #conn_ty {
+            conn: ::rivet_core::__private::ActorConnection,
+        }
+
+        #[allow(private_interfaces, private_bounds, clippy::too_many_arguments)]
+        impl #client_ty {
+            /// The untyped handle underneath.
+            pub fn handle(&self) -> &::rivet_core::__private::ActorHandle {
+                &self.handle
+            }
+
+            /// Opens a connection, for events and connection-bound actions.
+            pub async fn connect(&self) -> ::core::result::Result<#conn_ty, ::rivet_core::__private::ActorError> {
+                ::core::result::Result::Ok(#conn_ty { conn: self.handle.connect().await? })
+            }
+
+            /// Resolves the actor's id, creating the actor first for get-or-create handles.
+            pub async fn resolve(&self) -> ::core::result::Result<::std::string::String, ::rivet_core::__private::ActorError> {
+                self.handle.resolve().await
+            }
+
+            #(#client_methods)*
+            #(#queue_methods)*
+        }
+
+        #[allow(private_interfaces, private_bounds, clippy::too_many_arguments)]
+        impl #conn_ty {
+            /// The untyped connection underneath.
+            pub fn connection(&self) -> &::rivet_core::__private::ActorConnection {
+                &self.conn
+            }
+
+            /// Closes the connection.
+            pub fn disconnect(self) {
+                self.conn.disconnect()
+            }
+
+            #(#conn_methods)*
+            #(#event_methods)*
+        }
+
+        const _: () = {
+            use ::rivet_core::__private as __rivet;
+
+            static METADATA: __rivet::ActorMetadata = #metadata;
+
+            impl ::core::convert::From<__rivet::ActorHandle> for #client_ty {
+                fn from(handle: __rivet::ActorHandle) -> Self {
+                    Self { handle }
+                }
+            }
+
+            impl __rivet::ActorDescriptor for #self_ty {
+                const NAME: &'static str = #name;
+                type Input = #input_ty;
+                type Client = #client_ty;
+            }
+
+            impl __rivet::Actor for #self_ty {
+                type Input = #input_ty;
+                type Vars = #vars_ty;
+                type Event = #event_ty;
+
+                fn metadata() -> &'static __rivet::ActorMetadata {
+                    &METADATA
+                }
+
+                fn create(
+                    cx: &__rivet::CreateCx,
+                    input: Self::Input,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<Self, __rivet::Error>> + ::core::marker::Send {
+                    #create
+                }
+
+                fn create_vars(
+                    cx: &__rivet::CreateCx,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<Self::Vars, __rivet::Error>> + ::core::marker::Send {
+                    #create_vars
+                }
+
+                fn dispatch<'a>(
+                    &'a mut self,
+                    cx: &'a mut __rivet::Cx<Self>,
+                    name: &'a str,
+                    args: &'a [u8],
+                ) -> impl ::core::future::Future<Output = __rivet::Dispatch> + ::core::marker::Send + 'a {
+                    async move {
+                        let _ = (&cx, &args);
+                        match name {
+                            #(#dispatch_arms)*
+                            _ => __rivet::Dispatch {
+                                result: ::core::result::Result::Err(__rivet::action_not_found(name)),
+                                mutates: false,
+                            },
+                        }
+                    }
+                }
+
+                fn check_queue_message(name: &str, body: &[u8]) -> ::core::result::Result<(), __rivet::Error> {
+                    let _ = body;
+                    match name {
+                        #(#queue_checks)*
+                        _ => ::core::result::Result::Err(__rivet::queue_not_found(name)),
+                    }
+                }
+
+                fn dispatch_queue<'a>(
+                    &'a mut self,
+                    cx: &'a mut __rivet::Cx<Self>,
+                    name: &'a str,
+                    body: &'a [u8],
+                ) -> impl ::core::future::Future<Output = __rivet::Dispatch> + ::core::marker::Send + 'a {
+                    async move {
+                        let _ = (&cx, &body);
+                        match name {
+                            #(#queue_arms)*
+                            _ => __rivet::Dispatch {
+                                result: ::core::result::Result::Err(__rivet::queue_not_found(name)),
+                                mutates: false,
+                            },
+                        }
+                    }
+                }
+
+                fn hook<'a>(
+                    &'a mut self,
+                    cx: &'a mut __rivet::Cx<Self>,
+                    hook: __rivet::Hook,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<(), __rivet::Error>> + ::core::marker::Send + 'a {
+                    async move {
+                        let _ = &cx;
+                        match hook {
+                            #(#hook_arms)*
+                            _ => ::core::result::Result::Ok(()),
+                        }
+                    }
+                }
+
+                fn on_state_change(&self, cx: &mut __rivet::Cx<Self>) -> ::core::result::Result<(), __rivet::Error> {
+                    #state_change
+                }
+            }
+        };
+    }
+}
+
+fn event_enum(def: &ActorDef, event_ty: &Ident) -> TokenStream {
+    let ident = &def.ident;
+    let doc = format!("The events of the [`{ident}`] actor, for `cx.broadcast(...)`.");
+    let variants = def.events.iter().map(|e| {
+        let variant = &e.variant;
+        let docs = &e.docs;
+        let wire_doc = format!("Wire name `{}`.", e.wire);
+        let body = match e.params.len() {
+            0 => quote! {},
+            1 => {
+                let ty = &e.params[0].ty;
+                quote! { (#ty) }
+            }
+            _ => {
+                let fields = e.params.iter().map(|p| {
+                    let name = &p.name;
+                    let ty = &p.ty;
+                    quote! { #[allow(missing_docs)] #name: #ty }
+                });
+                quote! { { #(#fields),* } }
+            }
+        };
+        quote! {
+            #(#docs)*
+            #[doc = #wire_doc]
+            #variant #body
+        }
+    });
+    let name_arms = def.events.iter().map(|e| {
+        let variant = &e.variant;
+        let wire = &e.wire;
+        quote! { Self::#variant { .. } => #wire, }
+    });
+    let encode_arms = def.events.iter().map(|e| {
+        let variant = &e.variant;
+        let checks = e.params.iter().map(|p| {
+            let ty = &p.ty;
+            quote_spanned!(ty.span()=> __rivet::assert_event_arg::<#ty>();)
+        });
+        let (pattern, values) = event_pattern(e);
+        quote! {
+            Self::#variant #pattern => {
+                #(#checks)*
+                __rivet::to_cbor(&(#(#values,)*))
+            }
+        }
+    });
+    let (name_body, encode_body) = if def.events.is_empty() {
+        (quote! { match *self {} }, quote! { match *self {} })
+    } else {
+        (
+            quote! { match self { #(#name_arms)* } },
+            quote! { match self { #(#encode_arms)* } },
+        )
+    };
+    quote! {
+        #[doc = #doc]
+        #[allow(private_interfaces)]
+        pub enum #event_ty {
+            #(#variants,)*
+        }
+
+        const _: () = {
+            use ::rivet_core::__private as __rivet;
+
+            impl __rivet::EventSet for #event_ty {
+                fn name(&self) -> &'static str {
+                    #name_body
+                }
+
+                fn encode_args(&self) -> ::core::result::Result<__rivet::bytes::Bytes, __rivet::ActorError> {
+                    #encode_body
+                }
+            }
+        };
+    }
+}
+
+/// The pattern binding an event variant's fields, and the bound names in order.
+fn event_pattern(e: &Event) -> (TokenStream, Vec<Ident>) {
+    match e.params.len() {
+        0 => (quote! {}, Vec::new()),
+        1 => {
+            let name = format_ident!("__a0");
+            (quote! { (#name) }, vec![name])
+        }
+        _ => {
+            let names: Vec<Ident> = e.params.iter().map(|p| p.name.clone()).collect();
+            (quote! { { #(#names),* } }, names)
+        }
+    }
+}
+
+fn metadata(def: &ActorDef) -> TokenStream {
+    let name = &def.name;
+    let display = option_str(def.display_name.as_deref());
+    let icon = option_str(def.icon.as_deref());
+    let actions = def.actions.iter().map(|a| {
+        let wire = &a.wire;
+        let params = a.params.iter().map(|p| p.name.to_string());
+        let mutates = a.receiver == Receiver::Mut;
+        quote! { __rivet::ActionMetadata::new(#wire, &[#(#params),*], #mutates) }
+    });
+    let events = def.events.iter().map(|e| &e.wire);
+    let queues = def.queues.iter().map(|q| &q.wire);
+    let takes_input = def.create.as_ref().is_some_and(|c| c.input.is_some());
+    quote! {
+        __rivet::ActorMetadata::new(
+            #name,
+            #display,
+            #icon,
+            &[#(#actions),*],
+            &[#(#events),*],
+            &[#(#queues),*],
+            #takes_input,
+        )
+    }
+}
+
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(v) => quote! { ::core::option::Option::Some(#v) },
+        None => quote! { ::core::option::Option::None },
+    }
+}
+
+fn input_type(create: Option<&CreateFn>) -> TokenStream {
+    match create.and_then(|c| c.input.as_ref()) {
+        Some(ty) => quote! { #ty },
+        None => quote! { () },
+    }
+}
+
+fn vars_type(vars: Option<&VarsFn>) -> TokenStream {
+    match vars {
+        Some(v) => v.output.ok_type(),
+        None => quote! { () },
+    }
+}
+
+fn create_fn(def: &ActorDef) -> TokenStream {
+    let self_ty = &def.self_ty;
+    let Some(create) = &def.create else {
+        // Spanned on the state type, so a missing `Default` is reported there.
+        let default = quote_spanned! {self_ty.span()=>
+            <#self_ty as ::core::default::Default>::default()
+        };
+        return quote! {
+            let _ = (cx, input);
+            async move { ::core::result::Result::Ok(#default) }
+        };
+    };
+    let ident = &create.ident;
+    let mut args = Vec::new();
+    if create.has_cx {
+        args.push(quote!(cx));
+    }
+    if create.input.is_some() {
+        args.push(quote!(input));
+    }
+    let call = quote! { <#self_ty>::#ident(#(#args),*) };
+    let call = if create.is_async {
+        quote! { #call.await }
+    } else {
+        call
+    };
+    let result = convert_result(&create.output, call);
+    let unused = if create.input.is_none() {
+        quote! { let _ = input; }
+    } else {
+        quote! {}
+    };
+    let unused_cx = if create.has_cx {
+        quote! {}
+    } else {
+        quote! { let _ = cx; }
+    };
+    quote! {
+        #unused
+        #unused_cx
+        async move { #result }
+    }
+}
+
+fn vars_fn(vars: Option<&VarsFn>, self_ty: &Type) -> TokenStream {
+    let Some(vars) = vars else {
+        return quote! {
+            let _ = cx;
+            async move { ::core::result::Result::Ok(()) }
+        };
+    };
+    let ident = &vars.ident;
+    let args = if vars.has_cx { quote!(cx) } else { quote!() };
+    let call = quote! { <#self_ty>::#ident(#args) };
+    let call = if vars.is_async {
+        quote! { #call.await }
+    } else {
+        call
+    };
+    let result = convert_result(&vars.output, call);
+    let unused_cx = if vars.has_cx {
+        quote! {}
+    } else {
+        quote! { let _ = cx; }
+    };
+    quote! {
+        #unused_cx
+        async move { #result }
+    }
+}
+
+/// Turns a call returning `T` or `Result<T, E>` into `Result<T, __rivet::Error>`.
+fn convert_result(output: &Output, call: TokenStream) -> TokenStream {
+    match output {
+        Output::Result(_) => quote! { #call.map_err(__rivet::into_error) },
+        Output::Unit | Output::Value(_) => quote! { __rivet::ok(#call) },
+    }
+}
+
+/// Turns a call into `Result<Bytes, __rivet::Error>` with the encoded output.
+fn encode_result(output: &Output, call: TokenStream) -> TokenStream {
+    match output {
+        Output::Unit => quote! { #call; __rivet::encode_output(&()) },
+        Output::Value(ty) => {
+            let check = quote_spanned!(ty.span()=> __rivet::assert_output::<#ty>());
+            quote! {
+                #check;
+                let __value = #call;
+                __rivet::encode_output(&__value)
+            }
+        }
+        Output::Result(ty) => {
+            let check = quote_spanned!(ty.span()=> __rivet::assert_output::<#ty>());
+            quote! {
+                #check;
+                match #call {
+                    ::core::result::Result::Ok(__value) => __rivet::encode_output(&__value),
+                    ::core::result::Result::Err(__error) => ::core::result::Result::Err(__rivet::into_error(__error)),
+                }
+            }
+        }
+    }
+}
+
+fn receiver_arg(receiver: Receiver) -> TokenStream {
+    match receiver {
+        Receiver::Ref => quote! { &*self },
+        Receiver::Mut => quote! { &mut *self },
+    }
+}
+
+fn cx_arg(cx: Option<CxParam>) -> Option<TokenStream> {
+    cx.map(|c| {
+        if c.mutable {
+            quote! { &mut *cx }
+        } else {
+            quote! { &*cx }
+        }
+    })
+}
+
+fn method_call(
+    self_ty: &Type,
+    ident: &Ident,
+    receiver: Receiver,
+    cx: Option<CxParam>,
+    args: &[Ident],
+    is_async: bool,
+) -> TokenStream {
+    let recv = receiver_arg(receiver);
+    let cx = cx_arg(cx).into_iter();
+    let call = quote! { <#self_ty>::#ident(#recv, #(#cx,)* #(#args),*) };
+    if is_async {
+        quote! { #call.await }
+    } else {
+        call
+    }
+}
+
+fn action_arm(action: &Action, self_ty: &Type) -> TokenStream {
+    let wire = &action.wire;
+    let param_names: Vec<String> = action.params.iter().map(|p| p.name.to_string()).collect();
+    let locals: Vec<Ident> = (0..action.params.len())
+        .map(|i| format_ident!("__arg{}", i))
+        .collect();
+    let decodes = action.params.iter().zip(&locals).map(|(p, local)| {
+        let ty = &p.ty;
+        let next = quote_spanned!(ty.span()=> __args.take::<#ty>());
+        quote! {
+            let #local: #ty = match #next {
+                ::core::result::Result::Ok(v) => v,
+                ::core::result::Result::Err(e) => break 'call ::core::result::Result::Err(e),
+            };
+        }
+    });
+    let call = method_call(
+        self_ty,
+        &action.ident,
+        action.receiver,
+        action.cx,
+        &locals,
+        action.is_async,
+    );
+    let encoded = encode_result(&action.output, call);
+    let mutates = action.receiver == Receiver::Mut;
+    quote! {
+        #wire => {
+            let result = 'call: {
+                let mut __args = match __rivet::decode_args(args, #wire, &[#(#param_names),*]) {
+                    ::core::result::Result::Ok(a) => a,
+                    ::core::result::Result::Err(e) => break 'call ::core::result::Result::Err(e),
+                };
+                #(#decodes)*
+                #encoded
+            };
+            __rivet::Dispatch { result, mutates: #mutates }
+        }
+    }
+}
+
+fn queue_arm(queue: &Queue, self_ty: &Type) -> TokenStream {
+    let wire = &queue.wire;
+    let ty = &queue.message.ty;
+    let decode = quote_spanned!(ty.span()=> __rivet::decode_message::<#ty>(body, #wire));
+    let local = format_ident!("__message");
+    let call = method_call(
+        self_ty,
+        &queue.ident,
+        queue.receiver,
+        queue.cx,
+        std::slice::from_ref(&local),
+        queue.is_async,
+    );
+    let encoded = encode_result(&queue.output, call);
+    let mutates = queue.receiver == Receiver::Mut;
+    quote! {
+        #wire => {
+            let result = 'call: {
+                let #local: #ty = match #decode {
+                    ::core::result::Result::Ok(v) => v,
+                    ::core::result::Result::Err(e) => break 'call ::core::result::Result::Err(e),
+                };
+                #encoded
+            };
+            __rivet::Dispatch { result, mutates: #mutates }
+        }
+    }
+}
+
+fn queue_check_arm(queue: &Queue) -> TokenStream {
+    let wire = &queue.wire;
+    let ty = &queue.message.ty;
+    quote! {
+        #wire => __rivet::decode_message::<#ty>(body, #wire).map(|_| ()),
+    }
+}
+
+fn call_hook(hook: &HookFn, self_ty: &Type) -> TokenStream {
+    let call = method_call(
+        self_ty,
+        &hook.ident,
+        hook.receiver,
+        hook.cx,
+        &[],
+        hook.is_async,
+    );
+    match hook.output {
+        Output::Result(_) => quote! { #call.map_err(__rivet::into_error) },
+        _ => quote! { #call; ::core::result::Result::Ok(()) },
+    }
+}
+
+fn hook_arm(hook: &HookFn, self_ty: &Type) -> TokenStream {
+    let variant = match hook.kind {
+        HookKind::Create => quote!(Create),
+        HookKind::Wake => quote!(Wake),
+        HookKind::Sleep => quote!(Sleep),
+        HookKind::Destroy => quote!(Destroy),
+        HookKind::StateChange => return quote! {},
+    };
+    let call = call_hook(hook, self_ty);
+    quote! {
+        __rivet::Hook::#variant => { #call }
+    }
+}
+
+fn client_action(action: &Action, via: TokenStream) -> TokenStream {
+    let ident = &action.ident;
+    let wire = &action.wire;
+    let docs = &action.docs;
+    let call_doc = format!("Calls the `{wire}` action.");
+    let params = action.params.iter().map(|p| {
+        let name = &p.name;
+        let ty = &p.ty;
+        quote! { #name: #ty }
+    });
+    let names: Vec<&Ident> = action.params.iter().map(|p| &p.name).collect();
+    let out = action.output.ok_type();
+    let args = if names.is_empty() {
+        quote! { &[0u8; 0] }
+    } else {
+        quote! { &(#(#names,)*) }
+    };
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #call_doc]
+        pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#out, ::rivet_core::__private::ActorError> {
+            self.#via.action::<_, #out>(#wire, #args).await
+        }
+    }
+}
+
+fn client_queue(queue: &Queue) -> TokenStream {
+    let method = format_ident!("send_{}", queue.ident);
+    let wire = &queue.wire;
+    let docs = &queue.docs;
+    let ty = &queue.message.ty;
+    let out = queue.output.ok_type();
+    let doc = format!(
+        "Sends a message to the `{wire}` queue. `.await` enqueues it durably; `.wait(timeout).await` also waits for the handler's result."
+    );
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #doc]
+        pub fn #method(&self, message: #ty) -> ::rivet_core::__private::QueueSend<'_, #out> {
+            self.handle.queue_send(#wire, &message)
+        }
+    }
+}
+
+fn conn_event(event: &Event) -> TokenStream {
+    let method = format_ident!("on_{}", event.ident);
+    let wire = &event.wire;
+    let docs = &event.docs;
+    let doc = format!("Calls `callback` with the payload of every `{wire}` event.");
+    let tys: Vec<&Type> = event.params.iter().map(|p| &p.ty).collect();
+    let names: Vec<&Ident> = event.params.iter().map(|p| &p.name).collect();
+    let body = if tys.is_empty() {
+        quote! { self.conn.on_raw(#wire, move |_| callback()) }
+    } else {
+        quote! {
+            self.conn.on::<(#(#tys,)*), _>(#wire, move |(#(#names,)*)| callback(#(#names),*))
+        }
+    };
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #doc]
+        pub fn #method<F>(&self, callback: F) -> ::rivet_core::__private::Subscription
+        where
+            F: Fn(#(#tys),*) + ::core::marker::Send + ::core::marker::Sync + 'static,
+        {
+            #body
+        }
+    }
+}

@@ -1,0 +1,859 @@
+//! From the user's `impl` block to the actor IR, with every misuse reported on the user's tokens.
+
+use std::collections::HashMap;
+
+use heck::{ToLowerCamelCase, ToUpperCamelCase};
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, FnArg, Ident, ImplItem, ItemImpl, LitStr, Pat, ReceiverKind, ReturnType, Signature,
+    Token, Type, Visibility,
+};
+
+use crate::ctxt::Ctxt;
+
+/// A parsed actor.
+pub(crate) struct ActorDef {
+    /// The state type, e.g. `Counter`.
+    pub(crate) self_ty: Type,
+    /// Its last identifier, the base of generated names.
+    pub(crate) ident: Ident,
+    pub(crate) name: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) icon: Option<String>,
+    pub(crate) actions: Vec<Action>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) queues: Vec<Queue>,
+    pub(crate) create: Option<CreateFn>,
+    pub(crate) vars: Option<VarsFn>,
+    pub(crate) hooks: Vec<HookFn>,
+    /// The impl block as the user wrote it, minus our attributes and event declarations.
+    pub(crate) cleaned: ItemImpl,
+}
+
+pub(crate) struct Action {
+    pub(crate) ident: Ident,
+    pub(crate) wire: String,
+    pub(crate) is_async: bool,
+    pub(crate) receiver: Receiver,
+    pub(crate) cx: Option<CxParam>,
+    pub(crate) params: Vec<Param>,
+    pub(crate) output: Output,
+    pub(crate) docs: Vec<Attribute>,
+}
+
+pub(crate) struct Queue {
+    pub(crate) ident: Ident,
+    pub(crate) wire: String,
+    pub(crate) is_async: bool,
+    pub(crate) receiver: Receiver,
+    pub(crate) cx: Option<CxParam>,
+    pub(crate) message: Param,
+    pub(crate) output: Output,
+    pub(crate) docs: Vec<Attribute>,
+}
+
+pub(crate) struct Event {
+    pub(crate) ident: Ident,
+    pub(crate) variant: Ident,
+    pub(crate) wire: String,
+    pub(crate) params: Vec<Param>,
+    pub(crate) docs: Vec<Attribute>,
+}
+
+pub(crate) struct CreateFn {
+    pub(crate) ident: Ident,
+    pub(crate) is_async: bool,
+    pub(crate) has_cx: bool,
+    pub(crate) input: Option<Type>,
+    pub(crate) output: Output,
+}
+
+pub(crate) struct VarsFn {
+    pub(crate) ident: Ident,
+    pub(crate) is_async: bool,
+    pub(crate) has_cx: bool,
+    pub(crate) output: Output,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum HookKind {
+    Create,
+    Wake,
+    Sleep,
+    Destroy,
+    StateChange,
+}
+
+impl HookKind {
+    fn from_attr(name: &str) -> Option<Self> {
+        Some(match name {
+            "on_create" => Self::Create,
+            "on_wake" => Self::Wake,
+            "on_sleep" => Self::Sleep,
+            "on_destroy" => Self::Destroy,
+            "on_state_change" => Self::StateChange,
+            _ => return None,
+        })
+    }
+
+    fn attr(self) -> &'static str {
+        match self {
+            Self::Create => "on_create",
+            Self::Wake => "on_wake",
+            Self::Sleep => "on_sleep",
+            Self::Destroy => "on_destroy",
+            Self::StateChange => "on_state_change",
+        }
+    }
+}
+
+pub(crate) struct HookFn {
+    pub(crate) kind: HookKind,
+    pub(crate) ident: Ident,
+    pub(crate) is_async: bool,
+    pub(crate) receiver: Receiver,
+    pub(crate) cx: Option<CxParam>,
+    pub(crate) output: Output,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receiver {
+    Ref,
+    Mut,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct CxParam {
+    pub(crate) mutable: bool,
+}
+
+pub(crate) struct Param {
+    pub(crate) name: Ident,
+    pub(crate) ty: Type,
+}
+
+pub(crate) enum Output {
+    Unit,
+    Value(Type),
+    Result(Type),
+}
+
+impl Output {
+    /// The success type as the caller sees it.
+    pub(crate) fn ok_type(&self) -> TokenStream {
+        match self {
+            Output::Unit => quote::quote!(()),
+            Output::Value(ty) | Output::Result(ty) => ty.to_token_stream(),
+        }
+    }
+}
+
+/// The attributes this macro owns on methods.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Action,
+    Event,
+    Queue,
+    Create,
+    Vars,
+    Hook(HookKind),
+}
+
+impl Role {
+    fn from_attr(attr: &Attribute) -> Option<Self> {
+        let ident = attr.path().get_ident()?.to_string();
+        Some(match ident.as_str() {
+            "action" => Self::Action,
+            "event" => Self::Event,
+            "queue" => Self::Queue,
+            "create" => Self::Create,
+            "vars" => Self::Vars,
+            other => Self::Hook(HookKind::from_attr(other)?),
+        })
+    }
+
+    fn takes_name(self) -> bool {
+        matches!(self, Self::Action | Self::Event | Self::Queue)
+    }
+}
+
+/// Names the generated `{Actor}Client` and `{Actor}Connection` already use.
+const RESERVED_METHODS: &[&str] = &["handle", "connect", "resolve", "connection", "disconnect"];
+
+/// Parses `#[actor(attr)] impl ... { ... }`. On failure returns the errors and the cleaned impl
+/// block to emit alongside them.
+pub(crate) fn parse(
+    attr: TokenStream,
+    mut item: ItemImpl,
+) -> Result<ActorDef, Box<(TokenStream, ItemImpl)>> {
+    let cx = Ctxt::default();
+    let args = parse_actor_args(&cx, attr);
+
+    if !item.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &item.generics,
+            "#[actor] does not support generic impl blocks: an actor type must be concrete, because it is registered and addressed by name",
+        );
+    }
+    if let Some((path, _)) = &item.trait_ {
+        cx.error_spanned_by(
+            path,
+            "#[actor] goes on the inherent impl block of the state type (`impl Counter { ... }`), not on a trait impl",
+        );
+    }
+    let ident = match &*item.self_ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
+        _ => None,
+    };
+    let ident = ident.unwrap_or_else(|| {
+        cx.error_spanned_by(
+            &item.self_ty,
+            "#[actor] needs a named state type, such as `impl Counter`",
+        );
+        Ident::new("Actor", Span::call_site())
+    });
+
+    let mut actions = Vec::new();
+    let mut events = Vec::new();
+    let mut queues = Vec::new();
+    let mut creates: Vec<(Span, CreateFn)> = Vec::new();
+    let mut vars: Vec<(Span, VarsFn)> = Vec::new();
+    let mut hooks: Vec<(Span, HookFn)> = Vec::new();
+
+    let mut kept = Vec::with_capacity(item.items.len());
+    for impl_item in std::mem::take(&mut item.items) {
+        match impl_item {
+            ImplItem::Fn(mut f) => {
+                let Some((role, role_attr)) = take_role(&cx, &mut f.attrs) else {
+                    kept.push(ImplItem::Fn(f));
+                    continue;
+                };
+                let wire = wire_name(&cx, role, &role_attr, &f.sig.ident);
+                let docs = doc_attrs(&f.attrs);
+                match role {
+                    Role::Action => {
+                        if let Some(a) = parse_action(&cx, &f.sig, wire, docs) {
+                            actions.push(a);
+                        }
+                    }
+                    Role::Queue => {
+                        if let Some(q) = parse_queue(&cx, &f.sig, wire, docs) {
+                            queues.push(q);
+                        }
+                    }
+                    Role::Event => cx.error_spanned_by(
+                        &f.block,
+                        format!(
+                            "an event is a declaration without a body: write `fn {}(...);`",
+                            f.sig.ident
+                        ),
+                    ),
+                    Role::Create => {
+                        if let Some(c) = parse_create(&cx, &f.sig) {
+                            creates.push((f.sig.ident.span(), c));
+                        }
+                    }
+                    Role::Vars => {
+                        if let Some(v) = parse_vars(&cx, &f.sig) {
+                            vars.push((f.sig.ident.span(), v));
+                        }
+                    }
+                    Role::Hook(kind) => {
+                        if let Some(h) = parse_hook(&cx, kind, &f.sig) {
+                            hooks.push((f.sig.ident.span(), h));
+                        }
+                    }
+                }
+                kept.push(ImplItem::Fn(f));
+            }
+            ImplItem::Verbatim(tokens) => match syn::parse2::<BodylessFn>(tokens.clone()) {
+                Ok(mut decl) => match take_role(&cx, &mut decl.attrs) {
+                    Some((Role::Event, role_attr)) => {
+                        let wire = wire_name(&cx, Role::Event, &role_attr, &decl.sig.ident);
+                        let docs = doc_attrs(&decl.attrs);
+                        if let Some(e) = parse_event(&cx, &decl.sig, wire, docs) {
+                            events.push(e);
+                        }
+                    }
+                    Some((_, role_attr)) => {
+                        cx.error_spanned_by(
+                            &decl.sig,
+                            format!(
+                                "#[{}] needs a body; only #[event] declarations have none",
+                                role_attr.path().to_token_stream()
+                            ),
+                        );
+                    }
+                    None => kept.push(ImplItem::Verbatim(tokens)),
+                },
+                Err(_) => kept.push(ImplItem::Verbatim(tokens)),
+            },
+            other => kept.push(other),
+        }
+    }
+    item.items = kept;
+
+    check_unique(&cx, "action", actions.iter().map(|a| (&a.wire, &a.ident)));
+    check_unique(&cx, "event", events.iter().map(|e| (&e.wire, &e.ident)));
+    check_unique(&cx, "queue", queues.iter().map(|q| (&q.wire, &q.ident)));
+    check_client_names(&cx, &actions, &events, &queues);
+    let create = single(&cx, "#[create]", creates);
+    let vars = single(&cx, "#[vars]", vars);
+    let mut seen_hooks: HashMap<HookKind, Span> = HashMap::new();
+    let mut kept_hooks = Vec::new();
+    for (span, hook) in hooks {
+        if seen_hooks.insert(hook.kind, span).is_some() {
+            cx.error_spanned_by(
+                &hook.ident,
+                format!("only one method can be #[{}]", hook.kind.attr()),
+            );
+        } else {
+            kept_hooks.push(hook);
+        }
+    }
+
+    if let Some(errors) = cx.finish() {
+        return Err(Box::new((errors, item)));
+    }
+    let name = args
+        .name
+        .unwrap_or_else(|| ident.to_string().to_lower_camel_case());
+    Ok(ActorDef {
+        self_ty: (*item.self_ty).clone(),
+        ident,
+        name,
+        display_name: args.display_name,
+        icon: args.icon,
+        actions,
+        events,
+        queues,
+        create,
+        vars,
+        hooks: kept_hooks,
+        cleaned: item,
+    })
+}
+
+#[derive(Default)]
+struct ActorArgs {
+    name: Option<String>,
+    display_name: Option<String>,
+    icon: Option<String>,
+}
+
+fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
+    let mut args = ActorArgs::default();
+    if attr.is_empty() {
+        return args;
+    }
+    let parser = syn::meta::parser(|meta| {
+        let slot = if meta.path.is_ident("name") {
+            &mut args.name
+        } else if meta.path.is_ident("display_name") {
+            &mut args.display_name
+        } else if meta.path.is_ident("icon") {
+            &mut args.icon
+        } else {
+            return Err(meta.error(
+                "unknown #[actor] argument; expected `name = \"...\"`, `display_name = \"...\"` or `icon = \"...\"`",
+            ));
+        };
+        let value: LitStr = meta.value()?.parse()?;
+        if value.value().is_empty() {
+            return Err(syn::Error::new_spanned(&value, "must not be empty"));
+        }
+        *slot = Some(value.value());
+        Ok(())
+    });
+    if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
+        cx.syn_error(error);
+    }
+    args
+}
+
+/// Removes this macro's attributes from a method; returns the role it has, if any.
+fn take_role(cx: &Ctxt, attrs: &mut Vec<Attribute>) -> Option<(Role, Attribute)> {
+    let mut found: Option<(Role, Attribute)> = None;
+    let mut kept = Vec::with_capacity(attrs.len());
+    for attr in attrs.drain(..) {
+        match Role::from_attr(&attr) {
+            Some(role) => {
+                if let Some((_, first)) = &found {
+                    cx.error_spanned_by(
+                        &attr,
+                        format!(
+                            "a method has one role; it is already #[{}]",
+                            first.path().to_token_stream()
+                        ),
+                    );
+                } else {
+                    found = Some((role, attr));
+                }
+            }
+            None => kept.push(attr),
+        }
+    }
+    *attrs = kept;
+    found
+}
+
+/// The wire name from `#[action(name = "...")]`, else the camelCase of the method name.
+fn wire_name(cx: &Ctxt, role: Role, attr: &Attribute, ident: &Ident) -> String {
+    let default = ident
+        .to_string()
+        .trim_start_matches("r#")
+        .to_lower_camel_case();
+    let syn::Meta::List(list) = &attr.meta else {
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            cx.error_spanned_by(nv, "expected `#[attr]` or `#[attr(...)]`");
+        }
+        return default;
+    };
+    let mut name = None;
+    let result = list.parse_nested_meta(|meta| {
+        if role.takes_name() && meta.path.is_ident("name") {
+            let value: LitStr = meta.value()?.parse()?;
+            if value.value().is_empty() {
+                return Err(syn::Error::new_spanned(
+                    &value,
+                    "the wire name must not be empty",
+                ));
+            }
+            name = Some(value.value());
+            Ok(())
+        } else if role.takes_name() {
+            Err(meta.error(format!(
+                "unknown argument to #[{}]; the only one is `name = \"...\"`",
+                attr.path().to_token_stream()
+            )))
+        } else {
+            Err(meta.error(format!(
+                "#[{}] takes no arguments",
+                attr.path().to_token_stream()
+            )))
+        }
+    });
+    if let Err(error) = result {
+        cx.syn_error(error);
+    }
+    name.unwrap_or(default)
+}
+
+fn doc_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect()
+}
+
+/// The parts of a signature shared by every role.
+struct SigParts {
+    receiver: Option<Receiver>,
+    cx: Option<CxParam>,
+    params: Vec<Param>,
+    output: Output,
+}
+
+/// Checks what every handler shares: no generics, a `&self`/`&mut self` receiver if `needs_self`,
+/// an optional context parameter first, owned parameter types.
+fn sig_parts(
+    cx: &Ctxt,
+    what: &str,
+    sig: &Signature,
+    self_rule: SelfRule,
+    cx_type: Option<&str>,
+) -> Option<SigParts> {
+    let needs_self = matches!(self_rule, SelfRule::Required);
+    let mut ok = true;
+    if !sig.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &sig.generics,
+            format!("{what} cannot be generic: the types of its arguments and result must be known to decode them"),
+        );
+        ok = false;
+    }
+    if sig.constness.is_some() || sig.abi.is_some() || sig.variadic.is_some() {
+        cx.error_spanned_by(sig, format!("{what} must be a plain `fn` or `async fn`"));
+        ok = false;
+    }
+    let mut receiver = None;
+    let mut cx_param = None;
+    let mut params = Vec::new();
+    for (index, arg) in sig.inputs.iter().enumerate() {
+        match arg {
+            FnArg::Receiver(r) => {
+                if let SelfRule::Forbidden(why) = self_rule {
+                    cx.error_spanned_by(r, format!("{what} takes no `self`: {why}"));
+                    ok = false;
+                    continue;
+                }
+                match &r.kind {
+                    ReceiverKind::Reference(_, _, mutability) => {
+                        receiver = Some(if mutability.is_some() {
+                            Receiver::Mut
+                        } else {
+                            Receiver::Ref
+                        });
+                    }
+                    _ => {
+                        cx.error_spanned_by(
+                            r,
+                            format!("{what} takes `&self` or `&mut self`: the actor keeps owning its state"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            FnArg::Typed(pat_type) => {
+                if let Some(mutable) = cx_type.and_then(|name| context_param(&pat_type.ty, name)) {
+                    let first_typed = index == usize::from(needs_self && receiver.is_some());
+                    if !first_typed || cx_param.is_some() {
+                        cx.error_spanned_by(
+                            &pat_type.ty,
+                            format!(
+                                "the context parameter `&{}` must come first, right after `self`",
+                                cx_type.unwrap_or_default()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    cx_param = Some(CxParam { mutable });
+                    continue;
+                }
+                if let Some(bad) = borrowed(&pat_type.ty) {
+                    cx.error_spanned_by(
+                        bad,
+                        format!("arguments of {what} are decoded from the caller's message and must be owned types (for example `String`, not `&str`)"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                let name = match &*pat_type.pat {
+                    Pat::Ident(p) => p.ident.clone(),
+                    other => Ident::new(&format!("arg{}", params.len()), other.span()),
+                };
+                params.push(Param {
+                    name,
+                    ty: (*pat_type.ty).clone(),
+                });
+            }
+        }
+    }
+    if needs_self && receiver.is_none() && ok {
+        cx.error_spanned_by(
+            &sig.ident,
+            format!("{what} needs a `&self` or `&mut self` receiver"),
+        );
+        ok = false;
+    }
+    let output = parse_output(cx, what, &sig.output);
+    ok &= output.is_some();
+    ok.then(|| SigParts {
+        receiver,
+        cx: cx_param,
+        params,
+        output: output.unwrap_or(Output::Unit),
+    })
+}
+
+#[derive(Clone, Copy)]
+enum SelfRule {
+    Required,
+    Forbidden(&'static str),
+}
+
+const BEFORE_STATE: SelfRule = SelfRule::Forbidden("it runs before the state exists");
+
+/// `Some(mutable)` when `ty` is `&Cx<..>`, `&mut Cx<..>` (or whatever `name` says).
+fn context_param(ty: &Type, name: &str) -> Option<bool> {
+    let Type::Reference(r) = ty else {
+        return None;
+    };
+    let Type::Path(p) = &*r.elem else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    (last.ident == name).then_some(r.mutability.is_some())
+}
+
+/// The first borrowed or `impl Trait` part of a type, which cannot be decoded into.
+fn borrowed(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Reference(_) | Type::ImplTrait(_) | Type::TraitObject(_) => Some(ty),
+        Type::Paren(p) => borrowed(&p.elem),
+        Type::Tuple(t) => t.elems.iter().find_map(borrowed),
+        Type::Array(a) => borrowed(&a.elem),
+        _ => None,
+    }
+}
+
+fn parse_output(cx: &Ctxt, what: &str, output: &ReturnType) -> Option<Output> {
+    let ty = match output {
+        ReturnType::Default => return Some(Output::Unit),
+        ReturnType::Type(_, ty) => &**ty,
+    };
+    match ty {
+        Type::Tuple(t) if t.elems.is_empty() => Some(Output::Unit),
+        Type::ImplTrait(_) | Type::Reference(_) => {
+            cx.error_spanned_by(
+                ty,
+                format!(
+                    "{what} must return an owned, serializable type (or `Result<T, E>` of one)"
+                ),
+            );
+            None
+        }
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            if last.ident != "Result" {
+                return Some(Output::Value(ty.clone()));
+            }
+            match &last.arguments {
+                syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                    Some(syn::GenericArgument::Type(ok)) => Some(Output::Result(ok.clone())),
+                    _ => Some(Output::Value(ty.clone())),
+                },
+                _ => Some(Output::Value(ty.clone())),
+            }
+        }
+        _ => Some(Output::Value(ty.clone())),
+    }
+}
+
+fn parse_action(cx: &Ctxt, sig: &Signature, wire: String, docs: Vec<Attribute>) -> Option<Action> {
+    let parts = sig_parts(cx, "an action", sig, SelfRule::Required, Some("Cx"))?;
+    Some(Action {
+        ident: sig.ident.clone(),
+        wire,
+        is_async: sig.asyncness.is_some(),
+        receiver: parts.receiver?,
+        cx: parts.cx,
+        params: parts.params,
+        output: parts.output,
+        docs,
+    })
+}
+
+fn parse_queue(cx: &Ctxt, sig: &Signature, wire: String, docs: Vec<Attribute>) -> Option<Queue> {
+    let parts = sig_parts(cx, "a queue handler", sig, SelfRule::Required, Some("Cx"))?;
+    let mut params = parts.params.into_iter();
+    let (Some(message), None) = (params.next(), params.next()) else {
+        cx.error_spanned_by(
+            &sig.inputs,
+            "a queue handler takes exactly one message (after `&mut self` and an optional `&mut Cx<Self>`); put several values in one struct",
+        );
+        return None;
+    };
+    Some(Queue {
+        ident: sig.ident.clone(),
+        wire,
+        is_async: sig.asyncness.is_some(),
+        receiver: parts.receiver?,
+        cx: parts.cx,
+        message,
+        output: parts.output,
+        docs,
+    })
+}
+
+fn parse_event(cx: &Ctxt, sig: &Signature, wire: String, docs: Vec<Attribute>) -> Option<Event> {
+    if sig.asyncness.is_some() {
+        cx.error_spanned_by(
+            sig.asyncness,
+            "an event declaration is not a function that runs; remove `async`",
+        );
+        return None;
+    }
+    if let ReturnType::Type(_, ty) = &sig.output {
+        cx.error_spanned_by(
+            ty,
+            "an event declaration has no return type; its parameters are its payload",
+        );
+        return None;
+    }
+    let parts = sig_parts(
+        cx,
+        "an event",
+        sig,
+        SelfRule::Forbidden("it is a declaration of what the actor broadcasts"),
+        None,
+    )?;
+    let variant = Ident::new(
+        &sig.ident
+            .to_string()
+            .trim_start_matches("r#")
+            .to_upper_camel_case(),
+        sig.ident.span(),
+    );
+    Some(Event {
+        ident: sig.ident.clone(),
+        variant,
+        wire,
+        params: parts.params,
+        docs,
+    })
+}
+
+fn parse_create(cx: &Ctxt, sig: &Signature) -> Option<CreateFn> {
+    let parts = sig_parts(cx, "#[create]", sig, BEFORE_STATE, Some("CreateCx"))?;
+    if matches!(parts.output, Output::Unit) {
+        cx.error_spanned_by(
+            &sig.ident,
+            "#[create] returns the initial state: `-> Self` or `-> Result<Self, E>`",
+        );
+        return None;
+    }
+    let mut params = parts.params.into_iter();
+    let input = params.next();
+    if let Some(extra) = params.next() {
+        cx.error_spanned_by(
+            &extra.ty,
+            "#[create] takes at most one input (after an optional `&CreateCx`); put several values in one struct",
+        );
+        return None;
+    }
+    Some(CreateFn {
+        ident: sig.ident.clone(),
+        is_async: sig.asyncness.is_some(),
+        has_cx: parts.cx.is_some(),
+        input: input.map(|p| p.ty),
+        output: parts.output,
+    })
+}
+
+fn parse_vars(cx: &Ctxt, sig: &Signature) -> Option<VarsFn> {
+    let parts = sig_parts(cx, "#[vars]", sig, BEFORE_STATE, Some("CreateCx"))?;
+    if let Some(extra) = parts.params.first() {
+        cx.error_spanned_by(&extra.ty, "#[vars] takes only an optional `&CreateCx`");
+        return None;
+    }
+    if matches!(parts.output, Output::Unit) {
+        cx.error_spanned_by(
+            &sig.ident,
+            "#[vars] returns the ephemeral variables: `-> MyVars` or `-> Result<MyVars, E>`",
+        );
+        return None;
+    }
+    Some(VarsFn {
+        ident: sig.ident.clone(),
+        is_async: sig.asyncness.is_some(),
+        has_cx: parts.cx.is_some(),
+        output: parts.output,
+    })
+}
+
+fn parse_hook(cx: &Ctxt, kind: HookKind, sig: &Signature) -> Option<HookFn> {
+    let what = format!("#[{}]", kind.attr());
+    let parts = sig_parts(cx, &what, sig, SelfRule::Required, Some("Cx"))?;
+    if let Some(extra) = parts.params.first() {
+        cx.error_spanned_by(
+            &extra.ty,
+            format!("{what} takes only `self` and an optional `&mut Cx<Self>`"),
+        );
+        return None;
+    }
+    if let Output::Value(ty) = &parts.output {
+        cx.error_spanned_by(ty, format!("{what} returns `()` or `Result<(), E>`"));
+        return None;
+    }
+    let receiver = parts.receiver?;
+    if kind == HookKind::StateChange {
+        if receiver == Receiver::Mut {
+            cx.error_spanned_by(
+                &sig.inputs,
+                "#[on_state_change] takes `&self`: it sees the new state and must not change it again",
+            );
+            return None;
+        }
+        if sig.asyncness.is_some() {
+            cx.error_spanned_by(
+                sig.asyncness,
+                "#[on_state_change] runs synchronously at the end of a turn; remove `async`",
+            );
+            return None;
+        }
+    }
+    Some(HookFn {
+        kind,
+        ident: sig.ident.clone(),
+        is_async: sig.asyncness.is_some(),
+        receiver,
+        cx: parts.cx,
+        output: parts.output,
+    })
+}
+
+fn check_unique<'a>(cx: &Ctxt, what: &str, items: impl Iterator<Item = (&'a String, &'a Ident)>) {
+    let mut seen: HashMap<&String, &Ident> = HashMap::new();
+    for (wire, ident) in items {
+        if let Some(first) = seen.insert(wire, ident) {
+            cx.error_spanned_by(
+                ident,
+                format!("two {what}s have the wire name `{wire}` (`{first}` and `{ident}`); rename one with `#[{what}(name = \"...\")]`"),
+            );
+        }
+    }
+}
+
+/// The generated client and connection get one method per action, `send_{queue}` and
+/// `on_{event}`; they must not clash with each other or with the fixed methods.
+fn check_client_names(cx: &Ctxt, actions: &[Action], events: &[Event], queues: &[Queue]) {
+    let mut generated: HashMap<String, String> = HashMap::new();
+    for e in events {
+        generated.insert(format!("on_{}", e.ident), format!("event `{}`", e.ident));
+    }
+    for q in queues {
+        generated.insert(format!("send_{}", q.ident), format!("queue `{}`", q.ident));
+    }
+    for a in actions {
+        let name = a.ident.to_string();
+        if RESERVED_METHODS.contains(&name.as_str()) {
+            cx.error_spanned_by(
+                &a.ident,
+                format!("`{name}` is a method of the generated client; name the method differently and keep the wire name with `#[action(name = \"{}\")]`", a.wire),
+            );
+        } else if let Some(owner) = generated.get(&name) {
+            cx.error_spanned_by(
+                &a.ident,
+                format!("the generated client already has a method `{name}` for {owner}; rename this action"),
+            );
+        }
+    }
+}
+
+fn single<T>(cx: &Ctxt, what: &str, mut found: Vec<(Span, T)>) -> Option<T> {
+    if found.len() > 1 {
+        for (span, _) in &found[1..] {
+            cx.syn_error(syn::Error::new(
+                *span,
+                format!("only one method can be {what}"),
+            ));
+        }
+    }
+    if found.is_empty() {
+        None
+    } else {
+        Some(found.swap_remove(0).1)
+    }
+}
+
+/// A method declaration without a body (`fn new_count(count: i64);`), which syn hands over as
+/// verbatim tokens.
+struct BodylessFn {
+    attrs: Vec<Attribute>,
+    sig: Signature,
+}
+
+impl Parse for BodylessFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let _vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse()?;
+        input.parse::<Token![;]>()?;
+        Ok(Self { attrs, sig })
+    }
+}
