@@ -104,6 +104,9 @@ pub(crate) async fn run<A: Actor>(
     .await;
 }
 
+/// How many mailbox messages may run in a row while queue messages wait.
+const MAILBOX_STREAK: usize = 32;
+
 /// What happens to messages that reach an activation after it stopped.
 pub(crate) enum Leftovers {
     /// Deliver them again, waking a new activation if needed.
@@ -255,7 +258,8 @@ impl<A: Actor> Host<A> {
         let mut shutdown = self.registry.shutdown_signal();
         let sleep_timeout = self.registry.config().sleep_timeout;
         let mut idle_since = Instant::now();
-        let mut queue_turn = false;
+        // Mailbox messages taken in a row while queue messages wait.
+        let mut streak = 0;
         let stop = loop {
             if self.poisoned.load(Ordering::Acquire) {
                 break Stop::Restart;
@@ -266,10 +270,11 @@ impl<A: Actor> Host<A> {
             if *shutdown.borrow() {
                 break Stop::Shutdown;
             }
-            // Queue messages are processed between other turns, alternating with the mailbox so
-            // neither starves the other.
-            if queue_turn && !self.queue.is_empty() {
-                queue_turn = false;
+            // Queue messages run between other turns: whenever the mailbox is empty, and at
+            // least once every MAILBOX_STREAK messages, so a burst of sends is accepted (and
+            // acknowledged) before it is processed, and a busy mailbox cannot starve the queue.
+            if !self.queue.is_empty() && streak >= MAILBOX_STREAK {
+                streak = 0;
                 self.process_queue_message().await;
                 idle_since = Instant::now();
                 continue;
@@ -287,7 +292,7 @@ impl<A: Actor> Host<A> {
                 match rx.try_recv() {
                     Ok(envelope) => Some(envelope),
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        queue_turn = true;
+                        streak = MAILBOX_STREAK;
                         continue;
                     }
                     Err(mpsc::error::TryRecvError::Disconnected) => None,
@@ -297,7 +302,7 @@ impl<A: Actor> Host<A> {
                 break Stop::Shutdown;
             };
             self.handle(envelope).await;
-            queue_turn = true;
+            streak += 1;
             idle_since = Instant::now();
         };
         self.stop(stop, rx).await;

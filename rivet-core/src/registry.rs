@@ -223,6 +223,24 @@ impl RegistryBuilder {
             stopped: tokio::sync::Notify::new(),
             runtime,
         });
+        // Actors with queued messages resume their work without waiting for a request.
+        let waker = Arc::clone(&inner);
+        inner.runtime.spawn(async move {
+            match waker
+                .storage
+                .actors_with_prefix(crate::storage::keys::QUEUE_PREFIX)
+                .await
+            {
+                Ok(records) => {
+                    for record in records {
+                        if let Err(error) = waker.wake(record) {
+                            tracing::warn!(%error, "cannot wake an actor with queued messages");
+                        }
+                    }
+                }
+                Err(error) => tracing::error!(%error, "cannot list actors with queued messages"),
+            }
+        });
         Ok(Registry {
             guard: Arc::new(RegistryGuard { inner }),
         })

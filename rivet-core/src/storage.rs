@@ -174,6 +174,13 @@ pub trait Storage: Send + Sync + Debug + 'static {
         prefix: &'a [u8],
     ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>>;
 
+    /// Every actor with at least one key starting with `prefix` (used at start-up to wake actors
+    /// that have work waiting, such as queued messages).
+    fn actors_with_prefix<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>>;
+
     /// Submits a batch. Batches of one actor commit in submission order; `done` runs after.
     fn commit(&self, commit: Commit);
 

@@ -121,6 +121,28 @@ impl Storage for MemoryStorage {
         Box::pin(std::future::ready(Ok(rows)))
     }
 
+    fn actors_with_prefix<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
+        let inner = self.lock();
+        let found = inner
+            .actors
+            .values()
+            .filter(|r| {
+                inner
+                    .kv
+                    .range((r.storage_id, Bytes::copy_from_slice(prefix))..)
+                    .next()
+                    .is_some_and(|((actor, key), _)| {
+                        *actor == r.storage_id && key.starts_with(prefix)
+                    })
+            })
+            .cloned()
+            .collect();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
     fn commit(&self, commit: Commit) {
         let result = {
             let mut inner = self.lock();

@@ -257,6 +257,29 @@ impl Storage for SqliteStorage {
         }))
     }
 
+    fn actors_with_prefix<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
+        let start = prefix.to_vec();
+        let end = prefix_end(prefix);
+        Box::pin(self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT storage_id, id, name, key, input, created_at FROM actors a WHERE EXISTS (
+                         SELECT 1 FROM kv WHERE actor = a.storage_id AND key >= ?1 AND (?2 IS NULL OR key < ?2)
+                     )",
+                )
+                .map_err(backend)?;
+            let rows = stmt.query_map(params![start, end], read_record).map_err(backend)?;
+            let mut found = Vec::new();
+            for row in rows {
+                found.push(row.map_err(backend)??);
+            }
+            Ok(found)
+        }))
+    }
+
     fn commit(&self, commit: Commit) {
         if let Err(WriterMsg::Commit(commit)) = self.send(WriterMsg::Commit(commit)) {
             (commit.done)(Err(StorageError::Closed));

@@ -1,0 +1,146 @@
+//! Creation: typed input (`createState(c, input)`), `Default` without `#[create]`, get / create /
+//! get_or_create semantics and their errors.
+
+use rivet_core::codes;
+use rivet_examples::counter::Counter;
+use rivet_tests::{Probe, ProbeInput, hook_log, memory_registry};
+
+#[tokio::test]
+async fn create_with_typed_input() {
+    let registry = memory_registry();
+    let client = registry.client();
+    let probe = client
+        .create_with_input::<Probe>(["created"], &Some(ProbeInput { start: 41 }))
+        .await
+        .unwrap();
+    let snapshot = probe.snapshot().await.unwrap();
+    assert_eq!(snapshot.value, 41);
+    assert_eq!(snapshot.created, 1, "on_create runs once");
+    assert_eq!(snapshot.wakes, 1);
+    assert_eq!(hook_log("created"), ["create", "wake"]);
+}
+
+#[tokio::test]
+async fn get_or_create_uses_input_only_when_creating() {
+    let registry = memory_registry();
+    let client = registry.client();
+    let first = client
+        .get_or_create_with_input::<Probe>(["goc"], &Some(ProbeInput { start: 5 }))
+        .unwrap();
+    assert_eq!(first.snapshot().await.unwrap().value, 5);
+    let second = client
+        .get_or_create_with_input::<Probe>(["goc"], &Some(ProbeInput { start: 99 }))
+        .unwrap();
+    assert_eq!(second.snapshot().await.unwrap().value, 5);
+    assert_eq!(
+        first.resolve().await.unwrap(),
+        second.resolve().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn actors_without_create_start_from_default() {
+    let registry = memory_registry();
+    let counter = registry.client().get_or_create::<Counter>(["default"]);
+    assert_eq!(counter.get_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn get_of_a_missing_actor_is_not_found() {
+    let registry = memory_registry();
+    let err = registry
+        .client()
+        .get::<Counter>(["nobody"])
+        .get_count()
+        .await
+        .unwrap_err();
+    assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
+    // ... and creates nothing.
+    let err = registry
+        .client()
+        .get::<Counter>(["nobody"])
+        .resolve()
+        .await
+        .unwrap_err();
+    assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
+}
+
+#[tokio::test]
+async fn create_on_an_existing_key_is_duplicate_key() {
+    let registry = memory_registry();
+    let client = registry.client();
+    client.create::<Counter>(["dup"]).await.unwrap();
+    let err = client.create::<Counter>(["dup"]).await.unwrap_err();
+    assert!(err.is(codes::DUPLICATE_KEY), "{err}");
+}
+
+#[tokio::test]
+async fn create_fn_errors_reach_the_caller_and_create_nothing() {
+    let registry = memory_registry();
+    let client = registry.client();
+    let err = client
+        .create_with_input::<Probe>(["negative"], &Some(ProbeInput { start: -1 }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "negative_start");
+    assert_eq!(err.metadata, Some(serde_json::json!({ "start": -1 })));
+    let err = client
+        .get::<Probe>(["negative"])
+        .snapshot()
+        .await
+        .unwrap_err();
+    assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
+    // The key is free again.
+    let probe = client
+        .create_with_input::<Probe>(["negative"], &Some(ProbeInput { start: 1 }))
+        .await
+        .unwrap();
+    assert_eq!(probe.snapshot().await.unwrap().value, 1);
+}
+
+#[tokio::test]
+async fn input_of_the_wrong_type_is_a_validation_error() {
+    let registry = memory_registry();
+    let client = registry.client();
+    let handle = client.handle(rivet_core::client::ActorTarget::GetOrCreate {
+        addr: rivet_core::client::ActorAddr {
+            name: "probe".to_owned(),
+            key: ["wrong-input"].into(),
+        },
+        input: Some(rivet_core::client::codec::to_cbor("not an object").unwrap()),
+    });
+    let err = handle.action::<_, i64>("set", &(1,)).await.unwrap_err();
+    assert!(err.is(codes::VALIDATION_ERROR), "{err}");
+}
+
+#[tokio::test]
+async fn get_for_id_reaches_the_same_actor() {
+    let registry = memory_registry();
+    let client = registry.client();
+    let counter = client.get_or_create::<Counter>(["by-id"]);
+    counter.increment(8).await.unwrap();
+    let id = counter.resolve().await.unwrap();
+    assert_eq!(
+        client
+            .get_for_id::<Counter>(id.clone())
+            .get_count()
+            .await
+            .unwrap(),
+        8
+    );
+    // An id of another type is not found.
+    let err = client.get_for_id::<Probe>(id).snapshot().await.unwrap_err();
+    assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
+}
+
+#[tokio::test]
+async fn unregistered_actor_names_are_refused() {
+    let registry = rivet_core::Registry::builder().in_memory().build().unwrap();
+    let err = registry
+        .client()
+        .get_or_create::<Counter>(["x"])
+        .get_count()
+        .await
+        .unwrap_err();
+    assert!(err.is(codes::NOT_REGISTERED), "{err}");
+}

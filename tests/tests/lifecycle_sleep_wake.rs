@@ -1,0 +1,92 @@
+//! Sleep and wake: idle actors sleep after the timeout (running `on_sleep`), wake on the next
+//! request with their state restored and their vars rebuilt; open connections keep them awake.
+
+use std::time::Duration;
+
+use rivet_core::{LifecycleKind, Registry};
+use rivet_tests::{Probe, hook_log, wait_for};
+
+fn registry(sleep_timeout: Duration) -> Registry {
+    rivet_examples::registry()
+        .with::<Probe>()
+        .in_memory()
+        .sleep_timeout(sleep_timeout)
+        .build()
+        .expect("registry")
+}
+
+#[tokio::test]
+async fn idle_actor_sleeps_and_wakes_with_state_and_fresh_vars() {
+    let registry = registry(Duration::from_millis(50));
+    let mut events = registry.lifecycle_events();
+    let probe = registry.client().get_or_create::<Probe>(["sleepy"]);
+    probe.set(12).await.unwrap();
+    assert_eq!(probe.count_call().await.unwrap(), 1);
+    assert_eq!(probe.count_call().await.unwrap(), 2);
+    let id = probe.resolve().await.unwrap();
+
+    wait_for(&mut events, &id, LifecycleKind::Slept).await;
+    assert_eq!(registry.awake_count(), 0);
+
+    let snapshot = probe.snapshot().await.unwrap();
+    assert_eq!(snapshot.value, 12);
+    assert_eq!(snapshot.sleeps, 1, "on_sleep ran and its change was kept");
+    assert_eq!(snapshot.wakes, 2);
+    assert_eq!(snapshot.created, 1, "on_create does not run again");
+    assert_eq!(probe.count_call().await.unwrap(), 1, "vars were rebuilt");
+    assert_eq!(hook_log("sleepy"), ["create", "wake", "sleep", "wake"]);
+}
+
+#[tokio::test]
+async fn cx_sleep_puts_the_actor_to_sleep_after_the_turn() {
+    let registry = registry(Duration::from_secs(3600));
+    let mut events = registry.lifecycle_events();
+    let probe = registry.client().get_or_create::<Probe>(["napper"]);
+    probe.set(5).await.unwrap();
+    let id = probe.resolve().await.unwrap();
+    probe.nap().await.unwrap();
+    wait_for(&mut events, &id, LifecycleKind::Slept).await;
+    assert_eq!(probe.snapshot().await.unwrap().value, 5);
+}
+
+#[tokio::test]
+async fn an_open_connection_keeps_the_actor_awake() {
+    let registry = registry(Duration::from_millis(30));
+    let mut events = registry.lifecycle_events();
+    let client = registry.client();
+    let held = client.get_or_create::<Probe>(["held"]);
+    let free = client.get_or_create::<Probe>(["free"]);
+    let conn = held.connect().await.unwrap();
+    let held_id = held.resolve().await.unwrap();
+    let free_id = free.resolve().await.unwrap();
+    // The unconnected actor sleeps; the connected one, started earlier, must still be awake.
+    wait_for(&mut events, &free_id, LifecycleKind::Slept).await;
+    assert_eq!(registry.awake_count(), 1);
+    conn.disconnect();
+    wait_for(&mut events, &held_id, LifecycleKind::Slept).await;
+    assert_eq!(registry.awake_count(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_puts_every_actor_to_sleep() {
+    let registry = registry(Duration::from_secs(3600));
+    let client = registry.client();
+    for i in 0..10 {
+        client
+            .get_or_create::<Probe>([format!("shutdown-{i}")])
+            .set(i)
+            .await
+            .unwrap();
+    }
+    assert_eq!(registry.awake_count(), 10);
+    registry.shutdown().await;
+    assert_eq!(registry.awake_count(), 0);
+    for i in 0..10 {
+        assert_eq!(
+            hook_log(&format!("shutdown-{i}"))
+                .last()
+                .map(String::as_str),
+            Some("sleep")
+        );
+    }
+}
