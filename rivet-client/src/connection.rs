@@ -77,6 +77,11 @@ impl ActorConnection {
         decode_output(&output)
     }
 
+    /// Calls an action with CBOR arguments through this connection and returns its CBOR output.
+    pub async fn action_raw(&self, name: &str, args: Bytes) -> Result<Bytes, ActorError> {
+        self.inner.transport.action(name, args).await
+    }
+
     /// Calls `callback` with the arguments of every `event`, decoded as the tuple `T`.
     ///
     /// The first callback for an event subscribes the connection to it. Arguments that do not

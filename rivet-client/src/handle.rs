@@ -71,10 +71,10 @@ impl ActorHandle {
 
     /// Sends a message to the queue `name`. Await the result to enqueue, or call
     /// [`QueueSend::wait`] to wait for a handler to complete it.
-    pub fn queue_send<C: DeserializeOwned>(
+    pub fn queue_send<C: DeserializeOwned, M: Serialize + ?Sized>(
         &self,
         name: &'static str,
-        body: &impl Serialize,
+        body: &M,
     ) -> QueueSend<'_, C> {
         QueueSend {
             handle: self,

@@ -2,16 +2,15 @@
 //! public API: names and signatures may change in any release.
 
 use bytes::Bytes;
-use ciborium::Value;
 use rivet_client::codec::describe_de_error;
 use rivet_client::codes;
 use serde::Serialize;
-use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::de::DeserializeOwned;
 
 pub use crate::actor::{ActionMetadata, Actor, ActorMetadata, Dispatch, EventSet, Hook};
 pub use crate::context::{CreateCx, Cx};
 pub use crate::error::Error;
-pub use rivet_client::codec::{EMPTY_ARRAY, to_cbor};
+pub use rivet_client::codec::{ArrayDecoder, ArrayEncoder, EMPTY_ARRAY, decode_output, to_cbor};
 pub use rivet_client::{
     ActorConnection, ActorDescriptor, ActorError, ActorHandle, QueueSend, Subscription,
 };
@@ -20,10 +19,9 @@ pub use {bytes, serde};
 /// The decoded arguments of one action call, taken one at a time by generated code.
 #[derive(Debug)]
 pub struct Args {
-    values: std::vec::IntoIter<Value>,
+    decoder: ArrayDecoder,
     action: &'static str,
     params: &'static [&'static str],
-    given: usize,
     index: usize,
 }
 
@@ -33,29 +31,15 @@ pub fn decode_args(
     action: &'static str,
     params: &'static [&'static str],
 ) -> Result<Args, Error> {
-    let values = match ciborium::from_reader::<Value, _>(bytes) {
-        Ok(Value::Array(values)) => values,
-        Ok(_) => {
-            return Err(invalid(format!(
-                "arguments of action `{action}` must be an array"
-            )));
-        }
-        Err(e) => {
-            return Err(invalid(format!(
-                "arguments of action `{action}` are not valid CBOR: {}",
-                describe_de_error(&e)
-            )));
-        }
-    };
-    let given = values.len();
-    if given > params.len() {
-        return Err(invalid(arity_message(action, params, given)));
+    let decoder = ArrayDecoder::new(bytes)
+        .map_err(|e| invalid(format!("arguments of action `{action}`: {e}")))?;
+    if decoder.len() > params.len() {
+        return Err(invalid(arity_message(action, params, decoder.len())));
     }
     Ok(Args {
-        values: values.into_iter(),
+        decoder,
         action,
         params,
-        given,
         index: 0,
     })
 }
@@ -67,18 +51,18 @@ impl Args {
         let index = self.index;
         self.index += 1;
         let name = self.params.get(index).copied().unwrap_or("?");
-        match self.values.next() {
-            Some(value) => value.deserialized::<T>().map_err(|e| {
+        let given = self.decoder.len();
+        self.decoder.next_or_null::<T>().map_err(|e| {
+            if index >= given {
+                invalid(arity_message(self.action, self.params, given))
+            } else {
                 invalid(format!(
                     "argument `{name}` (position {}) of action `{}`: {e}",
                     index + 1,
                     self.action,
                 ))
-            }),
-            None => T::deserialize(().into_deserializer()).map_err(|_: serde::de::value::Error| {
-                invalid(arity_message(self.action, self.params, self.given))
-            }),
-        }
+            }
+        })
     }
 }
 
@@ -131,11 +115,11 @@ pub fn queue_not_found(name: &str) -> Error {
     Error::public(codes::QUEUE_NOT_FOUND.with_message(format!("Queue `{name}` was not found.")))
 }
 
-/// Compile-time check that an argument type can be decoded; the error points at the type.
-pub const fn assert_arg<T: DeserializeOwned>() {}
-
-/// Compile-time check that an output type can be encoded and decoded; the error points at the type.
-pub const fn assert_output<T: Serialize + DeserializeOwned>() {}
-
-/// Compile-time check that an event payload type can be encoded and decoded.
-pub const fn assert_event_arg<T: Serialize + DeserializeOwned>() {}
+/// Logs an event whose arguments do not match the declared types.
+pub fn bad_event(event: &str, error: &str) {
+    tracing::warn!(
+        event,
+        error,
+        "event arguments do not match the declared types; skipped"
+    );
+}

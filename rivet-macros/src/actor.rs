@@ -19,15 +19,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote! { #error #item };
         }
     };
-    match parse::parse(attr, item_impl) {
-        Ok(def) => expand::generate(&def),
-        Err(failed) => {
-            let (errors, cleaned) = *failed;
-            // Still emit the impl block (without our attributes and event declarations), so the
-            // user sees only the real errors, not a cascade of unknown attributes and missing
-            // bodies.
-            quote! { #errors #cleaned }
+    let parsed = parse::parse(attr, item_impl);
+    let errors = parsed.errors.unwrap_or_default();
+    match parsed.def {
+        Ok(def) => {
+            let generated = expand::generate(&def);
+            quote! { #errors #generated }
         }
+        // Still emit the impl block (without our attributes and event declarations), so the
+        // user sees only the real errors, not a cascade of unknown attributes and missing
+        // bodies.
+        Err(cleaned) => quote! { #errors #cleaned },
     }
 }
 

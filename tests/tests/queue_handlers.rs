@@ -58,11 +58,11 @@ async fn invalid_messages_and_unknown_queues_are_refused() {
     let worker = registry.client().get_or_create::<Worker>(["invalid"]);
     let handle = worker.handle();
     let err = handle
-        .queue_send::<()>("jobs", &"not a job")
+        .queue_send::<(), _>("jobs", &"not a job")
         .await
         .unwrap_err();
     assert!(err.is(codes::VALIDATION_ERROR), "{err}");
-    let err = handle.queue_send::<()>("nope", &1).await.unwrap_err();
+    let err = handle.queue_send::<(), _>("nope", &1).await.unwrap_err();
     assert!(err.is(codes::QUEUE_NOT_FOUND), "{err}");
     assert_eq!(worker.get_total().await.unwrap(), 0);
 }
@@ -77,7 +77,7 @@ async fn queue_limits_are_enforced() {
     let worker = registry.client().get_or_create::<Worker>(["limits"]);
     let err = worker
         .handle()
-        .queue_send::<()>(
+        .queue_send::<(), _>(
             "jobs",
             &serde_json::json!({ "n": 1, "pad": "x".repeat(100) }),
         )

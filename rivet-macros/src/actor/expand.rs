@@ -38,8 +38,15 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
         .find(|h| h.kind == HookKind::StateChange)
         .map(|h| call_hook(h, self_ty))
         .unwrap_or_else(|| quote! { let _ = cx; ::core::result::Result::Ok(()) });
-    let client_methods = def.actions.iter().map(|a| client_action(a, quote!(handle)));
-    let conn_methods = def.actions.iter().map(|a| client_action(a, quote!(conn)));
+    let client_helpers = def.actions.iter().map(client_action_helpers);
+    let client_methods = def
+        .actions
+        .iter()
+        .map(|a| client_action(a, &client_ty, quote!(handle)));
+    let conn_methods = def
+        .actions
+        .iter()
+        .map(|a| client_action(a, &client_ty, quote!(conn)));
     let queue_methods = def.queues.iter().map(client_queue);
     let event_methods = def.events.iter().map(conn_event);
     let name = &def.name;
@@ -86,6 +93,7 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
 
             #(#client_methods)*
             #(#queue_methods)*
+            #(#client_helpers)*
         }
 
         #[allow(private_interfaces, private_bounds, clippy::too_many_arguments)]
@@ -244,15 +252,17 @@ fn event_enum(def: &ActorDef, event_ty: &Ident) -> TokenStream {
     });
     let encode_arms = def.events.iter().map(|e| {
         let variant = &e.variant;
-        let checks = e.params.iter().map(|p| {
-            let ty = &p.ty;
-            quote_spanned!(ty.span()=> __rivet::assert_event_arg::<#ty>();)
-        });
         let (pattern, values) = event_pattern(e);
+        let len = e.params.len();
+        let pushes = e.params.iter().zip(&values).map(|(p, value)| {
+            let ty = &p.ty;
+            quote_spanned!(ty.span()=> __enc.push::<#ty>(#value)?;)
+        });
         quote! {
             Self::#variant #pattern => {
-                #(#checks)*
-                __rivet::to_cbor(&(#(#values,)*))
+                let mut __enc = __rivet::ArrayEncoder::new(#len);
+                #(#pushes)*
+                ::core::result::Result::Ok(__enc.finish())
             }
         }
     });
@@ -423,30 +433,33 @@ fn vars_fn(vars: Option<&VarsFn>, self_ty: &Type) -> TokenStream {
 /// Turns a call returning `T` or `Result<T, E>` into `Result<T, __rivet::Error>`.
 fn convert_result(output: &Output, call: TokenStream) -> TokenStream {
     match output {
-        Output::Result(_) => quote! { #call.map_err(__rivet::into_error) },
+        Output::Result(_, err_span) => {
+            let convert = quote_spanned!(*err_span=> __rivet::into_error);
+            quote! { #call.map_err(#convert) }
+        }
         Output::Unit | Output::Value(_) => quote! { __rivet::ok(#call) },
     }
 }
 
-/// Turns a call into `Result<Bytes, __rivet::Error>` with the encoded output.
+/// Turns a call into `Result<Bytes, __rivet::Error>` with the encoded output. The encoding is
+/// spanned on the declared type, so a type that cannot be serialized is reported there.
 fn encode_result(output: &Output, call: TokenStream) -> TokenStream {
     match output {
         Output::Unit => quote! { #call; __rivet::encode_output(&()) },
         Output::Value(ty) => {
-            let check = quote_spanned!(ty.span()=> __rivet::assert_output::<#ty>());
+            let encode = quote_spanned!(ty.span()=> __rivet::encode_output::<#ty>(&__value));
             quote! {
-                #check;
                 let __value = #call;
-                __rivet::encode_output(&__value)
+                #encode
             }
         }
-        Output::Result(ty) => {
-            let check = quote_spanned!(ty.span()=> __rivet::assert_output::<#ty>());
+        Output::Result(ty, err_span) => {
+            let encode = quote_spanned!(ty.span()=> __rivet::encode_output::<#ty>(&__value));
+            let convert = quote_spanned!(*err_span=> __rivet::into_error(__error));
             quote! {
-                #check;
                 match #call {
-                    ::core::result::Result::Ok(__value) => __rivet::encode_output(&__value),
-                    ::core::result::Result::Err(__error) => ::core::result::Result::Err(__rivet::into_error(__error)),
+                    ::core::result::Result::Ok(__value) => #encode,
+                    ::core::result::Result::Err(__error) => ::core::result::Result::Err(#convert),
                 }
             }
         }
@@ -575,8 +588,11 @@ fn call_hook(hook: &HookFn, self_ty: &Type) -> TokenStream {
         &[],
         hook.is_async,
     );
-    match hook.output {
-        Output::Result(_) => quote! { #call.map_err(__rivet::into_error) },
+    match &hook.output {
+        Output::Result(_, err_span) => {
+            let convert = quote_spanned!(*err_span=> __rivet::into_error);
+            quote! { #call.map_err(#convert) }
+        }
         _ => quote! { #call; ::core::result::Result::Ok(()) },
     }
 }
@@ -595,29 +611,72 @@ fn hook_arm(hook: &HookFn, self_ty: &Type) -> TokenStream {
     }
 }
 
-fn client_action(action: &Action, via: TokenStream) -> TokenStream {
+/// The name of a generated helper for an item: `__rivet_{what}_{ident}` (raw identifiers lose
+/// their `r#`).
+fn helper_ident(what: &str, ident: &Ident) -> Ident {
+    let base = ident.to_string();
+    format_ident!("__rivet_{}_{}", what, base.trim_start_matches("r#"))
+}
+
+/// Hidden helpers on the client that encode an action's arguments and decode its output: one
+/// place each, spanned on the user's types, shared by the client and the connection.
+fn client_action_helpers(action: &Action) -> TokenStream {
+    let args_fn = helper_ident("args", &action.ident);
+    let output_fn = helper_ident("output", &action.ident);
+    let len = action.params.len();
+    let params = action.params.iter().map(|p| {
+        let name = &p.name;
+        let ty = &p.ty;
+        quote! { #name: &#ty }
+    });
+    let pushes = action.params.iter().map(|p| {
+        let name = &p.name;
+        let ty = &p.ty;
+        quote_spanned!(ty.span()=> __enc.push::<#ty>(#name)?;)
+    });
+    let out = action.output.ok_type();
+    let decode = match &action.output {
+        Output::Unit => quote! { ::rivet_core::__private::decode_output::<()>(output) },
+        Output::Value(ty) | Output::Result(ty, _) => {
+            quote_spanned!(ty.span()=> ::rivet_core::__private::decode_output::<#ty>(output))
+        }
+    };
+    quote! {
+        #[doc(hidden)]
+        pub fn #args_fn(#(#params),*) -> ::core::result::Result<::rivet_core::__private::bytes::Bytes, ::rivet_core::__private::ActorError> {
+            let mut __enc = ::rivet_core::__private::ArrayEncoder::new(#len);
+            #(#pushes)*
+            ::core::result::Result::Ok(__enc.finish())
+        }
+
+        #[doc(hidden)]
+        pub fn #output_fn(output: &[u8]) -> ::core::result::Result<#out, ::rivet_core::__private::ActorError> {
+            #decode
+        }
+    }
+}
+
+fn client_action(action: &Action, client_ty: &Ident, via: TokenStream) -> TokenStream {
     let ident = &action.ident;
     let wire = &action.wire;
     let docs = &action.docs;
     let call_doc = format!("Calls the `{wire}` action.");
+    let args_fn = helper_ident("args", &action.ident);
+    let output_fn = helper_ident("output", &action.ident);
     let params = action.params.iter().map(|p| {
         let name = &p.name;
         let ty = &p.ty;
         quote! { #name: #ty }
     });
-    let names: Vec<&Ident> = action.params.iter().map(|p| &p.name).collect();
+    let names = action.params.iter().map(|p| &p.name);
     let out = action.output.ok_type();
-    let args = if names.is_empty() {
-        quote! { &[0u8; 0] }
-    } else {
-        quote! { &(#(#names,)*) }
-    };
     quote! {
         #(#docs)*
         #[doc = ""]
         #[doc = #call_doc]
         pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#out, ::rivet_core::__private::ActorError> {
-            self.#via.action::<_, #out>(#wire, #args).await
+            let args = #client_ty::#args_fn(#(&#names),*)?;
+            #client_ty::#output_fn(&self.#via.action_raw(#wire, args).await?)
         }
     }
 }
@@ -631,31 +690,40 @@ fn client_queue(queue: &Queue) -> TokenStream {
     let doc = format!(
         "Sends a message to the `{wire}` queue. `.await` enqueues it durably; `.wait(timeout).await` also waits for the handler's result."
     );
+    let send = quote_spanned!(ty.span()=> self.handle.queue_send::<#out, #ty>(#wire, &message));
     quote! {
         #(#docs)*
         #[doc = ""]
         #[doc = #doc]
         pub fn #method(&self, message: #ty) -> ::rivet_core::__private::QueueSend<'_, #out> {
-            self.handle.queue_send(#wire, &message)
+            #send
         }
     }
 }
 
+/// A hidden decoder for an event's arguments, spanned on each declared type, and the typed
+/// `on_{event}` subscription that uses it.
 fn conn_event(event: &Event) -> TokenStream {
     let method = format_ident!("on_{}", event.ident);
+    let decode_fn = helper_ident("event", &event.ident);
     let wire = &event.wire;
     let docs = &event.docs;
     let doc = format!("Calls `callback` with the payload of every `{wire}` event.");
     let tys: Vec<&Type> = event.params.iter().map(|p| &p.ty).collect();
-    let names: Vec<&Ident> = event.params.iter().map(|p| &p.name).collect();
-    let body = if tys.is_empty() {
-        quote! { self.conn.on_raw(#wire, move |_| callback()) }
-    } else {
-        quote! {
-            self.conn.on::<(#(#tys,)*), _>(#wire, move |(#(#names,)*)| callback(#(#names),*))
-        }
-    };
+    let locals: Vec<Ident> = (0..tys.len()).map(|i| format_ident!("__a{}", i)).collect();
+    let takes = tys.iter().zip(&locals).map(|(ty, local)| {
+        let take = quote_spanned!(ty.span()=> __dec.next_or_null::<#ty>()?);
+        quote! { let #local = #take; }
+    });
     quote! {
+        #[doc(hidden)]
+        pub fn #decode_fn(args: &[u8]) -> ::core::result::Result<(#(#tys,)*), ::std::string::String> {
+            let mut __dec = ::rivet_core::__private::ArrayDecoder::new(args)?;
+            let _ = &mut __dec;
+            #(#takes)*
+            ::core::result::Result::Ok((#(#locals,)*))
+        }
+
         #(#docs)*
         #[doc = ""]
         #[doc = #doc]
@@ -663,7 +731,10 @@ fn conn_event(event: &Event) -> TokenStream {
         where
             F: Fn(#(#tys),*) + ::core::marker::Send + ::core::marker::Sync + 'static,
         {
-            #body
+            self.conn.on_raw(#wire, move |args| match Self::#decode_fn(args) {
+                ::core::result::Result::Ok((#(#locals,)*)) => callback(#(#locals),*),
+                ::core::result::Result::Err(error) => ::rivet_core::__private::bad_event(#wire, &error),
+            })
         }
     }
 }

@@ -138,7 +138,9 @@ pub(crate) struct Param {
 pub(crate) enum Output {
     Unit,
     Value(Type),
-    Result(Type),
+    /// `Result<T, E>`: the success type, and where the error type is written (errors about
+    /// converting it point there).
+    Result(Type, Span),
 }
 
 impl Output {
@@ -146,7 +148,7 @@ impl Output {
     pub(crate) fn ok_type(&self) -> TokenStream {
         match self {
             Output::Unit => quote::quote!(()),
-            Output::Value(ty) | Output::Result(ty) => ty.to_token_stream(),
+            Output::Value(ty) | Output::Result(ty, _) => ty.to_token_stream(),
         }
     }
 }
@@ -183,22 +185,32 @@ impl Role {
 /// Names the generated `{Actor}Client` and `{Actor}Connection` already use.
 const RESERVED_METHODS: &[&str] = &["handle", "connect", "resolve", "connection", "disconnect"];
 
-/// Parses `#[actor(attr)] impl ... { ... }`. On failure returns the errors and the cleaned impl
-/// block to emit alongside them.
-pub(crate) fn parse(
-    attr: TokenStream,
-    mut item: ItemImpl,
-) -> Result<ActorDef, Box<(TokenStream, ItemImpl)>> {
+/// What parsing produced.
+pub(crate) struct Parsed {
+    /// The actor, possibly without the items that had errors; or, when the impl block itself
+    /// cannot carry an actor, the cleaned block to emit alone.
+    pub(crate) def: Result<ActorDef, Box<ItemImpl>>,
+    /// Every error found.
+    pub(crate) errors: Option<TokenStream>,
+}
+
+/// Parses `#[actor(attr)] impl ... { ... }`, collecting every error. Items with errors are left
+/// out of the actor (their methods stay as plain methods), so the rest is still generated and the
+/// user sees the real errors rather than a cascade of secondary ones.
+pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
     let cx = Ctxt::default();
     let args = parse_actor_args(&cx, attr);
+    let mut generatable = true;
 
     if !item.generics.params.is_empty() {
+        generatable = false;
         cx.error_spanned_by(
             &item.generics,
             "#[actor] does not support generic impl blocks: an actor type must be concrete, because it is registered and addressed by name",
         );
     }
     if let Some((path, _)) = &item.trait_ {
+        generatable = false;
         cx.error_spanned_by(
             path,
             "#[actor] goes on the inherent impl block of the state type (`impl Counter { ... }`), not on a trait impl",
@@ -209,6 +221,7 @@ pub(crate) fn parse(
         _ => None,
     };
     let ident = ident.unwrap_or_else(|| {
+        generatable = false;
         cx.error_spanned_by(
             &item.self_ty,
             "#[actor] needs a named state type, such as `impl Counter`",
@@ -296,10 +309,10 @@ pub(crate) fn parse(
     }
     item.items = kept;
 
-    check_unique(&cx, "action", actions.iter().map(|a| (&a.wire, &a.ident)));
-    check_unique(&cx, "event", events.iter().map(|e| (&e.wire, &e.ident)));
-    check_unique(&cx, "queue", queues.iter().map(|q| (&q.wire, &q.ident)));
-    check_client_names(&cx, &actions, &events, &queues);
+    let actions = unique_wire_names(&cx, "action", actions, |a| (&a.wire, &a.ident));
+    let events = unique_wire_names(&cx, "event", events, |e| (&e.wire, &e.ident));
+    let queues = unique_wire_names(&cx, "queue", queues, |q| (&q.wire, &q.ident));
+    let actions = check_client_names(&cx, actions, &events, &queues);
     let create = single(&cx, "#[create]", creates);
     let vars = single(&cx, "#[vars]", vars);
     let mut seen_hooks: HashMap<HookKind, Span> = HashMap::new();
@@ -315,13 +328,17 @@ pub(crate) fn parse(
         }
     }
 
-    if let Some(errors) = cx.finish() {
-        return Err(Box::new((errors, item)));
+    let errors = cx.finish();
+    if !generatable {
+        return Parsed {
+            def: Err(Box::new(item)),
+            errors,
+        };
     }
     let name = args
         .name
         .unwrap_or_else(|| ident.to_string().to_lower_camel_case());
-    Ok(ActorDef {
+    let def = ActorDef {
         self_ty: (*item.self_ty).clone(),
         ident,
         name,
@@ -334,7 +351,11 @@ pub(crate) fn parse(
         vars,
         hooks: kept_hooks,
         cleaned: item,
-    })
+    };
+    Parsed {
+        def: Ok(def),
+        errors,
+    }
 }
 
 #[derive(Default)]
@@ -614,7 +635,13 @@ fn parse_output(cx: &Ctxt, what: &str, output: &ReturnType) -> Option<Output> {
             }
             match &last.arguments {
                 syn::PathArguments::AngleBracketed(args) => match args.args.first() {
-                    Some(syn::GenericArgument::Type(ok)) => Some(Output::Result(ok.clone())),
+                    Some(syn::GenericArgument::Type(ok)) => {
+                        let err_span = match args.args.iter().nth(1) {
+                            Some(err) => err.span(),
+                            None => ty.span(),
+                        };
+                        Some(Output::Result(ok.clone(), err_span))
+                    }
                     _ => Some(Output::Value(ty.clone())),
                 },
                 _ => Some(Output::Value(ty.clone())),
@@ -787,21 +814,39 @@ fn parse_hook(cx: &Ctxt, kind: HookKind, sig: &Signature) -> Option<HookFn> {
     })
 }
 
-fn check_unique<'a>(cx: &Ctxt, what: &str, items: impl Iterator<Item = (&'a String, &'a Ident)>) {
-    let mut seen: HashMap<&String, &Ident> = HashMap::new();
-    for (wire, ident) in items {
-        if let Some(first) = seen.insert(wire, ident) {
+/// Reports items sharing a wire name and keeps the first of each.
+fn unique_wire_names<T>(
+    cx: &Ctxt,
+    what: &str,
+    items: Vec<T>,
+    key: impl Fn(&T) -> (&String, &Ident),
+) -> Vec<T> {
+    let mut seen: HashMap<String, Ident> = HashMap::new();
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        let (wire, ident) = key(&item);
+        if let Some(first) = seen.get(wire) {
             cx.error_spanned_by(
                 ident,
                 format!("two {what}s have the wire name `{wire}` (`{first}` and `{ident}`); rename one with `#[{what}(name = \"...\")]`"),
             );
+            continue;
         }
+        seen.insert(wire.clone(), ident.clone());
+        kept.push(item);
     }
+    kept
 }
 
 /// The generated client and connection get one method per action, `send_{queue}` and
-/// `on_{event}`; they must not clash with each other or with the fixed methods.
-fn check_client_names(cx: &Ctxt, actions: &[Action], events: &[Event], queues: &[Queue]) {
+/// `on_{event}`; they must not clash with each other or with the fixed methods. Returns the
+/// actions that do not clash.
+fn check_client_names(
+    cx: &Ctxt,
+    actions: Vec<Action>,
+    events: &[Event],
+    queues: &[Queue],
+) -> Vec<Action> {
     let mut generated: HashMap<String, String> = HashMap::new();
     for e in events {
         generated.insert(format!("on_{}", e.ident), format!("event `{}`", e.ident));
@@ -809,20 +854,27 @@ fn check_client_names(cx: &Ctxt, actions: &[Action], events: &[Event], queues: &
     for q in queues {
         generated.insert(format!("send_{}", q.ident), format!("queue `{}`", q.ident));
     }
-    for a in actions {
-        let name = a.ident.to_string();
-        if RESERVED_METHODS.contains(&name.as_str()) {
-            cx.error_spanned_by(
-                &a.ident,
-                format!("`{name}` is a method of the generated client; name the method differently and keep the wire name with `#[action(name = \"{}\")]`", a.wire),
-            );
-        } else if let Some(owner) = generated.get(&name) {
-            cx.error_spanned_by(
-                &a.ident,
-                format!("the generated client already has a method `{name}` for {owner}; rename this action"),
-            );
-        }
-    }
+    actions
+        .into_iter()
+        .filter(|a| {
+            let name = a.ident.to_string();
+            if RESERVED_METHODS.contains(&name.as_str()) {
+                cx.error_spanned_by(
+                    &a.ident,
+                    format!("`{name}` is a method of the generated client; name the method differently and keep the wire name with `#[action(name = \"{}\")]`", a.wire),
+                );
+                false
+            } else if let Some(owner) = generated.get(&name) {
+                cx.error_spanned_by(
+                    &a.ident,
+                    format!("the generated client already has a method `{name}` for {owner}; rename this action"),
+                );
+                false
+            } else {
+                true
+            }
+        })
+        .collect()
 }
 
 fn single<T>(cx: &Ctxt, what: &str, mut found: Vec<(Span, T)>) -> Option<T> {

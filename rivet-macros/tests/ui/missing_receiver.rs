@@ -1,0 +1,16 @@
+use rivet_core::prelude::*;
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    count: i64,
+}
+
+#[actor]
+impl Counter {
+    #[action]
+    fn increment(amount: i64) -> i64 {
+        amount
+    }
+}
+
+fn main() {}
