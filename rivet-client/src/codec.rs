@@ -16,16 +16,58 @@ pub const EMPTY_ARRAY: &[u8] = &[0x80];
 /// assert_eq!(&bytes[..], &[0x81, 0x05]);
 /// ```
 pub fn to_cbor<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, ActorError> {
-    let mut out = Vec::with_capacity(16);
-    ciborium::into_writer(value, &mut out).map_err(|e| {
-        codes::CLIENT_CODEC.with_message(format!("cannot encode value as CBOR: {e}"))
-    })?;
-    Ok(Bytes::from(out))
+    encode(value)
+        .map_err(|e| codes::CLIENT_CODEC.with_message(format!("cannot encode value as CBOR: {e}")))
+}
+
+/// Encodes a value as CBOR into exactly sized `Bytes`.
+pub fn encode<T: Serialize + ?Sized>(
+    value: &T,
+) -> Result<Bytes, ciborium::ser::Error<std::io::Error>> {
+    with_buffer(|buf| {
+        ciborium::into_writer(value, &mut *buf)?;
+        Ok(Bytes::copy_from_slice(buf))
+    })
+}
+
+/// Runs `f` with an empty per-thread scratch buffer. Encoding into it and copying the result out
+/// costs one exact allocation, where a fresh `Vec` turned into `Bytes` costs two (the vector,
+/// then the shared header `Bytes` adds when capacity and length differ).
+pub fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let result = f(&mut buf);
+            if buf.capacity() > 64 * 1024 {
+                // Do not keep a large buffer alive for the life of the thread.
+                *buf = Vec::new();
+            }
+            result
+        }
+        // Re-entered (a `Serialize` impl that encodes CBOR itself): use a fresh buffer.
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// Decodes a CBOR value; the error text says what did not match.
 pub fn from_cbor<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    ciborium::from_reader(bytes).map_err(|e| describe_de_error(&e))
+    decode(bytes).map_err(|e| describe_de_error(&e))
+}
+
+/// Decodes a CBOR value with ciborium, reusing a per-thread scratch buffer (ciborium's own
+/// `from_reader` zeroes a fresh 4 KiB buffer on every call).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ciborium::de::Error<std::io::Error>> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 4096]);
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => ciborium::de::from_reader_with_buffer(bytes, &mut scratch[..]),
+        // A `Deserialize` impl that decodes CBOR itself: give the inner call its own buffer.
+        Err(_) => ciborium::from_reader(bytes),
+    })
 }
 
 /// Decodes the CBOR output of an action, mapping failure to `client.codec`.
@@ -50,10 +92,18 @@ pub struct ArrayEncoder {
     out: Vec<u8>,
 }
 
+thread_local! {
+    /// Spare encoder buffers, so that encoding arguments does not allocate a vector per call.
+    static SPARE: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl ArrayEncoder {
     /// Starts an array of `len` elements.
     pub fn new(len: usize) -> Self {
-        let mut out = Vec::with_capacity(16);
+        let mut out = SPARE
+            .with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .unwrap_or_default();
+        out.clear();
         write_head(&mut out, 4, len as u64);
         Self { out }
     }
@@ -67,7 +117,17 @@ impl ArrayEncoder {
 
     /// The encoded array.
     pub fn finish(self) -> Bytes {
-        Bytes::from(self.out)
+        let bytes = Bytes::copy_from_slice(&self.out);
+        let out = self.out;
+        if out.capacity() <= 64 * 1024 {
+            SPARE.with(|spare| {
+                if let Ok(mut spare) = spare.try_borrow_mut()
+                    && spare.len() < 8 {
+                        spare.push(out);
+                    }
+            });
+        }
+        bytes
     }
 }
 
@@ -92,24 +152,55 @@ fn write_head(out: &mut Vec<u8>, major: u8, value: u64) {
     }
 }
 
-/// Reads a CBOR array one element at a time, each into its own type.
+/// Reads a CBOR array one element at a time, each into its own type, without building an
+/// intermediate value tree.
 #[derive(Debug)]
-pub struct ArrayDecoder {
-    values: std::vec::IntoIter<ciborium::Value>,
+pub struct ArrayDecoder<'a> {
+    rest: &'a [u8],
     len: usize,
+    taken: usize,
 }
 
-impl ArrayDecoder {
-    /// Parses `bytes`, which must hold one CBOR array.
-    pub fn new(bytes: &[u8]) -> Result<Self, String> {
-        match ciborium::from_reader::<ciborium::Value, _>(bytes) {
-            Ok(ciborium::Value::Array(values)) => Ok(Self {
-                len: values.len(),
-                values: values.into_iter(),
-            }),
-            Ok(_) => Err("expected an array".to_owned()),
-            Err(e) => Err(format!("not valid CBOR: {}", describe_de_error(&e))),
+impl<'a> ArrayDecoder<'a> {
+    /// Checks that `bytes` holds exactly one well-formed CBOR array.
+    pub fn new(bytes: &'a [u8]) -> Result<Self, String> {
+        let (head, value, body) = read_head(bytes)?;
+        if head >> 5 != 4 {
+            return Err("expected an array".to_owned());
         }
+        let mut rest = body;
+        let mut len = 0usize;
+        match value {
+            Some(n) => {
+                for _ in 0..n {
+                    rest = &rest[item_len(rest, 0)?..];
+                    len += 1;
+                }
+            }
+            // Indefinite length: items until a break.
+            None => loop {
+                match rest.first() {
+                    Some(0xff) => {
+                        rest = &rest[1..];
+                        break;
+                    }
+                    Some(_) => {
+                        rest = &rest[item_len(rest, 0)?..];
+                        len += 1;
+                    }
+                    None => return Err(truncated()),
+                }
+            },
+        }
+        if !rest.is_empty() {
+            return Err("trailing bytes after the array".to_owned());
+        }
+        let items = &body[..body.len() - rest.len()];
+        Ok(Self {
+            rest: items,
+            len,
+            taken: 0,
+        })
     }
 
     /// How many elements the array has.
@@ -124,8 +215,18 @@ impl ArrayDecoder {
 
     /// Decodes the next element; `None` when there are no more.
     pub fn next_as<T: DeserializeOwned>(&mut self) -> Option<Result<T, String>> {
-        let value = self.values.next()?;
-        Some(value.deserialized::<T>().map_err(|e| e.to_string()))
+        if self.taken == self.len {
+            return None;
+        }
+        self.taken += 1;
+        // `new` checked every element, so this cannot fail; stay defensive anyway.
+        let end = match item_len(self.rest, 0) {
+            Ok(end) => end,
+            Err(e) => return Some(Err(e)),
+        };
+        let (item, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(decode(item).map_err(|e| describe_de_error(&e)))
     }
 
     /// Decodes the next element; a missing one decodes as `null` (so an `Option` may be left
@@ -139,6 +240,103 @@ impl ArrayDecoder {
             .map_err(|_| "missing value".to_owned()),
         }
     }
+}
+
+/// How deep arrays, maps and tags may nest before input is refused (stack safety).
+const MAX_DEPTH: usize = 256;
+
+fn truncated() -> String {
+    "truncated CBOR".to_owned()
+}
+
+/// Reads an item head: the initial byte, its argument (`None` for indefinite length) and the
+/// bytes after the head.
+fn read_head(bytes: &[u8]) -> Result<(u8, Option<u64>, &[u8]), String> {
+    let (&initial, rest) = bytes.split_first().ok_or_else(truncated)?;
+    let info = initial & 0x1f;
+    let size = match info {
+        0..=23 => return Ok((initial, Some(u64::from(info)), rest)),
+        24 => 1,
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        31 => return Ok((initial, None, rest)),
+        _ => return Err(format!("malformed CBOR head 0x{initial:02x}")),
+    };
+    if rest.len() < size {
+        return Err(truncated());
+    }
+    let mut value = 0u64;
+    for byte in &rest[..size] {
+        value = (value << 8) | u64::from(*byte);
+    }
+    Ok((initial, Some(value), &rest[size..]))
+}
+
+/// The length in bytes of the first CBOR item in `bytes`, checking it is well formed.
+fn item_len(bytes: &[u8], depth: usize) -> Result<usize, String> {
+    if depth > MAX_DEPTH {
+        return Err("CBOR nested too deeply".to_owned());
+    }
+    let (initial, value, rest) = read_head(bytes)?;
+    let head_len = bytes.len() - rest.len();
+    let major = initial >> 5;
+    let body_len = match (major, value) {
+        (0 | 1, Some(_)) => 0,
+        (2 | 3, Some(n)) => {
+            let n = usize::try_from(n).map_err(|_| truncated())?;
+            if rest.len() < n {
+                return Err(truncated());
+            }
+            n
+        }
+        // Indefinite strings: definite chunks of the same major type, then a break.
+        (2 | 3, None) => {
+            let mut at = 0;
+            loop {
+                match rest.get(at) {
+                    Some(0xff) => break at + 1,
+                    Some(b) if b >> 5 == major && b & 0x1f != 31 => {
+                        at += item_len(&rest[at..], depth + 1)?
+                    }
+                    Some(_) => return Err("malformed indefinite-length string".to_owned()),
+                    None => return Err(truncated()),
+                }
+            }
+        }
+        (4 | 5, Some(n)) => {
+            let items = if major == 5 { n.saturating_mul(2) } else { n };
+            let mut at = 0;
+            for _ in 0..items {
+                at += item_len(&rest[at..], depth + 1)?;
+            }
+            at
+        }
+        (4 | 5, None) => {
+            let mut at = 0;
+            let mut count = 0u64;
+            loop {
+                match rest.get(at) {
+                    Some(0xff) => break,
+                    Some(_) => {
+                        at += item_len(&rest[at..], depth + 1)?;
+                        count += 1;
+                    }
+                    None => return Err(truncated()),
+                }
+            }
+            if major == 5 && count % 2 == 1 {
+                return Err("map with a key and no value".to_owned());
+            }
+            at + 1
+        }
+        (6, Some(_)) => item_len(rest, depth + 1)?,
+        // Simple values and floats: the head is the whole item.
+        (7, Some(_)) => 0,
+        (7, None) => return Err("unexpected CBOR break".to_owned()),
+        _ => return Err(format!("malformed CBOR head 0x{initial:02x}")),
+    };
+    Ok(head_len + body_len)
 }
 
 /// Renders a ciborium decoding error without its Rust debug noise.
@@ -189,6 +387,33 @@ mod tests {
         assert!(dec.next_or_null::<i64>().is_err());
         assert!(ArrayDecoder::new(&[0x05]).is_err());
         assert!(ArrayDecoder::new(&[0x82, 0x01]).is_err());
+        assert!(
+            ArrayDecoder::new(&[0x81, 0x01, 0x01]).is_err(),
+            "trailing bytes"
+        );
+    }
+
+    #[test]
+    fn array_decoder_accepts_every_well_formed_shape() {
+        // Indefinite array of: a nested map, an indefinite text, a tagged bignum, a float.
+        let bytes = [
+            0x9f, 0xa1, 0x61, b'k', 0x82, 0x01, 0x02, 0x7f, 0x61, b'a', 0x61, b'b', 0xff, 0xc2,
+            0x41, 0x05, 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0xff,
+        ];
+        let mut dec = ArrayDecoder::new(&bytes).unwrap();
+        assert_eq!(dec.len(), 4);
+        let map: std::collections::BTreeMap<String, Vec<u8>> = dec.next_as().unwrap().unwrap();
+        assert_eq!(map["k"], [1, 2]);
+        assert_eq!(dec.next_as::<String>().unwrap().unwrap(), "ab");
+        assert!(dec.next_as::<ciborium::Value>().unwrap().is_ok());
+        assert_eq!(dec.next_as::<f64>().unwrap().unwrap(), 1.5);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflowing_the_stack() {
+        let mut bytes = vec![0x81; 100_000];
+        bytes.push(0x01);
+        assert!(ArrayDecoder::new(&bytes).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! [`ActorConnection`]: a live connection to an actor, for events and connection-bound actions.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -68,18 +69,30 @@ impl ActorConnection {
     }
 
     /// Calls an action through this connection (the actor sees it as `cx.conn()`).
-    pub async fn action<A, R>(&self, name: &str, args: &A) -> Result<R, ActorError>
+    pub async fn action<A, R>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        args: &A,
+    ) -> Result<R, ActorError>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let output = self.inner.transport.action(name, to_cbor(args)?).await?;
+        let output = self
+            .inner
+            .transport
+            .action(name.into(), to_cbor(args)?)
+            .await?;
         decode_output(&output)
     }
 
     /// Calls an action with CBOR arguments through this connection and returns its CBOR output.
-    pub async fn action_raw(&self, name: &str, args: Bytes) -> Result<Bytes, ActorError> {
-        self.inner.transport.action(name, args).await
+    pub async fn action_raw(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        args: Bytes,
+    ) -> Result<Bytes, ActorError> {
+        self.inner.transport.action(name.into(), args).await
     }
 
     /// Calls `callback` with the arguments of every `event`, decoded as the tuple `T`.

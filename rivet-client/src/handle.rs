@@ -1,5 +1,6 @@
 //! [`ActorHandle`]: an untyped reference to one actor, wrapped by the generated `{Actor}Client`.
 
+use std::borrow::Cow;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -53,7 +54,11 @@ impl ActorHandle {
     }
 
     /// Calls an action with `args` (a tuple, encoded as a CBOR array) and decodes its output.
-    pub async fn action<A, R>(&self, name: &str, args: &A) -> Result<R, ActorError>
+    pub async fn action<A, R>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        args: &A,
+    ) -> Result<R, ActorError>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned,
@@ -63,9 +68,13 @@ impl ActorHandle {
     }
 
     /// Calls an action with CBOR arguments and returns its CBOR output.
-    pub async fn action_raw(&self, name: &str, args: Bytes) -> Result<Bytes, ActorError> {
+    pub async fn action_raw(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        args: Bytes,
+    ) -> Result<Bytes, ActorError> {
         self.transport
-            .action(&self.target, self.params.as_ref(), name, args)
+            .action(&self.target, self.params.as_ref(), name.into(), args)
             .await
     }
 

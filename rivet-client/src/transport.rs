@@ -1,5 +1,6 @@
 //! The seam between typed handles and the wire: in-process, HTTP or WebSocket.
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
@@ -90,12 +91,13 @@ pub type ConnSender = mpsc::UnboundedSender<ConnMessage>;
 ///
 /// Payloads are CBOR: `args` is an array, outputs and queue bodies are single values.
 pub trait Transport: Send + Sync + Debug + 'static {
-    /// Runs an action and returns its CBOR output.
+    /// Runs an action and returns its CBOR output. Names are usually the `&'static str` wire
+    /// names of generated stubs, which travel without a copy.
     fn action<'a>(
         &'a self,
         target: &'a ActorTarget,
         params: Option<&'a Bytes>,
-        name: &'a str,
+        name: Cow<'static, str>,
         args: Bytes,
     ) -> BoxFuture<'a, Result<Bytes, ActorError>>;
 
@@ -130,8 +132,11 @@ pub trait Transport: Send + Sync + Debug + 'static {
 /// One open connection to an actor, as a transport provides it.
 pub trait ConnectionTransport: Send + Sync + Debug + 'static {
     /// Runs an action through this connection.
-    fn action<'a>(&'a self, name: &'a str, args: Bytes)
-    -> BoxFuture<'a, Result<Bytes, ActorError>>;
+    fn action<'a>(
+        &'a self,
+        name: Cow<'static, str>,
+        args: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, ActorError>>;
     /// Subscribes to (or unsubscribes from) an event by wire name.
     fn set_subscription(&self, event: &str, subscribe: bool);
     /// Closes the connection.

@@ -113,6 +113,11 @@ impl<A: Actor> Cx<A> {
     /// Events leave after the turn's state change is committed, and not at all if the turn
     /// fails, so no client ever sees an event about a change that was lost.
     pub fn broadcast(&mut self, event: A::Event) {
+        let name = event.name();
+        if !self.conns.values().any(|c| c.subscriptions.contains(name)) {
+            // Nobody listens: skip the encoding.
+            return;
+        }
         match event.encode_args() {
             Ok(args) => self.turn.events.push((event.name(), args)),
             Err(error) => {

@@ -5,6 +5,7 @@
 //! only once that batch is committed. When it fails, times out or panics, the state is rolled back
 //! to the end of the previous turn and nothing is written.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -31,7 +32,7 @@ use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys};
 #[derive(Debug)]
 pub(crate) enum Envelope {
     Action {
-        name: String,
+        name: Cow<'static, str>,
         args: Bytes,
         conn: Option<String>,
         reply: oneshot::Sender<Result<Bytes, ActorError>>,
@@ -58,6 +59,8 @@ pub(crate) enum Envelope {
     Ping {
         reply: oneshot::Sender<Result<(), ActorError>>,
     },
+    /// The registry is shutting down: sleep after the messages before this one.
+    Shutdown,
 }
 
 impl Envelope {
@@ -76,7 +79,7 @@ impl Envelope {
             Self::Ping { reply } => {
                 let _ = reply.send(Err(error));
             }
-            Self::Subscribe { .. } | Self::Disconnect { .. } => {}
+            Self::Subscribe { .. } | Self::Disconnect { .. } | Self::Shutdown => {}
         }
     }
 }
@@ -128,8 +131,6 @@ struct QueuedMessage {
     body: Bytes,
 }
 
-type Reply = Box<dyn FnOnce(Result<Bytes, ActorError>) + Send>;
-
 struct Host<A: Actor> {
     registry: Arc<RegistryInner>,
     record: ActorRecord,
@@ -145,6 +146,8 @@ struct Host<A: Actor> {
     next_queue_id: u64,
     waiters: HashMap<u64, oneshot::Sender<Result<QueueSendOutcome, ActorError>>>,
     stop: Option<Stop>,
+    /// An empty batch whose allocation the next turn reuses.
+    spare: Batch,
 }
 
 impl<A: Actor> Host<A> {
@@ -190,6 +193,7 @@ impl<A: Actor> Host<A> {
             next_queue_id: 1,
             waiters: HashMap::new(),
             stop: None,
+            spare: Batch::default(),
         };
         if fresh {
             if let Err(error) = host.run_hook(Hook::Create, true).await {
@@ -218,7 +222,7 @@ impl<A: Actor> Host<A> {
         {
             let id = decode_u64(&key[keys::QUEUE_PREFIX.len()..])?;
             let (name, body): (String, serde_bytes_compat::ByteBuf) =
-                ciborium::from_reader(&value[..])
+                rivet_client::codec::decode(&value[..])
                     .map_err(|e| StorageError::Corrupt(format!("queue message {id}: {e}")))?;
             self.queue.push_back(QueuedMessage {
                 id,
@@ -239,14 +243,9 @@ impl<A: Actor> Host<A> {
         let timeout = self.registry.config().hook_timeout;
         let dispatch = self.execute(Work::Hook(hook), timeout).await;
         let (tx, rx) = oneshot::channel();
-        self.finish_turn(
-            dispatch,
-            Batch::default(),
-            "hook",
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
+        self.finish_turn(dispatch, Batch::default(), "hook", move |r| {
+            let _ = tx.send(r);
+        });
         match rx.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(Error::public(e)),
@@ -255,9 +254,12 @@ impl<A: Actor> Host<A> {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Envelope>) {
-        let mut shutdown = self.registry.shutdown_signal();
         let sleep_timeout = self.registry.config().sleep_timeout;
-        let mut idle_since = Instant::now();
+        let mut last_activity = Instant::now();
+        // One idle timer for the activation. It is not moved on every message (that would cost a
+        // timer-wheel update per turn); when it fires early, it is re-armed for the remainder.
+        let idle = tokio::time::sleep_until(last_activity + sleep_timeout);
+        tokio::pin!(idle);
         // Mailbox messages taken in a row while queue messages wait.
         let mut streak = 0;
         let stop = loop {
@@ -267,26 +269,32 @@ impl<A: Actor> Host<A> {
             if let Some(stop) = self.stop.take() {
                 break stop;
             }
-            if *shutdown.borrow() {
-                break Stop::Shutdown;
-            }
             // Queue messages run between other turns: whenever the mailbox is empty, and at
             // least once every MAILBOX_STREAK messages, so a burst of sends is accepted (and
             // acknowledged) before it is processed, and a busy mailbox cannot starve the queue.
             if !self.queue.is_empty() && streak >= MAILBOX_STREAK {
                 streak = 0;
                 self.process_queue_message().await;
-                idle_since = Instant::now();
+                last_activity = Instant::now();
                 continue;
             }
             let envelope = if self.queue.is_empty() {
-                let deadline = idle_since + sleep_timeout;
-                let can_sleep = self.can_sleep();
                 tokio::select! {
                     biased;
                     envelope = rx.recv() => envelope,
-                    _ = shutdown.changed() => continue,
-                    () = tokio::time::sleep_until(deadline), if can_sleep => break Stop::Sleep,
+                    () = &mut idle => {
+                        let now = Instant::now();
+                        let due = last_activity + sleep_timeout;
+                        if due > now {
+                            idle.as_mut().reset(due);
+                            continue;
+                        }
+                        if !self.can_sleep() {
+                            idle.as_mut().reset(now + sleep_timeout);
+                            continue;
+                        }
+                        break Stop::Sleep;
+                    }
                 }
             } else {
                 match rx.try_recv() {
@@ -303,7 +311,7 @@ impl<A: Actor> Host<A> {
             };
             self.handle(envelope).await;
             streak += 1;
-            idle_since = Instant::now();
+            last_activity = Instant::now();
         };
         self.stop(stop, rx).await;
     }
@@ -333,14 +341,10 @@ impl<A: Actor> Host<A> {
                     )
                     .await;
                 self.cx.current_conn = None;
-                self.finish_turn(
-                    dispatch,
-                    Batch::default(),
-                    "action",
-                    Box::new(move |r| {
-                        let _ = reply.send(r);
-                    }),
-                );
+                let batch = std::mem::take(&mut self.spare);
+                self.finish_turn(dispatch, batch, "action", move |r| {
+                    let _ = reply.send(r);
+                });
             }
             Envelope::Queue {
                 name,
@@ -378,6 +382,7 @@ impl<A: Actor> Host<A> {
             Envelope::Ping { reply } => {
                 let _ = reply.send(Ok(()));
             }
+            Envelope::Shutdown => self.stop = Some(Stop::Shutdown),
         }
     }
 
@@ -430,17 +435,14 @@ impl<A: Actor> Host<A> {
         if wait {
             // Answered when a handler completes the message.
             self.waiters.insert(id, reply);
-            self.submit(batch, Box::new(|_| {}));
+            self.submit(batch, |_| {});
         } else {
-            self.submit(
-                batch,
-                Box::new(move |result| {
-                    let _ = reply.send(match result {
-                        Ok(()) => Ok(QueueSendOutcome::Queued),
-                        Err(e) => Err(storage_failure(&e)),
-                    });
-                }),
-            );
+            self.submit(batch, move |result| {
+                let _ = reply.send(match result {
+                    Ok(()) => Ok(QueueSendOutcome::Queued),
+                    Err(e) => Err(storage_failure(&e)),
+                });
+            });
         }
     }
 
@@ -470,11 +472,11 @@ impl<A: Actor> Host<A> {
             dispatch,
             always,
             "queue handler",
-            Box::new(move |result| {
+            move |result: Result<Bytes, ActorError>| {
                 if let Some(waiter) = waiter {
                     let _ = waiter.send(result.map(|v| QueueSendOutcome::Completed(Some(v))));
                 }
-            }),
+            },
         );
     }
 
@@ -492,7 +494,15 @@ impl<A: Actor> Host<A> {
                 },
             }
         };
-        match tokio::time::timeout(timeout, catch_unwind(future)).await {
+        // Most turns finish on their first poll; only a turn that has to wait gets a timer, which
+        // keeps the timer wheel out of the fast path.
+        let mut future = std::pin::pin!(catch_unwind(future));
+        let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+        let outcome = match first {
+            Poll::Ready(outcome) => Ok(outcome),
+            Poll::Pending => tokio::time::timeout(timeout, future).await,
+        };
+        match outcome {
             Ok(Ok(dispatch)) => dispatch,
             Ok(Err(message)) => Dispatch {
                 result: Err(Error::internal(format!("actor code panicked: {message}"))),
@@ -510,13 +520,10 @@ impl<A: Actor> Host<A> {
     /// Ends a turn: on success, persists the state (if changed) with `always` and releases the
     /// reply and events after the commit; on failure, rolls the state back and writes only
     /// `always`.
-    fn finish_turn(
-        &mut self,
-        dispatch: Dispatch,
-        mut batch: Batch,
-        what: &'static str,
-        reply: Reply,
-    ) {
+    fn finish_turn<R>(&mut self, dispatch: Dispatch, mut batch: Batch, what: &'static str, reply: R)
+    where
+        R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
+    {
         let effects = std::mem::take(&mut self.cx.turn);
         let output = match dispatch.result {
             Ok(output) => output,
@@ -525,7 +532,7 @@ impl<A: Actor> Host<A> {
                     self.rollback();
                 }
                 let error = error.into_reply(what);
-                self.submit(batch, Box::new(move |_| reply(Err(error))));
+                self.submit(batch, move |_| reply(Err(error)));
                 return;
             }
         };
@@ -544,7 +551,7 @@ impl<A: Actor> Host<A> {
                     self.rollback();
                     self.cx.turn = Default::default();
                     let error = error.into_reply(what);
-                    self.submit(batch, Box::new(move |_| reply(Err(error))));
+                    self.submit(batch, move |_| reply(Err(error)));
                     return;
                 }
             }
@@ -555,36 +562,37 @@ impl<A: Actor> Host<A> {
             self.stop = Some(Stop::Sleep);
         }
         let deliveries = self.route_events(events);
-        self.submit(
-            batch,
-            Box::new(move |result| match result {
-                Ok(()) => {
-                    reply(Ok(output));
-                    for (sink, message) in deliveries {
-                        let _ = sink.send(message);
-                    }
+        self.submit(batch, move |result| match result {
+            Ok(()) => {
+                reply(Ok(output));
+                for (sink, message) in deliveries {
+                    let _ = sink.send(message);
                 }
-                Err(error) => reply(Err(storage_failure(&error))),
-            }),
-        );
+            }
+            Err(error) => reply(Err(storage_failure(&error))),
+        });
     }
 
     /// Adds the state to `batch` if it changed; returns whether it did.
     fn persist_state(&mut self, batch: &mut Batch) -> Result<bool, Error> {
-        let mut encoded = Vec::with_capacity(self.committed_state.len().max(64));
-        ciborium::into_writer(&self.state, &mut encoded)
-            .map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
-        if encoded[..] == self.committed_state[..] {
-            return Ok(false);
-        }
         let limit = self.registry.config().max_state_size;
-        if encoded.len() > limit {
-            return Err(Error::public(codes::STATE_TOO_LARGE.with_message(format!(
-                "Actor state would be {} bytes; the limit is {limit}. The change was not applied.",
-                encoded.len()
-            ))));
-        }
-        let encoded = Bytes::from(encoded);
+        let encoded = rivet_client::codec::with_buffer(|buf| {
+            ciborium::into_writer(&self.state, &mut *buf)
+                .map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
+            if buf[..] == self.committed_state[..] {
+                return Ok(None);
+            }
+            if buf.len() > limit {
+                return Err(Error::public(codes::STATE_TOO_LARGE.with_message(format!(
+                    "Actor state would be {} bytes; the limit is {limit}. The change was not applied.",
+                    buf.len()
+                ))));
+            }
+            Ok(Some(Bytes::copy_from_slice(buf)))
+        })?;
+        let Some(encoded) = encoded else {
+            return Ok(false);
+        };
         batch.put(keys::STATE, encoded.clone());
         self.committed_state = encoded;
         Ok(true)
@@ -606,13 +614,14 @@ impl<A: Actor> Host<A> {
     fn route_events(&self, events: Vec<(&'static str, Bytes)>) -> Vec<(ConnSender, ConnMessage)> {
         let mut deliveries = Vec::new();
         for (name, args) in events {
-            let shared: Arc<str> = Arc::from(name);
+            let mut shared: Option<Arc<str>> = None;
             for conn in self.cx.conns.values() {
                 if conn.subscriptions.contains(name) {
+                    let name = shared.get_or_insert_with(|| Arc::from(name));
                     deliveries.push((
                         conn.sink.clone(),
                         ConnMessage::Event {
-                            name: Arc::clone(&shared),
+                            name: Arc::clone(name),
                             args: args.clone(),
                         },
                     ));
@@ -623,10 +632,28 @@ impl<A: Actor> Host<A> {
     }
 
     /// Sends a batch to storage; `done` runs once it and every earlier batch are committed.
-    fn submit(&self, batch: Batch, done: Box<dyn FnOnce(Result<(), StorageError>) + Send>) {
-        if batch.is_empty() && self.inflight.load(Ordering::Acquire) == 0 {
-            done(Ok(()));
-            return;
+    fn submit<F>(&mut self, mut batch: Batch, done: F)
+    where
+        F: FnOnce(Result<(), StorageError>) + Send + 'static,
+    {
+        if self.inflight.load(Ordering::Acquire) == 0 {
+            if batch.is_empty() {
+                done(Ok(()));
+                self.spare = batch;
+                return;
+            }
+            let storage = self.registry.storage();
+            if let Some(result) =
+                storage.commit_now(self.record.storage_id, &mut batch, &self.poisoned)
+            {
+                if result.is_err() {
+                    self.poisoned.store(true, Ordering::Release);
+                }
+                done(result);
+                // Keep the emptied batch's allocation for the next turn.
+                self.spare = batch;
+                return;
+            }
         }
         self.inflight.fetch_add(1, Ordering::AcqRel);
         let inflight = Arc::clone(&self.inflight);
@@ -644,14 +671,11 @@ impl<A: Actor> Host<A> {
     }
 
     /// Waits until everything submitted so far is committed.
-    async fn flush(&self) -> Result<(), StorageError> {
+    async fn flush(&mut self) -> Result<(), StorageError> {
         let (tx, rx) = oneshot::channel();
-        self.submit(
-            Batch::default(),
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
+        self.submit(Batch::default(), move |r| {
+            let _ = tx.send(r);
+        });
         rx.await.unwrap_or(Err(StorageError::Closed))
     }
 
@@ -739,7 +763,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn decode_state<A: Actor>(bytes: &[u8]) -> Result<A, Error> {
-    ciborium::from_reader(bytes).map_err(|e| {
+    rivet_client::codec::decode(bytes).map_err(|e| {
         Error::internal(StorageError::Corrupt(format!(
             "stored state does not decode: {e}"
         )))

@@ -18,19 +18,19 @@ pub use {bytes, serde};
 
 /// The decoded arguments of one action call, taken one at a time by generated code.
 #[derive(Debug)]
-pub struct Args {
-    decoder: ArrayDecoder,
+pub struct Args<'a> {
+    decoder: ArrayDecoder<'a>,
     action: &'static str,
     params: &'static [&'static str],
     index: usize,
 }
 
 /// Decodes the CBOR argument array of `action`, checking that there are not too many.
-pub fn decode_args(
-    bytes: &[u8],
+pub fn decode_args<'a>(
+    bytes: &'a [u8],
     action: &'static str,
     params: &'static [&'static str],
-) -> Result<Args, Error> {
+) -> Result<Args<'a>, Error> {
     let decoder = ArrayDecoder::new(bytes)
         .map_err(|e| invalid(format!("arguments of action `{action}`: {e}")))?;
     if decoder.len() > params.len() {
@@ -44,7 +44,7 @@ pub fn decode_args(
     })
 }
 
-impl Args {
+impl Args<'_> {
     /// Decodes the next argument. A missing trailing argument decodes as `null`, so `Option`
     /// parameters may be left out, as in JavaScript.
     pub fn take<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
@@ -79,7 +79,7 @@ fn invalid(message: String) -> Error {
 
 /// Decodes a queue message body for queue `queue`.
 pub fn decode_message<T: DeserializeOwned>(bytes: &[u8], queue: &str) -> Result<T, Error> {
-    ciborium::from_reader(bytes).map_err(|e| {
+    rivet_client::codec::decode(bytes).map_err(|e| {
         invalid(format!(
             "message for queue `{queue}`: {}",
             describe_de_error(&e)
@@ -89,10 +89,8 @@ pub fn decode_message<T: DeserializeOwned>(bytes: &[u8], queue: &str) -> Result<
 
 /// Encodes an action's output.
 pub fn encode_output<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, Error> {
-    let mut out = Vec::with_capacity(16);
-    ciborium::into_writer(value, &mut out)
-        .map_err(|e| Error::internal(format!("cannot encode output: {e}")))?;
-    Ok(Bytes::from(out))
+    rivet_client::codec::encode(value)
+        .map_err(|e| Error::internal(format!("cannot encode output: {e}")))
 }
 
 /// Converts an error returned by actor code.

@@ -1,6 +1,9 @@
 //! The [`Registry`]: actor types, the awake actors, storage, and the in-process client.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
@@ -13,7 +16,7 @@ use rivet_client::transport::{
     BoxFuture, ConnSender, ConnectionTransport, QueueSendOutcome, Transport,
 };
 use rivet_client::{ActorAddr, ActorError, ActorKey, ActorTarget, Client, codes};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::actor::{Actor, ActorMetadata};
 use crate::error::{BuildError, Error};
@@ -208,7 +211,6 @@ impl RegistryBuilder {
                 Arc::new(MemoryStorage::new())
             }
         };
-        let (shutdown, _) = watch::channel(false);
         let (lifecycle, _) = broadcast::channel(1024);
         let inner = Arc::new(RegistryInner {
             factories,
@@ -217,7 +219,6 @@ impl RegistryBuilder {
             live: Mutex::new(Live::default()),
             next_generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
-            shutdown,
             lifecycle,
             active: AtomicUsize::new(0),
             stopped: tokio::sync::Notify::new(),
@@ -358,7 +359,6 @@ pub(crate) struct RegistryInner {
     live: Mutex<Live>,
     next_generation: AtomicU64,
     shutting_down: AtomicBool,
-    shutdown: watch::Sender<bool>,
     lifecycle: broadcast::Sender<LifecycleEvent>,
     active: AtomicUsize,
     stopped: tokio::sync::Notify,
@@ -376,8 +376,8 @@ impl fmt::Debug for RegistryInner {
 
 #[derive(Default)]
 struct Live {
-    by_id: HashMap<String, Slot>,
-    by_addr: HashMap<ActorAddr, String>,
+    by_id: FxHashMap<Arc<str>, Slot>,
+    by_addr: FxHashMap<ActorAddr, Arc<str>>,
 }
 
 struct Slot {
@@ -387,15 +387,14 @@ struct Slot {
 }
 
 impl Live {
-    fn find(&self, target: &ActorTarget) -> Option<(String, mpsc::UnboundedSender<Envelope>)> {
-        let id = match target {
+    fn find(&self, target: &ActorTarget) -> Option<(Arc<str>, mpsc::UnboundedSender<Envelope>)> {
+        let (id, slot) = match target {
             ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. } => {
-                self.by_addr.get(addr)?
+                self.by_id.get_key_value(self.by_addr.get(addr)?)?
             }
-            ActorTarget::Id { id, .. } => id,
+            ActorTarget::Id { id, .. } => self.by_id.get_key_value(id.as_str())?,
         };
-        let slot = self.by_id.get(id)?;
-        (slot.addr.name == target.name()).then(|| (id.clone(), slot.tx.clone()))
+        (slot.addr.name == target.name()).then(|| (Arc::clone(id), slot.tx.clone()))
     }
 }
 
@@ -408,17 +407,19 @@ impl RegistryInner {
         &self.config
     }
 
-    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.shutdown.subscribe()
-    }
-
     fn live(&self) -> MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::Release);
-        self.shutdown.send_replace(true);
+        // Under the lock, so no activation starts after the flag without getting the message.
+        let live = self.live();
+        if self.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for slot in live.by_id.values() {
+            let _ = slot.tx.send(Envelope::Shutdown);
+        }
     }
 
     fn factory(&self, name: &str) -> Result<&Arc<dyn ActorFactory>, ActorError> {
@@ -442,7 +443,7 @@ impl RegistryInner {
         self: &Arc<Self>,
         target: &ActorTarget,
         envelope: Envelope,
-    ) -> Result<String, ()> {
+    ) -> Result<Arc<str>, ()> {
         let mut envelope = envelope;
         loop {
             match self.mailbox(target).await {
@@ -465,7 +466,7 @@ impl RegistryInner {
     async fn mailbox(
         self: &Arc<Self>,
         target: &ActorTarget,
-    ) -> Result<(String, mpsc::UnboundedSender<Envelope>), ActorError> {
+    ) -> Result<(Arc<str>, mpsc::UnboundedSender<Envelope>), ActorError> {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(codes::SHUT_DOWN.error());
         }
@@ -536,14 +537,14 @@ impl RegistryInner {
     fn wake(
         self: &Arc<Self>,
         record: ActorRecord,
-    ) -> Result<(String, mpsc::UnboundedSender<Envelope>), ActorError> {
+    ) -> Result<(Arc<str>, mpsc::UnboundedSender<Envelope>), ActorError> {
         let factory = Arc::clone(self.factory(&record.name)?);
         let mut live = self.live();
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(codes::SHUT_DOWN.error());
         }
-        if let Some(slot) = live.by_id.get(&record.id) {
-            return Ok((record.id, slot.tx.clone()));
+        if let Some((id, slot)) = live.by_id.get_key_value(record.id.as_str()) {
+            return Ok((Arc::clone(id), slot.tx.clone()));
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -551,9 +552,10 @@ impl RegistryInner {
             name: record.name.clone(),
             key: record.key.clone(),
         };
-        live.by_addr.insert(addr.clone(), record.id.clone());
+        let id: Arc<str> = Arc::from(record.id.as_str());
+        live.by_addr.insert(addr.clone(), Arc::clone(&id));
         live.by_id.insert(
-            record.id.clone(),
+            Arc::clone(&id),
             Slot {
                 tx: tx.clone(),
                 generation,
@@ -562,7 +564,6 @@ impl RegistryInner {
         );
         drop(live);
         self.active.fetch_add(1, Ordering::AcqRel);
-        let id = record.id.clone();
         let task = factory.run(Arc::clone(self), record, generation, rx);
         let inner = Arc::clone(self);
         self.runtime.spawn(async move {
@@ -585,9 +586,9 @@ impl RegistryInner {
             let mut live = self.live();
             if live
                 .by_id
-                .get(&record.id)
+                .get(record.id.as_str())
                 .is_some_and(|s| s.generation == generation)
-                && let Some(slot) = live.by_id.remove(&record.id)
+                && let Some(slot) = live.by_id.remove(record.id.as_str())
             {
                 live.by_addr.remove(&slot.addr);
             }
@@ -684,14 +685,14 @@ impl<A: Actor> ActorFactory for Factory<A> {
 /// Decodes creation input; `None` decodes as `null`, so an `Option` input may be left out.
 pub(crate) fn decode_input<A: Actor>(input: Option<&[u8]>) -> Result<A::Input, Error> {
     match input {
-        Some(bytes) => ciborium::from_reader(bytes).map_err(|e| {
+        Some(bytes) => rivet_client::codec::decode(bytes).map_err(|e| {
             Error::public(codes::VALIDATION_ERROR.with_message(format!(
                 "invalid input for actor `{}`: {}",
                 A::metadata().name,
                 rivet_client::codec::describe_de_error(&e)
             )))
         }),
-        None => ciborium::from_reader(&[0xf6u8][..]).map_err(|_| {
+        None => rivet_client::codec::decode(&[0xf6u8][..]).map_err(|_| {
             Error::public(codes::MISSING_INPUT.with_message(format!(
                 "Actor `{}` needs creation input.",
                 A::metadata().name
@@ -758,7 +759,7 @@ impl LocalTransport {
         &self,
         target: &ActorTarget,
         make: impl FnOnce(oneshot::Sender<Result<T, ActorError>>) -> Envelope,
-    ) -> Result<(String, T), ActorError> {
+    ) -> Result<(Arc<str>, T), ActorError> {
         let inner = self.inner()?;
         let (tx, rx) = oneshot::channel();
         let id = inner.deliver(target, make(tx)).await;
@@ -776,12 +777,12 @@ impl Transport for LocalTransport {
         &'a self,
         target: &'a ActorTarget,
         _params: Option<&'a Bytes>,
-        name: &'a str,
+        name: Cow<'static, str>,
         args: Bytes,
     ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
         Box::pin(async move {
             self.request(target, |reply| Envelope::Action {
-                name: name.to_owned(),
+                name,
                 args,
                 conn: None,
                 reply,
@@ -828,7 +829,7 @@ impl Transport for LocalTransport {
         Box::pin(async move {
             self.request(target, |reply| Envelope::Ping { reply })
                 .await
-                .map(|(id, ())| id)
+                .map(|(id, ())| id.to_string())
         })
     }
 
@@ -850,7 +851,7 @@ impl Transport for LocalTransport {
             };
             self.request(&target, |reply| Envelope::Ping { reply })
                 .await
-                .map(|(id, ())| id)
+                .map(|(id, ())| id.to_string())
         })
     }
 
@@ -873,9 +874,9 @@ impl Transport for LocalTransport {
                 registry: Arc::downgrade(&inner),
                 target: ActorTarget::Id {
                     name: target.name().to_owned(),
-                    id: actor_id.clone(),
+                    id: actor_id.to_string(),
                 },
-                actor_id,
+                actor_id: actor_id.to_string(),
                 conn_id,
                 closed: AtomicBool::new(false),
             });
@@ -912,7 +913,7 @@ impl LocalConnection {
         let tx = inner
             .live()
             .by_id
-            .get(&self.actor_id)
+            .get(self.actor_id.as_str())
             .map(|slot| slot.tx.clone());
         if let Some(tx) = tx {
             let _ = tx.send(envelope);
@@ -923,7 +924,7 @@ impl LocalConnection {
 impl ConnectionTransport for LocalConnection {
     fn action<'a>(
         &'a self,
-        name: &'a str,
+        name: Cow<'static, str>,
         args: Bytes,
     ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
         Box::pin(async move {
@@ -936,7 +937,7 @@ impl ConnectionTransport for LocalConnection {
                 .ok_or_else(|| codes::SHUT_DOWN.error())?;
             let (tx, rx) = oneshot::channel();
             let envelope = Envelope::Action {
-                name: name.to_owned(),
+                name,
                 args,
                 conn: Some(self.conn_id.clone()),
                 reply: tx,

@@ -184,6 +184,19 @@ pub trait Storage: Send + Sync + Debug + 'static {
     /// Submits a batch. Batches of one actor commit in submission order; `done` runs after.
     fn commit(&self, commit: Commit);
 
+    /// Applies a batch right now, for backends that commit synchronously, and empties it; `None`
+    /// (the default) when the backend commits asynchronously through [`commit`](Self::commit).
+    /// Only called when the actor has no batch in flight.
+    fn commit_now(
+        &self,
+        actor: i64,
+        batch: &mut Batch,
+        poisoned: &AtomicBool,
+    ) -> Option<Result<(), StorageError>> {
+        let _ = (actor, batch, poisoned);
+        None
+    }
+
     /// Commits everything submitted so far and stops accepting writes.
     fn close(&self) -> BoxFuture<'_, Result<(), StorageError>>;
 }

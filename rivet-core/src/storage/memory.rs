@@ -1,14 +1,14 @@
 //! In-memory storage, for tests and ephemeral actors: the same semantics, nothing on disk.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use rivet_client::ActorKey;
 use rivet_client::transport::BoxFuture;
 
-use super::{ActorRecord, Commit, KvOp, Lookup, NewActor, Storage, StorageError};
+use super::{ActorRecord, Batch, Commit, KvOp, Lookup, NewActor, Storage, StorageError};
 
 /// Storage that lives in memory and is lost with the process.
 #[derive(Debug, Default)]
@@ -28,6 +28,30 @@ impl MemoryStorage {
     /// Empty storage.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn apply(
+        &self,
+        actor: i64,
+        batch: &mut Batch,
+        poisoned: &AtomicBool,
+    ) -> Result<(), StorageError> {
+        if poisoned.load(Ordering::Acquire) {
+            batch.ops.clear();
+            return Err(StorageError::Poisoned);
+        }
+        let mut inner = self.lock();
+        for op in batch.ops.drain(..) {
+            match op {
+                KvOp::Put(k, v) => {
+                    inner.kv.insert((actor, k), v);
+                }
+                KvOp::Delete(k) => {
+                    inner.kv.remove(&(actor, k));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -143,26 +167,18 @@ impl Storage for MemoryStorage {
         Box::pin(std::future::ready(Ok(found)))
     }
 
-    fn commit(&self, commit: Commit) {
-        let result = {
-            let mut inner = self.lock();
-            if commit.poisoned.load(Ordering::Acquire) {
-                Err(StorageError::Poisoned)
-            } else {
-                for op in commit.batch.ops {
-                    match op {
-                        KvOp::Put(k, v) => {
-                            inner.kv.insert((commit.actor, k), v);
-                        }
-                        KvOp::Delete(k) => {
-                            inner.kv.remove(&(commit.actor, k));
-                        }
-                    }
-                }
-                Ok(())
-            }
-        };
+    fn commit(&self, mut commit: Commit) {
+        let result = self.apply(commit.actor, &mut commit.batch, &commit.poisoned);
         (commit.done)(result);
+    }
+
+    fn commit_now(
+        &self,
+        actor: i64,
+        batch: &mut Batch,
+        poisoned: &AtomicBool,
+    ) -> Option<Result<(), StorageError>> {
+        Some(self.apply(actor, batch, poisoned))
     }
 
     fn close(&self) -> BoxFuture<'_, Result<(), StorageError>> {
