@@ -14,3 +14,8 @@ pub fn registry() -> RegistryBuilder {
         .with::<chat_room::ChatRoom>()
         .with::<worker::Worker>()
 }
+
+/// The README's example, compiled and run as a doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}

@@ -6,6 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ActorError, codes};
 
+mod fast;
+
 /// The CBOR encoding of an empty array: the arguments of a call that takes none.
 pub const EMPTY_ARRAY: &[u8] = &[0x80];
 
@@ -25,9 +27,26 @@ pub fn encode<T: Serialize + ?Sized>(
     value: &T,
 ) -> Result<Bytes, ciborium::ser::Error<std::io::Error>> {
     with_buffer(|buf| {
-        ciborium::into_writer(value, &mut *buf)?;
+        write(value, buf)?;
         Ok(Bytes::copy_from_slice(buf))
     })
+}
+
+/// Appends the CBOR encoding of `value` to `out`. The output is what ciborium writes, produced
+/// without ciborium's per-item overhead for everything but its tag types.
+pub fn write<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), ciborium::ser::Error<std::io::Error>> {
+    let start = out.len();
+    match fast::write(value, out) {
+        Ok(()) => Ok(()),
+        Err(fast::FastError::Custom(message)) => Err(ciborium::ser::Error::Value(message)),
+        Err(fast::FastError::Unsupported) => {
+            out.truncate(start);
+            ciborium::into_writer(value, out)
+        }
+    }
 }
 
 /// Runs `f` with an empty per-thread scratch buffer. Encoding into it and copying the result out
@@ -63,6 +82,11 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ciborium::de::Erro
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 4096]);
     }
+    if let Some(scalar) = fast::Scalar::parse(bytes)
+        && let Ok(value) = T::deserialize(scalar)
+    {
+        return Ok(value);
+    }
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut scratch) => ciborium::de::from_reader_with_buffer(bytes, &mut scratch[..]),
         // A `Deserialize` impl that decodes CBOR itself: give the inner call its own buffer.
@@ -76,79 +100,42 @@ pub fn decode_output<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ActorError>
         .map_err(|e| codes::CLIENT_CODEC.with_message(format!("cannot decode response: {e}")))
 }
 
-/// Builds a CBOR array one element at a time: the arguments of a call or an event. Elements are
-/// encoded separately, so a type error names the element that caused it.
+/// Builds a CBOR array one element at a time (the arguments of a call or an event), in a reused
+/// buffer. Elements are encoded separately, so a type error names the element that caused it.
 ///
 /// ```
-/// use rivet_client::codec::ArrayEncoder;
+/// use rivet_client::codec::encode_array;
 ///
-/// let mut args = ArrayEncoder::new(2);
-/// args.push(&5).unwrap();
-/// args.push("a").unwrap();
-/// assert_eq!(&args.finish()[..], &[0x82, 0x05, 0x61, b'a']);
+/// let bytes = encode_array(2, |args| {
+///     args.push(&5)?;
+///     args.push("a")
+/// })
+/// .unwrap();
+/// assert_eq!(&bytes[..], &[0x82, 0x05, 0x61, b'a']);
 /// ```
+pub fn encode_array<F>(len: usize, fill: F) -> Result<Bytes, ActorError>
+where
+    F: FnOnce(&mut ArrayEncoder<'_>) -> Result<(), ActorError>,
+{
+    with_buffer(|out| {
+        fast::write_head(out, 4, len as u64);
+        fill(&mut ArrayEncoder { out })?;
+        Ok(Bytes::copy_from_slice(out))
+    })
+}
+
+/// The elements of an array being built by [`encode_array`].
 #[derive(Debug)]
-pub struct ArrayEncoder {
-    out: Vec<u8>,
+pub struct ArrayEncoder<'a> {
+    out: &'a mut Vec<u8>,
 }
 
-thread_local! {
-    /// Spare encoder buffers, so that encoding arguments does not allocate a vector per call.
-    static SPARE: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl ArrayEncoder {
-    /// Starts an array of `len` elements.
-    pub fn new(len: usize) -> Self {
-        let mut out = SPARE
-            .with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.pop()))
-            .unwrap_or_default();
-        out.clear();
-        write_head(&mut out, 4, len as u64);
-        Self { out }
-    }
-
+impl ArrayEncoder<'_> {
     /// Appends one element.
     pub fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ActorError> {
-        ciborium::into_writer(value, &mut self.out).map_err(|e| {
+        write(value, self.out).map_err(|e| {
             codes::CLIENT_CODEC.with_message(format!("cannot encode value as CBOR: {e}"))
         })
-    }
-
-    /// The encoded array.
-    pub fn finish(self) -> Bytes {
-        let bytes = Bytes::copy_from_slice(&self.out);
-        let out = self.out;
-        if out.capacity() <= 64 * 1024 {
-            SPARE.with(|spare| {
-                if let Ok(mut spare) = spare.try_borrow_mut()
-                    && spare.len() < 8 {
-                        spare.push(out);
-                    }
-            });
-        }
-        bytes
-    }
-}
-
-/// Writes a CBOR head: major type and argument, in the shortest form.
-fn write_head(out: &mut Vec<u8>, major: u8, value: u64) {
-    let major = major << 5;
-    match value {
-        0..=23 => out.push(major | value as u8),
-        24..=0xff => out.extend_from_slice(&[major | 24, value as u8]),
-        0x100..=0xffff => {
-            out.push(major | 25);
-            out.extend_from_slice(&(value as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(major | 26);
-            out.extend_from_slice(&(value as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(major | 27);
-            out.extend_from_slice(&value.to_be_bytes());
-        }
     }
 }
 
@@ -367,11 +354,8 @@ mod tests {
     fn array_encoder_matches_tuple_encoding() {
         for len in [0usize, 1, 23, 24, 255, 256, 70_000] {
             let items: Vec<u8> = (0..len).map(|i| (i % 7) as u8).collect();
-            let mut enc = ArrayEncoder::new(len);
-            for item in &items {
-                enc.push(item).unwrap();
-            }
-            assert_eq!(enc.finish(), to_cbor(&items).unwrap(), "len {len}");
+            let encoded = encode_array(len, |enc| items.iter().try_for_each(|item| enc.push(item)));
+            assert_eq!(encoded.unwrap(), to_cbor(&items).unwrap(), "len {len}");
         }
     }
 
@@ -424,6 +408,140 @@ mod tests {
             from_cbor::<String>(&[0x05])
                 .unwrap_err()
                 .contains("invalid type")
+        );
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    fn ciborium_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(value, &mut out).unwrap();
+        out
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Shape {
+        Unit,
+        Newtype(i64),
+        Tuple(u8, String),
+        Struct { a: Option<bool>, b: Vec<u16> },
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Everything {
+        small: u8,
+        neg: i64,
+        big: u64,
+        wide: i128,
+        text: String,
+        ch: char,
+        bytes: serde_bytes_like::Buf,
+        list: Vec<Shape>,
+        map: BTreeMap<String, Option<i32>>,
+        tuple: (bool, (), f64),
+        unit: (),
+    }
+
+    mod serde_bytes_like {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Debug, PartialEq)]
+        pub(super) struct Buf(pub(super) Vec<u8>);
+
+        impl Serialize for Buf {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Buf {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(Buf(ciborium::Value::deserialize(d)?
+                    .into_bytes()
+                    .map_err(|_| serde::de::Error::custom("bytes"))?))
+            }
+        }
+    }
+
+    fn sample() -> Everything {
+        Everything {
+            small: 7,
+            neg: -1_000_000,
+            big: u64::MAX,
+            wide: -(1i128 << 70),
+            text: "héllo".to_owned(),
+            ch: 'é',
+            bytes: serde_bytes_like::Buf(vec![0, 1, 255]),
+            list: vec![
+                Shape::Unit,
+                Shape::Newtype(-5),
+                Shape::Tuple(3, "x".to_owned()),
+                Shape::Struct {
+                    a: None,
+                    b: vec![1, 300, 70_000u32 as u16],
+                },
+            ],
+            map: [("a".to_owned(), Some(-1)), ("b".to_owned(), None)].into(),
+            tuple: (true, (), 0.1),
+            unit: (),
+        }
+    }
+
+    #[test]
+    fn fast_encoding_decodes_back_with_ciborium() {
+        let value = sample();
+        let fast = encode(&value).unwrap();
+        let back: Everything = ciborium::from_reader(&fast[..]).unwrap();
+        assert_eq!(back, value);
+        let back: Everything = decode(&fast).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn fast_encoding_matches_ciborium_byte_for_byte_without_floats() {
+        for value in [
+            Shape::Unit,
+            Shape::Newtype(i64::MIN),
+            Shape::Tuple(255, String::new()),
+            Shape::Struct {
+                a: Some(true),
+                b: vec![0, 23, 24, 255, 256, 65535],
+            },
+        ] {
+            assert_eq!(encode(&value).unwrap(), ciborium_bytes(&value), "{value:?}");
+        }
+        let ints: Vec<i64> = vec![0, 23, 24, -1, -24, -25, 1 << 40, i64::MIN, i64::MAX];
+        assert_eq!(encode(&ints).unwrap(), ciborium_bytes(&ints));
+    }
+
+    #[test]
+    fn scalars_take_the_fast_path_and_agree_with_ciborium() {
+        assert_eq!(decode::<i64>(&ciborium_bytes(&-42i64)).unwrap(), -42);
+        assert_eq!(decode::<u8>(&ciborium_bytes(&200u8)).unwrap(), 200);
+        assert!(decode::<u8>(&ciborium_bytes(&300u16)).is_err());
+        assert_eq!(decode::<Option<i64>>(&[0xf6]).unwrap(), None);
+        assert_eq!(decode::<Option<i64>>(&[0x05]).unwrap(), Some(5));
+        assert_eq!(decode::<String>(&ciborium_bytes(&"hi")).unwrap(), "hi");
+        assert_eq!(
+            decode::<Shape>(&ciborium_bytes(&Shape::Unit)).unwrap(),
+            Shape::Unit
+        );
+        assert_eq!(decode::<f64>(&ciborium_bytes(&1.5f64)).unwrap(), 1.5);
+        // JavaScript sends whole numbers as integers, also where a float is meant.
+        assert_eq!(decode::<f64>(&[0x05]).unwrap(), 5.0);
+        assert!(decode::<bool>(&[0xf5]).unwrap());
+        assert!(decode::<bool>(&[0x01]).is_err());
+        assert!(decode::<i64>(&[0x18]).is_err(), "truncated");
+        assert!(
+            decode::<String>(&[0x62, 0xff, 0xfe]).is_err(),
+            "invalid UTF-8"
         );
     }
 }

@@ -107,6 +107,10 @@ pub(crate) async fn run<A: Actor>(
     .await;
 }
 
+/// How many idle-timer ticks (each a quarter of the sleep timeout) without a message put an
+/// actor to sleep.
+const IDLE_TICKS: u32 = 4;
+
 /// How many mailbox messages may run in a row while queue messages wait.
 const MAILBOX_STREAK: usize = 32;
 
@@ -139,7 +143,7 @@ struct Host<A: Actor> {
     cx: Cx<A>,
     /// The encoded state as of the end of the last successful turn; what a failed turn rolls
     /// back to.
-    committed_state: Bytes,
+    committed_state: Vec<u8>,
     poisoned: Arc<AtomicBool>,
     inflight: Arc<AtomicUsize>,
     queue: VecDeque<QueuedMessage>,
@@ -186,7 +190,7 @@ impl<A: Actor> Host<A> {
             generation,
             state,
             cx: Cx::new(identity, vars),
-            committed_state: stored.unwrap_or_default(),
+            committed_state: stored.map(|b| b.to_vec()).unwrap_or_default(),
             poisoned: Arc::new(AtomicBool::new(false)),
             inflight: Arc::new(AtomicUsize::new(0)),
             queue: VecDeque::new(),
@@ -238,7 +242,7 @@ impl<A: Actor> Host<A> {
     async fn run_hook(&mut self, hook: Hook, force_persist: bool) -> Result<(), Error> {
         if force_persist {
             // An empty committed state never equals an encoded one, so the state is written.
-            self.committed_state = Bytes::new();
+            self.committed_state.clear();
         }
         let timeout = self.registry.config().hook_timeout;
         let dispatch = self.execute(Work::Hook(hook), timeout).await;
@@ -254,12 +258,16 @@ impl<A: Actor> Host<A> {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Envelope>) {
-        let sleep_timeout = self.registry.config().sleep_timeout;
-        let mut last_activity = Instant::now();
-        // One idle timer for the activation. It is not moved on every message (that would cost a
-        // timer-wheel update per turn); when it fires early, it is re-armed for the remainder.
-        let idle = tokio::time::sleep_until(last_activity + sleep_timeout);
+        // Idle detection without touching the clock or the timer wheel per message: a timer ticks
+        // every quarter of the sleep timeout, and the actor sleeps after IDLE_TICKS ticks in a row
+        // without activity, that is between 1 and 1.25 sleep timeouts after its last message.
+        let tick =
+            (self.registry.config().sleep_timeout / IDLE_TICKS).max(Duration::from_millis(1));
+        let idle = tokio::time::sleep(tick);
         tokio::pin!(idle);
+        let mut activity: u64 = 0;
+        let mut seen: u64 = 0;
+        let mut quiet_ticks = 0;
         // Mailbox messages taken in a row while queue messages wait.
         let mut streak = 0;
         let stop = loop {
@@ -275,7 +283,7 @@ impl<A: Actor> Host<A> {
             if !self.queue.is_empty() && streak >= MAILBOX_STREAK {
                 streak = 0;
                 self.process_queue_message().await;
-                last_activity = Instant::now();
+                activity += 1;
                 continue;
             }
             let envelope = if self.queue.is_empty() {
@@ -283,17 +291,17 @@ impl<A: Actor> Host<A> {
                     biased;
                     envelope = rx.recv() => envelope,
                     () = &mut idle => {
-                        let now = Instant::now();
-                        let due = last_activity + sleep_timeout;
-                        if due > now {
-                            idle.as_mut().reset(due);
-                            continue;
+                        if activity == seen {
+                            quiet_ticks += 1;
+                        } else {
+                            seen = activity;
+                            quiet_ticks = 0;
                         }
-                        if !self.can_sleep() {
-                            idle.as_mut().reset(now + sleep_timeout);
-                            continue;
+                        if quiet_ticks >= IDLE_TICKS && self.can_sleep() {
+                            break Stop::Sleep;
                         }
-                        break Stop::Sleep;
+                        idle.as_mut().reset(Instant::now() + tick);
+                        continue;
                     }
                 }
             } else {
@@ -311,7 +319,7 @@ impl<A: Actor> Host<A> {
             };
             self.handle(envelope).await;
             streak += 1;
-            last_activity = Instant::now();
+            activity += 1;
         };
         self.stop(stop, rx).await;
     }
@@ -577,7 +585,7 @@ impl<A: Actor> Host<A> {
     fn persist_state(&mut self, batch: &mut Batch) -> Result<bool, Error> {
         let limit = self.registry.config().max_state_size;
         let encoded = rivet_client::codec::with_buffer(|buf| {
-            ciborium::into_writer(&self.state, &mut *buf)
+            rivet_client::codec::write(&self.state, buf)
                 .map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
             if buf[..] == self.committed_state[..] {
                 return Ok(None);
@@ -588,13 +596,15 @@ impl<A: Actor> Host<A> {
                     buf.len()
                 ))));
             }
+            // Reuse the allocation of the previous snapshot.
+            self.committed_state.clear();
+            self.committed_state.extend_from_slice(buf);
             Ok(Some(Bytes::copy_from_slice(buf)))
         })?;
         let Some(encoded) = encoded else {
             return Ok(false);
         };
-        batch.put(keys::STATE, encoded.clone());
-        self.committed_state = encoded;
+        batch.put(keys::STATE, encoded);
         Ok(true)
     }
 

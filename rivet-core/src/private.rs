@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 pub use crate::actor::{ActionMetadata, Actor, ActorMetadata, Dispatch, EventSet, Hook};
 pub use crate::context::{CreateCx, Cx};
 pub use crate::error::Error;
-pub use rivet_client::codec::{ArrayDecoder, ArrayEncoder, EMPTY_ARRAY, decode_output, to_cbor};
+pub use rivet_client::codec::{
+    ArrayDecoder, ArrayEncoder, EMPTY_ARRAY, decode_output, encode_array, to_cbor,
+};
 pub use rivet_client::{
     ActorConnection, ActorDescriptor, ActorError, ActorHandle, QueueSend, Subscription,
 };

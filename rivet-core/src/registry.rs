@@ -377,7 +377,9 @@ impl fmt::Debug for RegistryInner {
 #[derive(Default)]
 struct Live {
     by_id: FxHashMap<Arc<str>, Slot>,
-    by_addr: FxHashMap<ActorAddr, Arc<str>>,
+    /// The same activations by address, with their mailbox, so a call by address costs one
+    /// lookup.
+    by_addr: FxHashMap<ActorAddr, (Arc<str>, mpsc::UnboundedSender<Envelope>)>,
 }
 
 struct Slot {
@@ -388,13 +390,17 @@ struct Slot {
 
 impl Live {
     fn find(&self, target: &ActorTarget) -> Option<(Arc<str>, mpsc::UnboundedSender<Envelope>)> {
-        let (id, slot) = match target {
+        match target {
+            // The address includes the name, so no name check is needed.
             ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. } => {
-                self.by_id.get_key_value(self.by_addr.get(addr)?)?
+                let (id, tx) = self.by_addr.get(addr)?;
+                Some((Arc::clone(id), tx.clone()))
             }
-            ActorTarget::Id { id, .. } => self.by_id.get_key_value(id.as_str())?,
-        };
-        (slot.addr.name == target.name()).then(|| (Arc::clone(id), slot.tx.clone()))
+            ActorTarget::Id { id, name } => {
+                let (id, slot) = self.by_id.get_key_value(id.as_str())?;
+                (&slot.addr.name == name).then(|| (Arc::clone(id), slot.tx.clone()))
+            }
+        }
     }
 }
 
@@ -553,7 +559,8 @@ impl RegistryInner {
             key: record.key.clone(),
         };
         let id: Arc<str> = Arc::from(record.id.as_str());
-        live.by_addr.insert(addr.clone(), Arc::clone(&id));
+        live.by_addr
+            .insert(addr.clone(), (Arc::clone(&id), tx.clone()));
         live.by_id.insert(
             Arc::clone(&id),
             Slot {

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use rivet_client::ActorKey;
 use rivet_client::transport::BoxFuture;
+use rustc_hash::FxHashMap;
 
 use super::{ActorRecord, Batch, Commit, KvOp, Lookup, NewActor, Storage, StorageError};
 
@@ -21,7 +22,8 @@ struct Inner {
     next_storage_id: i64,
     actors: HashMap<String, ActorRecord>,
     by_addr: HashMap<(String, ActorKey), String>,
-    kv: BTreeMap<(i64, Bytes), Bytes>,
+    /// Each actor's key space.
+    kv: FxHashMap<i64, BTreeMap<Bytes, Bytes>>,
 }
 
 impl MemoryStorage {
@@ -41,13 +43,14 @@ impl MemoryStorage {
             return Err(StorageError::Poisoned);
         }
         let mut inner = self.lock();
+        let space = inner.kv.entry(actor).or_default();
         for op in batch.ops.drain(..) {
             match op {
                 KvOp::Put(k, v) => {
-                    inner.kv.insert((actor, k), v);
+                    space.insert(k, v);
                 }
                 KvOp::Delete(k) => {
-                    inner.kv.remove(&(actor, k));
+                    space.remove(&k);
                 }
             }
         }
@@ -112,7 +115,7 @@ impl Storage for MemoryStorage {
         {
             inner.by_addr.remove(&(record.name, record.key));
         }
-        inner.kv.retain(|(actor, _), _| *actor != storage_id);
+        inner.kv.remove(&storage_id);
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -124,7 +127,8 @@ impl Storage for MemoryStorage {
         let value = self
             .lock()
             .kv
-            .get(&(storage_id, Bytes::copy_from_slice(key)))
+            .get(&storage_id)
+            .and_then(|space| space.get(key))
             .cloned();
         Box::pin(std::future::ready(Ok(value)))
     }
@@ -135,13 +139,15 @@ impl Storage for MemoryStorage {
         prefix: &'a [u8],
     ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>> {
         let inner = self.lock();
-        let start = (storage_id, Bytes::copy_from_slice(prefix));
         let rows = inner
             .kv
-            .range(start..)
-            .take_while(|((actor, key), _)| *actor == storage_id && key.starts_with(prefix))
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect();
+            .get(&storage_id)
+            .map(|space| {
+                with_prefix(space, prefix)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Box::pin(std::future::ready(Ok(rows)))
     }
 
@@ -156,11 +162,8 @@ impl Storage for MemoryStorage {
             .filter(|r| {
                 inner
                     .kv
-                    .range((r.storage_id, Bytes::copy_from_slice(prefix))..)
-                    .next()
-                    .is_some_and(|((actor, key), _)| {
-                        *actor == r.storage_id && key.starts_with(prefix)
-                    })
+                    .get(&r.storage_id)
+                    .is_some_and(|space| with_prefix(space, prefix).next().is_some())
             })
             .cloned()
             .collect();
@@ -186,4 +189,17 @@ impl Storage for MemoryStorage {
         // later registry given the same storage.
         Box::pin(std::future::ready(Ok(())))
     }
+}
+
+/// The entries of `space` whose keys start with `prefix`, in key order.
+fn with_prefix<'a>(
+    space: &'a BTreeMap<Bytes, Bytes>,
+    prefix: &'a [u8],
+) -> impl Iterator<Item = (&'a Bytes, &'a Bytes)> + 'a {
+    space
+        .range::<[u8], _>((
+            std::ops::Bound::Included(prefix),
+            std::ops::Bound::Unbounded,
+        ))
+        .take_while(move |(key, _)| key.starts_with(prefix))
 }

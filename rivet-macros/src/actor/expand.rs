@@ -259,11 +259,10 @@ fn event_enum(def: &ActorDef, event_ty: &Ident) -> TokenStream {
             quote_spanned!(ty.span()=> __enc.push::<#ty>(#value)?;)
         });
         quote! {
-            Self::#variant #pattern => {
-                let mut __enc = __rivet::ArrayEncoder::new(#len);
+            Self::#variant #pattern => __rivet::encode_array(#len, |__enc| {
                 #(#pushes)*
-                ::core::result::Result::Ok(__enc.finish())
-            }
+                ::core::result::Result::Ok(())
+            }),
         }
     });
     let (name_body, encode_body) = if def.events.is_empty() {
@@ -644,9 +643,10 @@ fn client_action_helpers(action: &Action) -> TokenStream {
     quote! {
         #[doc(hidden)]
         pub fn #args_fn(#(#params),*) -> ::core::result::Result<::rivet_core::__private::bytes::Bytes, ::rivet_core::__private::ActorError> {
-            let mut __enc = ::rivet_core::__private::ArrayEncoder::new(#len);
-            #(#pushes)*
-            ::core::result::Result::Ok(__enc.finish())
+            ::rivet_core::__private::encode_array(#len, |__enc| {
+                #(#pushes)*
+                ::core::result::Result::Ok(())
+            })
         }
 
         #[doc(hidden)]
