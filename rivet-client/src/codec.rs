@@ -49,6 +49,11 @@ pub fn write<T: Serialize + ?Sized>(
     }
 }
 
+/// Writes a CBOR head: major type and argument, in the shortest form.
+pub fn write_head(out: &mut Vec<u8>, major: u8, value: u64) {
+    fast::write_head(out, major, value);
+}
+
 /// Runs `f` with an empty per-thread scratch buffer. Encoding into it and copying the result out
 /// costs one exact allocation, where a fresh `Vec` turned into `Bytes` costs two (the vector,
 /// then the shared header `Bytes` adds when capacity and length differ).
@@ -262,6 +267,29 @@ fn read_head(bytes: &[u8]) -> Result<(u8, Option<u64>, &[u8]), String> {
 
 /// The length in bytes of the first CBOR item in `bytes`, checking it is well formed.
 fn item_len(bytes: &[u8], depth: usize) -> Result<usize, String> {
+    walk(bytes, depth, &mut false)
+}
+
+/// Whether `bytes` (one well-formed CBOR item) contains an array of two elements whose first is
+/// a text starting with `$`: the shape RivetKit's JSON-compat layer uses for tagged values, which
+/// must be escaped or revived at the wire boundary. Malformed input answers `true`, sending the
+/// caller down its full (and validating) path.
+pub(crate) fn has_dollar_pair(bytes: &[u8]) -> bool {
+    let mut found = false;
+    walk(bytes, 0, &mut found).is_err() || found
+}
+
+/// Is this item a text string starting with `$`? (Indefinite texts count, conservatively.)
+fn is_dollar_text(item: &[u8]) -> bool {
+    match read_head(item) {
+        Ok((initial, Some(_), body)) if initial >> 5 == 3 => body.first() == Some(&b'$'),
+        Ok((initial, None, _)) => initial >> 5 == 3,
+        _ => false,
+    }
+}
+
+/// Walks the first CBOR item, returning its length; sets `dollar` when it meets a `$` pair.
+fn walk(bytes: &[u8], depth: usize, dollar: &mut bool) -> Result<usize, String> {
     if depth > MAX_DEPTH {
         return Err("CBOR nested too deeply".to_owned());
     }
@@ -284,7 +312,7 @@ fn item_len(bytes: &[u8], depth: usize) -> Result<usize, String> {
                 match rest.get(at) {
                     Some(0xff) => break at + 1,
                     Some(b) if b >> 5 == major && b & 0x1f != 31 => {
-                        at += item_len(&rest[at..], depth + 1)?
+                        at += walk(&rest[at..], depth + 1, dollar)?
                     }
                     Some(_) => return Err("malformed indefinite-length string".to_owned()),
                     None => return Err(truncated()),
@@ -292,10 +320,13 @@ fn item_len(bytes: &[u8], depth: usize) -> Result<usize, String> {
             }
         }
         (4 | 5, Some(n)) => {
+            if major == 4 && n == 2 && is_dollar_text(rest) {
+                *dollar = true;
+            }
             let items = if major == 5 { n.saturating_mul(2) } else { n };
             let mut at = 0;
             for _ in 0..items {
-                at += item_len(&rest[at..], depth + 1)?;
+                at += walk(&rest[at..], depth + 1, dollar)?;
             }
             at
         }
@@ -306,24 +337,37 @@ fn item_len(bytes: &[u8], depth: usize) -> Result<usize, String> {
                 match rest.get(at) {
                     Some(0xff) => break,
                     Some(_) => {
-                        at += item_len(&rest[at..], depth + 1)?;
+                        at += walk(&rest[at..], depth + 1, dollar)?;
                         count += 1;
                     }
                     None => return Err(truncated()),
                 }
+            }
+            if major == 4 && count == 2 && is_dollar_text(rest) {
+                *dollar = true;
             }
             if major == 5 && count % 2 == 1 {
                 return Err("map with a key and no value".to_owned());
             }
             at + 1
         }
-        (6, Some(_)) => item_len(rest, depth + 1)?,
+        (6, Some(_)) => walk(rest, depth + 1, dollar)?,
         // Simple values and floats: the head is the whole item.
         (7, Some(_)) => 0,
         (7, None) => return Err("unexpected CBOR break".to_owned()),
         _ => return Err(format!("malformed CBOR head 0x{initial:02x}")),
     };
     Ok(head_len + body_len)
+}
+
+/// Checks that `bytes` is exactly one well-formed CBOR item.
+pub fn check_item(bytes: &[u8]) -> Result<(), String> {
+    let len = item_len(bytes, 0)?;
+    if len == bytes.len() {
+        Ok(())
+    } else {
+        Err("trailing bytes after the CBOR item".to_owned())
+    }
 }
 
 /// Renders a ciborium decoding error without its Rust debug noise.

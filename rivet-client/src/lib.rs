@@ -13,6 +13,7 @@ mod connection;
 mod error;
 mod handle;
 mod key;
+pub mod protocol;
 pub mod transport;
 
 pub use client::{ActorDescriptor, Client};
