@@ -317,7 +317,10 @@ fn json_envelope(json: &Json) -> Result<(&str, &Map<String, Json>), ProtocolErro
 }
 
 /// Unwraps `{body: {tag, val}}` (CBOR).
-fn cbor_envelope(value: &Value) -> Result<(&str, &[(Value, Value)]), ProtocolError> {
+/// The entries of a CBOR map.
+type CborMap = [(Value, Value)];
+
+fn cbor_envelope(value: &Value) -> Result<(&str, &CborMap), ProtocolError> {
     let msg = as_map(value, "message")?;
     let body = as_map(
         map_get(msg, "body").ok_or_else(|| perr("message must have a `body`"))?,
