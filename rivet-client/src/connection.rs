@@ -204,6 +204,8 @@ async fn dispatch(inner: Weak<ConnInner>, mut rx: mpsc::UnboundedReceiver<ConnMe
                 *lock(&conn.closed) = Some(reason);
                 return;
             }
+            // Transports answer actions through their own channels.
+            ConnMessage::ActionResponse { .. } => {}
         }
     }
     if let Some(conn) = inner.upgrade() {

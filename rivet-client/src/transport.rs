@@ -81,6 +81,14 @@ pub enum ConnMessage {
     },
     /// The connection was closed by the actor or the transport, with the reason when it was an error.
     Closed(Option<ActorError>),
+    /// The result of an action sent through the connection, for transports that carry replies
+    /// in the same ordered stream as events (the WebSocket server).
+    ActionResponse {
+        /// The client's action id.
+        id: u64,
+        /// The CBOR output, or the error.
+        result: Result<Bytes, ActorError>,
+    },
 }
 
 /// Where a transport delivers a connection's messages.

@@ -21,6 +21,8 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     type Vars: Send + Sync + 'static;
     /// The actor's events (the generated `{Actor}Event` enum).
     type Event: EventSet;
+    /// The state of each connection (from `#[conn_state]`; `()` when there is none).
+    type ConnState: Send + Sync + 'static;
 
     /// Names, icon, actions, events and queues.
     fn metadata() -> &'static ActorMetadata;
@@ -62,6 +64,35 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
 
     /// Runs the `#[on_state_change]` hook, if any, after a turn changed the state.
     fn on_state_change(&self, cx: &mut Cx<Self>) -> Result<(), Error>;
+
+    /// Runs `#[on_before_connect]` with the connection's CBOR parameters (`None`: none given);
+    /// an error refuses the connection.
+    fn on_before_connect<'a>(
+        &'a self,
+        cx: &'a Cx<Self>,
+        params: Option<&'a [u8]>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+
+    /// Builds a new connection's state with `#[conn_state]` from its CBOR parameters.
+    fn create_conn_state<'a>(
+        &'a mut self,
+        cx: &'a mut Cx<Self>,
+        params: Option<&'a [u8]>,
+    ) -> impl Future<Output = Result<Self::ConnState, Error>> + Send + 'a;
+
+    /// Answers a raw HTTP request (`#[on_request]`); `None` when the actor has no such hook.
+    fn on_request<'a>(
+        &'a mut self,
+        cx: &'a mut Cx<Self>,
+        request: crate::raw::Request,
+    ) -> impl Future<Output = Option<Result<crate::raw::Response, Error>>> + Send + 'a;
+
+    /// Handles a raw WebSocket event (`#[on_websocket]`); `None` when the actor has no such hook.
+    fn on_websocket<'a>(
+        &'a mut self,
+        cx: &'a mut Cx<Self>,
+        event: crate::raw::WebSocketEvent,
+    ) -> impl Future<Output = Option<Result<(), Error>>> + Send + 'a;
 }
 
 /// The lifecycle hooks run by [`Actor::hook`].
@@ -76,6 +107,10 @@ pub enum Hook {
     Sleep,
     /// Before the actor is destroyed (`#[on_destroy]`).
     Destroy,
+    /// After a connection opened; `cx.conn()` is the new connection (`#[on_connect]`).
+    Connect,
+    /// When a connection closes; `cx.conn()` is the closing connection (`#[on_disconnect]`).
+    Disconnect,
 }
 
 /// The outcome of an action or queue handler.
@@ -113,6 +148,41 @@ pub struct ActorMetadata {
     pub queues: &'static [&'static str],
     /// Whether `#[create]` takes an input.
     pub takes_input: bool,
+    /// Which optional hooks the actor defines (see [`HookSet`]).
+    pub hooks: HookSet,
+}
+
+/// The optional hooks an actor defines, so the runtime skips the turns of absent ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HookSet(u32);
+
+impl HookSet {
+    /// `#[on_connect]`.
+    pub const CONNECT: Self = Self(1);
+    /// `#[on_disconnect]`.
+    pub const DISCONNECT: Self = Self(1 << 1);
+    /// `#[on_request]`.
+    pub const REQUEST: Self = Self(1 << 2);
+    /// `#[on_websocket]`.
+    pub const WEBSOCKET: Self = Self(1 << 3);
+    /// `#[on_before_connect]` or `#[conn_state]`.
+    pub const CONNECTION_SETUP: Self = Self(1 << 4);
+
+    /// No optional hooks.
+    pub const fn empty() -> Self {
+        Self(0)
+    }
+
+    /// Both sets.
+    #[must_use]
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether every hook of `other` is in this set.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
 }
 
 impl ActorMetadata {
@@ -126,6 +196,7 @@ impl ActorMetadata {
         events: &'static [&'static str],
         queues: &'static [&'static str],
         takes_input: bool,
+        hooks: HookSet,
     ) -> Self {
         Self {
             name,
@@ -135,6 +206,7 @@ impl ActorMetadata {
             events,
             queues,
             takes_input,
+            hooks,
         }
     }
 

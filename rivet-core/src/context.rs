@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use rivet_client::transport::ConnSender;
-use rivet_client::{ActorKey, Client};
+use rivet_client::{ActorError, ActorKey, Client};
 use serde::de::DeserializeOwned;
 
 use crate::actor::{Actor, EventSet};
@@ -58,15 +58,22 @@ pub struct Cx<A: Actor> {
     identity: Arc<ActorIdentity>,
     vars: A::Vars,
     pub(crate) turn: TurnEffects,
-    pub(crate) conns: HashMap<String, Conn>,
+    pub(crate) conns: HashMap<String, Conn<A::ConnState>>,
     pub(crate) current_conn: Option<String>,
+    /// Open raw WebSockets; like connections, they keep the actor awake.
+    pub(crate) raw_sockets: HashMap<String, crate::raw::RawWebSocket>,
     _actor: PhantomData<fn() -> A>,
 }
 
 /// What a turn asked for besides its state change; applied only if the turn succeeds.
 #[derive(Debug, Default)]
 pub(crate) struct TurnEffects {
+    /// Broadcasts: to every subscribed connection.
     pub(crate) events: Vec<(&'static str, Bytes)>,
+    /// Events for one connection each (`cx.send`), subscribed or not.
+    pub(crate) direct: Vec<(String, &'static str, Bytes)>,
+    /// Connections to close, with the reason.
+    pub(crate) disconnects: Vec<(String, Option<ActorError>)>,
     pub(crate) sleep: bool,
     pub(crate) destroy: bool,
 }
@@ -79,6 +86,7 @@ impl<A: Actor> Cx<A> {
             turn: TurnEffects::default(),
             conns: HashMap::new(),
             current_conn: None,
+            raw_sockets: HashMap::new(),
             _actor: PhantomData,
         }
     }
@@ -137,14 +145,55 @@ impl<A: Actor> Cx<A> {
         self.turn.destroy = true;
     }
 
-    /// The connection this action came through, if it came through one.
-    pub fn conn(&self) -> Option<&Conn> {
+    /// Sends an event to one connection, whether or not it subscribed (RivetKit's
+    /// `conn.send`). Like broadcasts, it leaves after the turn commits.
+    pub fn send(&mut self, conn_id: &str, event: A::Event) {
+        if !self.conns.contains_key(conn_id) {
+            return;
+        }
+        match event.encode_args() {
+            Ok(args) => self
+                .turn
+                .direct
+                .push((conn_id.to_owned(), event.name(), args)),
+            Err(error) => {
+                tracing::error!(event = event.name(), %error, "cannot encode event; not sent")
+            }
+        }
+    }
+
+    /// Closes a connection after this turn (RivetKit's `conn.disconnect(reason)`); the client
+    /// receives the reason as an error if one is given.
+    pub fn disconnect(&mut self, conn_id: &str, reason: Option<ActorError>) {
+        self.turn.disconnects.push((conn_id.to_owned(), reason));
+    }
+
+    /// The connection this action came through, if it came through one (HTTP actions get a
+    /// connection that lasts for the call).
+    pub fn conn(&self) -> Option<&Conn<A::ConnState>> {
         self.current_conn.as_ref().and_then(|id| self.conns.get(id))
     }
 
+    /// The connection this action came through, mutably (to change its state).
+    pub fn conn_mut(&mut self) -> Option<&mut Conn<A::ConnState>> {
+        self.current_conn
+            .as_ref()
+            .and_then(|id| self.conns.get_mut(id))
+    }
+
     /// Every open connection.
-    pub fn conns(&self) -> impl Iterator<Item = &Conn> {
+    pub fn conns(&self) -> impl Iterator<Item = &Conn<A::ConnState>> {
         self.conns.values()
+    }
+
+    /// Every open connection, mutably.
+    pub fn conns_mut(&mut self) -> impl Iterator<Item = &mut Conn<A::ConnState>> {
+        self.conns.values_mut()
+    }
+
+    /// The open raw WebSockets (see [`raw`](crate::raw)).
+    pub fn raw_sockets(&self) -> impl Iterator<Item = &crate::raw::RawWebSocket> {
+        self.raw_sockets.values()
     }
 
     /// A client for calling other actors (or this one) in-process.
@@ -166,20 +215,42 @@ impl<A: Actor> std::fmt::Debug for Cx<A> {
     }
 }
 
-/// A client connection to this actor.
+/// How a connection reaches the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnKind {
+    /// A WebSocket (`/connect`).
+    WebSocket,
+    /// A stateless HTTP action: the connection lasts for the call.
+    Http,
+    /// An in-process connection (`registry.client()` or `cx.client()`).
+    InProcess,
+}
+
+/// A client connection to this actor, with its state `S` (from `#[conn_state]`).
 #[derive(Debug)]
-pub struct Conn {
+pub struct Conn<S> {
     id: String,
     params: Option<Bytes>,
+    state: S,
+    kind: ConnKind,
     pub(crate) subscriptions: HashSet<String>,
     pub(crate) sink: ConnSender,
 }
 
-impl Conn {
-    pub(crate) fn new(id: String, params: Option<Bytes>, sink: ConnSender) -> Self {
+impl<S> Conn<S> {
+    pub(crate) fn new(
+        id: String,
+        params: Option<Bytes>,
+        state: S,
+        kind: ConnKind,
+        sink: ConnSender,
+    ) -> Self {
         Self {
             id,
             params,
+            state,
+            kind,
             subscriptions: HashSet::new(),
             sink,
         }
@@ -188,6 +259,21 @@ impl Conn {
     /// The connection id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// How the connection reaches the actor.
+    pub fn kind(&self) -> ConnKind {
+        self.kind
+    }
+
+    /// The connection's state.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// The connection's state, mutably.
+    pub fn state_mut(&mut self) -> &mut S {
+        &mut self.state
     }
 
     /// The connection parameters the client gave, decoded as `T` (`None` if it gave none).

@@ -22,11 +22,64 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::actor::{Actor, Dispatch, Hook};
-use crate::context::{ActorIdentity, Conn, CreateCx, Cx};
+use crate::actor::{Actor, Dispatch, Hook, HookSet};
+use crate::context::{ActorIdentity, Conn, ConnKind, CreateCx, Cx};
 use crate::error::Error;
+use crate::raw::{self, RawCommand, RawMessage, RawWebSocket, WebSocketEvent};
 use crate::registry::{LifecycleKind, RegistryInner};
 use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys};
+
+/// Where an action's result goes.
+#[derive(Debug)]
+pub(crate) enum ReplyTo {
+    /// A waiting caller.
+    Oneshot(oneshot::Sender<Result<Bytes, ActorError>>),
+    /// A connection's stream, after the turn's events, so a client sees them in order.
+    Conn { sink: ConnSender, id: u64 },
+}
+
+impl ReplyTo {
+    fn send(self, result: Result<Bytes, ActorError>) {
+        match self {
+            Self::Oneshot(tx) => {
+                let _ = tx.send(result);
+            }
+            Self::Conn { sink, id } => {
+                let _ = sink.send(ConnMessage::ActionResponse { id, result });
+            }
+        }
+    }
+}
+
+/// Which connection an action runs in.
+#[derive(Debug)]
+pub(crate) enum ConnRef {
+    /// None: a call from a handle.
+    None,
+    /// An open connection.
+    Id(String),
+    /// A connection for the length of one call (stateless HTTP actions).
+    Ephemeral { params: Option<Bytes> },
+}
+
+/// An event on a raw WebSocket, as the server hands it to the actor.
+#[derive(Debug)]
+pub(crate) enum RawSocketEnvelope {
+    Open {
+        id: String,
+        request: http::Request<()>,
+        commands: mpsc::UnboundedSender<RawCommand>,
+    },
+    Message {
+        id: String,
+        message: RawMessage,
+    },
+    Close {
+        id: String,
+        code: Option<u16>,
+        reason: String,
+    },
+}
 
 /// A message to an actor's mailbox.
 #[derive(Debug)]
@@ -34,8 +87,8 @@ pub(crate) enum Envelope {
     Action {
         name: Cow<'static, str>,
         args: Bytes,
-        conn: Option<String>,
-        reply: oneshot::Sender<Result<Bytes, ActorError>>,
+        conn: ConnRef,
+        reply: ReplyTo,
     },
     Queue {
         name: String,
@@ -45,6 +98,7 @@ pub(crate) enum Envelope {
     },
     Connect {
         params: Option<Bytes>,
+        kind: ConnKind,
         sink: ConnSender,
         reply: oneshot::Sender<Result<String, ActorError>>,
     },
@@ -56,6 +110,11 @@ pub(crate) enum Envelope {
     Disconnect {
         conn: String,
     },
+    Request {
+        request: raw::Request,
+        reply: oneshot::Sender<Result<raw::Response, ActorError>>,
+    },
+    RawSocket(RawSocketEnvelope),
     Ping {
         reply: oneshot::Sender<Result<(), ActorError>>,
     },
@@ -67,19 +126,26 @@ impl Envelope {
     /// Answers the sender with `error` instead of running.
     pub(crate) fn fail(self, error: ActorError) {
         match self {
-            Self::Action { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
+            Self::Action { reply, .. } => reply.send(Err(error)),
             Self::Queue { reply, .. } => {
                 let _ = reply.send(Err(error));
             }
             Self::Connect { reply, .. } => {
                 let _ = reply.send(Err(error));
             }
+            Self::Request { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::RawSocket(RawSocketEnvelope::Open { commands, .. }) => {
+                let _ = commands.send(RawCommand::Close(1011, error.full_code()));
+            }
             Self::Ping { reply } => {
                 let _ = reply.send(Err(error));
             }
-            Self::Subscribe { .. } | Self::Disconnect { .. } | Self::Shutdown => {}
+            Self::Subscribe { .. }
+            | Self::Disconnect { .. }
+            | Self::RawSocket(_)
+            | Self::Shutdown => {}
         }
     }
 }
@@ -152,6 +218,8 @@ struct Host<A: Actor> {
     stop: Option<Stop>,
     /// An empty batch whose allocation the next turn reuses.
     spare: Batch,
+    /// Connections the actor asked to close (`cx.disconnect`), handled after the turn.
+    pending_disconnects: Vec<(String, Option<ActorError>)>,
 }
 
 impl<A: Actor> Host<A> {
@@ -198,6 +266,7 @@ impl<A: Actor> Host<A> {
             waiters: HashMap::new(),
             stop: None,
             spare: Batch::default(),
+            pending_disconnects: Vec::new(),
         };
         if fresh {
             if let Err(error) = host.run_hook(Hook::Create, true).await {
@@ -326,7 +395,8 @@ impl<A: Actor> Host<A> {
 
     fn can_sleep(&mut self) -> bool {
         self.cx.conns.retain(|_, conn| !conn.sink.is_closed());
-        self.cx.conns.is_empty() && self.queue.is_empty()
+        self.cx.raw_sockets.retain(|_, socket| !socket.is_closed());
+        self.cx.conns.is_empty() && self.cx.raw_sockets.is_empty() && self.queue.is_empty()
     }
 
     async fn handle(&mut self, envelope: Envelope) {
@@ -337,22 +407,46 @@ impl<A: Actor> Host<A> {
                 conn,
                 reply,
             } => {
-                self.cx.current_conn = conn;
                 let timeout = self.registry.config().action_timeout;
-                let dispatch = self
-                    .execute(
+                let (work, ephemeral) = match conn {
+                    ConnRef::None => (
                         Work::Action {
                             name: &name,
                             args: &args,
                         },
-                        timeout,
-                    )
-                    .await;
+                        None,
+                    ),
+                    ConnRef::Id(id) => {
+                        // A connection that closed meanwhile still gets its answer.
+                        self.cx.current_conn = Some(id);
+                        (
+                            Work::Action {
+                                name: &name,
+                                args: &args,
+                            },
+                            None,
+                        )
+                    }
+                    ConnRef::Ephemeral { params } => {
+                        let id = crate::registry::new_id();
+                        (
+                            Work::EphemeralAction {
+                                id: id.clone(),
+                                params,
+                                name: &name,
+                                args: &args,
+                            },
+                            Some(id),
+                        )
+                    }
+                };
+                let dispatch = self.execute(work, timeout).await;
                 self.cx.current_conn = None;
+                if let Some(id) = ephemeral {
+                    self.cx.conns.remove(&id);
+                }
                 let batch = std::mem::take(&mut self.spare);
-                self.finish_turn(dispatch, batch, "action", move |r| {
-                    let _ = reply.send(r);
-                });
+                self.finish_turn(dispatch, batch, "action", move |r| reply.send(r));
             }
             Envelope::Queue {
                 name,
@@ -362,14 +456,27 @@ impl<A: Actor> Host<A> {
             } => self.enqueue(name, body, wait, reply),
             Envelope::Connect {
                 params,
+                kind,
                 sink,
                 reply,
             } => {
                 let id = crate::registry::new_id();
-                self.cx
-                    .conns
-                    .insert(id.clone(), Conn::new(id.clone(), params, sink));
-                let _ = reply.send(Ok(id));
+                let timeout = self.registry.config().hook_timeout;
+                let work = Work::Connect {
+                    id: id.clone(),
+                    params,
+                    kind,
+                    sink,
+                };
+                let dispatch = self.execute(work, timeout).await;
+                self.cx.current_conn = None;
+                if dispatch.result.is_err() {
+                    self.cx.conns.remove(&id);
+                }
+                let batch = std::mem::take(&mut self.spare);
+                self.finish_turn(dispatch, batch, "connect", move |r| {
+                    let _ = reply.send(r.map(|_| id));
+                });
             }
             Envelope::Subscribe {
                 conn,
@@ -384,14 +491,90 @@ impl<A: Actor> Host<A> {
                     }
                 }
             }
-            Envelope::Disconnect { conn } => {
-                self.cx.conns.remove(&conn);
+            Envelope::Disconnect { conn } => self.disconnect(conn, None).await,
+            Envelope::Request { request, reply } => {
+                let timeout = self.registry.config().action_timeout;
+                let (tx, rx) = oneshot::channel();
+                let dispatch = self
+                    .execute(
+                        Work::Request {
+                            request,
+                            response: tx,
+                        },
+                        timeout,
+                    )
+                    .await;
+                let response = rx.await.ok();
+                self.finish_turn(dispatch, Batch::default(), "request", move |r| {
+                    let _ = reply.send(
+                        r.and_then(|_| response.ok_or_else(|| codes::INTERNAL_ERROR.error())),
+                    );
+                });
             }
+            Envelope::RawSocket(event) => self.raw_socket(event).await,
             Envelope::Ping { reply } => {
                 let _ = reply.send(Ok(()));
             }
             Envelope::Shutdown => self.stop = Some(Stop::Shutdown),
         }
+        self.run_pending_disconnects().await;
+    }
+
+    /// Closes a connection: `#[on_disconnect]` (with `cx.conn()` set), then removal. `reason`
+    /// reaches the client when the actor closed it.
+    async fn disconnect(&mut self, id: String, reason: Option<ActorError>) {
+        let Some(sink) = self.cx.conns.get(&id).map(|c| c.sink.clone()) else {
+            return;
+        };
+        let timeout = self.registry.config().hook_timeout;
+        let dispatch = self
+            .execute(Work::Disconnect { id: id.clone() }, timeout)
+            .await;
+        self.cx.current_conn = None;
+        self.cx.conns.remove(&id);
+        self.finish_turn(dispatch, Batch::default(), "on_disconnect", move |_| {
+            let _ = sink.send(ConnMessage::Closed(reason));
+        });
+    }
+
+    async fn run_pending_disconnects(&mut self) {
+        while let Some((id, reason)) = self.pending_disconnects.pop() {
+            self.disconnect(id, reason).await;
+        }
+    }
+
+    async fn raw_socket(&mut self, event: RawSocketEnvelope) {
+        let event = match event {
+            RawSocketEnvelope::Open {
+                id,
+                request,
+                commands,
+            } => {
+                let socket = RawWebSocket::new(id.clone(), commands);
+                self.cx.raw_sockets.insert(id, socket.clone());
+                WebSocketEvent::Open { socket, request }
+            }
+            RawSocketEnvelope::Message { id, message } => match self.cx.raw_sockets.get(&id) {
+                Some(socket) => WebSocketEvent::Message {
+                    socket: socket.clone(),
+                    message,
+                },
+                None => return,
+            },
+            RawSocketEnvelope::Close { id, code, reason } => {
+                match self.cx.raw_sockets.remove(&id) {
+                    Some(socket) => WebSocketEvent::Close {
+                        socket,
+                        code,
+                        reason,
+                    },
+                    None => return,
+                }
+            }
+        };
+        let timeout = self.registry.config().action_timeout;
+        let dispatch = self.execute(Work::WebSocket(event), timeout).await;
+        self.finish_turn(dispatch, Batch::default(), "on_websocket", |_| {});
     }
 
     fn enqueue(
@@ -500,6 +683,97 @@ impl<A: Actor> Host<A> {
                     result: state.hook(cx, hook).await.map(|()| Bytes::new()),
                     mutates: true,
                 },
+                Work::Connect {
+                    id,
+                    params,
+                    kind,
+                    sink,
+                } => {
+                    let hooks = A::metadata().hooks;
+                    let result = open_conn(state, cx, id, params, kind, sink).await;
+                    Dispatch {
+                        result: result.map(|()| Bytes::new()),
+                        mutates: hooks.contains(HookSet::CONNECTION_SETUP)
+                            || hooks.contains(HookSet::CONNECT),
+                    }
+                }
+                Work::EphemeralAction {
+                    id,
+                    params,
+                    name,
+                    args,
+                } => {
+                    let hooks = A::metadata().hooks;
+                    let (tx, _closed) = mpsc::unbounded_channel();
+                    if let Err(error) = open_conn(state, cx, id, params, ConnKind::Http, tx).await {
+                        return Dispatch {
+                            result: Err(error),
+                            mutates: true,
+                        };
+                    }
+                    let mut dispatch = state.dispatch(cx, name, args).await;
+                    if hooks.contains(HookSet::DISCONNECT) {
+                        if let Err(error) = state.hook(cx, Hook::Disconnect).await {
+                            tracing::error!(%error, "on_disconnect failed");
+                        }
+                    }
+                    dispatch.mutates |= hooks.contains(HookSet::CONNECTION_SETUP)
+                        || hooks.contains(HookSet::CONNECT)
+                        || hooks.contains(HookSet::DISCONNECT);
+                    dispatch
+                }
+                Work::Disconnect { id } => {
+                    let hooks = A::metadata().hooks;
+                    if !hooks.contains(HookSet::DISCONNECT) {
+                        return Dispatch {
+                            result: Ok(Bytes::new()),
+                            mutates: false,
+                        };
+                    }
+                    cx.current_conn = Some(id);
+                    Dispatch {
+                        result: state
+                            .hook(cx, Hook::Disconnect)
+                            .await
+                            .map(|()| Bytes::new()),
+                        mutates: true,
+                    }
+                }
+                Work::Request { request, response } => {
+                    let result = match state.on_request(cx, request).await {
+                        Some(Ok(r)) => {
+                            let _ = response.send(r);
+                            Ok(Bytes::new())
+                        }
+                        Some(Err(e)) => Err(e),
+                        None => Err(Error::public(codes::ACTOR_NOT_FOUND.with_message(
+                            "This actor does not handle raw HTTP requests (no #[on_request]).",
+                        ))),
+                    };
+                    Dispatch {
+                        result,
+                        mutates: true,
+                    }
+                }
+                Work::WebSocket(event) => {
+                    let socket = match &event {
+                        WebSocketEvent::Open { socket, .. } => Some(socket.clone()),
+                        _ => None,
+                    };
+                    let result = match state.on_websocket(cx, event).await {
+                        Some(r) => r.map(|()| Bytes::new()),
+                        None => {
+                            if let Some(socket) = socket {
+                                socket.close(1011, "actor.not_found");
+                            }
+                            Ok(Bytes::new())
+                        }
+                    };
+                    Dispatch {
+                        result,
+                        mutates: true,
+                    }
+                }
             }
         };
         // Most turns finish on their first poll; only a turn that has to wait gets a timer, which
@@ -545,6 +819,7 @@ impl<A: Actor> Host<A> {
             }
         };
         let mut events = effects.events;
+        let mut direct = effects.direct;
         if dispatch.mutates {
             match self.persist_state(&mut batch) {
                 Ok(changed) => {
@@ -553,6 +828,7 @@ impl<A: Actor> Host<A> {
                             tracing::error!(%error, "on_state_change failed");
                         }
                         events.append(&mut self.cx.turn.events);
+                        direct.append(&mut self.cx.turn.direct);
                     }
                 }
                 Err(error) => {
@@ -569,13 +845,15 @@ impl<A: Actor> Host<A> {
         } else if effects.sleep && self.stop.is_none() {
             self.stop = Some(Stop::Sleep);
         }
-        let deliveries = self.route_events(events);
+        self.pending_disconnects.extend(effects.disconnects);
+        let deliveries = self.route_events(events, direct);
         self.submit(batch, move |result| match result {
             Ok(()) => {
-                reply(Ok(output));
+                // Events first: a client sees what an action broadcast before its result.
                 for (sink, message) in deliveries {
                     let _ = sink.send(message);
                 }
+                reply(Ok(output));
             }
             Err(error) => reply(Err(storage_failure(&error))),
         });
@@ -621,7 +899,11 @@ impl<A: Actor> Host<A> {
         }
     }
 
-    fn route_events(&self, events: Vec<(&'static str, Bytes)>) -> Vec<(ConnSender, ConnMessage)> {
+    fn route_events(
+        &self,
+        events: Vec<(&'static str, Bytes)>,
+        direct: Vec<(String, &'static str, Bytes)>,
+    ) -> Vec<(ConnSender, ConnMessage)> {
         let mut deliveries = Vec::new();
         for (name, args) in events {
             let mut shared: Option<Arc<str>> = None;
@@ -636,6 +918,17 @@ impl<A: Actor> Host<A> {
                         },
                     ));
                 }
+            }
+        }
+        for (conn_id, name, args) in direct {
+            if let Some(conn) = self.cx.conns.get(&conn_id) {
+                deliveries.push((
+                    conn.sink.clone(),
+                    ConnMessage::Event {
+                        name: Arc::from(name),
+                        args,
+                    },
+                ));
             }
         }
         deliveries
@@ -744,9 +1037,60 @@ impl<A: Actor> Host<A> {
 }
 
 enum Work<'a> {
-    Action { name: &'a str, args: &'a [u8] },
-    Queue { name: &'a str, body: &'a [u8] },
+    Action {
+        name: &'a str,
+        args: &'a [u8],
+    },
+    Queue {
+        name: &'a str,
+        body: &'a [u8],
+    },
     Hook(Hook),
+    Connect {
+        id: String,
+        params: Option<Bytes>,
+        kind: ConnKind,
+        sink: ConnSender,
+    },
+    EphemeralAction {
+        id: String,
+        params: Option<Bytes>,
+        name: &'a str,
+        args: &'a [u8],
+    },
+    Disconnect {
+        id: String,
+    },
+    Request {
+        request: raw::Request,
+        response: oneshot::Sender<raw::Response>,
+    },
+    WebSocket(WebSocketEvent),
+}
+
+/// Runs `#[on_before_connect]` and `#[conn_state]`, adds the connection, then `#[on_connect]`.
+async fn open_conn<A: Actor>(
+    state: &mut A,
+    cx: &mut Cx<A>,
+    id: String,
+    params: Option<Bytes>,
+    kind: ConnKind,
+    sink: ConnSender,
+) -> Result<(), Error> {
+    let hooks = A::metadata().hooks;
+    if hooks.contains(HookSet::CONNECTION_SETUP) {
+        state.on_before_connect(cx, params.as_deref()).await?;
+    }
+    let conn_state = state.create_conn_state(cx, params.as_deref()).await?;
+    cx.conns.insert(
+        id.clone(),
+        Conn::new(id.clone(), params, conn_state, kind, sink),
+    );
+    cx.current_conn = Some(id);
+    if hooks.contains(HookSet::CONNECT) {
+        state.hook(cx, Hook::Connect).await?;
+    }
+    Ok(())
 }
 
 /// Polls `future`, turning a panic into an error message.

@@ -48,6 +48,7 @@ pub mod actor;
 pub mod context;
 pub mod error;
 mod host;
+pub mod raw;
 mod registry;
 pub mod storage;
 
@@ -55,8 +56,8 @@ pub mod storage;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use actor::{Actor, ActorMetadata, Hook};
-pub use context::{Conn, CreateCx, Cx};
+pub use actor::{Actor, ActorMetadata, Hook, HookSet};
+pub use context::{Conn, ConnKind, CreateCx, Cx};
 pub use error::{Error, Result, UserError};
 pub use registry::{
     DATA_DIR_ENV, DEFAULT_DATA_DIR, LifecycleEvent, LifecycleKind, Registry, RegistryBuilder,

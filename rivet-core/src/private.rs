@@ -7,9 +7,10 @@ use rivet_client::codes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crate::actor::{ActionMetadata, Actor, ActorMetadata, Dispatch, EventSet, Hook};
+pub use crate::actor::{ActionMetadata, Actor, ActorMetadata, Dispatch, EventSet, Hook, HookSet};
 pub use crate::context::{CreateCx, Cx};
 pub use crate::error::Error;
+pub use crate::raw;
 pub use rivet_client::codec::{
     ArrayDecoder, ArrayEncoder, EMPTY_ARRAY, decode_output, encode_array, to_cbor,
 };
@@ -87,6 +88,21 @@ pub fn decode_message<T: DeserializeOwned>(bytes: &[u8], queue: &str) -> Result<
             describe_de_error(&e)
         ))
     })
+}
+
+/// Decodes connection parameters (`None`: the client gave none, decoded as `null`).
+pub fn decode_params<T: DeserializeOwned>(params: Option<&[u8]>) -> Result<T, Error> {
+    match params {
+        Some(bytes) => rivet_client::codec::decode(bytes).map_err(|e| {
+            invalid(format!(
+                "invalid connection parameters: {}",
+                describe_de_error(&e)
+            ))
+        }),
+        None => rivet_client::codec::decode(&[0xf6]).map_err(|_| {
+            invalid("this actor needs connection parameters and none were given".to_owned())
+        }),
+    }
 }
 
 /// Encodes an action's output.

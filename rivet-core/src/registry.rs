@@ -19,8 +19,9 @@ use rivet_client::{ActorAddr, ActorError, ActorKey, ActorTarget, Client, codes};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::actor::{Actor, ActorMetadata};
+use crate::context::ConnKind;
 use crate::error::{BuildError, Error};
-use crate::host::{self, Envelope, Leftovers};
+use crate::host::{self, ConnRef, Envelope, Leftovers, ReplyTo};
 use crate::storage::{
     ActorRecord, Lookup, NewActor, Storage, StorageError, memory::MemoryStorage, now_ms,
 };
@@ -783,16 +784,23 @@ impl Transport for LocalTransport {
     fn action<'a>(
         &'a self,
         target: &'a ActorTarget,
-        _params: Option<&'a Bytes>,
+        params: Option<&'a Bytes>,
         name: Cow<'static, str>,
         args: Bytes,
     ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
         Box::pin(async move {
+            // With parameters, the call gets a connection for its length, as over HTTP.
+            let conn = match params {
+                Some(params) => ConnRef::Ephemeral {
+                    params: Some(params.clone()),
+                },
+                None => ConnRef::None,
+            };
             self.request(target, |reply| Envelope::Action {
                 name,
                 args,
-                conn: None,
-                reply,
+                conn,
+                reply: ReplyTo::Oneshot(reply),
             })
             .await
             .map(|(_, output)| output)
@@ -872,6 +880,7 @@ impl Transport for LocalTransport {
             let inner = self.inner()?;
             let (actor_id, conn_id) = self
                 .request(target, |reply| Envelope::Connect {
+                    kind: ConnKind::InProcess,
                     params: params.cloned(),
                     sink,
                     reply,
@@ -946,8 +955,8 @@ impl ConnectionTransport for LocalConnection {
             let envelope = Envelope::Action {
                 name,
                 args,
-                conn: Some(self.conn_id.clone()),
-                reply: tx,
+                conn: ConnRef::Id(self.conn_id.clone()),
+                reply: ReplyTo::Oneshot(tx),
             };
             let _ = inner.deliver(&self.target, envelope).await;
             rx.await

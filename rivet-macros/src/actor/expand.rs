@@ -7,7 +7,8 @@ use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
 use super::parse::{
-    Action, ActorDef, CreateFn, CxParam, Event, HookFn, HookKind, Output, Queue, Receiver, VarsFn,
+    Action, ActorDef, CreateFn, CxParam, Event, HookFn, HookKind, Output, Queue, Receiver,
+    SpecialFn, SpecialKind, VarsFn,
 };
 
 pub(crate) fn generate(def: &ActorDef) -> TokenStream {
@@ -38,6 +39,31 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
         .find(|h| h.kind == HookKind::StateChange)
         .map(|h| call_hook(h, self_ty))
         .unwrap_or_else(|| quote! { let _ = cx; ::core::result::Result::Ok(()) });
+    let special = |kind: SpecialKind| def.specials.iter().find(|s| s.kind == kind);
+    let conn_state_ty =
+        special(SpecialKind::ConnState).map_or_else(|| quote!(()), |s| s.output.ok_type());
+    let before_connect = match special(SpecialKind::BeforeConnect) {
+        Some(s) => special_call(s, self_ty, quote!(params)),
+        None => quote! { ::core::result::Result::Ok(()) },
+    };
+    let conn_state = match special(SpecialKind::ConnState) {
+        Some(s) => special_call(s, self_ty, quote!(params)),
+        None => quote! { ::core::result::Result::Ok(()) },
+    };
+    let on_request = match special(SpecialKind::Request) {
+        Some(s) => {
+            let call = special_call(s, self_ty, quote!(request));
+            quote! { ::core::option::Option::Some(#call) }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
+    let on_websocket = match special(SpecialKind::WebSocket) {
+        Some(s) => {
+            let call = special_call(s, self_ty, quote!(event));
+            quote! { ::core::option::Option::Some(#call) }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
     let client_helpers = def.actions.iter().map(client_action_helpers);
     let client_methods = def
         .actions
@@ -133,6 +159,7 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
                 type Input = #input_ty;
                 type Vars = #vars_ty;
                 type Event = #event_ty;
+                type ConnState = #conn_state_ty;
 
                 fn metadata() -> &'static __rivet::ActorMetadata {
                     &METADATA
@@ -211,6 +238,50 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
 
                 fn on_state_change(&self, cx: &mut __rivet::Cx<Self>) -> ::core::result::Result<(), __rivet::Error> {
                     #state_change
+                }
+
+                fn on_before_connect<'a>(
+                    &'a self,
+                    cx: &'a __rivet::Cx<Self>,
+                    params: ::core::option::Option<&'a [u8]>,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<(), __rivet::Error>> + ::core::marker::Send + 'a {
+                    async move {
+                        let _ = (&cx, &params);
+                        #before_connect
+                    }
+                }
+
+                fn create_conn_state<'a>(
+                    &'a mut self,
+                    cx: &'a mut __rivet::Cx<Self>,
+                    params: ::core::option::Option<&'a [u8]>,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<Self::ConnState, __rivet::Error>> + ::core::marker::Send + 'a {
+                    async move {
+                        let _ = (&cx, &params);
+                        #conn_state
+                    }
+                }
+
+                fn on_request<'a>(
+                    &'a mut self,
+                    cx: &'a mut __rivet::Cx<Self>,
+                    request: __rivet::raw::Request,
+                ) -> impl ::core::future::Future<Output = ::core::option::Option<::core::result::Result<__rivet::raw::Response, __rivet::Error>>> + ::core::marker::Send + 'a {
+                    async move {
+                        let _ = (&cx, &request);
+                        #on_request
+                    }
+                }
+
+                fn on_websocket<'a>(
+                    &'a mut self,
+                    cx: &'a mut __rivet::Cx<Self>,
+                    event: __rivet::raw::WebSocketEvent,
+                ) -> impl ::core::future::Future<Output = ::core::option::Option<::core::result::Result<(), __rivet::Error>>> + ::core::marker::Send + 'a {
+                    async move {
+                        let _ = (&cx, &event);
+                        #on_websocket
+                    }
                 }
             }
         };
@@ -324,6 +395,21 @@ fn metadata(def: &ActorDef) -> TokenStream {
     let events = def.events.iter().map(|e| &e.wire);
     let queues = def.queues.iter().map(|q| &q.wire);
     let takes_input = def.create.as_ref().is_some_and(|c| c.input.is_some());
+    let mut flags = Vec::new();
+    for hook in &def.hooks {
+        match hook.kind {
+            HookKind::Connect => flags.push(quote!(CONNECT)),
+            HookKind::Disconnect => flags.push(quote!(DISCONNECT)),
+            _ => {}
+        }
+    }
+    for special in &def.specials {
+        flags.push(match special.kind {
+            SpecialKind::BeforeConnect | SpecialKind::ConnState => quote!(CONNECTION_SETUP),
+            SpecialKind::Request => quote!(REQUEST),
+            SpecialKind::WebSocket => quote!(WEBSOCKET),
+        });
+    }
     quote! {
         __rivet::ActorMetadata::new(
             #name,
@@ -333,6 +419,7 @@ fn metadata(def: &ActorDef) -> TokenStream {
             &[#(#events),*],
             &[#(#queues),*],
             #takes_input,
+            __rivet::HookSet::empty()#(.with(__rivet::HookSet::#flags))*,
         )
     }
 }
@@ -596,12 +683,61 @@ fn call_hook(hook: &HookFn, self_ty: &Type) -> TokenStream {
     }
 }
 
+/// Calls a special hook with its input: decoded connection parameters (from `source`, the CBOR
+/// parameters), or the request or event itself; converts the result to the runtime's error.
+fn special_call(special: &SpecialFn, self_ty: &Type, source: TokenStream) -> TokenStream {
+    let mut args = Vec::new();
+    let mut prelude = TokenStream::new();
+    if let Some(input) = &special.input {
+        let local = format_ident!("__input");
+        match special.kind {
+            SpecialKind::BeforeConnect | SpecialKind::ConnState => {
+                let ty = &input.ty;
+                let decode = quote_spanned!(ty.span()=> __rivet::decode_params::<#ty>(#source));
+                prelude = quote! {
+                    let #local: #ty = match #decode {
+                        ::core::result::Result::Ok(v) => v,
+                        ::core::result::Result::Err(e) => return ::core::result::Result::Err(e),
+                    };
+                };
+            }
+            SpecialKind::Request | SpecialKind::WebSocket => {
+                prelude = quote! { let #local = #source; };
+            }
+        }
+        args.push(local);
+    }
+    let call = method_call(
+        self_ty,
+        &special.ident,
+        special.receiver,
+        special.cx,
+        &args,
+        special.is_async,
+    );
+    let result = match &special.output {
+        Output::Result(_, err_span) => {
+            let convert = quote_spanned!(*err_span=> __rivet::into_error);
+            quote! { #call.map_err(#convert) }
+        }
+        Output::Unit | Output::Value(_) => quote! { __rivet::ok(#call) },
+    };
+    if special.kind == SpecialKind::Request || special.kind == SpecialKind::WebSocket {
+        // These run inside `Some(...)`, so the prelude cannot `return`; they have no decoding.
+        quote! { { #prelude #result } }
+    } else {
+        quote! { #prelude #result }
+    }
+}
+
 fn hook_arm(hook: &HookFn, self_ty: &Type) -> TokenStream {
     let variant = match hook.kind {
         HookKind::Create => quote!(Create),
         HookKind::Wake => quote!(Wake),
         HookKind::Sleep => quote!(Sleep),
         HookKind::Destroy => quote!(Destroy),
+        HookKind::Connect => quote!(Connect),
+        HookKind::Disconnect => quote!(Disconnect),
         HookKind::StateChange => return quote! {},
     };
     let call = call_hook(hook, self_ty);

@@ -29,6 +29,7 @@ pub(crate) struct ActorDef {
     pub(crate) create: Option<CreateFn>,
     pub(crate) vars: Option<VarsFn>,
     pub(crate) hooks: Vec<HookFn>,
+    pub(crate) specials: Vec<SpecialFn>,
     /// The impl block as the user wrote it, minus our attributes and event declarations.
     pub(crate) cleaned: ItemImpl,
 }
@@ -85,6 +86,8 @@ pub(crate) enum HookKind {
     Sleep,
     Destroy,
     StateChange,
+    Connect,
+    Disconnect,
 }
 
 impl HookKind {
@@ -95,6 +98,8 @@ impl HookKind {
             "on_sleep" => Self::Sleep,
             "on_destroy" => Self::Destroy,
             "on_state_change" => Self::StateChange,
+            "on_connect" => Self::Connect,
+            "on_disconnect" => Self::Disconnect,
             _ => return None,
         })
     }
@@ -106,6 +111,8 @@ impl HookKind {
             Self::Sleep => "on_sleep",
             Self::Destroy => "on_destroy",
             Self::StateChange => "on_state_change",
+            Self::Connect => "on_connect",
+            Self::Disconnect => "on_disconnect",
         }
     }
 }
@@ -162,6 +169,53 @@ enum Role {
     Create,
     Vars,
     Hook(HookKind),
+    Special(SpecialKind),
+}
+
+/// Hooks that take one typed input besides the context.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum SpecialKind {
+    /// `#[on_before_connect]`: `(&self, cx: &Cx<Self>, params: P)`.
+    BeforeConnect,
+    /// `#[conn_state]`: `(&mut self, cx: &mut Cx<Self>, params: P) -> S`.
+    ConnState,
+    /// `#[on_request]`: `(&mut self, cx, request: Request) -> Response`.
+    Request,
+    /// `#[on_websocket]`: `(&mut self, cx, event: WebSocketEvent)`.
+    WebSocket,
+}
+
+impl SpecialKind {
+    fn from_attr(name: &str) -> Option<Self> {
+        Some(match name {
+            "on_before_connect" => Self::BeforeConnect,
+            "conn_state" => Self::ConnState,
+            "on_request" => Self::Request,
+            "on_websocket" => Self::WebSocket,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn attr(self) -> &'static str {
+        match self {
+            Self::BeforeConnect => "on_before_connect",
+            Self::ConnState => "conn_state",
+            Self::Request => "on_request",
+            Self::WebSocket => "on_websocket",
+        }
+    }
+}
+
+/// A parsed special hook.
+pub(crate) struct SpecialFn {
+    pub(crate) kind: SpecialKind,
+    pub(crate) ident: Ident,
+    pub(crate) is_async: bool,
+    pub(crate) receiver: Receiver,
+    pub(crate) cx: Option<CxParam>,
+    /// The typed input (params, request or event); optional for the connection hooks.
+    pub(crate) input: Option<Param>,
+    pub(crate) output: Output,
 }
 
 impl Role {
@@ -173,7 +227,10 @@ impl Role {
             "queue" => Self::Queue,
             "create" => Self::Create,
             "vars" => Self::Vars,
-            other => Self::Hook(HookKind::from_attr(other)?),
+            other => match HookKind::from_attr(other) {
+                Some(kind) => Self::Hook(kind),
+                None => Self::Special(SpecialKind::from_attr(other)?),
+            },
         })
     }
 
@@ -235,6 +292,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
     let mut creates: Vec<(Span, CreateFn)> = Vec::new();
     let mut vars: Vec<(Span, VarsFn)> = Vec::new();
     let mut hooks: Vec<(Span, HookFn)> = Vec::new();
+    let mut specials: Vec<(Span, SpecialFn)> = Vec::new();
 
     let mut kept = Vec::with_capacity(item.items.len());
     for impl_item in std::mem::take(&mut item.items) {
@@ -277,6 +335,11 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
                     Role::Hook(kind) => {
                         if let Some(h) = parse_hook(&cx, kind, &f.sig) {
                             hooks.push((f.sig.ident.span(), h));
+                        }
+                    }
+                    Role::Special(kind) => {
+                        if let Some(h) = parse_special(&cx, kind, &f.sig) {
+                            specials.push((f.sig.ident.span(), h));
                         }
                     }
                 }
@@ -328,6 +391,19 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
         }
     }
 
+    let mut seen_specials: HashMap<SpecialKind, Span> = HashMap::new();
+    let mut kept_specials = Vec::new();
+    for (span, special) in specials {
+        if seen_specials.insert(special.kind, span).is_some() {
+            cx.error_spanned_by(
+                &special.ident,
+                format!("only one method can be #[{}]", special.kind.attr()),
+            );
+        } else {
+            kept_specials.push(special);
+        }
+    }
+
     let errors = cx.finish();
     if !generatable {
         return Parsed {
@@ -350,6 +426,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
         create,
         vars,
         hooks: kept_hooks,
+        specials: kept_specials,
         cleaned: item,
     };
     Parsed {
@@ -908,4 +985,87 @@ impl Parse for BodylessFn {
         input.parse::<Token![;]>()?;
         Ok(Self { attrs, sig })
     }
+}
+
+fn parse_special(cx: &Ctxt, kind: SpecialKind, sig: &Signature) -> Option<SpecialFn> {
+    let what = format!("#[{}]", kind.attr());
+    let parts = sig_parts(cx, &what, sig, SelfRule::Required, Some("Cx"))?;
+    let receiver = parts.receiver?;
+    let mut params = parts.params.into_iter();
+    let input = params.next();
+    if let Some(extra) = params.next() {
+        cx.error_spanned_by(
+            &extra.ty,
+            format!("{what} takes one input after the context"),
+        );
+        return None;
+    }
+    match kind {
+        SpecialKind::BeforeConnect => {
+            if receiver == Receiver::Mut {
+                cx.error_spanned_by(
+                    &sig.inputs,
+                    "#[on_before_connect] takes `&self`: it decides whether to accept a connection; change state in #[conn_state] or #[on_connect]",
+                );
+                return None;
+            }
+            if parts.cx.is_some_and(|c| c.mutable) {
+                cx.error_spanned_by(
+                    &sig.inputs,
+                    "#[on_before_connect] takes `&Cx<Self>`, not `&mut Cx<Self>`",
+                );
+                return None;
+            }
+            if let Output::Value(ty) = &parts.output {
+                cx.error_spanned_by(ty, "#[on_before_connect] returns `()` or `Result<(), E>`; an error refuses the connection");
+                return None;
+            }
+        }
+        SpecialKind::ConnState => {
+            if matches!(parts.output, Output::Unit) {
+                cx.error_spanned_by(
+                    &sig.ident,
+                    "#[conn_state] returns the connection's state: `-> S` or `-> Result<S, E>`",
+                );
+                return None;
+            }
+        }
+        SpecialKind::Request | SpecialKind::WebSocket => {
+            if input.is_none() {
+                let needs = if kind == SpecialKind::Request {
+                    "a `rivet_core::raw::Request`"
+                } else {
+                    "a `rivet_core::raw::WebSocketEvent`"
+                };
+                cx.error_spanned_by(
+                    &sig.ident,
+                    format!("{what} takes {needs} after the context"),
+                );
+                return None;
+            }
+            if kind == SpecialKind::Request && matches!(parts.output, Output::Unit) {
+                cx.error_spanned_by(
+                    &sig.ident,
+                    "#[on_request] returns a `rivet_core::raw::Response` (or a `Result` of one)",
+                );
+                return None;
+            }
+            if kind == SpecialKind::WebSocket && matches!(parts.output, Output::Value(_)) {
+                cx.error_spanned_by(
+                    &sig.output,
+                    "#[on_websocket] returns `()` or `Result<(), E>`",
+                );
+                return None;
+            }
+        }
+    }
+    Some(SpecialFn {
+        kind,
+        ident: sig.ident.clone(),
+        is_async: sig.asyncness.is_some(),
+        receiver,
+        cx: parts.cx,
+        input,
+        output: parts.output,
+    })
 }
