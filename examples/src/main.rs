@@ -1,11 +1,9 @@
-//! Runs the example actors on embedded storage (`./.rivet`, or `$RIVET_DATA_DIR`) and exercises
-//! them through the in-process client. Run it twice: the state survives.
+//! The example actors (`counter`, `chatRoom`, `worker`) behind a RivetKit-compatible server, on
+//! embedded storage (`./.rivet`, or `$RIVET_DATA_DIR`). Listens on 127.0.0.1:6420 (the official
+//! client's default endpoint), or `$RIVET_ADDR`.
 #![allow(clippy::print_stdout)]
 
-use rivet_core::UserError;
-use rivet_examples::chat_room::ChatRoom;
-use rivet_examples::counter::Counter;
-use rivet_examples::worker::{Job, Worker};
+use rivet_core::server::DEFAULT_ADDR;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,33 +14,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     let registry = rivet_examples::registry().build()?;
-    let client = registry.client();
-
-    let counter = client.get_or_create::<Counter>(["demo"]);
-    let count = counter.increment(1).await?;
-    println!("counter [\"demo\"]: incremented to {count} (run again: it keeps counting)");
-
-    let room = client.get_or_create::<ChatRoom>(["org-acme", "general"]);
-    room.send_message("ferris".to_owned(), format!("hello #{count}"))
-        .await?;
-    let history = room.get_history().await?;
+    let addr = std::env::var("RIVET_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
+    let local = registry.spawn_server(addr).await?;
+    println!("Rivet server listening on http://{local}");
+    println!("actors: counter, chatRoom, worker — try:");
     println!(
-        "chatRoom [\"org-acme\", \"general\"]: {} messages",
-        history.len()
+        "  curl -X POST 'http://{local}/gateway/counter/action/increment?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=demo' -H 'content-type: application/json' -d '{{\"args\":[1]}}'"
     );
-
-    let worker = client.get_or_create::<Worker>(["demo"]);
-    let done = worker
-        .send_jobs(Job { n: 5 })
-        .wait(std::time::Duration::from_secs(5))
-        .await?;
-    println!("worker [\"demo\"]: job done, total {}", done.total);
-
-    match counter.fail_with("demo_error".to_owned()).await {
-        Err(error) => println!("counter.failWith: {error} (metadata {:?})", error.metadata),
-        Ok(()) => return Err(UserError::message("failWith should fail").into()),
-    }
-
+    tokio::signal::ctrl_c().await?;
+    println!("shutting down");
     registry.shutdown().await;
     Ok(())
 }

@@ -179,6 +179,21 @@ pub mod codes {
         "timed_out",
         "Timed out waiting for queue message completion.",
     );
+    /// The encoding asked for is not json, cbor or bare.
+    pub const UNSUPPORTED_ENCODING: ErrorCode = ErrorCode::new(
+        "protocol",
+        "unsupported_encoding",
+        "Unsupported protocol encoding.",
+    );
+    /// A message or request body is larger than the server accepts.
+    pub const INCOMING_TOO_LONG: ErrorCode =
+        ErrorCode::new("message", "incoming_too_long", "Incoming message too long.");
+    /// A response or event is larger than the server sends.
+    pub const OUTGOING_TOO_LONG: ErrorCode =
+        ErrorCode::new("message", "outgoing_too_long", "Outgoing message too long.");
+    /// The server is going away (shutting down or restarting the actor); clients reconnect.
+    pub const GOING_AWAY: ErrorCode =
+        ErrorCode::new("ws", "going_away", "The server is going away.");
     /// The registry is shut down.
     pub const SHUT_DOWN: ErrorCode =
         ErrorCode::new("registry", "shut_down", "Registry is shut down.");

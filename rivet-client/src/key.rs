@@ -36,6 +36,77 @@ impl ActorKey {
     pub fn into_parts(self) -> Vec<String> {
         self.0
     }
+
+    /// The key as one string, the way the RivetKit REST API writes it: parts joined by `/`, with
+    /// `\` escaping `\` and `/`, `\0` for an empty part, and `/` for the empty key.
+    ///
+    /// ```
+    /// use rivet_client::ActorKey;
+    ///
+    /// let key = ActorKey::from(["org/acme", "", "a\\b"]);
+    /// assert_eq!(key.serialize(), r"org\/acme/\0/a\\b");
+    /// assert_eq!(ActorKey::deserialize(&key.serialize()), key);
+    /// assert_eq!(ActorKey::empty().serialize(), "/");
+    /// ```
+    pub fn serialize(&self) -> String {
+        if self.0.is_empty() {
+            return "/".to_owned();
+        }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|part| {
+                if part.is_empty() {
+                    "\\0".to_owned()
+                } else {
+                    part.replace('\\', "\\\\").replace('/', "\\/")
+                }
+            })
+            .collect();
+        parts.join("/")
+    }
+
+    /// Parses the REST API's key string (see [`serialize`](Self::serialize)).
+    pub fn deserialize(text: &str) -> Self {
+        if text == "/" {
+            return Self::empty();
+        }
+        let mut parts = Vec::new();
+        let mut current = String::new();
+        let mut escaping = false;
+        let mut empty_marker = false;
+        for ch in text.chars() {
+            if escaping {
+                if ch == '0' {
+                    empty_marker = true;
+                } else {
+                    current.push(ch);
+                }
+                escaping = false;
+            } else if ch == '\\' {
+                escaping = true;
+            } else if ch == '/' {
+                parts.push(if empty_marker {
+                    String::new()
+                } else {
+                    std::mem::take(&mut current)
+                });
+                current.clear();
+                empty_marker = false;
+            } else {
+                current.push(ch);
+            }
+        }
+        if escaping {
+            current.push('\\');
+            parts.push(current);
+        } else if empty_marker {
+            parts.push(String::new());
+        } else if !current.is_empty() || !parts.is_empty() {
+            parts.push(current);
+        }
+        Self(parts)
+    }
 }
 
 impl fmt::Debug for ActorKey {

@@ -338,6 +338,26 @@ fn json_to_internal(json: &Json) -> Result<Bytes, ProtocolError> {
     Ok(Bytes::from(compat::json_to_cbor(json)?))
 }
 
+/// A BARE payload received from a client of `version`: rivetkit 2.3 (v4) compat-encodes values
+/// inside the CBOR, 2.2 (v3) sends plain CBOR.
+fn bare_in(bytes: &[u8], version: u16) -> Result<Bytes, ProtocolError> {
+    if version >= 4 {
+        Ok(Bytes::from(compat::revive_cbor(bytes)?.into_owned()))
+    } else {
+        codec::check_item(bytes).map_err(perr)?;
+        Ok(Bytes::copy_from_slice(bytes))
+    }
+}
+
+/// A BARE payload for a client of `version` (see [`bare_in`]).
+fn bare_out(bytes: &[u8], version: u16) -> Result<std::borrow::Cow<'_, [u8]>, ProtocolError> {
+    if version >= 4 {
+        escaped(bytes)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(bytes))
+    }
+}
+
 fn escaped(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, ProtocolError> {
     Ok(compat::escape_cbor(bytes)?)
 }
@@ -345,9 +365,22 @@ fn escaped(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, ProtocolError> {
 // ---------------------------------------------------------------------------------------------
 // WebSocket: server side.
 
+/// The BARE version of server WebSocket frames: v3, which rivetkit 2.2 requires and 2.3 accepts
+/// (it lacks only the `actor` field of errors).
+pub const WS_BARE_VERSION: u16 = 3;
+
 impl ToClient {
-    /// Encodes for a client using `encoding` (BARE: protocol v4).
+    /// Encodes for a client using `encoding` (BARE: [`WS_BARE_VERSION`]).
     pub fn encode(&self, encoding: Encoding) -> Result<Frame, ProtocolError> {
+        self.encode_versioned(encoding, WS_BARE_VERSION)
+    }
+
+    /// Encodes with an explicit BARE version (3 or 4).
+    pub fn encode_versioned(
+        &self,
+        encoding: Encoding,
+        version: u16,
+    ) -> Result<Frame, ProtocolError> {
         match encoding {
             Encoding::Json => {
                 let json = match self {
@@ -447,7 +480,7 @@ impl ToClient {
                 Ok(Frame::Binary(out))
             }
             Encoding::Bare => {
-                let mut w = Writer::versioned(PROTOCOL_VERSION);
+                let mut w = Writer::versioned(version);
                 match self {
                     Self::Init {
                         actor_id,
@@ -470,8 +503,10 @@ impl ToClient {
                             })
                             .optional(*action_id, |w, id| {
                                 w.uint(id);
-                            })
-                            .optional(None::<()>, |_, ()| {});
+                            });
+                        if version >= 4 {
+                            w.optional(None::<()>, |_, ()| {});
+                        }
                     }
                     Self::ActionResponse { id, output } => {
                         w.uint(2).uint(*id).data(&escaped(output)?);
@@ -535,7 +570,7 @@ impl ToServer {
                     0 => {
                         let id = r.uint()?;
                         let name = r.str()?.to_owned();
-                        let args = Bytes::from(compat::revive_cbor(r.data()?)?.into_owned());
+                        let args = bare_in(r.data()?, version)?;
                         Self::ActionRequest { id, name, args }
                     }
                     1 => Self::SubscriptionRequest {
@@ -706,13 +741,15 @@ impl ToClient {
                             metadata.map(|m| metadata_from_wire_cbor(&m)).transpose()?;
                         Self::Error { error, action_id }
                     }
+                    // Servers escape compat markers whatever version they write (the official
+                    // client revives them in every version it accepts).
                     2 => Self::ActionResponse {
                         id: r.uint()?,
-                        output: Bytes::from(compat::revive_cbor(r.data()?)?.into_owned()),
+                        output: bare_in(r.data()?, 4)?,
                     },
                     3 => Self::Event {
                         name: r.str()?.to_owned(),
-                        args: Bytes::from(compat::revive_cbor(r.data()?)?.into_owned()),
+                        args: bare_in(r.data()?, 4)?,
                     },
                     tag => return Err(perr(format!("unknown message tag {tag}"))),
                 };
@@ -818,7 +855,7 @@ impl HttpActionRequest {
             Encoding::Bare => {
                 let (version, mut r) = Reader::versioned(body)?;
                 check_version(version)?;
-                let args = Bytes::from(compat::revive_cbor(r.data()?)?.into_owned());
+                let args = bare_in(r.data()?, version)?;
                 r.end()?;
                 Ok(Self { args, version })
             }
@@ -870,7 +907,7 @@ pub fn encode_http_action_response(
         }
         Encoding::Bare => {
             let mut w = Writer::versioned(version);
-            w.data(&escaped(output)?);
+            w.data(&bare_out(output, version)?);
             Ok(w.finish())
         }
     }
@@ -893,7 +930,7 @@ pub fn decode_http_action_response(
         Encoding::Bare => {
             let (version, mut r) = Reader::versioned(body)?;
             check_version(version)?;
-            let output = Bytes::from(compat::revive_cbor(r.data()?)?.into_owned());
+            let output = bare_in(r.data()?, version)?;
             r.end()?;
             Ok(output)
         }
@@ -961,7 +998,7 @@ impl HttpQueueRequest {
             Encoding::Bare => {
                 let (version, mut r) = Reader::versioned(body)?;
                 check_version(version)?;
-                let body = Bytes::from(compat::revive_cbor(r.data()?)?.into_owned());
+                let body = bare_in(r.data()?, version)?;
                 let name = r.optional(|r| r.str().map(str::to_owned))?;
                 let wait = r.optional(Reader::bool)?.unwrap_or(false);
                 let timeout_ms = r.optional(Reader::u64)?;
@@ -1063,7 +1100,11 @@ impl HttpQueueResponse {
                 Ok(out)
             }
             Encoding::Bare => {
-                let response = self.response.as_deref().map(escaped).transpose()?;
+                let response = self
+                    .response
+                    .as_deref()
+                    .map(|r| bare_out(r, version))
+                    .transpose()?;
                 let mut w = Writer::versioned(version);
                 w.str(&self.status).optional(response.as_deref(), |w, r| {
                     w.data(r);
@@ -1099,7 +1140,7 @@ impl HttpQueueResponse {
                 let status = r.str()?.to_owned();
                 let response = r
                     .optional(|r| r.data().map(<[u8]>::to_vec))?
-                    .map(|d| compat::revive_cbor(&d).map(|c| Bytes::from(c.into_owned())))
+                    .map(|d| bare_in(&d, version))
                     .transpose()?;
                 r.end()?;
                 Ok(Self { status, response })

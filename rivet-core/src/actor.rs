@@ -188,6 +188,7 @@ impl HookSet {
 impl ActorMetadata {
     /// Builds metadata; used by generated code.
     #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
     pub const fn new(
         name: &'static str,
         display_name: Option<&'static str>,

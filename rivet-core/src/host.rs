@@ -31,6 +31,7 @@ use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys};
 
 /// Where an action's result goes.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) enum ReplyTo {
     /// A waiting caller.
     Oneshot(oneshot::Sender<Result<Bytes, ActorError>>),
@@ -64,6 +65,7 @@ pub(crate) enum ConnRef {
 
 /// An event on a raw WebSocket, as the server hands it to the actor.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) enum RawSocketEnvelope {
     Open {
         id: String,
@@ -83,6 +85,7 @@ pub(crate) enum RawSocketEnvelope {
 
 /// A message to an actor's mailbox.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) enum Envelope {
     Action {
         name: Cow<'static, str>,
@@ -118,6 +121,10 @@ pub(crate) enum Envelope {
     Ping {
         reply: oneshot::Sender<Result<(), ActorError>>,
     },
+    /// Destroy the actor (the REST API's `DELETE /actors/{id}`); answered once it is gone.
+    Destroy {
+        reply: oneshot::Sender<Result<(), ActorError>>,
+    },
     /// The registry is shutting down: sleep after the messages before this one.
     Shutdown,
 }
@@ -140,6 +147,9 @@ impl Envelope {
                 let _ = commands.send(RawCommand::Close(1011, error.full_code()));
             }
             Self::Ping { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Destroy { reply } => {
                 let _ = reply.send(Err(error));
             }
             Self::Subscribe { .. }
@@ -220,6 +230,8 @@ struct Host<A: Actor> {
     spare: Batch,
     /// Connections the actor asked to close (`cx.disconnect`), handled after the turn.
     pending_disconnects: Vec<(String, Option<ActorError>)>,
+    /// Callers waiting for the actor to be destroyed.
+    destroy_waiters: Vec<oneshot::Sender<Result<(), ActorError>>>,
 }
 
 impl<A: Actor> Host<A> {
@@ -267,6 +279,7 @@ impl<A: Actor> Host<A> {
             stop: None,
             spare: Batch::default(),
             pending_disconnects: Vec::new(),
+            destroy_waiters: Vec::new(),
         };
         if fresh {
             if let Err(error) = host.run_hook(Hook::Create, true).await {
@@ -515,6 +528,10 @@ impl<A: Actor> Host<A> {
             Envelope::Ping { reply } => {
                 let _ = reply.send(Ok(()));
             }
+            Envelope::Destroy { reply } => {
+                self.destroy_waiters.push(reply);
+                self.stop = Some(Stop::Destroy);
+            }
             Envelope::Shutdown => self.stop = Some(Stop::Shutdown),
         }
         self.run_pending_disconnects().await;
@@ -712,10 +729,10 @@ impl<A: Actor> Host<A> {
                         };
                     }
                     let mut dispatch = state.dispatch(cx, name, args).await;
-                    if hooks.contains(HookSet::DISCONNECT) {
-                        if let Err(error) = state.hook(cx, Hook::Disconnect).await {
-                            tracing::error!(%error, "on_disconnect failed");
-                        }
+                    if hooks.contains(HookSet::DISCONNECT)
+                        && let Err(error) = state.hook(cx, Hook::Disconnect).await
+                    {
+                        tracing::error!(%error, "on_disconnect failed");
                     }
                     dispatch.mutates |= hooks.contains(HookSet::CONNECTION_SETUP)
                         || hooks.contains(HookSet::CONNECT)
@@ -1010,10 +1027,27 @@ impl<A: Actor> Host<A> {
                 Err(error) => tracing::error!(%error, "destroy failed"),
             }
         }
-        let close_reason =
-            destroyed.then(|| codes::ACTOR_NOT_FOUND.with_message("The actor was destroyed."));
+        // Clients reconnect on `ws.going_away`; on `actor.not_found` a get-or-create handle
+        // makes a new actor.
+        let close_reason = if destroyed {
+            codes::ACTOR_NOT_FOUND.with_message("The actor was destroyed.")
+        } else {
+            codes::GOING_AWAY.error()
+        };
         for conn in self.cx.conns.values() {
-            let _ = conn.sink.send(ConnMessage::Closed(close_reason.clone()));
+            let _ = conn
+                .sink
+                .send(ConnMessage::Closed(Some(close_reason.clone())));
+        }
+        for socket in self.cx.raw_sockets.values() {
+            socket.close(1001, close_reason.full_code());
+        }
+        for waiter in self.destroy_waiters.drain(..) {
+            let _ = waiter.send(if destroyed {
+                Ok(())
+            } else {
+                Err(codes::INTERNAL_ERROR.error())
+            });
         }
         for (_, waiter) in self.waiters.drain() {
             let _ = waiter.send(Err(codes::DROPPED_REPLY.with_message(

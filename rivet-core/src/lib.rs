@@ -50,6 +50,8 @@ pub mod error;
 mod host;
 pub mod raw;
 mod registry;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod storage;
 
 #[doc(hidden)]

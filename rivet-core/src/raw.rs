@@ -51,6 +51,7 @@ pub enum RawMessage {
 
 /// What an actor asks of a raw socket.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) enum RawCommand {
     Send(RawMessage),
     Close(u16, String),

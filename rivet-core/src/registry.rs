@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) max_state_size: usize,
     pub(crate) max_queue_size: usize,
     pub(crate) max_queue_message_size: usize,
+    #[cfg(feature = "server")]
+    pub(crate) server: crate::server::ServerConfig,
 }
 
 impl Default for Config {
@@ -51,6 +53,8 @@ impl Default for Config {
             max_state_size: 128 * 1024,
             max_queue_size: 1000,
             max_queue_message_size: 64 * 1024,
+            #[cfg(feature = "server")]
+            server: crate::server::ServerConfig::default(),
         }
     }
 }
@@ -176,6 +180,40 @@ impl RegistryBuilder {
         self
     }
 
+    /// The largest WebSocket message or HTTP action/queue body the server accepts (default
+    /// 64 KiB); larger ones get `message.incoming_too_long`.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn max_incoming_message_size(mut self, bytes: usize) -> Self {
+        self.config.server.max_incoming_message_size = bytes;
+        self
+    }
+
+    /// The largest response or event the server sends (default 1 MiB); larger ones become
+    /// `message.outgoing_too_long`.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn max_outgoing_message_size(mut self, bytes: usize) -> Self {
+        self.config.server.max_outgoing_message_size = bytes;
+        self
+    }
+
+    /// The largest raw request body (`/request/*`) the server accepts (default 16 MiB).
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn max_request_body_size(mut self, bytes: usize) -> Self {
+        self.config.server.max_request_body_size = bytes;
+        self
+    }
+
+    /// Which browser origins may call the server (default: any, with credentials).
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn cors(mut self, cors: crate::server::Cors) -> Self {
+        self.config.server.cors = cors;
+        self
+    }
+
     /// Opens the storage and starts the registry. Must be called inside a Tokio runtime.
     pub fn build(self) -> Result<Registry, BuildError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
@@ -213,6 +251,7 @@ impl RegistryBuilder {
             }
         };
         let (lifecycle, _) = broadcast::channel(1024);
+        let (closing, _) = tokio::sync::watch::channel(false);
         let inner = Arc::new(RegistryInner {
             factories,
             storage,
@@ -220,6 +259,7 @@ impl RegistryBuilder {
             live: Mutex::new(Live::default()),
             next_generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            closing,
             lifecycle,
             active: AtomicUsize::new(0),
             stopped: tokio::sync::Notify::new(),
@@ -301,6 +341,30 @@ impl Registry {
         self.guard.inner.live().by_id.len()
     }
 
+    #[cfg(feature = "server")]
+    pub(crate) fn inner(&self) -> &Arc<RegistryInner> {
+        &self.guard.inner
+    }
+
+    #[cfg(feature = "server")]
+    pub(crate) fn server_config(&self) -> &crate::server::ServerConfig {
+        &self.guard.inner.config.server
+    }
+
+    #[cfg(feature = "server")]
+    pub(crate) fn action_timeout(&self) -> Duration {
+        self.guard.inner.config.action_timeout
+    }
+
+    /// Resolves once shutdown has begun.
+    #[cfg(feature = "server")]
+    pub(crate) fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.guard.inner.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closing| *closing).await;
+        }
+    }
+
     /// Lifecycle events (wake, sleep, destroy) of every actor, from now on.
     pub fn lifecycle_events(&self) -> broadcast::Receiver<LifecycleEvent> {
         self.guard.inner.lifecycle.subscribe()
@@ -360,6 +424,8 @@ pub(crate) struct RegistryInner {
     live: Mutex<Live>,
     next_generation: AtomicU64,
     shutting_down: AtomicBool,
+    /// Tells servers to stop accepting connections.
+    closing: tokio::sync::watch::Sender<bool>,
     lifecycle: broadcast::Sender<LifecycleEvent>,
     active: AtomicUsize,
     stopped: tokio::sync::Notify,
@@ -424,6 +490,7 @@ impl RegistryInner {
         if self.shutting_down.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.closing.send_replace(true);
         for slot in live.by_id.values() {
             let _ = slot.tx.send(Envelope::Shutdown);
         }
@@ -443,6 +510,111 @@ impl RegistryInner {
             key: record.key.clone(),
             kind,
         });
+    }
+
+    #[cfg(feature = "server")]
+    /// The type name of the actor with this id, if it exists.
+    pub(crate) async fn actor_name(&self, id: &str) -> Result<Option<String>, ActorError> {
+        if let Some(slot) = self.live().by_id.get(id) {
+            return Ok(Some(slot.addr.name.clone()));
+        }
+        Ok(self.lookup_id(id).await?.map(|r| r.name))
+    }
+
+    #[cfg(feature = "server")]
+    /// The actor with this id, from storage.
+    pub(crate) async fn lookup_id(&self, id: &str) -> Result<Option<ActorRecord>, ActorError> {
+        self.storage.lookup(Lookup::Id(id)).await.map_err(internal)
+    }
+
+    #[cfg(feature = "server")]
+    /// The actor at this address, from storage.
+    pub(crate) async fn lookup_addr(
+        &self,
+        addr: &ActorAddr,
+    ) -> Result<Option<ActorRecord>, ActorError> {
+        self.storage
+            .lookup(Lookup::Addr(&addr.name, &addr.key))
+            .await
+            .map_err(internal)
+    }
+
+    /// Up to `limit` actors of a type.
+    #[cfg(feature = "server")]
+    pub(crate) async fn list_actors(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<ActorRecord>, ActorError> {
+        self.storage
+            .list_actors(name, limit)
+            .await
+            .map_err(internal)
+    }
+
+    #[cfg(feature = "server")]
+    /// Gets or creates the actor at `addr`, starting it so that a failing `#[create]` is reported;
+    /// the flag tells whether it was created.
+    pub(crate) async fn get_or_create_record(
+        self: &Arc<Self>,
+        addr: &ActorAddr,
+        input: Option<Bytes>,
+    ) -> Result<(ActorRecord, bool), ActorError> {
+        if let Some(record) = self.lookup_addr(addr).await? {
+            return Ok((record, false));
+        }
+        let record = self.create_record(addr, input, false).await?;
+        let target = ActorTarget::Id {
+            name: record.name.clone(),
+            id: record.id.clone(),
+        };
+        self.ping(&target).await?;
+        Ok((record, true))
+    }
+
+    #[cfg(feature = "server")]
+    /// Creates the actor at `addr` (`actor.duplicate_key` if it exists) and starts it.
+    pub(crate) async fn create_started(
+        self: &Arc<Self>,
+        addr: &ActorAddr,
+        input: Option<Bytes>,
+    ) -> Result<ActorRecord, ActorError> {
+        let record = self.create_record(addr, input, true).await?;
+        let target = ActorTarget::Id {
+            name: record.name.clone(),
+            id: record.id.clone(),
+        };
+        self.ping(&target).await?;
+        Ok(record)
+    }
+
+    #[cfg(feature = "server")]
+    /// Wakes the target (creating it for get-or-create) and waits until it is ready.
+    pub(crate) async fn ping(
+        self: &Arc<Self>,
+        target: &ActorTarget,
+    ) -> Result<Arc<str>, ActorError> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.deliver(target, Envelope::Ping { reply: tx }).await;
+        rx.await
+            .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+        id.map_err(|()| codes::DROPPED_REPLY.error())
+    }
+
+    #[cfg(feature = "server")]
+    /// Destroys the actor with this id, running its `#[on_destroy]`.
+    pub(crate) async fn destroy_by_id(self: &Arc<Self>, id: &str) -> Result<(), ActorError> {
+        let name = self.actor_name(id).await?.ok_or_else(|| {
+            codes::ACTOR_NOT_FOUND.with_message(format!("No actor with id `{id}`."))
+        })?;
+        let target = ActorTarget::Id {
+            name,
+            id: id.to_owned(),
+        };
+        let (tx, rx) = oneshot::channel();
+        let _ = self.deliver(&target, Envelope::Destroy { reply: tx }).await;
+        rx.await
+            .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))
     }
 
     /// Delivers an envelope to the actor `target` names, waking or creating it as needed.

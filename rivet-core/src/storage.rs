@@ -174,6 +174,13 @@ pub trait Storage: Send + Sync + Debug + 'static {
         prefix: &'a [u8],
     ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>>;
 
+    /// Up to `limit` actors of type `name`, oldest first.
+    fn list_actors<'a>(
+        &'a self,
+        name: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>>;
+
     /// Every actor with at least one key starting with `prefix` (used at start-up to wake actors
     /// that have work waiting, such as queued messages).
     fn actors_with_prefix<'a>(

@@ -65,6 +65,13 @@ impl Storage for HeldStorage {
     ) -> BoxFuture<'a, Result<Vec<(bytes::Bytes, bytes::Bytes)>, StorageError>> {
         self.inner.scan_prefix(storage_id, prefix)
     }
+    fn list_actors<'a>(
+        &'a self,
+        name: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
+        self.inner.list_actors(name, limit)
+    }
     fn actors_with_prefix<'a>(
         &'a self,
         prefix: &'a [u8],

@@ -25,20 +25,28 @@ fn bare_messages_match_the_official_client() {
         actor_id: "actor1".into(),
         connection_id: "conn1".into(),
     };
-    assert_eq!(
-        init.encode(Encoding::Bare).unwrap(),
-        Frame::Binary(hex(&format!(
-            "0400 00 06{} 05{}",
+    let init_bytes = |v: &str| {
+        hex(&format!(
+            "{v}00 00 06{} 05{}",
             text("actor1"),
             text("conn1")
-        )))
+        ))
+    };
+    assert_eq!(
+        init.encode_versioned(Encoding::Bare, 4).unwrap(),
+        Frame::Binary(init_bytes("04"))
+    );
+    // WebSocket frames go out as v3 by default, which rivetkit 2.2 needs and 2.3 accepts.
+    assert_eq!(
+        init.encode(Encoding::Bare).unwrap(),
+        Frame::Binary(init_bytes("03"))
     );
     let response = ToClient::ActionResponse {
         id: 0,
         output: to_cbor(&18).unwrap(),
     };
     assert_eq!(
-        response.encode(Encoding::Bare).unwrap(),
+        response.encode_versioned(Encoding::Bare, 4).unwrap(),
         Frame::Binary(hex("0400 02 00 01 12"))
     );
     let event = ToClient::Event {
@@ -46,7 +54,7 @@ fn bare_messages_match_the_official_client() {
         args: to_cbor(&(18,)).unwrap(),
     };
     assert_eq!(
-        event.encode(Encoding::Bare).unwrap(),
+        event.encode_versioned(Encoding::Bare, 4).unwrap(),
         Frame::Binary(hex(&format!("0400 03 08{} 02 81 12", text("newCount"))))
     );
 
@@ -197,6 +205,32 @@ fn http_bodies_match_the_official_client() {
     assert_eq!(decoded_json.timeout_ms, Some(1000));
     let json_body: serde_json::Value = crate::codec::from_cbor(&decoded_json.body).unwrap();
     assert_eq!(json_body, body);
+}
+
+#[test]
+fn rivetkit_2_2_bare_payloads_are_plain_cbor() {
+    // v3 clients send raw cbor-x values: an array that looks like a compat marker is data.
+    let args = to_cbor(&(("$BigInt", "5"),)).unwrap();
+    let mut body = vec![3, 0];
+    body.push(args.len() as u8);
+    body.extend_from_slice(&args);
+    assert_eq!(
+        HttpActionRequest::decode(&body, Encoding::Bare)
+            .unwrap()
+            .args,
+        args
+    );
+    body[0] = 4;
+    assert_eq!(
+        HttpActionRequest::decode(&body, Encoding::Bare)
+            .unwrap()
+            .args,
+        to_cbor(&(5,)).unwrap()
+    );
+    // ...and they read plain CBOR back.
+    let output = to_cbor(&("$x", 1)).unwrap();
+    let v3 = encode_http_action_response(&output, Encoding::Bare, 3).unwrap();
+    assert_eq!(&v3[3..], &output[..]);
 }
 
 #[test]

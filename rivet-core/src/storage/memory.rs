@@ -151,6 +151,23 @@ impl Storage for MemoryStorage {
         Box::pin(std::future::ready(Ok(rows)))
     }
 
+    fn list_actors<'a>(
+        &'a self,
+        name: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
+        let inner = self.lock();
+        let mut found: Vec<ActorRecord> = inner
+            .actors
+            .values()
+            .filter(|r| r.name == name)
+            .cloned()
+            .collect();
+        found.sort_by_key(|r| r.storage_id);
+        found.truncate(limit);
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
     fn actors_with_prefix<'a>(
         &'a self,
         prefix: &'a [u8],

@@ -257,6 +257,28 @@ impl Storage for SqliteStorage {
         }))
     }
 
+    fn list_actors<'a>(
+        &'a self,
+        name: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
+        let name = name.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Box::pin(self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT storage_id, id, name, key, input, created_at FROM actors WHERE name = ?1 ORDER BY storage_id LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = stmt.query_map(params![name, limit], read_record).map_err(backend)?;
+            let mut found = Vec::new();
+            for row in rows {
+                found.push(row.map_err(backend)??);
+            }
+            Ok(found)
+        }))
+    }
+
     fn actors_with_prefix<'a>(
         &'a self,
         prefix: &'a [u8],

@@ -1,0 +1,234 @@
+//! The engine API subset the official client uses: `/metadata`, `/health` and `/actors`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use rivet_client::{ActorAddr, ActorError, ActorKey, codes};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::routes::{error_response, ray_id};
+use crate::registry::Registry;
+use crate::storage::ActorRecord;
+
+/// The version string this server reports.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `GET /`.
+pub(crate) async fn banner() -> &'static str {
+    "This is a Rivet for Rust server (RivetKit protocol). See /metadata.\n"
+}
+
+/// `GET /health`.
+pub(crate) async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "runtime": "rivetkit", "version": VERSION }))
+}
+
+/// `GET /metadata`: answered at once; the official client waits for it before anything else.
+pub(crate) async fn metadata(State(registry): State<Registry>) -> Json<Value> {
+    let mut names = Map::new();
+    for meta in registry.actors() {
+        let mut fields = Map::new();
+        if let Some(icon) = meta.icon {
+            fields.insert("icon".to_owned(), json!(icon));
+        }
+        if let Some(display) = meta.display_name {
+            fields.insert("name".to_owned(), json!(display));
+        }
+        names.insert(meta.name.to_owned(), json!({ "metadata": fields }));
+    }
+    Json(json!({
+        "runtime": "rivetkit",
+        "version": VERSION,
+        "implementation": "rivet-rust",
+        "actorNames": names,
+        "envoy": { "kind": { "normal": {} }, "version": 1 },
+        "envoyProtocolVersion": 1,
+    }))
+}
+
+/// The engine's JSON view of an actor.
+fn actor_json(record: &ActorRecord) -> Value {
+    json!({
+        "actor_id": record.id,
+        "name": record.name,
+        "key": record.key.serialize(),
+        "namespace_id": "default",
+        "runner_name_selector": "default",
+        "crash_policy": "sleep",
+        "datacenter": "default",
+        "create_ts": record.created_at_ms,
+        "start_ts": record.created_at_ms,
+        "connectable_ts": record.created_at_ms,
+        "sleep_ts": null,
+        "destroy_ts": null,
+    })
+}
+
+fn fail(error: &ActorError, headers: &HeaderMap) -> Response {
+    error_response(error, &ray_id(headers))
+}
+
+fn bad_request(message: impl Into<String>) -> ActorError {
+    codes::INVALID_REQUEST.with_message(message)
+}
+
+/// Query of `GET /actors`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    name: Option<String>,
+    key: Option<String>,
+    actor_ids: Option<String>,
+    #[allow(dead_code)]
+    namespace: Option<String>,
+}
+
+/// `GET /actors?name&key`, `?actor_ids=a,b`, or `?name` (list).
+pub(crate) async fn list_actors(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let inner = registry.inner();
+    let result = async {
+        let records = match (&query.actor_ids, &query.name, &query.key) {
+            (Some(ids), None, None) => {
+                let ids: Vec<&str> = ids.split(',').filter(|s| !s.is_empty()).collect();
+                if ids.len() > 32 {
+                    return Err(bad_request("At most 32 actor ids at once."));
+                }
+                let mut found = Vec::new();
+                for id in ids {
+                    if let Some(record) = inner.lookup_id(id).await? {
+                        found.push(record);
+                    }
+                }
+                found
+            }
+            (None, Some(name), Some(key)) => {
+                let addr = ActorAddr {
+                    name: name.clone(),
+                    key: ActorKey::deserialize(key),
+                };
+                inner.lookup_addr(&addr).await?.into_iter().collect()
+            }
+            (None, Some(name), None) => inner.list_actors(name, 100).await?,
+            _ => {
+                return Err(bad_request(
+                    "Give `actor_ids`, or `name` with an optional `key`.",
+                ));
+            }
+        };
+        Ok(records)
+    }
+    .await;
+    match result {
+        Ok(records) => {
+            Json(json!({ "actors": records.iter().map(actor_json).collect::<Vec<_>>() }))
+                .into_response()
+        }
+        Err(error) => fail(&error, &headers),
+    }
+}
+
+/// Body of `PUT /actors` and `POST /actors`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CreateBody {
+    name: String,
+    key: Option<String>,
+    input: Option<String>,
+}
+
+impl CreateBody {
+    fn addr(&self) -> ActorAddr {
+        ActorAddr {
+            name: self.name.clone(),
+            // RivetKit's manager gives keyless creations a random key.
+            key: match &self.key {
+                Some(key) => ActorKey::deserialize(key),
+                None => ActorKey::from(crate::registry::new_id()),
+            },
+        }
+    }
+
+    /// Standard base64 of CBOR (compat-encoded by rivetkit 2.3, plain from 2.2).
+    fn input(&self) -> Result<Option<Bytes>, ActorError> {
+        let Some(text) = &self.input else {
+            return Ok(None);
+        };
+        let bytes = BASE64
+            .decode(text)
+            .map_err(|_| bad_request("`input` is not base64."))?;
+        let revived = rivet_client::protocol::compat::revive_cbor(&bytes).map_err(|e| {
+            codes::VALIDATION_ERROR.with_message(format!("`input` is not valid CBOR: {e}"))
+        })?;
+        Ok(Some(Bytes::from(revived.into_owned())))
+    }
+}
+
+/// `PUT /actors`: get or create.
+pub(crate) async fn get_or_create_actor(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    Json(body): Json<CreateBody>,
+) -> Response {
+    let result = async {
+        let addr = body.addr();
+        let input = body.input()?;
+        registry.inner().get_or_create_record(&addr, input).await
+    }
+    .await;
+    match result {
+        Ok((record, created)) => {
+            Json(json!({ "actor": actor_json(&record), "created": created })).into_response()
+        }
+        Err(error) => fail(&error, &headers),
+    }
+}
+
+/// `POST /actors`: create; an existing key is `actor.duplicate_key`.
+pub(crate) async fn create_actor(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    Json(body): Json<CreateBody>,
+) -> Response {
+    let result = async {
+        let addr = body.addr();
+        let input = body.input()?;
+        registry.inner().create_started(&addr, input).await
+    }
+    .await;
+    match result {
+        Ok(record) => Json(json!({ "actor": actor_json(&record) })).into_response(),
+        Err(error) => fail(&error, &headers),
+    }
+}
+
+/// `GET /actors/names`.
+pub(crate) async fn actor_names(State(registry): State<Registry>) -> Json<Value> {
+    let mut names = Map::new();
+    for meta in registry.actors() {
+        let mut fields = Map::new();
+        if let Some(icon) = meta.icon {
+            fields.insert("icon".to_owned(), json!(icon));
+        }
+        names.insert(meta.name.to_owned(), json!({ "metadata": fields }));
+    }
+    Json(json!({ "names": names }))
+}
+
+/// `DELETE /actors/{id}`: destroys the actor (running `#[on_destroy]`).
+pub(crate) async fn destroy_actor(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    match registry.inner().destroy_by_id(&id).await {
+        Ok(()) => (StatusCode::OK, Json(json!({}))).into_response(),
+        Err(error) => fail(&error, &headers),
+    }
+}

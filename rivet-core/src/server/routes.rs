@@ -1,0 +1,363 @@
+//! The gateway and the per-actor routes: `/action/{name}`, `/queue/{name}`, `/connect`,
+//! `/request/*`, `/websocket/*`.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Path, State, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use rivet_client::protocol::{
+    self, Encoding, HttpActionRequest, HttpQueueRequest, HttpQueueResponse, PROTOCOL_VERSION,
+};
+use rivet_client::transport::QueueSendOutcome;
+use rivet_client::{ActorAddr, ActorError, ActorTarget, codes};
+use tokio::sync::oneshot;
+
+use super::gateway::{self, GatewayTarget, NO_ROUTE};
+use super::ws;
+use crate::host::{ConnRef, Envelope, ReplyTo};
+use crate::registry::Registry;
+
+/// The header that chooses the encoding of HTTP bodies (json when absent).
+const HEADER_ENCODING: &str = "x-rivet-encoding";
+/// The header with connection parameters (a JSON string) for HTTP actions.
+const HEADER_CONN_PARAMS: &str = "x-rivet-conn-params";
+/// The header carrying the request's ray id, read by the client for errors.
+pub(crate) const HEADER_RAY_ID: &str = "x-rivet-ray-id";
+
+/// A request's trace id, also sent back in `x-rivet-ray-id`.
+pub(crate) fn ray_id(headers: &HeaderMap) -> String {
+    headers
+        .get(HEADER_RAY_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_owned)
+        .unwrap_or_else(crate::registry::new_id)
+}
+
+/// The HTTP status of an error code.
+pub(crate) fn status_of(error: &ActorError) -> StatusCode {
+    match (error.group.as_str(), error.code.as_str()) {
+        ("user", _) => StatusCode::BAD_REQUEST,
+        ("auth", "forbidden") => StatusCode::FORBIDDEN,
+        ("actor", "not_found" | "action_not_found" | "not_registered") => StatusCode::NOT_FOUND,
+        ("guard", "no_route") => StatusCode::NOT_FOUND,
+        ("actor", "method_not_allowed") => StatusCode::METHOD_NOT_ALLOWED,
+        ("actor", "action_timed_out") => StatusCode::REQUEST_TIMEOUT,
+        ("actor", "duplicate_key") => StatusCode::CONFLICT,
+        ("actor", "overloaded" | "dropped_reply") | ("registry", "shut_down") => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        ("core" | "rivetkit", "internal_error") => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// An error response. Always JSON (`application/json`): every client version parses JSON error
+/// bodies whatever the request's encoding, while BARE error bodies differ between versions.
+pub(crate) fn error_response(error: &ActorError, ray: &str) -> Response {
+    let body = protocol::encode_http_error(error, Encoding::Json, PROTOCOL_VERSION);
+    let mut response = (status_of(error), body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(Encoding::Json.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(ray) {
+        headers.insert(HEADER_RAY_ID, v);
+    }
+    response
+}
+
+fn ok_response(body: Vec<u8>, encoding: Encoding, ray: &str, actor_id: Option<&str>) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(encoding.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(ray) {
+        headers.insert(HEADER_RAY_ID, v);
+    }
+    if let Some(id) = actor_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        headers.insert("x-rivet-actor", id);
+    }
+    response
+}
+
+/// The encoding of an HTTP request (json when absent).
+fn request_encoding(headers: &HeaderMap) -> Result<Encoding, ActorError> {
+    match headers
+        .get(HEADER_ENCODING)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => Ok(Encoding::Json),
+        Some(value) => Encoding::parse(value).ok_or_else(|| {
+            codes::UNSUPPORTED_ENCODING.with_message(format!(
+                "Unsupported encoding `{value}`; expected json, cbor or bare."
+            ))
+        }),
+    }
+}
+
+/// Connection parameters given as a JSON string (header or subprotocol), as CBOR.
+pub(crate) fn params_from_json(text: &str) -> Result<Bytes, ActorError> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        codes::INVALID_REQUEST
+            .with_message(format!("Connection parameters are not valid JSON: {e}"))
+    })?;
+    protocol::compat::plain_json_to_cbor(&json)
+        .map(Bytes::from)
+        .map_err(|e| {
+            codes::INVALID_REQUEST.with_message(format!("Invalid connection parameters: {e}"))
+        })
+}
+
+/// Resolves a gateway target to the registry's actor target.
+pub(crate) async fn actor_target(
+    registry: &Registry,
+    target: GatewayTarget,
+) -> Result<ActorTarget, ActorError> {
+    Ok(match target {
+        GatewayTarget::Direct { actor_id } => {
+            let name = registry
+                .inner()
+                .actor_name(&actor_id)
+                .await?
+                .ok_or_else(|| {
+                    codes::ACTOR_NOT_FOUND.with_message(format!("No actor with id `{actor_id}`."))
+                })?;
+            ActorTarget::Id { name, id: actor_id }
+        }
+        GatewayTarget::Get { name, key } => ActorTarget::Get(ActorAddr { name, key }),
+        GatewayTarget::GetOrCreate { name, key, input } => ActorTarget::GetOrCreate {
+            addr: ActorAddr { name, key },
+            input,
+        },
+    })
+}
+
+/// `ANY /gateway/{*tail}`.
+pub(crate) async fn gateway(
+    State(registry): State<Registry>,
+    Path(tail): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let ray = ray_id(request.headers());
+    let encoding = match request_encoding(request.headers()) {
+        Ok(encoding) => encoding,
+        Err(error) => return error_response(&error, &ray),
+    };
+    let parsed = match gateway::parse(&tail, request.uri().query()) {
+        Ok(parsed) => parsed,
+        Err(error) => return error_response(&error, &ray),
+    };
+    let path = parsed.path.clone();
+    let method = request.method().clone();
+    let is_upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+
+    if is_upgrade && (path == "/connect" || path == "/websocket" || path.starts_with("/websocket/"))
+    {
+        let (mut parts, _body) = request.into_parts();
+        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(upgrade) => upgrade,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let target = match actor_target(&registry, parsed.target).await {
+            Ok(target) => target,
+            Err(error) => return error_response(&error, &ray),
+        };
+        return if path == "/connect" {
+            ws::connect(registry, target, upgrade, &parts.headers)
+        } else {
+            let raw_path = path
+                .strip_prefix("/websocket")
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/");
+            ws::raw(
+                registry,
+                target,
+                upgrade,
+                parts,
+                format!("{raw_path}{}", parsed.query),
+            )
+        };
+    }
+
+    let result = match (&method, path.as_str()) {
+        (&Method::POST, p) if p.starts_with("/action/") => {
+            let name = gateway::percent_decode(&p["/action/".len()..]).unwrap_or_default();
+            http_action(&registry, parsed.target, name, request, encoding, &ray).await
+        }
+        (&Method::POST, p) if p == "/queue" || p.starts_with("/queue/") => {
+            let name = p.strip_prefix("/queue/").and_then(gateway::percent_decode);
+            http_queue(&registry, parsed.target, name, request, encoding, &ray).await
+        }
+        (_, p) if p == "/request" || p.starts_with("/request/") || p.starts_with("/request?") => {
+            let raw_path = p
+                .strip_prefix("/request")
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/");
+            let uri = format!("{raw_path}{}", parsed.query);
+            raw_request(&registry, parsed.target, request, uri, &ray).await
+        }
+        _ => Err(NO_ROUTE.with_message(format!("No actor route `{} {path}`.", method))),
+    };
+    result.unwrap_or_else(|error| error_response(&error, &ray))
+}
+
+type RouteResult = Result<Response, ActorError>;
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ActorError> {
+    to_bytes(body, limit).await.map_err(|_| {
+        codes::INCOMING_TOO_LONG
+            .with_message(format!("The request body is larger than {limit} bytes."))
+    })
+}
+
+async fn http_action(
+    registry: &Registry,
+    target: GatewayTarget,
+    name: String,
+    request: axum::extract::Request,
+    encoding: Encoding,
+    ray: &str,
+) -> RouteResult {
+    let params = match request.headers().get(HEADER_CONN_PARAMS) {
+        Some(value) => Some(params_from_json(value.to_str().unwrap_or(""))?),
+        None => None,
+    };
+    let config = registry.server_config();
+    let body = read_body(request.into_body(), config.max_incoming_message_size).await?;
+    let decoded = HttpActionRequest::decode(&body, encoding).map_err(|e| {
+        codes::INVALID_REQUEST.with_message(format!("Malformed action request: {e}"))
+    })?;
+    let version = decoded.version;
+    let target = actor_target(registry, target).await?;
+    let (tx, rx) = oneshot::channel();
+    let envelope = Envelope::Action {
+        name: Cow::Owned(name),
+        args: decoded.args,
+        conn: ConnRef::Ephemeral { params },
+        reply: ReplyTo::Oneshot(tx),
+    };
+    let actor_id = registry.inner().deliver(&target, envelope).await.ok();
+    let output = rx
+        .await
+        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+    let body = protocol::encode_http_action_response(&output, encoding, version)
+        .map_err(|e| codes::INTERNAL_ERROR.with_message(e.0))?;
+    if body.len() > config.max_outgoing_message_size {
+        return Err(codes::OUTGOING_TOO_LONG.error());
+    }
+    Ok(ok_response(body, encoding, ray, actor_id.as_deref()))
+}
+
+async fn http_queue(
+    registry: &Registry,
+    target: GatewayTarget,
+    name: Option<String>,
+    request: axum::extract::Request,
+    encoding: Encoding,
+    ray: &str,
+) -> RouteResult {
+    let config = registry.server_config();
+    let body = read_body(request.into_body(), config.max_incoming_message_size).await?;
+    let decoded = HttpQueueRequest::decode(&body, encoding).map_err(|e| {
+        codes::INVALID_REQUEST.with_message(format!("Malformed queue request: {e}"))
+    })?;
+    let version = decoded.version;
+    let name = name
+        .or(decoded.name)
+        .ok_or_else(|| codes::INVALID_REQUEST.with_message("The queue name is missing."))?;
+    let target = actor_target(registry, target).await?;
+    let (tx, rx) = oneshot::channel();
+    let envelope = Envelope::Queue {
+        name,
+        body: decoded.body,
+        wait: decoded.wait,
+        reply: tx,
+    };
+    let actor_id = registry.inner().deliver(&target, envelope).await.ok();
+    let reply = async {
+        rx.await
+            .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))
+    };
+    let outcome = if decoded.wait {
+        // RivetKit's default wait is unbounded; cap it at the action timeout.
+        let timeout = decoded
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(registry.action_timeout());
+        match tokio::time::timeout(timeout, reply).await {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(QueueSendOutcome::TimedOut),
+        }
+    } else {
+        reply.await
+    }?;
+    let response = match outcome {
+        QueueSendOutcome::Completed(value) => HttpQueueResponse {
+            status: "completed".to_owned(),
+            response: value,
+        },
+        QueueSendOutcome::TimedOut => HttpQueueResponse {
+            status: "timedOut".to_owned(),
+            response: None,
+        },
+        // Accepted without waiting: the client ignores the body.
+        _ => HttpQueueResponse {
+            status: "completed".to_owned(),
+            response: None,
+        },
+    };
+    let body = response
+        .encode(encoding, version)
+        .map_err(|e| codes::INTERNAL_ERROR.with_message(e.0))?;
+    Ok(ok_response(body, encoding, ray, actor_id.as_deref()))
+}
+
+async fn raw_request(
+    registry: &Registry,
+    target: GatewayTarget,
+    request: axum::extract::Request,
+    uri: String,
+    ray: &str,
+) -> RouteResult {
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, registry.server_config().max_request_body_size).await?;
+    let mut builder = http::Request::builder().method(parts.method).uri(uri);
+    for (name, value) in &parts.headers {
+        builder = builder.header(name, value);
+    }
+    let raw = builder
+        .body(body)
+        .map_err(|e| codes::INVALID_REQUEST.with_message(format!("Invalid request: {e}")))?;
+    let target = actor_target(registry, target).await?;
+    let (tx, rx) = oneshot::channel();
+    registry
+        .inner()
+        .deliver(
+            &target,
+            Envelope::Request {
+                request: raw,
+                reply: tx,
+            },
+        )
+        .await
+        .ok();
+    let response = rx
+        .await
+        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+    let (mut parts, body) = response.into_parts();
+    if let Ok(v) = HeaderValue::from_str(ray) {
+        parts.headers.insert(HEADER_RAY_ID, v);
+    }
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
