@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, Weak};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::codec::{decode_output, from_cbor, to_cbor};
 use crate::error::ActorError;
@@ -30,7 +30,8 @@ struct ConnInner {
     transport: Arc<dyn ConnectionTransport>,
     callbacks: Mutex<HashMap<String, Vec<(u64, Callback)>>>,
     next_id: AtomicU64,
-    closed: Mutex<Option<Option<ActorError>>>,
+    /// `Some(reason)` once closed; `reason` is `None` for a normal close.
+    closed: watch::Sender<Option<Option<ActorError>>>,
 }
 
 impl std::fmt::Debug for ConnInner {
@@ -52,7 +53,7 @@ impl ActorConnection {
             transport,
             callbacks: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
-            closed: Mutex::new(None),
+            closed: watch::Sender::new(None),
         });
         tokio::spawn(dispatch(Arc::downgrade(&inner), rx));
         Ok(Self { inner })
@@ -63,8 +64,8 @@ impl ActorConnection {
         self.inner.transport.actor_id()
     }
 
-    /// The id the actor gave this connection.
-    pub fn connection_id(&self) -> &str {
+    /// The id the actor gave this connection (it changes when the connection reconnects).
+    pub fn connection_id(&self) -> String {
         self.inner.transport.connection_id()
     }
 
@@ -135,7 +136,19 @@ impl ActorConnection {
 
     /// Why the connection closed, once it has: `Some(None)` for a normal close.
     pub fn closed_reason(&self) -> Option<Option<ActorError>> {
-        lock(&self.inner.closed).clone()
+        self.inner.closed.borrow().clone()
+    }
+
+    /// Waits until the connection closes for good (after any reconnection attempts) and returns
+    /// why: `None` for a normal close, or the error the actor or the network gave, such as the
+    /// reason an actor passed to `cx.disconnect`.
+    pub async fn closed(&self) -> Option<ActorError> {
+        let mut rx = self.inner.closed.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().flatten(),
+            // The sender lives in `inner`, which `self` keeps alive.
+            Err(_) => None,
+        }
     }
 
     /// Closes the connection.
@@ -201,7 +214,7 @@ async fn dispatch(inner: Weak<ConnInner>, mut rx: mpsc::UnboundedReceiver<ConnMe
                 }
             }
             ConnMessage::Closed(reason) => {
-                *lock(&conn.closed) = Some(reason);
+                conn.closed.send_replace(Some(reason));
                 return;
             }
             // Transports answer actions through their own channels.
@@ -209,7 +222,11 @@ async fn dispatch(inner: Weak<ConnInner>, mut rx: mpsc::UnboundedReceiver<ConnMe
         }
     }
     if let Some(conn) = inner.upgrade() {
-        lock(&conn.closed).get_or_insert(None);
+        conn.closed.send_if_modified(|closed| {
+            let first = closed.is_none();
+            closed.get_or_insert(None);
+            first
+        });
     }
 }
 

@@ -13,6 +13,8 @@ mod connection;
 mod error;
 mod handle;
 mod key;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod protocol;
 pub mod transport;
 
@@ -21,4 +23,7 @@ pub use connection::{ActorConnection, Subscription};
 pub use error::{ActorError, ErrorCode, USER_GROUP, codes};
 pub use handle::{ActorHandle, QueueSend};
 pub use key::ActorKey;
+#[cfg(feature = "net")]
+pub use net::ClientBuilder;
+pub use protocol::Encoding;
 pub use transport::{ActorAddr, ActorTarget, Transport};

@@ -151,6 +151,6 @@ pub trait ConnectionTransport: Send + Sync + Debug + 'static {
     fn close(&self);
     /// The id of the actor this connection is attached to.
     fn actor_id(&self) -> &str;
-    /// The id the actor gave this connection.
-    fn connection_id(&self) -> &str;
+    /// The id the actor gave this connection (it changes when a connection reconnects).
+    fn connection_id(&self) -> String;
 }

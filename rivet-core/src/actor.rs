@@ -183,6 +183,17 @@ impl HookSet {
     pub const fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
+
+    /// Whether any hook of `other` is in this set.
+    pub const fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// The hooks that observe connections: with none of them, a stateless call needs no
+    /// connection of its own.
+    pub const CONNECTION_HOOKS: Self = Self::CONNECT
+        .with(Self::DISCONNECT)
+        .with(Self::CONNECTION_SETUP);
 }
 
 impl ActorMetadata {

@@ -221,7 +221,8 @@ impl<A: Actor> std::fmt::Debug for Cx<A> {
 pub enum ConnKind {
     /// A WebSocket (`/connect`).
     WebSocket,
-    /// A stateless HTTP action: the connection lasts for the call.
+    /// A stateless call, over HTTP or from an in-process handle: the connection lasts for the
+    /// call.
     Http,
     /// An in-process connection (`registry.client()` or `cx.client()`).
     InProcess,

@@ -55,7 +55,7 @@ impl ReplyTo {
 /// Which connection an action runs in.
 #[derive(Debug)]
 pub(crate) enum ConnRef {
-    /// None: a call from a handle.
+    /// No connection: a stateless call to an actor without connection hooks.
     None,
     /// An open connection.
     Id(String),
@@ -421,6 +421,17 @@ impl<A: Actor> Host<A> {
                 reply,
             } => {
                 let timeout = self.registry.config().action_timeout;
+                // A stateless call gets a connection for its length (as RivetKit's HTTP actions
+                // do) when the actor can observe it; otherwise it skips that work.
+                let conn = match conn {
+                    ConnRef::None | ConnRef::Ephemeral { .. }
+                        if !A::metadata().hooks.intersects(HookSet::CONNECTION_HOOKS) =>
+                    {
+                        ConnRef::None
+                    }
+                    ConnRef::None => ConnRef::Ephemeral { params: None },
+                    conn => conn,
+                };
                 let (work, ephemeral) = match conn {
                     ConnRef::None => (
                         Work::Action {
@@ -430,7 +441,12 @@ impl<A: Actor> Host<A> {
                         None,
                     ),
                     ConnRef::Id(id) => {
-                        // A connection that closed meanwhile still gets its answer.
+                        // The actor closed it (a kick) or forgot it (a restart) before this
+                        // call arrived: the call must not run as some other caller.
+                        if !self.cx.conns.contains_key(&id) {
+                            reply.send(Err(codes::CONNECTION_CLOSED.error()));
+                            return;
+                        }
                         self.cx.current_conn = Some(id);
                         (
                             Work::Action {

@@ -961,12 +961,9 @@ impl Transport for LocalTransport {
         args: Bytes,
     ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
         Box::pin(async move {
-            // With parameters, the call gets a connection for its length, as over HTTP.
-            let conn = match params {
-                Some(params) => ConnRef::Ephemeral {
-                    params: Some(params.clone()),
-                },
-                None => ConnRef::None,
+            // A connection for the length of the call, as over HTTP.
+            let conn = ConnRef::Ephemeral {
+                params: params.cloned(),
             };
             self.request(target, |reply| Envelope::Action {
                 name,
@@ -1156,7 +1153,7 @@ impl ConnectionTransport for LocalConnection {
         &self.actor_id
     }
 
-    fn connection_id(&self) -> &str {
-        &self.conn_id
+    fn connection_id(&self) -> String {
+        self.conn_id.clone()
     }
 }

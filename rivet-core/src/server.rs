@@ -101,6 +101,12 @@ impl Registry {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "serving");
         let stopped = self.stopped();
+        // Small request/response messages must not wait out Nagle's algorithm and delayed ACKs.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(listener, self.router().into_make_service())
             .with_graceful_shutdown(stopped)
             .await

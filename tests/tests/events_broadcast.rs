@@ -124,7 +124,7 @@ async fn actions_through_a_connection_see_it() {
     let conn = probe.connect().await.unwrap();
     assert_eq!(
         conn.whoami().await.unwrap().as_deref(),
-        Some(conn.connection().connection_id())
+        Some(conn.connection().connection_id().as_str())
     );
     assert_eq!(probe.whoami().await.unwrap(), None);
 }

@@ -107,6 +107,15 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
                 &self.handle
             }
 
+            /// This handle with connection parameters: the actor's `#[on_before_connect]` and
+            /// `#[conn_state]` hooks receive them for every call and connection made from it.
+            pub fn with_params<P: ::rivet_core::__private::serde::Serialize + ?::core::marker::Sized>(
+                self,
+                params: &P,
+            ) -> ::core::result::Result<Self, ::rivet_core::__private::ActorError> {
+                ::core::result::Result::Ok(Self { handle: self.handle.with_params(params)? })
+            }
+
             /// Opens a connection, for events and connection-bound actions.
             pub async fn connect(&self) -> ::core::result::Result<#conn_ty, ::rivet_core::__private::ActorError> {
                 ::core::result::Result::Ok(#conn_ty { conn: self.handle.connect().await? })

@@ -1,0 +1,878 @@
+//! The network transport: the same protocol as the official RivetKit client, over HTTP (actions,
+//! queue sends, the actors API) and WebSocket (connections), in json, cbor or bare.
+//!
+//! ```no_run
+//! use rivet_client::{Client, Encoding};
+//!
+//! # async fn run() -> Result<(), rivet_client::ActorError> {
+//! let client = Client::builder("http://127.0.0.1:6420").encoding(Encoding::Cbor).build()?;
+//! let handle = client.handle(rivet_client::ActorTarget::Id { name: "counter".into(), id: "abc".into() });
+//! let count: i64 = handle.action("increment", &(1,)).await?;
+//! # Ok(()) }
+//! ```
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value as Json, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+use crate::client::Client;
+use crate::error::{ActorError, codes};
+use crate::key::ActorKey;
+use crate::protocol::{
+    self, Encoding, Frame, HttpActionRequest, HttpQueueRequest, HttpQueueResponse, ToClient,
+    ToServer, compat,
+};
+use crate::transport::{
+    ActorAddr, ActorTarget, BoxFuture, ConnMessage, ConnSender, ConnectionTransport,
+    QueueSendOutcome, Transport,
+};
+
+const USER_AGENT: &str = concat!("rivet-rust/", env!("CARGO_PKG_VERSION"));
+
+/// Builds a network [`Client`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    endpoint: String,
+    encoding: Encoding,
+    namespace: String,
+    token: Option<String>,
+    timeout: Option<Duration>,
+}
+
+impl ClientBuilder {
+    /// The encoding of messages (default: bare, as the official client).
+    #[must_use]
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// The namespace (default: `default`).
+    #[must_use]
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// A bearer token sent with every request.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// A timeout for each HTTP request (default: none).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client, ActorError> {
+        let mut http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .tcp_nodelay(true);
+        if let Some(timeout) = self.timeout {
+            http = http.timeout(timeout);
+        }
+        let http = http.build().map_err(|e| {
+            codes::CLIENT_CODEC.with_message(format!("cannot build the HTTP client: {e}"))
+        })?;
+        Ok(Client::from_transport(Arc::new(NetTransport {
+            http,
+            endpoint: self.endpoint.trim_end_matches('/').to_owned(),
+            encoding: self.encoding,
+            namespace: self.namespace,
+            token: self.token,
+            resolved: Mutex::new(HashMap::new()),
+        })))
+    }
+}
+
+impl Client {
+    /// A client for the server at `endpoint` (such as `http://127.0.0.1:6420`), with the defaults
+    /// of the official client.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: building the HTTP client only fails without a TLS backend, which plain
+    /// HTTP does not need. Use [`Client::builder`] to handle the error.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        Self::builder(endpoint)
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build a network client: {e}"))
+    }
+
+    /// A builder for a network client.
+    pub fn builder(endpoint: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            endpoint: endpoint.into(),
+            encoding: Encoding::Bare,
+            namespace: "default".to_owned(),
+            token: None,
+            timeout: None,
+        }
+    }
+}
+
+/// The network [`Transport`].
+pub struct NetTransport {
+    http: reqwest::Client,
+    endpoint: String,
+    encoding: Encoding,
+    namespace: String,
+    token: Option<String>,
+    /// Actor ids of addresses resolved over REST (keys the query gateway cannot carry).
+    resolved: Mutex<HashMap<ActorAddr, String>>,
+}
+
+impl fmt::Debug for NetTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetTransport")
+            .field("endpoint", &self.endpoint)
+            .field("encoding", &self.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `encodeURIComponent`.
+fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn transport_error(error: impl fmt::Display) -> ActorError {
+    codes::CONNECTION_CLOSED.with_message(format!("request failed: {error}"))
+}
+
+/// Whether the query gateway (which joins key parts with commas, without escaping) can carry
+/// this key exactly.
+fn query_safe(key: &ActorKey) -> bool {
+    key.parts()
+        .iter()
+        .all(|p| !p.is_empty() && !p.contains(','))
+}
+
+impl NetTransport {
+    /// The gateway URL of `path` for a target resolved to its URL form.
+    async fn gateway_url(&self, target: &ActorTarget, path: &str) -> Result<String, ActorError> {
+        match target {
+            ActorTarget::Id { id, .. } => Ok(format!(
+                "{}/gateway/{}{path}",
+                self.endpoint,
+                encode_component(id)
+            )),
+            ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. }
+                if !query_safe(&addr.key) =>
+            {
+                let id = self.resolve_exact(target).await?;
+                Ok(format!(
+                    "{}/gateway/{}{path}",
+                    self.endpoint,
+                    encode_component(&id)
+                ))
+            }
+            ActorTarget::Get(addr) => Ok(format!(
+                "{}/gateway/{}{path}?rvt-namespace={}&rvt-method=get{}",
+                self.endpoint,
+                encode_component(&addr.name),
+                encode_component(&self.namespace),
+                self.key_param(&addr.key),
+            )),
+            ActorTarget::GetOrCreate { addr, input } => {
+                let input = match input {
+                    Some(input) => {
+                        let wire = compat::escape_cbor(input)
+                            .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))?;
+                        format!("&rvt-input={}", URL_SAFE_NO_PAD.encode(&wire))
+                    }
+                    None => String::new(),
+                };
+                Ok(format!(
+                    "{}/gateway/{}{path}?rvt-namespace={}&rvt-method=getOrCreate&rvt-runner=default{}{input}&rvt-crash-policy=sleep",
+                    self.endpoint,
+                    encode_component(&addr.name),
+                    encode_component(&self.namespace),
+                    self.key_param(&addr.key),
+                ))
+            }
+        }
+    }
+
+    fn key_param(&self, key: &ActorKey) -> String {
+        if key.parts().is_empty() {
+            String::new()
+        } else {
+            format!("&rvt-key={}", encode_component(&key.parts().join(",")))
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let mut builder = self.http.request(method, url);
+        if let Some(token) = &self.token {
+            builder = builder.bearer_auth(token).header("x-rivet-token", token);
+        }
+        builder
+    }
+
+    /// Sends a request and returns the body of a 2xx response; other statuses become the
+    /// error the server sent.
+    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Bytes, ActorError> {
+        let response = builder.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"));
+        let body = response.bytes().await.map_err(transport_error)?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let encoding = if is_json {
+            Encoding::Json
+        } else {
+            self.encoding
+        };
+        Err(
+            protocol::decode_http_error(&body, encoding).unwrap_or_else(|_| {
+                codes::CLIENT_CODEC.with_message(format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&body)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ))
+            }),
+        )
+    }
+
+    async fn api(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<Json>,
+    ) -> Result<Json, ActorError> {
+        let separator = if path_and_query.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let url = format!(
+            "{}{path_and_query}{separator}namespace={}",
+            self.endpoint,
+            encode_component(&self.namespace)
+        );
+        let mut builder = self.request(method, &url);
+        if let Some(body) = body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let bytes = self.send(builder).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            codes::CLIENT_CODEC.with_message(format!("invalid JSON from the server: {e}"))
+        })
+    }
+
+    fn input_base64(input: Option<&Bytes>) -> Result<Option<String>, ActorError> {
+        input
+            .map(|i| {
+                compat::escape_cbor(i)
+                    .map(|wire| BASE64.encode(&wire))
+                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))
+            })
+            .transpose()
+    }
+
+    /// Resolves over REST, exactly (no comma quirk), remembering the id.
+    async fn resolve_exact(&self, target: &ActorTarget) -> Result<String, ActorError> {
+        let (addr, input, create) = match target {
+            ActorTarget::Id { id, .. } => return Ok(id.clone()),
+            ActorTarget::Get(addr) => (addr, None, false),
+            ActorTarget::GetOrCreate { addr, input } => (addr, input.as_ref(), true),
+        };
+        if let Some(id) = lock(&self.resolved).get(addr) {
+            return Ok(id.clone());
+        }
+        let id = if create {
+            let mut body = json!({
+                "name": addr.name,
+                "key": addr.key.serialize(),
+                "runner_name_selector": "default",
+                "crash_policy": "sleep",
+            });
+            if let Some(input) = Self::input_base64(input)? {
+                body["input"] = json!(input);
+            }
+            let response = self
+                .api(reqwest::Method::PUT, "/actors", Some(body))
+                .await?;
+            actor_id_of(&response["actor"])?
+        } else {
+            let path = format!(
+                "/actors?name={}&key={}",
+                encode_component(&addr.name),
+                encode_component(&addr.key.serialize())
+            );
+            let response = self.api(reqwest::Method::GET, &path, None).await?;
+            match response["actors"].get(0) {
+                Some(actor) => actor_id_of(actor)?,
+                None => {
+                    return Err(codes::ACTOR_NOT_FOUND.with_message(format!(
+                        "No actor `{}` with key {:?}.",
+                        addr.name, addr.key
+                    )));
+                }
+            }
+        };
+        lock(&self.resolved).insert(addr.clone(), id.clone());
+        Ok(id)
+    }
+
+    /// Forgets a resolved id after the actor behind it disappeared.
+    fn forget(&self, target: &ActorTarget, error: &ActorError) {
+        if error.is(codes::ACTOR_NOT_FOUND)
+            && let ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. } = target
+        {
+            lock(&self.resolved).remove(addr);
+        }
+    }
+
+    fn params_header(params: Option<&Bytes>) -> Result<Option<String>, ActorError> {
+        params
+            .map(|p| {
+                compat::cbor_to_plain_json(p)
+                    .map(|json| json.to_string())
+                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))
+            })
+            .transpose()
+    }
+}
+
+fn actor_id_of(actor: &Json) -> Result<String, ActorError> {
+    actor["actor_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| codes::CLIENT_CODEC.with_message("the server's answer has no actor id"))
+}
+
+impl Transport for NetTransport {
+    fn action<'a>(
+        &'a self,
+        target: &'a ActorTarget,
+        params: Option<&'a Bytes>,
+        name: Cow<'static, str>,
+        args: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
+        Box::pin(async move {
+            let url = self
+                .gateway_url(target, &format!("/action/{}", encode_component(&name)))
+                .await?;
+            let body = HttpActionRequest::encode(&args, self.encoding)
+                .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))?;
+            let mut builder = self
+                .request(reqwest::Method::POST, &url)
+                .header("x-rivet-encoding", self.encoding.as_str())
+                .header(reqwest::header::CONTENT_TYPE, self.encoding.content_type())
+                .body(body);
+            if let Some(params) = Self::params_header(params)? {
+                builder = builder.header("x-rivet-conn-params", params);
+            }
+            let result = async {
+                let body = self.send(builder).await?;
+                protocol::decode_http_action_response(&body, self.encoding).map_err(|e| {
+                    codes::CLIENT_CODEC.with_message(format!("cannot decode response: {e}"))
+                })
+            }
+            .await;
+            if let Err(error) = &result {
+                self.forget(target, error);
+            }
+            result
+        })
+    }
+
+    fn queue_send<'a>(
+        &'a self,
+        target: &'a ActorTarget,
+        name: &'a str,
+        body: Bytes,
+        wait: Option<Duration>,
+    ) -> BoxFuture<'a, Result<QueueSendOutcome, ActorError>> {
+        Box::pin(async move {
+            let url = self
+                .gateway_url(target, &format!("/queue/{}", encode_component(name)))
+                .await?;
+            let request = HttpQueueRequest {
+                body,
+                name: Some(name.to_owned()),
+                wait: wait.is_some(),
+                timeout_ms: wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
+                version: protocol::PROTOCOL_VERSION,
+            };
+            let encoded = request
+                .encode(self.encoding)
+                .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))?;
+            let builder = self
+                .request(reqwest::Method::POST, &url)
+                .header("x-rivet-encoding", self.encoding.as_str())
+                .header(reqwest::header::CONTENT_TYPE, self.encoding.content_type())
+                .body(encoded);
+            let body = self.send(builder).await?;
+            let response = HttpQueueResponse::decode(&body, self.encoding).map_err(|e| {
+                codes::CLIENT_CODEC.with_message(format!("cannot decode response: {e}"))
+            })?;
+            Ok(match (wait, response.status.as_str()) {
+                (None, _) => QueueSendOutcome::Queued,
+                (Some(_), "timedOut") => QueueSendOutcome::TimedOut,
+                (Some(_), _) => QueueSendOutcome::Completed(response.response),
+            })
+        })
+    }
+
+    fn resolve<'a>(&'a self, target: &'a ActorTarget) -> BoxFuture<'a, Result<String, ActorError>> {
+        Box::pin(async move {
+            if let ActorTarget::Id { id, name } = target {
+                let response = self
+                    .api(
+                        reqwest::Method::GET,
+                        &format!("/actors?actor_ids={}", encode_component(id)),
+                        None,
+                    )
+                    .await?;
+                return match response["actors"].get(0) {
+                    Some(actor) if actor["name"].as_str() == Some(name.as_str()) => {
+                        actor_id_of(actor)
+                    }
+                    _ => Err(codes::ACTOR_NOT_FOUND
+                        .with_message(format!("No actor `{name}` with id `{id}`."))),
+                };
+            }
+            // Always ask again: a cached id may belong to an actor that was destroyed since.
+            if let ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. } = target {
+                lock(&self.resolved).remove(addr);
+            }
+            self.resolve_exact(target).await
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        addr: &'a ActorAddr,
+        input: Option<Bytes>,
+    ) -> BoxFuture<'a, Result<String, ActorError>> {
+        Box::pin(async move {
+            let mut body = json!({
+                "name": addr.name,
+                "key": addr.key.serialize(),
+                "runner_name_selector": "default",
+                "crash_policy": "sleep",
+            });
+            if let Some(input) = Self::input_base64(input.as_ref())? {
+                body["input"] = json!(input);
+            }
+            let response = self
+                .api(reqwest::Method::POST, "/actors", Some(body))
+                .await?;
+            actor_id_of(&response["actor"])
+        })
+    }
+
+    fn connect<'a>(
+        &'a self,
+        target: &'a ActorTarget,
+        params: Option<&'a Bytes>,
+        sink: ConnSender,
+    ) -> BoxFuture<'a, Result<Arc<dyn ConnectionTransport>, ActorError>> {
+        Box::pin(async move {
+            let http_url = self.gateway_url(target, "/connect").await?;
+            let url = if let Some(rest) = http_url.strip_prefix("https://") {
+                format!("wss://{rest}")
+            } else if let Some(rest) = http_url.strip_prefix("http://") {
+                format!("ws://{rest}")
+            } else {
+                http_url
+            };
+            let mut protocols = vec![
+                "rivet".to_owned(),
+                format!("rivet_encoding.{}", self.encoding.as_str()),
+            ];
+            if let Some(params) = Self::params_header(params)? {
+                protocols.push(format!("rivet_conn_params.{}", encode_component(&params)));
+            }
+            let dial = Dial {
+                url,
+                protocols: protocols.join(", "),
+                token: self.token.clone(),
+            };
+            NetConnection::open(dial, self.encoding, sink).await
+        })
+    }
+}
+
+/// How to open (and reopen) a connection's socket.
+#[derive(Debug, Clone)]
+struct Dial {
+    url: String,
+    protocols: String,
+    token: Option<String>,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Dial {
+    async fn connect(&self) -> Result<Socket, ActorError> {
+        let mut request = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(transport_error)?;
+        let headers = request.headers_mut();
+        headers.insert(
+            "sec-websocket-protocol",
+            self.protocols.parse().map_err(transport_error)?,
+        );
+        if let Some(token) = &self.token
+            && let Ok(value) = format!("Bearer {token}").parse()
+        {
+            headers.insert("authorization", value);
+        }
+        // Nagle off: actions are small messages that wait for their answers.
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+            .await
+            .map_err(transport_error)?;
+        Ok(socket)
+    }
+}
+
+/// Commands from the connection handle to its socket task.
+#[derive(Debug)]
+enum Command {
+    Action {
+        name: String,
+        args: Bytes,
+        reply: oneshot::Sender<Result<Bytes, ActorError>>,
+    },
+    Subscribe(String, bool),
+    Close,
+}
+
+/// A WebSocket connection that reconnects (250 ms doubling to 30 s) and resubscribes.
+struct NetConnection {
+    commands: mpsc::UnboundedSender<Command>,
+    actor_id: String,
+    connection_id: Mutex<String>,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for NetConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetConnection")
+            .field("actor_id", &self.actor_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NetConnection {
+    async fn open(
+        dial: Dial,
+        encoding: Encoding,
+        sink: ConnSender,
+    ) -> Result<Arc<dyn ConnectionTransport>, ActorError> {
+        let mut socket = dial.connect().await?;
+        let (actor_id, connection_id) = wait_for_init(&mut socket, encoding).await?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let conn = Arc::new(Self {
+            commands,
+            actor_id,
+            connection_id: Mutex::new(connection_id),
+            closed: AtomicBool::new(false),
+        });
+        tokio::spawn(run_socket(
+            dial,
+            encoding,
+            socket,
+            rx,
+            sink,
+            Arc::downgrade(&conn),
+        ));
+        Ok(conn)
+    }
+}
+
+/// Reads until `Init`; an `Error` before it refuses the connection.
+async fn wait_for_init(
+    socket: &mut Socket,
+    encoding: Encoding,
+) -> Result<(String, String), ActorError> {
+    while let Some(message) = socket.next().await {
+        let payload = match message.map_err(transport_error)? {
+            Message::Text(text) => Bytes::copy_from_slice(text.as_bytes()),
+            Message::Binary(bytes) => bytes,
+            Message::Close(frame) => return Err(close_error(frame.as_ref())),
+            _ => continue,
+        };
+        match ToClient::decode(&payload, encoding) {
+            Ok(ToClient::Init {
+                actor_id,
+                connection_id,
+            }) => return Ok((actor_id, connection_id)),
+            Ok(ToClient::Error { error, .. }) => return Err(error),
+            Ok(_) => continue,
+            Err(e) => {
+                return Err(codes::CLIENT_CODEC.with_message(format!("malformed message: {e}")));
+            }
+        }
+    }
+    Err(codes::CONNECTION_CLOSED
+        .with_message("the server closed the connection before it was ready"))
+}
+
+/// The error a close frame's reason (`group.code[#rayId]`) stands for.
+fn close_error(frame: Option<&CloseFrame>) -> ActorError {
+    let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+    let main = reason.split('#').next().unwrap_or("");
+    match main.split_once('.') {
+        Some((group, code)) if !group.is_empty() && !code.is_empty() => {
+            ActorError::new(group, code, format!("Connection closed: {reason}"))
+        }
+        _ => codes::CONNECTION_CLOSED.error(),
+    }
+}
+
+fn to_message(frame: Frame) -> Message {
+    match frame {
+        Frame::Text(text) => Message::Text(text.into()),
+        Frame::Binary(bytes) => Message::Binary(bytes.into()),
+    }
+}
+
+/// Whether a close is worth reconnecting after: not when the actor is gone or refused us.
+fn retryable(error: &ActorError) -> bool {
+    !(error.is(codes::ACTOR_NOT_FOUND) || error.is_user() || error.group == "auth")
+}
+
+async fn run_socket(
+    dial: Dial,
+    encoding: Encoding,
+    mut socket: Socket,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    sink: ConnSender,
+    conn: std::sync::Weak<NetConnection>,
+) {
+    let next_id = AtomicU64::new(0);
+    let mut pending: HashMap<u64, oneshot::Sender<Result<Bytes, ActorError>>> = HashMap::new();
+    let mut subscriptions: HashSet<String> = HashSet::new();
+    loop {
+        // An `Error` frame without an action id carries the full reason for the close after it
+        // (message and metadata, where the close frame has only `group.code`).
+        let mut fatal: Option<ActorError> = None;
+        // Serve the socket until it closes.
+        let closed: Option<ActorError> = loop {
+            tokio::select! {
+                message = socket.next() => {
+                    let payload = match message {
+                        Some(Ok(Message::Text(text))) => Bytes::copy_from_slice(text.as_bytes()),
+                        Some(Ok(Message::Binary(bytes))) => bytes,
+                        Some(Ok(Message::Close(frame))) => {
+                            break Some(fatal.take().unwrap_or_else(|| close_error(frame.as_ref())))
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => break Some(transport_error(e)),
+                        None => break Some(codes::CONNECTION_CLOSED.error()),
+                    };
+                    match ToClient::decode(&payload, encoding) {
+                        Ok(ToClient::ActionResponse { id, output }) => {
+                            if let Some(reply) = pending.remove(&id) {
+                                let _ = reply.send(Ok(output));
+                            }
+                        }
+                        Ok(ToClient::Error { error, action_id: Some(id) }) => {
+                            if let Some(reply) = pending.remove(&id) {
+                                let _ = reply.send(Err(error));
+                            }
+                        }
+                        Ok(ToClient::Error { error, action_id: None }) => {
+                            for (_, reply) in pending.drain() {
+                                let _ = reply.send(Err(error.clone()));
+                            }
+                            fatal = Some(error);
+                        }
+                        Ok(ToClient::Event { name, args }) => {
+                            let _ = sink.send(ConnMessage::Event { name: Arc::from(name.as_str()), args });
+                        }
+                        Ok(ToClient::Init { connection_id, .. }) => {
+                            if let Some(conn) = conn.upgrade() {
+                                *lock(&conn.connection_id) = connection_id;
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "malformed message from the server"),
+                    }
+                }
+                command = commands.recv() => match command {
+                    Some(Command::Action { name, args, reply }) => {
+                        let id = next_id.fetch_add(1, Ordering::Relaxed);
+                        match (ToServer::ActionRequest { id, name, args }).encode(encoding) {
+                            Ok(frame) => {
+                                pending.insert(id, reply);
+                                if socket.send(to_message(frame)).await.is_err() {
+                                    break Some(codes::CONNECTION_CLOSED.error());
+                                }
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err(codes::CLIENT_CODEC.with_message(e.0)));
+                            }
+                        }
+                    }
+                    Some(Command::Subscribe(event, subscribe)) => {
+                        if subscribe {
+                            subscriptions.insert(event.clone());
+                        } else {
+                            subscriptions.remove(&event);
+                        }
+                        let message = ToServer::SubscriptionRequest { event_name: event, subscribe };
+                        if let Ok(frame) = message.encode(encoding)
+                            && socket.send(to_message(frame)).await.is_err()
+                        {
+                            break Some(codes::CONNECTION_CLOSED.error());
+                        }
+                    }
+                    Some(Command::Close) | None => {
+                        let _ = socket
+                            .send(Message::Close(Some(CloseFrame {
+                                code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                                reason: "Disposed".into(),
+                            })))
+                            .await;
+                        break None;
+                    }
+                },
+            }
+        };
+        // In-flight actions fail, as in the official client; the caller may retry.
+        let failure = closed
+            .clone()
+            .unwrap_or_else(|| codes::CONNECTION_CLOSED.error());
+        for (_, reply) in pending.drain() {
+            let _ = reply.send(Err(failure.clone()));
+        }
+        let Some(error) = closed else {
+            let _ = sink.send(ConnMessage::Closed(None));
+            return;
+        };
+        if !retryable(&error)
+            || conn
+                .upgrade()
+                .is_none_or(|c| c.closed.load(Ordering::Acquire))
+        {
+            let _ = sink.send(ConnMessage::Closed(Some(error)));
+            return;
+        }
+        // Reconnect with backoff, then subscribe again.
+        let mut delay = Duration::from_millis(250);
+        socket = loop {
+            tokio::time::sleep(delay).await;
+            if conn
+                .upgrade()
+                .is_none_or(|c| c.closed.load(Ordering::Acquire))
+            {
+                let _ = sink.send(ConnMessage::Closed(None));
+                return;
+            }
+            match dial.connect().await {
+                Ok(mut socket) => match wait_for_init(&mut socket, encoding).await {
+                    Ok((_, connection_id)) => {
+                        if let Some(conn) = conn.upgrade() {
+                            *lock(&conn.connection_id) = connection_id;
+                        }
+                        break socket;
+                    }
+                    Err(error) if !retryable(&error) => {
+                        let _ = sink.send(ConnMessage::Closed(Some(error)));
+                        return;
+                    }
+                    Err(_) => {}
+                },
+                Err(error) => tracing::debug!(%error, "reconnect failed"),
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
+        };
+        for event in &subscriptions {
+            let message = ToServer::SubscriptionRequest {
+                event_name: event.clone(),
+                subscribe: true,
+            };
+            if let Ok(frame) = message.encode(encoding) {
+                let _ = socket.send(to_message(frame)).await;
+            }
+        }
+    }
+}
+
+impl ConnectionTransport for NetConnection {
+    fn action<'a>(
+        &'a self,
+        name: Cow<'static, str>,
+        args: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, ActorError>> {
+        Box::pin(async move {
+            let (reply, rx) = oneshot::channel();
+            self.commands
+                .send(Command::Action {
+                    name: name.into_owned(),
+                    args,
+                    reply,
+                })
+                .map_err(|_| codes::CONNECTION_CLOSED.error())?;
+            rx.await
+                .unwrap_or_else(|_| Err(codes::CONNECTION_CLOSED.error()))
+        })
+    }
+
+    fn set_subscription(&self, event: &str, subscribe: bool) {
+        let _ = self
+            .commands
+            .send(Command::Subscribe(event.to_owned(), subscribe));
+    }
+
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.commands.send(Command::Close);
+        }
+    }
+
+    fn actor_id(&self) -> &str {
+        &self.actor_id
+    }
+
+    fn connection_id(&self) -> String {
+        lock(&self.connection_id).clone()
+    }
+}
