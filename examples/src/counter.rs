@@ -2,6 +2,13 @@
 
 use rivet_core::prelude::*;
 
+/// Optional creation input: where the count starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CounterInput {
+    /// The initial count.
+    pub start: i64,
+}
+
 /// The counter's persisted state.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Counter {
@@ -10,6 +17,14 @@ pub struct Counter {
 
 #[actor(name = "counter", icon = "calculator")]
 impl Counter {
+    /// Starts at `input.start`, or 0 without input.
+    #[create]
+    fn create(input: Option<CounterInput>) -> Self {
+        Self {
+            count: input.map_or(0, |i| i.start),
+        }
+    }
+
     /// Adds `amount` and returns the new count.
     #[action]
     pub fn increment(&mut self, cx: &mut Cx<Self>, amount: i64) -> i64 {

@@ -828,7 +828,12 @@ impl HttpActionRequest {
         match encoding {
             Encoding::Json => {
                 let json = parse_json(body)?;
-                let args = json.get("args").cloned().unwrap_or(Json::Null);
+                let Json::Object(fields) = json else {
+                    return Err(ProtocolError(
+                        "the request body is not an object".to_owned(),
+                    ));
+                };
+                let args = fields.get("args").cloned().unwrap_or(Json::Null);
                 let args = match args {
                     Json::Array(items) => Json::Array(items),
                     Json::Null => Json::Array(Vec::new()),

@@ -281,6 +281,12 @@ impl Probe {
         self.padding.len()
     }
 
+    /// A string of `bytes` bytes, to test outgoing size limits.
+    #[action]
+    fn blob(&self, bytes: usize) -> String {
+        "x".repeat(bytes)
+    }
+
     /// Asks to sleep after this turn.
     #[action]
     fn nap(&self, cx: &mut Cx<Self>) {

@@ -1,6 +1,7 @@
 //! The engine API subset the official client uses: `/metadata`, `/health` and `/actors`.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -75,6 +76,11 @@ fn fail(error: &ActorError, headers: &HeaderMap) -> Response {
 
 fn bad_request(message: impl Into<String>) -> ActorError {
     codes::INVALID_REQUEST.with_message(message)
+}
+
+/// A JSON body axum could not parse, as our error (not axum's plain-text rejection).
+fn invalid_body(rejection: JsonRejection) -> ActorError {
+    bad_request(format!("Invalid request body: {}", rejection.body_text()))
 }
 
 /// Query of `GET /actors`.
@@ -174,9 +180,10 @@ impl CreateBody {
 pub(crate) async fn get_or_create_actor(
     State(registry): State<Registry>,
     headers: HeaderMap,
-    Json(body): Json<CreateBody>,
+    body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Response {
     let result = async {
+        let Json(body) = body.map_err(invalid_body)?;
         let addr = body.addr();
         let input = body.input()?;
         registry.inner().get_or_create_record(&addr, input).await
@@ -194,9 +201,10 @@ pub(crate) async fn get_or_create_actor(
 pub(crate) async fn create_actor(
     State(registry): State<Registry>,
     headers: HeaderMap,
-    Json(body): Json<CreateBody>,
+    body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Response {
     let result = async {
+        let Json(body) = body.map_err(invalid_body)?;
         let addr = body.addr();
         let input = body.input()?;
         registry.inner().create_started(&addr, input).await
