@@ -158,3 +158,110 @@ async fn queue_send_and_wait_over_http() {
     }
     registry.shutdown().await;
 }
+
+#[tokio::test]
+async fn example_actors_over_websockets_in_every_encoding() {
+    use rivet_examples::chat_room::{ChatParams, Message};
+    use tokio::sync::mpsc;
+
+    let (registry, endpoint) = serve_memory().await;
+    for encoding in ENCODINGS {
+        let client = client(&endpoint, encoding);
+        let label = encoding.as_str();
+
+        // Counter: actions through the connection, events in order.
+        let conn = client
+            .get_or_create::<Counter>(["ws", label])
+            .connect()
+            .await
+            .unwrap();
+        let (tx, mut counts) = mpsc::unbounded_channel();
+        conn.on_new_count(move |n| {
+            let _ = tx.send(n);
+        });
+        for amount in [1, 2, 3] {
+            conn.increment(amount).await.unwrap();
+        }
+        let err = conn.fail_with("ws_nope".to_owned()).await.unwrap_err();
+        assert_eq!(
+            err.metadata,
+            Some(serde_json::json!({"code": "ws_nope", "count": 6})),
+            "{label}"
+        );
+        for expected in [1, 3, 6] {
+            let got = tokio::time::timeout(rivet_tests::PATIENCE, counts.recv())
+                .await
+                .unwrap();
+            assert_eq!(got, Some(expected), "{label}");
+        }
+
+        // Chat room: connection parameters become connection state; bad ones are refused.
+        let room = client.get_or_create::<ChatRoom>(["org-ws", label]);
+        let ana = room
+            .clone()
+            .with_params(&ChatParams {
+                username: "ana".into(),
+            })
+            .unwrap();
+        let ana_conn = ana.connect().await.unwrap();
+        assert_eq!(ana_conn.whoami().await.unwrap(), "ana", "{label}");
+        assert_eq!(
+            ana.whoami().await.unwrap(),
+            "ana",
+            "stateless call with params, {label}"
+        );
+        assert_eq!(room.whoami().await.unwrap(), "guest", "{label}");
+        let said = ana_conn.say("hi".into()).await.unwrap();
+        assert_eq!(
+            said,
+            Message {
+                sender: "ana".into(),
+                text: "hi".into()
+            }
+        );
+        let long = ChatParams {
+            username: "x".repeat(33),
+        };
+        let err = room
+            .clone()
+            .with_params(&long)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.group.as_str(), err.code.as_str()),
+            ("user", "invalid_username"),
+            "{label}"
+        );
+        assert_eq!(
+            err.metadata,
+            Some(serde_json::json!({ "max": 32 })),
+            "{label}"
+        );
+
+        // Fan-out: every subscribed connection gets the broadcast.
+        let (tx, mut inbox) = mpsc::unbounded_channel();
+        let mut listeners = Vec::new();
+        for _ in 0..25 {
+            let conn = room.connect().await.unwrap();
+            let tx = tx.clone();
+            conn.on_new_message(move |m| {
+                let _ = tx.send(m);
+            });
+            conn.get_history().await.unwrap();
+            listeners.push(conn);
+        }
+        room.send_message("bot".into(), "to all".into())
+            .await
+            .unwrap();
+        for _ in 0..25 {
+            let m = tokio::time::timeout(rivet_tests::PATIENCE, inbox.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.text, "to all", "{label}");
+        }
+    }
+    registry.shutdown().await;
+}
