@@ -82,6 +82,11 @@ impl Registry {
             .route("/actors/names", get(api::actor_names))
             .route("/actors/{id}", delete(api::destroy_actor))
             .route("/gateway/{*tail}", any(routes::gateway))
+            .route("/connect", any(routes::header_routed))
+            .route("/request", any(routes::header_routed))
+            .route("/request/{*rest}", any(routes::header_routed))
+            .route("/websocket", any(routes::header_routed))
+            .route("/websocket/{*rest}", any(routes::header_routed))
             .with_state(self.clone());
         let cors = &self.server_config().cors;
         match cors_layer(cors) {

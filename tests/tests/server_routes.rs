@@ -480,3 +480,60 @@ async fn raw_websockets_reach_on_websocket() {
     }
     registry.shutdown().await;
 }
+
+#[tokio::test]
+async fn skip_ready_wait_routes_name_the_actor_in_headers() {
+    let (registry, endpoint) = serve_memory().await;
+    let url = query_url(
+        &endpoint,
+        "lobby",
+        "direct",
+        "getOrCreate",
+        "/request/first",
+    );
+    let first = send(Method::GET, &url, &[], None).await;
+    let id = first.header("x-rivet-actor").expect("actor id").to_owned();
+
+    // HTTP: `x-rivet-target: actor` and `x-rivet-actor: {id}` on a path without `/gateway`.
+    let headers = [
+        ("x-rivet-target", "actor"),
+        ("x-rivet-actor", id.as_str()),
+        ("x-rivet-skip-ready-wait", "1"),
+    ];
+    let reply = send(
+        Method::POST,
+        &format!("{endpoint}/request/hi?q=2"),
+        &headers,
+        Some(b"yo".to_vec()),
+    )
+    .await;
+    assert_eq!(reply.status.as_u16(), 201);
+    assert_eq!(String::from_utf8_lossy(&reply.body), "POST /hi?q=2 yo");
+    send(Method::GET, &format!("{endpoint}/request/hi"), &[], None)
+        .await
+        .assert_error(404, "guard", "no_route");
+
+    // WebSocket: the same in subprotocols.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/connect", endpoint.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("request");
+    let protocols = format!(
+        "rivet, rivet_encoding.json, rivet_target.actor, rivet_actor.{id}, rivet_skip_ready_wait"
+    );
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocols.parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    match socket.next().await {
+        Some(Ok(Message::Text(init))) => {
+            let init: Value = serde_json::from_str(&init).expect("json");
+            assert_eq!(init["body"]["tag"], "Init", "{init}");
+            assert_eq!(init["body"]["val"]["actorId"], id.as_str(), "{init}");
+        }
+        other => panic!("expected Init, got {other:?}"),
+    }
+    registry.shutdown().await;
+}

@@ -146,6 +146,46 @@ pub(crate) async fn gateway(
     Path(tail): Path<String>,
     request: axum::extract::Request,
 ) -> Response {
+    gateway_at(registry, tail, request).await
+}
+
+/// `/connect`, `/request/*` and `/websocket/*` without the gateway prefix: the official client
+/// sends these with `skipReadyWait` and a known actor id, naming the actor in the
+/// `x-rivet-actor` header (HTTP) or the `rivet_actor.{id}` subprotocol (WebSocket).
+pub(crate) async fn header_routed(
+    State(registry): State<Registry>,
+    request: axum::extract::Request,
+) -> Response {
+    let headers = request.headers();
+    let from_header = headers
+        .get("x-rivet-actor")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let from_protocol = || {
+        headers
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())?
+            .split(',')
+            .find_map(|p| p.trim().strip_prefix("rivet_actor.").map(str::to_owned))
+    };
+    match from_header
+        .or_else(from_protocol)
+        .filter(|id| !id.is_empty())
+    {
+        Some(id) => {
+            let tail = format!("{id}{}", request.uri().path());
+            gateway_at(registry, tail, request).await
+        }
+        None => error_response(
+            &NO_ROUTE.with_message(
+                "This path needs an actor: use /gateway/{actor}/..., or the x-rivet-actor header.",
+            ),
+            &ray_id(request.headers()),
+        ),
+    }
+}
+
+async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Request) -> Response {
     let ray = ray_id(request.headers());
     let encoding = match request_encoding(request.headers()) {
         Ok(encoding) => encoding,
@@ -341,7 +381,7 @@ async fn raw_request(
         .map_err(|e| codes::INVALID_REQUEST.with_message(format!("Invalid request: {e}")))?;
     let target = actor_target(registry, target).await?;
     let (tx, rx) = oneshot::channel();
-    registry
+    let actor_id = registry
         .inner()
         .deliver(
             &target,
@@ -358,6 +398,9 @@ async fn raw_request(
     let (mut parts, body) = response.into_parts();
     if let Ok(v) = HeaderValue::from_str(ray) {
         parts.headers.insert(HEADER_RAY_ID, v);
+    }
+    if let Some(id) = actor_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        parts.headers.insert("x-rivet-actor", id);
     }
     Ok(Response::from_parts(parts, Body::from(body)))
 }
