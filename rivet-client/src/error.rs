@@ -209,4 +209,10 @@ pub mod codes {
     /// The connection to the actor is closed.
     pub const CONNECTION_CLOSED: ErrorCode =
         ErrorCode::new("client", "connection_closed", "The connection is closed.");
+    /// The endpoint is not a URL this client can reach.
+    pub const INVALID_ENDPOINT: ErrorCode = ErrorCode::new(
+        "client",
+        "invalid_endpoint",
+        "The endpoint must be an http:// URL.",
+    );
 }

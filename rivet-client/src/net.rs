@@ -81,8 +81,15 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// Builds the client; fails with `client.invalid_endpoint` unless the endpoint is an
+    /// `http://` URL (the client has no TLS support yet).
     pub fn build(self) -> Result<Client, ActorError> {
+        if !self.endpoint.starts_with("http://") {
+            return Err(codes::INVALID_ENDPOINT.with_message(format!(
+                "`{}` is not an http:// URL (this client has no TLS support yet).",
+                self.endpoint
+            )));
+        }
         let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .tcp_nodelay(true);
@@ -109,8 +116,7 @@ impl Client {
     ///
     /// # Panics
     ///
-    /// Never in practice: building the HTTP client only fails without a TLS backend, which plain
-    /// HTTP does not need. Use [`Client::builder`] to handle the error.
+    /// If `endpoint` is not an `http://` URL. Use [`Client::builder`] to handle that error.
     pub fn new(endpoint: impl Into<String>) -> Self {
         Self::builder(endpoint)
             .build()
@@ -512,12 +518,10 @@ impl Transport for NetTransport {
     ) -> BoxFuture<'a, Result<Arc<dyn ConnectionTransport>, ActorError>> {
         Box::pin(async move {
             let http_url = self.gateway_url(target, "/connect").await?;
-            let url = if let Some(rest) = http_url.strip_prefix("https://") {
-                format!("wss://{rest}")
-            } else if let Some(rest) = http_url.strip_prefix("http://") {
-                format!("ws://{rest}")
-            } else {
-                http_url
+            // The builder accepts only http:// endpoints.
+            let url = match http_url.strip_prefix("http://") {
+                Some(rest) => format!("ws://{rest}"),
+                None => http_url,
             };
             let mut protocols = vec![
                 "rivet".to_owned(),

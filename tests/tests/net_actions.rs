@@ -265,3 +265,15 @@ async fn example_actors_over_websockets_in_every_encoding() {
     }
     registry.shutdown().await;
 }
+
+#[test]
+fn endpoints_must_be_plain_http() {
+    for endpoint in [
+        "https://example.com",
+        "ws://127.0.0.1:6420",
+        "127.0.0.1:6420",
+    ] {
+        let err = Client::builder(endpoint).build().unwrap_err();
+        assert!(err.is(codes::INVALID_ENDPOINT), "{endpoint}: {err}");
+    }
+}
