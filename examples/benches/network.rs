@@ -26,6 +26,7 @@ use axum::extract::ws::{Message as AxumMessage, WebSocket, WebSocketUpgrade};
 use axum::routing::{any, post};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use rivet_core::storage::sqlite::Durability;
 use rivet_core::{Client, Registry};
 use rivet_examples::counter::{Counter, CounterConnection};
 use tokio::sync::{Notify, broadcast};
@@ -164,20 +165,27 @@ async fn bare_ws_call(socket: &mut Socket) {
 
 // ---- variants ------------------------------------------------------------------------------
 
-/// Latency of one call at a time.
-async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client) {
+/// Latency of one call at a time. `relaxed` serves the same actors with process-crash
+/// durability (no fsync per commit).
+async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client, relaxed: &Client) {
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()
         .unwrap();
     let counter = client.get_or_create::<Counter>(["latency"]);
     let conn = counter.connect().await.unwrap();
+    let relaxed_conn = relaxed
+        .get_or_create::<Counter>(["latency"])
+        .connect()
+        .await
+        .unwrap();
     let mut socket = bare_socket_client(bare).await;
     let echo = format!("http://{bare}/echo");
     // Warm up: wake the actor, open pooled HTTP connections.
     for _ in 0..200 {
         counter.get_count().await.unwrap();
         conn.get_count().await.unwrap();
+        relaxed_conn.increment(1).await.unwrap();
         bare_ws_call(&mut socket).await;
         http.post(&echo)
             .body(vec![1u8; 16])
@@ -193,6 +201,7 @@ async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client) {
         "WebSocket echo (baseline)",
         "WS action getCount (read)",
         "WS action increment (durable)",
+        "WS action increment (process-crash)",
         "HTTP echo (baseline)",
         "HTTP action getCount (read)",
         "HTTP action increment (durable)",
@@ -213,6 +222,8 @@ async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client) {
         };
         let ws_read = sequential(ops, || async { conn.get_count().await.unwrap() }).await;
         let ws_write = sequential(durable_ops, || async { conn.increment(1).await.unwrap() }).await;
+        let ws_relaxed =
+            sequential(ops, || async { relaxed_conn.increment(1).await.unwrap() }).await;
         let http_base = sequential(ops / 2, || async {
             http.post(&echo)
                 .body(vec![1u8; 16])
@@ -229,9 +240,11 @@ async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client) {
             counter.increment(1).await.unwrap()
         })
         .await;
-        let all = [ws_base, ws_read, ws_write, http_base, http_read, http_write];
+        let all = [
+            ws_base, ws_read, ws_write, ws_relaxed, http_base, http_read, http_write,
+        ];
         for (i, l) in all.iter().enumerate() {
-            let base = if i < 3 { &all[0] } else { &all[3] };
+            let base = if i < 4 { &all[0] } else { &all[4] };
             p50[i].push(l.pct(0.5));
             p99[i].push(l.pct(0.99));
             ratio[i].push(l.pct(0.5) / base.pct(0.5));
@@ -494,12 +507,20 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let relaxed_dir = tempfile::tempdir().unwrap();
     rt.block_on(async {
         let registry: Registry = rivet_examples::registry()
             .data_dir(dir.path())
             .build()
             .unwrap();
         let addr = registry.spawn_server("127.0.0.1:0").await.unwrap();
+        let relaxed_registry: Registry = rivet_examples::registry()
+            .data_dir(relaxed_dir.path())
+            .durability(Durability::ProcessCrash)
+            .build()
+            .unwrap();
+        let relaxed_addr = relaxed_registry.spawn_server("127.0.0.1:0").await.unwrap();
+        let relaxed = Client::new(format!("http://{relaxed_addr}"));
         let bare = spawn_bare().await;
         let client = Client::new(format!("http://{addr}"));
         let parts = ["latency", "throughput", "fanout"];
@@ -508,7 +529,7 @@ fn main() {
             .collect();
         let run = |part: &str| chosen.is_empty() || chosen.iter().any(|c| c == part);
         if run("latency") {
-            latency(rounds, ops, bare, &client).await;
+            latency(rounds, ops, bare, &client, &relaxed).await;
         }
         if run("throughput") {
             throughput(rounds, duration, bare, &client).await;
@@ -517,5 +538,6 @@ fn main() {
             fanout(rounds, events, 1000, bare, &client).await;
         }
         registry.shutdown().await;
+        relaxed_registry.shutdown().await;
     });
 }

@@ -537,3 +537,34 @@ async fn skip_ready_wait_routes_name_the_actor_in_headers() {
     }
     registry.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_router_nests_under_a_prefix_of_an_existing_app() {
+    use rivet_core::Client;
+    use rivet_examples::counter::Counter;
+
+    let registry = rivet_examples::registry()
+        .in_memory()
+        .build()
+        .expect("registry");
+    let app = axum::Router::new()
+        .route("/hello", axum::routing::get(|| async { "my app" }))
+        .nest("/api/rivet", registry.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    assert_eq!(get(&format!("http://{addr}/hello")).await.body, b"my app");
+    let client = Client::new(format!("http://{addr}/api/rivet"));
+    let counter = client.get_or_create::<Counter>(["nested"]);
+    assert_eq!(counter.increment(3).await.unwrap(), 3);
+    let conn = counter.connect().await.unwrap();
+    assert_eq!(conn.increment(1).await.unwrap(), 4);
+    let metadata = get(&format!("http://{addr}/api/rivet/metadata"))
+        .await
+        .json();
+    assert_eq!(metadata["runtime"], "rivetkit");
+    registry.shutdown().await;
+}
