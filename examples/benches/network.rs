@@ -158,6 +158,11 @@ async fn bare_pipelined(socket: Socket, window: usize, deadline: Instant) -> (So
     (sink.reunite(stream).unwrap(), done)
 }
 
+async fn bare_http_call(http: &reqwest::Client, url: &str) -> Bytes {
+    let response = http.post(url).body(vec![1u8; 16]).send().await.unwrap();
+    response.bytes().await.unwrap()
+}
+
 async fn bare_ws_call(socket: &mut Socket) {
     socket.send(Message::binary(vec![1u8; 16])).await.unwrap();
     socket.next().await.unwrap().unwrap();
@@ -187,14 +192,7 @@ async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client, r
         conn.get_count().await.unwrap();
         relaxed_conn.increment(1).await.unwrap();
         bare_ws_call(&mut socket).await;
-        http.post(&echo)
-            .body(vec![1u8; 16])
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        bare_http_call(&http, &echo).await;
     }
     let durable_ops = (ops / 4).max(50);
     let names = [
@@ -224,17 +222,7 @@ async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client, r
         let ws_write = sequential(durable_ops, || async { conn.increment(1).await.unwrap() }).await;
         let ws_relaxed =
             sequential(ops, || async { relaxed_conn.increment(1).await.unwrap() }).await;
-        let http_base = sequential(ops / 2, || async {
-            http.post(&echo)
-                .body(vec![1u8; 16])
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-        })
-        .await;
+        let http_base = sequential(ops / 2, || async { bare_http_call(&http, &echo).await }).await;
         let http_read = sequential(ops / 2, || async { counter.get_count().await.unwrap() }).await;
         let http_write = sequential(durable_ops / 2, || async {
             counter.increment(1).await.unwrap()
@@ -354,14 +342,7 @@ async fn throughput(rounds: usize, duration: Duration, bare: SocketAddr, client:
         let http_base = rate(ACTORS * 2, duration, move |_| {
             let (h, e) = (h.clone(), e.clone());
             async move {
-                h.post(&e)
-                    .body(vec![1u8; 16])
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
+                bare_http_call(&h, &e).await;
             }
         })
         .await;
