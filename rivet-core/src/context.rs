@@ -11,6 +11,7 @@ use rivet_client::{ActorError, ActorKey, Client};
 use serde::de::DeserializeOwned;
 
 use crate::actor::{Actor, EventSet};
+use crate::kv::Kv;
 use crate::registry::{LocalTransport, RegistryInner};
 
 /// Who an actor is: shared by its contexts.
@@ -62,6 +63,7 @@ pub struct Cx<A: Actor> {
     pub(crate) current_conn: Option<String>,
     /// Open raw WebSockets; like connections, they keep the actor awake.
     pub(crate) raw_sockets: HashMap<String, crate::raw::RawWebSocket>,
+    pub(crate) kv: Kv,
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -79,7 +81,7 @@ pub(crate) struct TurnEffects {
 }
 
 impl<A: Actor> Cx<A> {
-    pub(crate) fn new(identity: Arc<ActorIdentity>, vars: A::Vars) -> Self {
+    pub(crate) fn new(identity: Arc<ActorIdentity>, vars: A::Vars, kv: Kv) -> Self {
         Self {
             identity,
             vars,
@@ -87,8 +89,15 @@ impl<A: Actor> Cx<A> {
             conns: HashMap::new(),
             current_conn: None,
             raw_sockets: HashMap::new(),
+            kv,
             _actor: PhantomData,
         }
+    }
+
+    /// The actor's key-value store: binary keys and values, as many as needed, written with the
+    /// turn (see [`Kv`]).
+    pub fn kv(&mut self) -> &mut Kv {
+        &mut self.kv
     }
 
     /// The actor's id.

@@ -25,6 +25,7 @@ use tracing::Instrument;
 use crate::actor::{Actor, Dispatch, Hook, HookSet};
 use crate::context::{ActorIdentity, Conn, ConnKind, CreateCx, Cx};
 use crate::error::Error;
+use crate::kv::Kv;
 use crate::raw::{self, RawCommand, RawMessage, RawWebSocket, WebSocketEvent};
 use crate::registry::{LifecycleKind, RegistryInner};
 use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys};
@@ -269,7 +270,11 @@ impl<A: Actor> Host<A> {
             record: record.clone(),
             generation,
             state,
-            cx: Cx::new(identity, vars),
+            cx: Cx::new(
+                identity,
+                vars,
+                Kv::new(Arc::clone(storage), record.storage_id),
+            ),
             committed_state: stored.map(|b| b.to_vec()).unwrap_or_default(),
             poisoned: Arc::new(AtomicBool::new(false)),
             inflight: Arc::new(AtomicUsize::new(0)),
@@ -846,6 +851,7 @@ impl<A: Actor> Host<A> {
                 if dispatch.mutates {
                     self.rollback();
                 }
+                self.cx.kv.discard_turn();
                 let error = error.into_reply(what);
                 self.submit(batch, move |_| reply(Err(error)));
                 return;
@@ -867,12 +873,14 @@ impl<A: Actor> Host<A> {
                 Err(error) => {
                     self.rollback();
                     self.cx.turn = Default::default();
+                    self.cx.kv.discard_turn();
                     let error = error.into_reply(what);
                     self.submit(batch, move |_| reply(Err(error)));
                     return;
                 }
             }
         }
+        let kv_committed = self.cx.kv.finish_turn(&mut batch);
         if effects.destroy {
             self.stop = Some(Stop::Destroy);
         } else if effects.sleep && self.stop.is_none() {
@@ -880,15 +888,22 @@ impl<A: Actor> Host<A> {
         }
         self.pending_disconnects.extend(effects.disconnects);
         let deliveries = self.route_events(events, direct);
-        self.submit(batch, move |result| match result {
-            Ok(()) => {
-                // Events first: a client sees what an action broadcast before its result.
-                for (sink, message) in deliveries {
-                    let _ = sink.send(message);
-                }
-                reply(Ok(output));
+        self.submit(batch, move |result| {
+            // Written or lost, the KV writes are no longer pending: on failure the actor
+            // restarts from storage.
+            if let Some(committed) = kv_committed {
+                committed();
             }
-            Err(error) => reply(Err(storage_failure(&error))),
+            match result {
+                Ok(()) => {
+                    // Events first: a client sees what an action broadcast before its result.
+                    for (sink, message) in deliveries {
+                        let _ = sink.send(message);
+                    }
+                    reply(Ok(output));
+                }
+                Err(error) => reply(Err(storage_failure(&error))),
+            }
         });
     }
 

@@ -48,6 +48,7 @@ pub mod actor;
 pub mod context;
 pub mod error;
 mod host;
+pub mod kv;
 pub mod raw;
 mod registry;
 #[cfg(feature = "server")]
@@ -75,6 +76,7 @@ pub use rivet_client as client;
 
 /// What actor code usually needs: `use rivet_core::prelude::*;`.
 pub mod prelude {
+    pub use crate::kv::ListOptions;
     pub use crate::{
         ActorError, ActorKey, Client, CreateCx, Cx, Error, Registry, UserError, actor,
     };

@@ -25,6 +25,35 @@ pub mod keys {
     pub const QUEUE_META: &[u8] = &[5, 1, 1];
     /// Queue messages: this prefix then the message id as 8 big-endian bytes.
     pub const QUEUE_PREFIX: &[u8] = &[5, 1, 2];
+    /// The user key-value store (`cx.kv()`): this prefix then the user's key.
+    pub const KV: &[u8] = &[4];
+}
+
+/// The first key after every key that starts with `prefix`; `None` when there is none (the
+/// prefix is empty or all `0xff`).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Keys to read in order: from `start` (inclusive) to `end` (exclusive; `None`: to the end of
+/// the key space), at most `limit` of them, from the end when `reverse`.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRange<'a> {
+    /// The first key.
+    pub start: &'a [u8],
+    /// The key after the last one.
+    pub end: Option<&'a [u8]>,
+    /// How many entries at most.
+    pub limit: Option<usize>,
+    /// Highest keys first.
+    pub reverse: bool,
 }
 
 /// A storage failure. The runtime reports it to callers as `core.internal_error` and logs it.
@@ -167,12 +196,30 @@ pub trait Storage: Send + Sync + Debug + 'static {
         key: &'a [u8],
     ) -> BoxFuture<'a, Result<Option<Bytes>, StorageError>>;
 
+    /// Reads the entries of a key range, in key order (reversed with `range.reverse`).
+    fn scan_range<'a>(
+        &'a self,
+        storage_id: i64,
+        range: KeyRange<'a>,
+    ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>>;
+
     /// Reads every key starting with `prefix`, in key order.
     fn scan_prefix<'a>(
         &'a self,
         storage_id: i64,
         prefix: &'a [u8],
-    ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>>;
+    ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>> {
+        Box::pin(async move {
+            let end = prefix_end(prefix);
+            let range = KeyRange {
+                start: prefix,
+                end: end.as_deref(),
+                limit: None,
+                reverse: false,
+            };
+            self.scan_range(storage_id, range).await
+        })
+    }
 
     /// Up to `limit` actors of type `name`, oldest first.
     fn list_actors<'a>(

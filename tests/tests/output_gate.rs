@@ -58,12 +58,12 @@ impl Storage for HeldStorage {
     ) -> BoxFuture<'a, Result<Option<bytes::Bytes>, StorageError>> {
         self.inner.get(storage_id, key)
     }
-    fn scan_prefix<'a>(
+    fn scan_range<'a>(
         &'a self,
         storage_id: i64,
-        prefix: &'a [u8],
+        range: rivet_core::storage::KeyRange<'a>,
     ) -> BoxFuture<'a, Result<Vec<(bytes::Bytes, bytes::Bytes)>, StorageError>> {
-        self.inner.scan_prefix(storage_id, prefix)
+        self.inner.scan_range(storage_id, range)
     }
     fn list_actors<'a>(
         &'a self,

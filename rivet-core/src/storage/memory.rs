@@ -9,7 +9,7 @@ use rivet_client::ActorKey;
 use rivet_client::transport::BoxFuture;
 use rustc_hash::FxHashMap;
 
-use super::{ActorRecord, Batch, Commit, KvOp, Lookup, NewActor, Storage, StorageError};
+use super::{ActorRecord, Batch, Commit, KeyRange, KvOp, Lookup, NewActor, Storage, StorageError};
 
 /// Storage that lives in memory and is lost with the process.
 #[derive(Debug, Default)]
@@ -133,19 +133,26 @@ impl Storage for MemoryStorage {
         Box::pin(std::future::ready(Ok(value)))
     }
 
-    fn scan_prefix<'a>(
+    fn scan_range<'a>(
         &'a self,
         storage_id: i64,
-        prefix: &'a [u8],
+        range: KeyRange<'a>,
     ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>> {
+        use std::ops::Bound;
         let inner = self.lock();
         let rows = inner
             .kv
             .get(&storage_id)
             .map(|space| {
-                with_prefix(space, prefix)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
+                let end = range.end.map_or(Bound::Unbounded, Bound::Excluded);
+                let entries = space.range::<[u8], _>((Bound::Included(range.start), end));
+                let limit = range.limit.unwrap_or(usize::MAX);
+                let pair = |(k, v): (&Bytes, &Bytes)| (k.clone(), v.clone());
+                if range.reverse {
+                    entries.rev().take(limit).map(pair).collect()
+                } else {
+                    entries.take(limit).map(pair).collect()
+                }
             })
             .unwrap_or_default();
         Box::pin(std::future::ready(Ok(rows)))

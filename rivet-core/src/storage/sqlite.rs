@@ -18,7 +18,9 @@ use rivet_client::transport::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{ActorRecord, Commit, KvOp, Lookup, NewActor, Storage, StorageError};
+use super::{
+    ActorRecord, Commit, KeyRange, KvOp, Lookup, NewActor, Storage, StorageError, prefix_end,
+};
 
 /// How much a commit survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -232,21 +234,26 @@ impl Storage for SqliteStorage {
         }))
     }
 
-    fn scan_prefix<'a>(
+    fn scan_range<'a>(
         &'a self,
         storage_id: i64,
-        prefix: &'a [u8],
+        range: KeyRange<'a>,
     ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>> {
-        let start = prefix.to_vec();
-        let end = prefix_end(prefix);
+        let start = range.start.to_vec();
+        let end = range.end.map(<[u8]>::to_vec);
+        // SQLite reads a negative limit as none.
+        let limit = range
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let sql = if range.reverse {
+            "SELECT key, value FROM kv WHERE actor = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key DESC LIMIT ?4"
+        } else {
+            "SELECT key, value FROM kv WHERE actor = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key LIMIT ?4"
+        };
         Box::pin(self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT key, value FROM kv WHERE actor = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) ORDER BY key",
-                )
-                .map_err(backend)?;
+            let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
             let rows = stmt
-                .query_map(params![storage_id, start, end], |row| {
+                .query_map(params![storage_id, start, end, limit], |row| {
                     Ok((
                         Bytes::from(row.get::<_, Vec<u8>>(0)?),
                         Bytes::from(row.get::<_, Vec<u8>>(1)?),
@@ -573,17 +580,6 @@ fn decode_key(bytes: &[u8]) -> Result<ActorKey, StorageError> {
 }
 
 /// The smallest key greater than every key with this prefix, or `None` when there is none.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 fn backend(error: rusqlite::Error) -> StorageError {
     StorageError::Backend(error.to_string())
 }

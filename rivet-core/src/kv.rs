@@ -1,0 +1,402 @@
+//! [`Kv`]: the actor's own key-value store (`cx.kv()`), binary keys and values without bound on
+//! their number, in the actor's key space next to its state.
+//!
+//! Writes are part of the turn: they commit with the state in one atomic batch, are visible to
+//! the turn's own reads at once, and vanish if the turn fails. Reads see the turn's writes, then
+//! writes of earlier turns still being committed, then storage.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use rivet_client::ErrorCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::storage::{Batch, KeyRange, Storage, keys, prefix_end};
+
+/// The longest key, in bytes (as RivetKit's engine).
+pub const MAX_KEY_SIZE: usize = 2 * 1024;
+/// The largest value, in bytes (as RivetKit's engine).
+pub const MAX_VALUE_SIZE: usize = 128 * 1024;
+/// The most keys in one batch call.
+pub const MAX_BATCH_KEYS: usize = 128;
+
+/// KV error codes.
+pub mod codes {
+    use super::ErrorCode;
+
+    /// A key longer than [`MAX_KEY_SIZE`](super::MAX_KEY_SIZE).
+    pub const KEY_TOO_LARGE: ErrorCode =
+        ErrorCode::new("kv", "key_too_large", "The key is larger than 2048 bytes.");
+    /// A value larger than [`MAX_VALUE_SIZE`](super::MAX_VALUE_SIZE).
+    pub const VALUE_TOO_LARGE: ErrorCode = ErrorCode::new(
+        "kv",
+        "value_too_large",
+        "The value is larger than 131072 bytes.",
+    );
+    /// A batch of more than [`MAX_BATCH_KEYS`](super::MAX_BATCH_KEYS) keys.
+    pub const BATCH_TOO_LARGE: ErrorCode =
+        ErrorCode::new("kv", "batch_too_large", "A batch has more than 128 keys.");
+    /// A stored value that is not the CBOR of the requested type.
+    pub const INVALID_VALUE: ErrorCode = ErrorCode::new(
+        "kv",
+        "invalid_value",
+        "The stored value does not decode as the requested type.",
+    );
+}
+
+/// Options of [`Kv::list_prefix`] and [`Kv::list_range`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListOptions {
+    /// At most this many entries.
+    pub limit: Option<usize>,
+    /// Highest keys first.
+    pub reverse: bool,
+}
+
+impl ListOptions {
+    /// At most `limit` entries.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Highest keys first.
+    #[must_use]
+    pub fn reverse(mut self) -> Self {
+        self.reverse = true;
+        self
+    }
+}
+
+/// A write not yet in storage: a value, or `None` for a deletion.
+type Overlay = BTreeMap<Bytes, Option<Bytes>>;
+
+/// Writes submitted to storage and not committed yet, each with the number of its batch, so a
+/// commit removes only what it wrote.
+type Pending = BTreeMap<Bytes, (u64, Option<Bytes>)>;
+
+/// The actor's key-value store; see the [module docs](self).
+///
+/// ```
+/// use rivet_core::prelude::*;
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// pub struct Notes;
+///
+/// #[actor(name = "notes")]
+/// impl Notes {
+///     #[action]
+///     async fn add(&self, cx: &mut Cx<Self>, id: u32, text: String) -> Result<usize, Error> {
+///         cx.kv().put(format!("note/{id:08}"), text)?;
+///         Ok(cx.kv().list_prefix("note/", ListOptions::default()).await?.len())
+///     }
+///
+///     #[action]
+///     async fn get(&self, cx: &mut Cx<Self>, id: u32) -> Result<Option<String>, Error> {
+///         let value = cx.kv().get(format!("note/{id:08}")).await?;
+///         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+///     }
+/// }
+/// ```
+pub struct Kv {
+    storage: Arc<dyn Storage>,
+    actor: i64,
+    turn: Overlay,
+    pending: Arc<Mutex<Pending>>,
+    next_batch: u64,
+}
+
+impl std::fmt::Debug for Kv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kv")
+            .field("actor", &self.actor)
+            .field("turn_writes", &self.turn.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_key(key: &[u8]) -> Result<(), Error> {
+    if key.len() > MAX_KEY_SIZE {
+        return Err(Error::public(codes::KEY_TOO_LARGE.with_message(format!(
+            "The key is {} bytes; the limit is {MAX_KEY_SIZE}.",
+            key.len()
+        ))));
+    }
+    Ok(())
+}
+
+fn check_batch(len: usize) -> Result<(), Error> {
+    if len > MAX_BATCH_KEYS {
+        return Err(Error::public(codes::BATCH_TOO_LARGE.with_message(format!(
+            "The batch has {len} keys; the limit is {MAX_BATCH_KEYS}."
+        ))));
+    }
+    Ok(())
+}
+
+fn storage_key(key: &[u8]) -> Bytes {
+    let mut full = Vec::with_capacity(keys::KV.len() + key.len());
+    full.extend_from_slice(keys::KV);
+    full.extend_from_slice(key);
+    Bytes::from(full)
+}
+
+fn lock(pending: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
+    pending.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Kv {
+    pub(crate) fn new(storage: Arc<dyn Storage>, actor: i64) -> Self {
+        Self {
+            storage,
+            actor,
+            turn: Overlay::new(),
+            pending: Arc::new(Mutex::new(Pending::new())),
+            next_batch: 0,
+        }
+    }
+
+    /// The value at `key`.
+    pub async fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
+        let key = key.as_ref();
+        check_key(key)?;
+        if let Some(value) = self.overlaid(key) {
+            return Ok(value);
+        }
+        Ok(self.storage.get(self.actor, &storage_key(key)).await?)
+    }
+
+    /// The values at `keys`, in order.
+    pub async fn get_batch<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
+        check_batch(keys.len())?;
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+
+    /// The value at `key`, decoded from CBOR (as written by [`put_value`](Self::put_value)).
+    pub async fn get_value<T: DeserializeOwned>(
+        &self,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<T>, Error> {
+        match self.get(key).await? {
+            Some(bytes) => rivet_client::codec::decode(&bytes)
+                .map(Some)
+                .map_err(|e| Error::public(codes::INVALID_VALUE.with_message(e.to_string()))),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets `key` to `value` when the turn commits.
+    pub fn put(&mut self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<(), Error> {
+        let (key, value) = (key.into(), value.into());
+        check_key(&key)?;
+        if value.len() > MAX_VALUE_SIZE {
+            return Err(Error::public(codes::VALUE_TOO_LARGE.with_message(format!(
+                "The value is {} bytes; the limit is {MAX_VALUE_SIZE}.",
+                value.len()
+            ))));
+        }
+        self.turn.insert(key, Some(value));
+        Ok(())
+    }
+
+    /// Sets `key` to the CBOR encoding of `value` when the turn commits.
+    pub fn put_value<T: Serialize + ?Sized>(
+        &mut self,
+        key: impl Into<Bytes>,
+        value: &T,
+    ) -> Result<(), Error> {
+        let encoded = rivet_client::codec::to_cbor(value).map_err(Error::public)?;
+        self.put(key, encoded)
+    }
+
+    /// Sets several keys; all or none (a limit error changes nothing).
+    pub fn put_batch<K, V>(
+        &mut self,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), Error>
+    where
+        K: Into<Bytes>,
+        V: Into<Bytes>,
+    {
+        let entries: Vec<(Bytes, Bytes)> = entries
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        check_batch(entries.len())?;
+        let before = self.turn.clone();
+        for (key, value) in entries {
+            if let Err(error) = self.put(key, value) {
+                self.turn = before;
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `key` when the turn commits.
+    pub fn delete(&mut self, key: impl Into<Bytes>) -> Result<(), Error> {
+        let key = key.into();
+        check_key(&key)?;
+        self.turn.insert(key, None);
+        Ok(())
+    }
+
+    /// Removes several keys.
+    pub fn delete_batch<K: Into<Bytes>>(
+        &mut self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<(), Error> {
+        let keys: Vec<Bytes> = keys.into_iter().map(Into::into).collect();
+        check_batch(keys.len())?;
+        for key in &keys {
+            check_key(key)?;
+        }
+        for key in keys {
+            self.turn.insert(key, None);
+        }
+        Ok(())
+    }
+
+    /// The entries whose keys start with `prefix`, in key order.
+    pub async fn list_prefix(
+        &self,
+        prefix: impl AsRef<[u8]>,
+        options: ListOptions,
+    ) -> Result<Vec<(Bytes, Bytes)>, Error> {
+        let prefix = prefix.as_ref();
+        let end = prefix_end(prefix);
+        self.list(prefix, end.as_deref(), options).await
+    }
+
+    /// The entries from `start` (inclusive) to `end` (exclusive), in key order.
+    pub async fn list_range(
+        &self,
+        start: impl AsRef<[u8]>,
+        end: impl AsRef<[u8]>,
+        options: ListOptions,
+    ) -> Result<Vec<(Bytes, Bytes)>, Error> {
+        self.list(start.as_ref(), Some(end.as_ref()), options).await
+    }
+
+    /// Removes every key from `start` (inclusive) to `end` (exclusive) when the turn commits;
+    /// returns how many there were.
+    pub async fn delete_range(
+        &mut self,
+        start: impl AsRef<[u8]>,
+        end: impl AsRef<[u8]>,
+    ) -> Result<usize, Error> {
+        let found = self
+            .list(start.as_ref(), Some(end.as_ref()), ListOptions::default())
+            .await?;
+        let count = found.len();
+        for (key, _) in found {
+            self.turn.insert(key, None);
+        }
+        Ok(count)
+    }
+
+    /// A key's value as the turn sees it, if it was written since the last commit.
+    fn overlaid(&self, key: &[u8]) -> Option<Option<Bytes>> {
+        if let Some(value) = self.turn.get(key) {
+            return Some(value.clone());
+        }
+        lock(&self.pending).get(key).map(|(_, value)| value.clone())
+    }
+
+    async fn list(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        options: ListOptions,
+    ) -> Result<Vec<(Bytes, Bytes)>, Error> {
+        for bound in [Some(start), end].into_iter().flatten() {
+            check_key(bound)?;
+        }
+        // The turn's and in-flight writes in the range, the turn's winning.
+        let mut overlay: Overlay = Overlay::new();
+        let bounds = (
+            Bound::Included(start),
+            end.map_or(Bound::Unbounded, Bound::Excluded),
+        );
+        for (key, (_, value)) in lock(&self.pending).range::<[u8], _>(bounds) {
+            overlay.insert(key.clone(), value.clone());
+        }
+        for (key, value) in self.turn.range::<[u8], _>(bounds) {
+            overlay.insert(key.clone(), value.clone());
+        }
+        // Each deletion can hide one stored entry, so read that many more: then at least `limit`
+        // entries up to the last one read survive the merge, and an overlay write past it
+        // sorts after them and is cut by the limit, as it should be.
+        let hidden = overlay.values().filter(|v| v.is_none()).count();
+        let full_start = storage_key(start);
+        let full_end = match end {
+            Some(end) => Some(storage_key(end)),
+            None => prefix_end(keys::KV).map(Bytes::from),
+        };
+        let range = KeyRange {
+            start: &full_start,
+            end: full_end.as_deref(),
+            limit: options.limit.map(|l| l.saturating_add(hidden)),
+            reverse: options.reverse,
+        };
+        let stored = self.storage.scan_range(self.actor, range).await?;
+        let mut merged: BTreeMap<Bytes, Bytes> = stored
+            .into_iter()
+            .map(|(key, value)| (key.slice(keys::KV.len()..), value))
+            .collect();
+        for (key, value) in overlay {
+            match value {
+                Some(value) => merged.insert(key, value),
+                None => merged.remove(&key),
+            };
+        }
+        let limit = options.limit.unwrap_or(usize::MAX);
+        Ok(if options.reverse {
+            merged.into_iter().rev().take(limit).collect()
+        } else {
+            merged.into_iter().take(limit).collect()
+        })
+    }
+
+    /// Moves the turn's writes into `batch`; they stay visible as pending until the returned
+    /// callback runs after the batch commits.
+    pub(crate) fn finish_turn(
+        &mut self,
+        batch: &mut Batch,
+    ) -> Option<impl FnOnce() + Send + 'static> {
+        if self.turn.is_empty() {
+            return None;
+        }
+        self.next_batch += 1;
+        let seq = self.next_batch;
+        let mut pending = lock(&self.pending);
+        for (key, value) in std::mem::take(&mut self.turn) {
+            let full = storage_key(&key);
+            match &value {
+                Some(v) => batch.put(full, v.clone()),
+                None => batch.delete(full),
+            }
+            pending.insert(key, (seq, value));
+        }
+        drop(pending);
+        let pending = Arc::clone(&self.pending);
+        Some(move || {
+            // Keys written again by a later batch stay pending until that one commits.
+            lock(&pending).retain(|_, (s, _)| *s != seq);
+        })
+    }
+
+    /// Drops the turn's writes (the turn failed).
+    pub(crate) fn discard_turn(&mut self) {
+        self.turn.clear();
+    }
+}
