@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::actor::{Actor, EventSet};
 use crate::kv::Kv;
 use crate::registry::{LocalTransport, RegistryInner};
+use crate::schedule::{Schedule, Schedules};
 
 /// Who an actor is: shared by its contexts.
 #[derive(Debug)]
@@ -64,6 +65,7 @@ pub struct Cx<A: Actor> {
     /// Open raw WebSockets; like connections, they keep the actor awake.
     pub(crate) raw_sockets: HashMap<String, crate::raw::RawWebSocket>,
     pub(crate) kv: Kv,
+    pub(crate) schedules: Schedules,
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -90,8 +92,15 @@ impl<A: Actor> Cx<A> {
             current_conn: None,
             raw_sockets: HashMap::new(),
             kv,
+            schedules: Schedules::default(),
             _actor: PhantomData,
         }
+    }
+
+    /// Schedules calls of this actor's own actions (see [`Schedule`]); build them with the
+    /// generated `{Actor}Call`.
+    pub fn schedule(&mut self) -> Schedule<'_, A> {
+        Schedule::new(&mut self.schedules)
     }
 
     /// The actor's key-value store: binary keys and values, as many as needed, written with the

@@ -28,7 +28,8 @@ use crate::error::Error;
 use crate::kv::Kv;
 use crate::raw::{self, RawCommand, RawMessage, RawWebSocket, WebSocketEvent};
 use crate::registry::{LifecycleKind, RegistryInner};
-use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys};
+use crate::schedule::{Entry, Schedules};
+use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys, now_ms};
 
 /// Where an action's result goes.
 #[derive(Debug)]
@@ -293,10 +294,50 @@ impl<A: Actor> Host<A> {
             }
         } else {
             host.load_queue().await?;
+            host.load_schedules().await?;
         }
         host.run_hook(Hook::Wake, false).await?;
         registry.publish(record, LifecycleKind::Woke);
         Ok(host)
+    }
+
+    async fn load_schedules(&mut self) -> Result<(), Error> {
+        let stored = self
+            .registry
+            .storage()
+            .scan_prefix(self.record.storage_id, keys::SCHEDULES)
+            .await?;
+        let mut entries = Vec::with_capacity(stored.len());
+        for (key, value) in &stored {
+            entries.push(Entry::decode(key, value)?);
+        }
+        self.cx.schedules = Schedules::load(entries);
+        Ok(())
+    }
+
+    /// Runs the earliest due schedule as a turn; its removal commits with the turn.
+    async fn fire_schedule(&mut self) {
+        let mut batch = std::mem::take(&mut self.spare);
+        let Some(entry) = self.cx.schedules.take_due(now_ms(), &mut batch) else {
+            self.spare = batch;
+            return;
+        };
+        let timeout = self.registry.config().action_timeout;
+        let dispatch = self
+            .execute(
+                Work::Action {
+                    name: &entry.action,
+                    args: &entry.args,
+                },
+                timeout,
+            )
+            .await;
+        let (action, id) = (entry.action, entry.id);
+        self.finish_turn(dispatch, batch, "scheduled action", move |result| {
+            if let Err(error) = result {
+                tracing::warn!(%action, schedule = %id, %error, "scheduled action failed");
+            }
+        });
     }
 
     async fn load_queue(&mut self) -> Result<(), Error> {
@@ -357,6 +398,10 @@ impl<A: Actor> Host<A> {
         let mut quiet_ticks = 0;
         // Mailbox messages taken in a row while queue messages wait.
         let mut streak = 0;
+        // The timer of the earliest schedule, and the due time it is set for.
+        let alarm = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(alarm);
+        let mut armed: Option<i64> = None;
         let stop = loop {
             if self.poisoned.load(Ordering::Acquire) {
                 break Stop::Restart;
@@ -364,6 +409,21 @@ impl<A: Actor> Host<A> {
             if let Some(stop) = self.stop.take() {
                 break stop;
             }
+            let due = self.cx.schedules.next_due();
+            if let Some(at) = due {
+                let now = now_ms();
+                if at <= now {
+                    self.fire_schedule().await;
+                    activity += 1;
+                    continue;
+                }
+                if armed != due {
+                    // One millisecond late rather than early: the clock counts whole ones.
+                    let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0) + 1);
+                    alarm.as_mut().reset(Instant::now() + wait);
+                }
+            }
+            armed = due;
             // Queue messages run between other turns: whenever the mailbox is empty, and at
             // least once every MAILBOX_STREAK messages, so a burst of sends is accepted (and
             // acknowledged) before it is processed, and a busy mailbox cannot starve the queue.
@@ -377,6 +437,11 @@ impl<A: Actor> Host<A> {
                 tokio::select! {
                     biased;
                     envelope = rx.recv() => envelope,
+                    () = &mut alarm, if armed.is_some() => {
+                        // Due now: the top of the loop runs it.
+                        armed = None;
+                        continue;
+                    }
                     () = &mut idle => {
                         if activity == seen {
                             quiet_ticks += 1;
@@ -852,6 +917,7 @@ impl<A: Actor> Host<A> {
                     self.rollback();
                 }
                 self.cx.kv.discard_turn();
+                self.cx.schedules.discard_turn();
                 let error = error.into_reply(what);
                 self.submit(batch, move |_| reply(Err(error)));
                 return;
@@ -874,6 +940,7 @@ impl<A: Actor> Host<A> {
                     self.rollback();
                     self.cx.turn = Default::default();
                     self.cx.kv.discard_turn();
+                    self.cx.schedules.discard_turn();
                     let error = error.into_reply(what);
                     self.submit(batch, move |_| reply(Err(error)));
                     return;
@@ -881,6 +948,7 @@ impl<A: Actor> Host<A> {
             }
         }
         let kv_committed = self.cx.kv.finish_turn(&mut batch);
+        self.cx.schedules.finish_turn(&mut batch);
         if effects.destroy {
             self.stop = Some(Stop::Destroy);
         } else if effects.sleep && self.stop.is_none() {
@@ -1045,6 +1113,16 @@ impl<A: Actor> Host<A> {
             && let Err(error) = self.flush().await
         {
             tracing::error!(%error, "final flush failed");
+        }
+        match stop {
+            Stop::Destroy => self.registry.clear_alarm(&self.record.id),
+            // Wakes the actor again when its next schedule is due.
+            Stop::Sleep | Stop::Restart => {
+                if let Some(at) = self.cx.schedules.next_due() {
+                    self.registry.set_alarm(self.record.clone(), at);
+                }
+            }
+            Stop::Shutdown => {}
         }
         let mut destroyed = false;
         if matches!(stop, Stop::Destroy) {

@@ -51,6 +51,7 @@ mod host;
 pub mod kv;
 pub mod raw;
 mod registry;
+pub mod schedule;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod storage;

@@ -11,6 +11,7 @@ pub use crate::actor::{ActionMetadata, Actor, ActorMetadata, Dispatch, EventSet,
 pub use crate::context::{CreateCx, Cx};
 pub use crate::error::Error;
 pub use crate::raw;
+pub use crate::schedule::Call;
 pub use rivet_client::codec::{
     ArrayDecoder, ArrayEncoder, EMPTY_ARRAY, decode_output, encode_array, to_cbor,
 };

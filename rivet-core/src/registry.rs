@@ -264,7 +264,12 @@ impl RegistryBuilder {
             active: AtomicUsize::new(0),
             stopped: tokio::sync::Notify::new(),
             runtime,
+            alarms: Mutex::new(Alarms::default()),
+            alarms_changed: tokio::sync::Notify::new(),
         });
+        inner
+            .runtime
+            .spawn(RegistryInner::run_alarms(Arc::downgrade(&inner)));
         // Actors with queued messages resume their work without waiting for a request.
         let waker = Arc::clone(&inner);
         inner.runtime.spawn(async move {
@@ -281,6 +286,10 @@ impl RegistryBuilder {
                     }
                 }
                 Err(error) => tracing::error!(%error, "cannot list actors with queued messages"),
+            }
+            // Actors with schedules wake when the first one is due (at once for missed ones).
+            if let Err(error) = waker.load_alarms().await {
+                tracing::error!(%error, "cannot load the schedules of sleeping actors");
             }
         });
         Ok(Registry {
@@ -430,6 +439,16 @@ pub(crate) struct RegistryInner {
     active: AtomicUsize,
     stopped: tokio::sync::Notify,
     runtime: tokio::runtime::Handle,
+    /// When sleeping actors must wake for their schedules.
+    alarms: Mutex<Alarms>,
+    alarms_changed: tokio::sync::Notify,
+}
+
+/// Wake-up times of sleeping actors with schedules, one per actor.
+#[derive(Default)]
+struct Alarms {
+    by_time: std::collections::BTreeSet<(i64, String)>,
+    by_actor: HashMap<String, (i64, ActorRecord)>,
 }
 
 impl fmt::Debug for RegistryInner {
@@ -484,6 +503,10 @@ impl RegistryInner {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn alarms(&self) -> MutexGuard<'_, Alarms> {
+        self.alarms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn begin_shutdown(&self) {
         // Under the lock, so no activation starts after the flag without getting the message.
         let live = self.live();
@@ -491,6 +514,8 @@ impl RegistryInner {
             return;
         }
         self.closing.send_replace(true);
+        // The alarm task sees the flag and ends.
+        self.alarms_changed.notify_one();
         for slot in live.by_id.values() {
             let _ = slot.tx.send(Envelope::Shutdown);
         }
@@ -710,6 +735,102 @@ impl RegistryInner {
             )));
         }
         Ok(record)
+    }
+
+    /// Wakes `record` at `at_ms` (ms since the epoch), replacing its earlier alarm.
+    pub(crate) fn set_alarm(&self, record: ActorRecord, at_ms: i64) {
+        let mut alarms = self.alarms();
+        let id = record.id.clone();
+        if let Some((old, _)) = alarms.by_actor.insert(id.clone(), (at_ms, record)) {
+            alarms.by_time.remove(&(old, id.clone()));
+        }
+        alarms.by_time.insert((at_ms, id));
+        drop(alarms);
+        self.alarms_changed.notify_one();
+    }
+
+    /// Forgets the alarm of a destroyed actor.
+    pub(crate) fn clear_alarm(&self, actor_id: &str) {
+        let mut alarms = self.alarms();
+        if let Some((at, _)) = alarms.by_actor.remove(actor_id) {
+            alarms.by_time.remove(&(at, actor_id.to_owned()));
+        }
+    }
+
+    /// At start-up: an alarm for every actor with schedules, at its earliest one.
+    async fn load_alarms(&self) -> Result<(), StorageError> {
+        use crate::storage::keys::SCHEDULES;
+        for record in self.storage.actors_with_prefix(SCHEDULES).await? {
+            let entries = self
+                .storage
+                .scan_prefix(record.storage_id, SCHEDULES)
+                .await?;
+            let mut earliest: Option<i64> = None;
+            for (key, value) in &entries {
+                match crate::schedule::Entry::decode(key, value) {
+                    Ok(entry) => {
+                        earliest = Some(earliest.map_or(entry.at_ms, |e| e.min(entry.at_ms)))
+                    }
+                    Err(error) => {
+                        tracing::error!(actor = %record.id, %error, "unreadable schedule")
+                    }
+                }
+            }
+            if let Some(at) = earliest {
+                self.set_alarm(record, at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Wakes sleeping actors when their alarms are due; ends when the registry shuts down
+    /// (dropping the last `Registry` does that too).
+    async fn run_alarms(registry: Weak<Self>) {
+        loop {
+            let Some(inner) = registry.upgrade() else {
+                return;
+            };
+            if inner.shutting_down.load(Ordering::Acquire) {
+                return;
+            }
+            // Registered before looking, so a change made meanwhile is not missed.
+            let changed = inner.alarms_changed.notified();
+            let next = inner.alarms().by_time.first().cloned();
+            let now = now_ms();
+            match next {
+                Some((at, id)) if at <= now => {
+                    let record = {
+                        let mut alarms = inner.alarms();
+                        alarms.by_time.remove(&(at, id.clone()));
+                        alarms.by_actor.remove(&id).map(|(_, record)| record)
+                    };
+                    if let Some(record) = record {
+                        inner.wake_for_alarm(record).await;
+                    }
+                }
+                Some((at, _)) => {
+                    let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = changed => {}
+                    }
+                }
+                None => changed.await,
+            }
+        }
+    }
+
+    async fn wake_for_alarm(self: &Arc<Self>, record: ActorRecord) {
+        // A destroyed actor keeps no alarm, but check: waking a missing actor would create it.
+        match self.storage.lookup(Lookup::Id(&record.id)).await {
+            Ok(Some(record)) => {
+                if let Err(error) = self.wake(record) {
+                    tracing::warn!(%error, "cannot wake an actor for its schedule");
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "cannot look up an actor for its schedule"),
+        }
     }
 
     /// Returns the mailbox of the actor's activation, starting one if there is none.

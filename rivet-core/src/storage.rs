@@ -27,6 +27,8 @@ pub mod keys {
     pub const QUEUE_PREFIX: &[u8] = &[5, 1, 2];
     /// The user key-value store (`cx.kv()`): this prefix then the user's key.
     pub const KV: &[u8] = &[4];
+    /// Schedules (`cx.schedule()`): this prefix then the schedule's id.
+    pub const SCHEDULES: &[u8] = &[8];
 }
 
 /// The first key after every key that starts with `prefix`; `None` when there is none (the

@@ -18,6 +18,7 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
     let event_ty = format_ident!("{}Event", ident);
     let client_ty = format_ident!("{}Client", ident);
     let conn_ty = format_ident!("{}Connection", ident);
+    let call_ty = format_ident!("{}Call", ident);
 
     let event_enum = event_enum(def, &event_ty);
     let metadata = metadata(def);
@@ -74,10 +75,17 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
         .iter()
         .map(|a| client_action(a, &client_ty, quote!(conn)));
     let queue_methods = def.queues.iter().map(client_queue);
+    let call_methods = def
+        .actions
+        .iter()
+        .map(|a| call_action(a, &client_ty, self_ty));
     let event_methods = def.events.iter().map(conn_event);
     let name = &def.name;
     let client_doc = format!(
         "The typed client of the [`{ident}`] actor (`{name}`): one async method per action and one `send_*` per queue."
+    );
+    let call_doc = format!(
+        "Calls of the [`{ident}`] actor's actions, to schedule with `cx.schedule()`: one function per action, taking its arguments."
     );
     let conn_doc = format!(
         "A connection to a [`{ident}`] actor (`{name}`): its actions, plus one `on_*` subscription per event."
@@ -98,6 +106,15 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
         #[derive(Debug)]
         pub struct #conn_ty {
             conn: ::rivet_core::__private::ActorConnection,
+        }
+
+        #[doc = #call_doc]
+        #[derive(Debug, Clone, Copy)]
+        pub struct #call_ty;
+
+        #[allow(private_interfaces, private_bounds, clippy::too_many_arguments)]
+        impl #call_ty {
+            #(#call_methods)*
         }
 
         #[allow(private_interfaces, private_bounds, clippy::too_many_arguments)]
@@ -822,6 +839,27 @@ fn client_action(action: &Action, client_ty: &Ident, via: TokenStream) -> TokenS
         pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#out, ::rivet_core::__private::ActorError> {
             let args = #client_ty::#args_fn(#(&#names),*)?;
             #client_ty::#output_fn(&self.#via.action_raw(#wire, args).await?)
+        }
+    }
+}
+
+/// `{Actor}Call::{action}(args...)`: the action's wire name and encoded arguments, typed like
+/// the action, for schedules.
+fn call_action(action: &Action, client_ty: &Ident, self_ty: &Type) -> TokenStream {
+    let ident = &action.ident;
+    let wire = &action.wire;
+    let doc = format!("A call of the `{wire}` action.");
+    let args_fn = helper_ident("args", &action.ident);
+    let params = action.params.iter().map(|p| {
+        let name = &p.name;
+        let ty = &p.ty;
+        quote! { #name: #ty }
+    });
+    let names = action.params.iter().map(|p| &p.name);
+    quote! {
+        #[doc = #doc]
+        pub fn #ident(#(#params),*) -> ::rivet_core::__private::Call<#self_ty> {
+            ::rivet_core::__private::Call::new(#wire, #client_ty::#args_fn(#(&#names),*))
         }
     }
 }

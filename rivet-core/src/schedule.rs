@@ -1,0 +1,328 @@
+//! Schedules: calls of an actor's own actions at a later time (`cx.schedule()`), kept in its key
+//! space, so they survive sleep and restarts.
+//!
+//! A schedule is written with the turn that makes it (and dropped if that turn fails). When it
+//! is due, the actor is woken if it sleeps and the action runs as a turn of its own; the schedule
+//! is removed in that turn's batch, so it runs once: a crash before that commit runs it again,
+//! with the action's effects of the lost attempt gone too. Schedules missed while the process was
+//! down run when it starts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rivet_client::ActorError;
+
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::storage::{Batch, StorageError, keys};
+
+/// A call of one of actor `A`'s actions with its arguments, built by the generated
+/// `{Actor}Call::{action}(args...)` (one function per action, typed like the action).
+pub struct Call<A> {
+    action: &'static str,
+    args: Result<Bytes, ActorError>,
+    _actor: PhantomData<fn() -> A>,
+}
+
+impl<A> std::fmt::Debug for Call<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("action", &self.action)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A> Call<A> {
+    /// A call of `action` with CBOR-encoded `args`; used by generated code.
+    #[doc(hidden)]
+    pub fn new(action: &'static str, args: Result<Bytes, ActorError>) -> Self {
+        Self {
+            action,
+            args,
+            _actor: PhantomData,
+        }
+    }
+
+    /// The action's wire name.
+    pub fn action(&self) -> &'static str {
+        self.action
+    }
+}
+
+/// A scheduled call, as [`Schedule::get`] and [`Schedule::list`] report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledCall {
+    /// Its id, to cancel it.
+    pub id: String,
+    /// The action's wire name.
+    pub action: String,
+    /// The arguments, as a CBOR array.
+    pub args: Bytes,
+    /// When it runs.
+    pub run_at: SystemTime,
+}
+
+/// One stored schedule.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) id: String,
+    pub(crate) at_ms: i64,
+    pub(crate) action: String,
+    pub(crate) args: Bytes,
+}
+
+impl Entry {
+    fn public(&self) -> ScheduledCall {
+        ScheduledCall {
+            id: self.id.clone(),
+            action: self.action.clone(),
+            args: self.args.clone(),
+            run_at: from_ms(self.at_ms),
+        }
+    }
+
+    fn encode(&self) -> Bytes {
+        let record = (self.at_ms, &self.action, ByteString(&self.args));
+        let mut out = Vec::new();
+        // Writing integers, text and bytes into a Vec cannot fail.
+        if let Err(error) = ciborium::into_writer(&record, &mut out) {
+            tracing::error!(%error, "cannot encode a schedule");
+        }
+        Bytes::from(out)
+    }
+
+    pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Self, StorageError> {
+        let id = std::str::from_utf8(&key[keys::SCHEDULES.len()..])
+            .map_err(|_| StorageError::Corrupt("schedule id is not UTF-8".to_owned()))?
+            .to_owned();
+        let (at_ms, action, args): (i64, String, ciborium::Value) = ciborium::from_reader(value)
+            .map_err(|e| StorageError::Corrupt(format!("schedule {id}: {e}")))?;
+        let args = match args {
+            ciborium::Value::Bytes(bytes) => Bytes::from(bytes),
+            _ => {
+                return Err(StorageError::Corrupt(format!(
+                    "schedule {id}: arguments are not bytes"
+                )));
+            }
+        };
+        Ok(Self {
+            id,
+            at_ms,
+            action,
+            args,
+        })
+    }
+}
+
+/// Serializes as a CBOR byte string (serde writes `&[u8]` as an array of numbers otherwise).
+struct ByteString<'a>(&'a [u8]);
+
+impl serde::Serialize for ByteString<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+enum Op {
+    Add(Entry),
+    Cancel(String),
+}
+
+/// An actor's schedules: the committed ones, indexed by time, and the current turn's changes.
+#[derive(Default)]
+pub(crate) struct Schedules {
+    entries: BTreeMap<String, Entry>,
+    by_time: BTreeSet<(i64, String)>,
+    turn: Vec<Op>,
+}
+
+impl std::fmt::Debug for Schedules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schedules")
+            .field("count", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn schedule_key(id: &str) -> Bytes {
+    let mut key = keys::SCHEDULES.to_vec();
+    key.extend_from_slice(id.as_bytes());
+    Bytes::from(key)
+}
+
+pub(crate) fn to_ms(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+fn from_ms(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+impl Schedules {
+    /// The committed schedules, as loaded at wake.
+    pub(crate) fn load(entries: Vec<Entry>) -> Self {
+        let mut schedules = Self::default();
+        for entry in entries {
+            schedules.insert(entry);
+        }
+        schedules
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        self.by_time.insert((entry.at_ms, entry.id.clone()));
+        self.entries.insert(entry.id.clone(), entry);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let entry = self.entries.remove(id)?;
+        self.by_time.remove(&(entry.at_ms, entry.id.clone()));
+        Some(entry)
+    }
+
+    /// When the earliest committed schedule is due (ms since the epoch).
+    pub(crate) fn next_due(&self) -> Option<i64> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+
+    /// Takes the earliest schedule due at `now_ms` and adds its removal to `batch`.
+    pub(crate) fn take_due(&mut self, now_ms: i64, batch: &mut Batch) -> Option<Entry> {
+        let (at, id) = self.by_time.first()?.clone();
+        if at > now_ms {
+            return None;
+        }
+        batch.delete(schedule_key(&id));
+        self.remove(&id)
+    }
+
+    /// Applies the turn's changes and writes them into `batch`.
+    pub(crate) fn finish_turn(&mut self, batch: &mut Batch) {
+        for op in std::mem::take(&mut self.turn) {
+            match op {
+                Op::Add(entry) => {
+                    batch.put(schedule_key(&entry.id), entry.encode());
+                    self.insert(entry);
+                }
+                Op::Cancel(id) => {
+                    if self.remove(&id).is_some() {
+                        batch.delete(schedule_key(&id));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the turn's changes (the turn failed).
+    pub(crate) fn discard_turn(&mut self) {
+        self.turn.clear();
+    }
+
+    /// The schedules as the current turn sees them.
+    fn view(&self) -> BTreeMap<String, Entry> {
+        let mut view = self.entries.clone();
+        for op in &self.turn {
+            match op {
+                Op::Add(entry) => {
+                    view.insert(entry.id.clone(), entry.clone());
+                }
+                Op::Cancel(id) => {
+                    view.remove(id);
+                }
+            }
+        }
+        view
+    }
+}
+
+/// Schedules actions of actor `A` (`cx.schedule()`); see the [module docs](self).
+///
+/// ```
+/// use std::time::Duration;
+/// use rivet_core::prelude::*;
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// pub struct Reminder {
+///     sent: Vec<String>,
+/// }
+///
+/// #[actor(name = "reminder")]
+/// impl Reminder {
+///     /// Sends `text` in `secs` seconds; returns the schedule's id.
+///     #[action]
+///     fn remind_me(&self, cx: &mut Cx<Self>, text: String, secs: u64) -> Result<String, Error> {
+///         cx.schedule().after(Duration::from_secs(secs), ReminderCall::send(text))
+///     }
+///
+///     #[action]
+///     fn send(&mut self, text: String) {
+///         self.sent.push(text);
+///     }
+/// }
+/// ```
+pub struct Schedule<'a, A> {
+    schedules: &'a mut Schedules,
+    _actor: PhantomData<fn() -> A>,
+}
+
+impl<A> std::fmt::Debug for Schedule<'_, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.schedules.fmt(f)
+    }
+}
+
+impl<'a, A: Actor> Schedule<'a, A> {
+    pub(crate) fn new(schedules: &'a mut Schedules) -> Self {
+        Self {
+            schedules,
+            _actor: PhantomData,
+        }
+    }
+
+    /// Runs `call` after `delay`; returns the schedule's id.
+    pub fn after(&mut self, delay: Duration, call: Call<A>) -> Result<String, Error> {
+        self.at(SystemTime::now() + delay, call)
+    }
+
+    /// Runs `call` at `time` (at once, after this turn, if it is past); returns the schedule's id.
+    pub fn at(&mut self, time: SystemTime, call: Call<A>) -> Result<String, Error> {
+        let args = call.args.map_err(Error::public)?;
+        let id = crate::registry::new_id();
+        self.schedules.turn.push(Op::Add(Entry {
+            id: id.clone(),
+            at_ms: to_ms(time),
+            action: call.action.to_owned(),
+            args,
+        }));
+        Ok(id)
+    }
+
+    /// Cancels a schedule; returns whether it existed.
+    pub fn cancel(&mut self, id: &str) -> bool {
+        let exists = self.schedules.view().contains_key(id);
+        if exists {
+            self.schedules.turn.push(Op::Cancel(id.to_owned()));
+        }
+        exists
+    }
+
+    /// A schedule by id.
+    pub fn get(&self, id: &str) -> Option<ScheduledCall> {
+        self.schedules.view().get(id).map(Entry::public)
+    }
+
+    /// Every schedule, earliest first.
+    pub fn list(&self) -> Vec<ScheduledCall> {
+        let mut all: Vec<ScheduledCall> =
+            self.schedules.view().values().map(Entry::public).collect();
+        all.sort_by(|a, b| a.run_at.cmp(&b.run_at).then_with(|| a.id.cmp(&b.id)));
+        all
+    }
+}
