@@ -66,6 +66,7 @@ pub struct Cx<A: Actor> {
     pub(crate) raw_sockets: HashMap<String, crate::raw::RawWebSocket>,
     pub(crate) kv: Kv,
     pub(crate) schedules: Schedules,
+    pub(crate) awake: Arc<AwakeHolds>,
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -93,6 +94,7 @@ impl<A: Actor> Cx<A> {
             raw_sockets: HashMap::new(),
             kv,
             schedules: Schedules::default(),
+            awake: Arc::new(AwakeHolds::default()),
             _actor: PhantomData,
         }
     }
@@ -153,8 +155,36 @@ impl<A: Actor> Cx<A> {
     }
 
     /// Asks the actor to sleep once this turn is done. It wakes again on the next request.
+    /// Work holding a [`keep_awake`](Self::keep_awake) guard gets the grace period to finish.
     pub fn sleep(&mut self) {
         self.turn.sleep = true;
+    }
+
+    /// Keeps the actor awake while the returned guard lives, for work in progress outside a
+    /// turn (RivetKit's `keepAwake`): the idle timeout does not put it to sleep, and a sleep or
+    /// shutdown waits for the guard up to the grace period
+    /// ([`RegistryBuilder::sleep_grace_period`](crate::RegistryBuilder::sleep_grace_period)).
+    ///
+    /// ```
+    /// use rivet_core::prelude::*;
+    ///
+    /// #[derive(Default, Serialize, Deserialize)]
+    /// pub struct Uploader;
+    ///
+    /// #[actor(name = "uploader")]
+    /// impl Uploader {
+    ///     #[action]
+    ///     fn start_upload(&self, cx: &mut Cx<Self>, url: String) {
+    ///         let awake = cx.keep_awake();
+    ///         tokio::spawn(async move {
+    ///             let _ = url; // ... the upload ...
+    ///             drop(awake);
+    ///         });
+    ///     }
+    /// }
+    /// ```
+    pub fn keep_awake(&self) -> KeepAwake {
+        KeepAwake::new(&self.awake)
     }
 
     /// Destroys the actor once this turn is done: `#[on_destroy]` runs, then its state and data are
@@ -313,5 +343,61 @@ impl<S> Conn<S> {
     /// Whether the connection subscribed to the event with this wire name.
     pub fn is_subscribed(&self, event: &str) -> bool {
         self.subscriptions.contains(event)
+    }
+}
+
+/// The [`KeepAwake`] guards alive for one actor.
+#[derive(Debug, Default)]
+pub(crate) struct AwakeHolds {
+    count: std::sync::atomic::AtomicUsize,
+    released: tokio::sync::Notify,
+}
+
+impl AwakeHolds {
+    /// Whether no guard is alive.
+    pub(crate) fn idle(&self) -> bool {
+        self.count.load(std::sync::atomic::Ordering::Acquire) == 0
+    }
+
+    /// Waits until no guard is alive.
+    pub(crate) async fn until_idle(&self) {
+        loop {
+            let released = self.released.notified();
+            if self.idle() {
+                return;
+            }
+            released.await;
+        }
+    }
+}
+
+/// Keeps its actor awake while it lives; see [`Cx::keep_awake`].
+#[derive(Debug)]
+#[must_use = "the actor may sleep as soon as the guard is dropped"]
+pub struct KeepAwake {
+    holds: Arc<AwakeHolds>,
+}
+
+impl KeepAwake {
+    fn new(holds: &Arc<AwakeHolds>) -> Self {
+        holds
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self {
+            holds: Arc::clone(holds),
+        }
+    }
+}
+
+impl Drop for KeepAwake {
+    fn drop(&mut self) {
+        if self
+            .holds
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.holds.released.notify_waiters();
+        }
     }
 }

@@ -479,7 +479,10 @@ impl<A: Actor> Host<A> {
     fn can_sleep(&mut self) -> bool {
         self.cx.conns.retain(|_, conn| !conn.sink.is_closed());
         self.cx.raw_sockets.retain(|_, socket| !socket.is_closed());
-        self.cx.conns.is_empty() && self.cx.raw_sockets.is_empty() && self.queue.is_empty()
+        self.cx.conns.is_empty()
+            && self.cx.raw_sockets.is_empty()
+            && self.queue.is_empty()
+            && self.cx.awake.idle()
     }
 
     async fn handle(&mut self, envelope: Envelope) {
@@ -1104,6 +1107,16 @@ impl<A: Actor> Host<A> {
             Stop::Destroy => Some(Hook::Destroy),
             Stop::Restart => None,
         };
+        if matches!(stop, Stop::Sleep | Stop::Shutdown) && !self.cx.awake.idle() {
+            // Work in progress gets the grace period to finish.
+            let grace = self.registry.config().sleep_grace_period;
+            if tokio::time::timeout(grace, self.cx.awake.until_idle())
+                .await
+                .is_err()
+            {
+                tracing::warn!(actor = %self.record.id, "keep-awake work still running after the grace period");
+            }
+        }
         if let Some(hook) = hook
             && let Err(error) = self.run_hook(hook, false).await
         {

@@ -61,7 +61,7 @@ pub mod storage;
 pub mod __private;
 
 pub use actor::{Actor, ActorMetadata, Hook, HookSet};
-pub use context::{Conn, ConnKind, CreateCx, Cx};
+pub use context::{Conn, ConnKind, CreateCx, Cx, KeepAwake};
 pub use error::{Error, Result, UserError};
 pub use registry::{
     DATA_DIR_ENV, DEFAULT_DATA_DIR, LifecycleEvent, LifecycleKind, Registry, RegistryBuilder,

@@ -37,6 +37,7 @@ pub(crate) struct Config {
     pub(crate) sleep_timeout: Duration,
     pub(crate) action_timeout: Duration,
     pub(crate) hook_timeout: Duration,
+    pub(crate) sleep_grace_period: Duration,
     pub(crate) max_state_size: usize,
     pub(crate) max_queue_size: usize,
     pub(crate) max_queue_message_size: usize,
@@ -50,6 +51,7 @@ impl Default for Config {
             sleep_timeout: Duration::from_secs(30),
             action_timeout: Duration::from_secs(60),
             hook_timeout: Duration::from_secs(15),
+            sleep_grace_period: Duration::from_secs(15),
             max_state_size: 128 * 1024,
             max_queue_size: 1000,
             max_queue_message_size: 64 * 1024,
@@ -148,6 +150,23 @@ impl RegistryBuilder {
     #[must_use]
     pub fn sleep_timeout(mut self, timeout: Duration) -> Self {
         self.config.sleep_timeout = timeout;
+        self
+    }
+
+    /// How long a sleeping or shutting-down actor waits for its
+    /// [`keep_awake`](crate::Cx::keep_awake) work to finish before `#[on_sleep]` runs
+    /// (default 15 s).
+    #[must_use]
+    pub fn sleep_grace_period(mut self, grace: Duration) -> Self {
+        self.config.sleep_grace_period = grace;
+        self
+    }
+
+    /// How long a lifecycle hook (`#[on_create]`, `#[on_wake]`, `#[on_sleep]`,
+    /// `#[on_destroy]`, ...) may run before it is stopped and counted as failed (default 15 s).
+    #[must_use]
+    pub fn hook_timeout(mut self, timeout: Duration) -> Self {
+        self.config.hook_timeout = timeout;
         self
     }
 

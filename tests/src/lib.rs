@@ -293,6 +293,21 @@ impl Probe {
         cx.sleep();
     }
 
+    /// Starts background work that keeps the actor awake until `gate(name)` opens; logs
+    /// `done:{name}` when it ends.
+    #[action]
+    fn background(&self, cx: &mut Cx<Self>, name: String) {
+        let awake = cx.keep_awake();
+        let key = cx.key().clone();
+        tokio::spawn(async move {
+            if let Ok(permit) = gate(&name).acquire().await {
+                permit.forget();
+            }
+            record(&key, &format!("done:{name}"));
+            drop(awake);
+        });
+    }
+
     /// Destroys the actor after this turn.
     #[action]
     fn destroy_me(&self, cx: &mut Cx<Self>) {

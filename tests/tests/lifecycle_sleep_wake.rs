@@ -90,3 +90,63 @@ async fn shutdown_puts_every_actor_to_sleep() {
         );
     }
 }
+
+#[tokio::test]
+async fn keep_awake_holds_off_sleep_until_the_work_ends() {
+    let registry = registry(Duration::from_millis(30));
+    let mut events = registry.lifecycle_events();
+    let client = registry.client();
+    let busy = client.get_or_create::<Probe>(["busy"]);
+    busy.background("busy-work".into()).await.unwrap();
+    let busy_id = busy.resolve().await.unwrap();
+    // Started later with the same timeout, the idle actor sleeps first.
+    let idle = client.get_or_create::<Probe>(["idle"]);
+    let idle_id = idle.resolve().await.unwrap();
+    wait_for(&mut events, &idle_id, LifecycleKind::Slept).await;
+    assert_eq!(registry.awake_count(), 1, "the busy actor is awake");
+    rivet_tests::gate("busy-work").add_permits(1);
+    wait_for(&mut events, &busy_id, LifecycleKind::Slept).await;
+    assert_eq!(
+        hook_log("busy"),
+        ["create", "wake", "done:busy-work", "sleep"]
+    );
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_keep_awake_work_up_to_the_grace_period() {
+    let registry = rivet_examples::registry()
+        .with::<Probe>()
+        .in_memory()
+        .sleep_grace_period(Duration::from_secs(30))
+        .build()
+        .expect("registry");
+    let probe = registry.client().get_or_create::<Probe>(["graceful"]);
+    probe.background("graceful-work".into()).await.unwrap();
+    let mut shutdown = tokio::spawn({
+        let registry = registry.clone();
+        async move { registry.shutdown().await }
+    });
+    // While the work runs, the shutdown waits (it would wait up to the 30 s grace period; a
+    // tenth of a second shows it does not skip the wait).
+    let waited = tokio::time::timeout(Duration::from_millis(100), &mut shutdown).await;
+    assert!(waited.is_err(), "the shutdown did not wait for the work");
+    rivet_tests::gate("graceful-work").add_permits(1);
+    shutdown.await.unwrap();
+    // The work finished before `on_sleep` ran.
+    assert_eq!(
+        hook_log("graceful"),
+        ["create", "wake", "done:graceful-work", "sleep"]
+    );
+
+    // With a short grace period, a shutdown does not wait for work that never ends.
+    let registry = rivet_examples::registry()
+        .with::<Probe>()
+        .in_memory()
+        .sleep_grace_period(Duration::from_millis(20))
+        .build()
+        .expect("registry");
+    let probe = registry.client().get_or_create::<Probe>(["impatient"]);
+    probe.background("never".into()).await.unwrap();
+    registry.shutdown().await;
+    assert_eq!(hook_log("impatient"), ["create", "wake", "sleep"]);
+}
