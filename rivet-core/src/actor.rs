@@ -27,6 +27,12 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// Names, icon, actions, events and queues.
     fn metadata() -> &'static ActorMetadata;
 
+    /// The database migrations, oldest first (from `#[actor(migrations = ...)]`); an actor with
+    /// none has no database.
+    fn migrations() -> &'static [&'static str] {
+        &[]
+    }
+
     /// Builds the initial state (from `#[create]`, or `Default`).
     fn create(
         cx: &CreateCx,

@@ -67,6 +67,8 @@ pub struct Cx<A: Actor> {
     pub(crate) kv: Kv,
     pub(crate) schedules: Schedules,
     pub(crate) awake: Arc<AwakeHolds>,
+    #[cfg(feature = "sqlite")]
+    pub(crate) db: Option<crate::db::Db>,
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -95,8 +97,19 @@ impl<A: Actor> Cx<A> {
             kv,
             schedules: Schedules::default(),
             awake: Arc::new(AwakeHolds::default()),
+            #[cfg(feature = "sqlite")]
+            db: None,
             _actor: PhantomData,
         }
+    }
+
+    /// The actor's own SQLite database (see [`Db`](crate::db::Db)); `db.not_configured` unless
+    /// the actor declares `#[actor(migrations = ...)]`.
+    #[cfg(feature = "sqlite")]
+    pub fn db(&mut self) -> Result<&mut crate::db::Db, crate::Error> {
+        self.db
+            .as_mut()
+            .ok_or_else(|| crate::Error::public(crate::db::codes::NOT_CONFIGURED.error()))
     }
 
     /// Schedules calls of this actor's own actions (see [`Schedule`]); build them with the

@@ -287,6 +287,13 @@ impl<A: Actor> Host<A> {
             pending_disconnects: Vec::new(),
             destroy_waiters: Vec::new(),
         };
+        // Before `on_create`, which may use the database.
+        if let Err(error) = host.open_db().await {
+            if fresh {
+                storage.destroy(record.storage_id).await?;
+            }
+            return Err(error);
+        }
         if fresh {
             if let Err(error) = host.run_hook(Hook::Create, true).await {
                 storage.destroy(record.storage_id).await?;
@@ -299,6 +306,26 @@ impl<A: Actor> Host<A> {
         host.run_hook(Hook::Wake, false).await?;
         registry.publish(record, LifecycleKind::Woke);
         Ok(host)
+    }
+
+    /// Opens the actor's database and runs pending migrations; their pages commit with the
+    /// wake turn.
+    async fn open_db(&mut self) -> Result<(), Error> {
+        let migrations = A::migrations();
+        if migrations.is_empty() {
+            return Ok(());
+        }
+        #[cfg(feature = "sqlite")]
+        {
+            let storage = Arc::clone(self.registry.storage());
+            let db = crate::db::Db::open(&*storage, self.record.storage_id, migrations).await?;
+            self.cx.db = Some(db);
+            Ok(())
+        }
+        #[cfg(not(feature = "sqlite"))]
+        Err(Error::internal(
+            "this actor declares database migrations; build rivet-core with the `sqlite` feature",
+        ))
     }
 
     async fn load_schedules(&mut self) -> Result<(), Error> {
@@ -916,15 +943,25 @@ impl<A: Actor> Host<A> {
         let output = match dispatch.result {
             Ok(output) => output,
             Err(error) => {
-                if dispatch.mutates {
-                    self.rollback();
-                }
-                self.cx.kv.discard_turn();
-                self.cx.schedules.discard_turn();
+                self.discard_turn_writes(dispatch.mutates);
                 let error = error.into_reply(what);
                 self.submit(batch, move |_| reply(Err(error)));
                 return;
             }
+        };
+        // The database's changed pages, kept apart until the state is persisted too.
+        #[cfg(feature = "sqlite")]
+        let mut db_pages = Batch::default();
+        #[cfg(feature = "sqlite")]
+        let db_image = match self.cx.db.as_mut().map(|db| db.prepare_turn(&mut db_pages)) {
+            Some(Err(error)) => {
+                self.discard_turn_writes(true);
+                let error = error.into_reply(what);
+                self.submit(batch, move |_| reply(Err(error)));
+                return;
+            }
+            Some(Ok(image)) => image,
+            None => None,
         };
         let mut events = effects.events;
         let mut direct = effects.direct;
@@ -940,15 +977,17 @@ impl<A: Actor> Host<A> {
                     }
                 }
                 Err(error) => {
-                    self.rollback();
-                    self.cx.turn = Default::default();
-                    self.cx.kv.discard_turn();
-                    self.cx.schedules.discard_turn();
+                    self.discard_turn_writes(true);
                     let error = error.into_reply(what);
                     self.submit(batch, move |_| reply(Err(error)));
                     return;
                 }
             }
+        }
+        #[cfg(feature = "sqlite")]
+        if let (Some(db), Some(image)) = (self.cx.db.as_mut(), db_image) {
+            batch.ops.append(&mut db_pages.ops);
+            db.adopt(image);
         }
         let kv_committed = self.cx.kv.finish_turn(&mut batch);
         self.cx.schedules.finish_turn(&mut batch);
@@ -976,6 +1015,24 @@ impl<A: Actor> Host<A> {
                 Err(error) => reply(Err(storage_failure(&error))),
             }
         });
+    }
+
+    /// Forgets everything a failed turn wrote: state (when it could have changed it), KV,
+    /// schedules, database and requested effects.
+    fn discard_turn_writes(&mut self, state_changed: bool) {
+        if state_changed {
+            self.rollback();
+        }
+        self.cx.turn = Default::default();
+        self.cx.kv.discard_turn();
+        self.cx.schedules.discard_turn();
+        #[cfg(feature = "sqlite")]
+        if let Some(db) = self.cx.db.as_mut()
+            && let Err(error) = db.discard_turn()
+        {
+            tracing::error!(%error, "cannot reload the actor database; restarting the actor");
+            self.poisoned.store(true, Ordering::Release);
+        }
     }
 
     /// Adds the state to `batch` if it changed; returns whether it did.

@@ -46,6 +46,8 @@
 
 pub mod actor;
 pub mod context;
+#[cfg(feature = "sqlite")]
+pub mod db;
 pub mod error;
 mod host;
 pub mod kv;

@@ -29,6 +29,9 @@ pub mod keys {
     pub const KV: &[u8] = &[4];
     /// Schedules (`cx.schedule()`): this prefix then the schedule's id.
     pub const SCHEDULES: &[u8] = &[8];
+    /// The actor's SQLite database (`cx.db()`): its length under `[9, 0]`, its pages under
+    /// `[9, 1]` then the page number.
+    pub const DB: &[u8] = &[9];
 }
 
 /// The first key after every key that starts with `prefix`; `None` when there is none (the

@@ -19,6 +19,17 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
     let client_ty = format_ident!("{}Client", ident);
     let conn_ty = format_ident!("{}Connection", ident);
     let call_ty = format_ident!("{}Call", ident);
+    let migrations_fn = match &def.migrations {
+        Some(expr) => {
+            let value = quote_spanned!(expr.span()=> #expr);
+            quote! {
+                fn migrations() -> &'static [&'static str] {
+                    #value
+                }
+            }
+        }
+        None => quote! {},
+    };
 
     let event_enum = event_enum(def, &event_ty);
     let metadata = metadata(def);
@@ -190,6 +201,8 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
                 fn metadata() -> &'static __rivet::ActorMetadata {
                     &METADATA
                 }
+
+                #migrations_fn
 
                 fn create(
                     cx: &__rivet::CreateCx,

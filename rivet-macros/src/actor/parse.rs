@@ -28,6 +28,8 @@ pub(crate) struct ActorDef {
     pub(crate) queues: Vec<Queue>,
     pub(crate) create: Option<CreateFn>,
     pub(crate) vars: Option<VarsFn>,
+    /// `#[actor(migrations = EXPR)]`: a `&'static [&'static str]`.
+    pub(crate) migrations: Option<syn::Expr>,
     pub(crate) hooks: Vec<HookFn>,
     pub(crate) specials: Vec<SpecialFn>,
     /// The impl block as the user wrote it, minus our attributes and event declarations.
@@ -425,6 +427,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
         queues,
         create,
         vars,
+        migrations: args.migrations,
         hooks: kept_hooks,
         specials: kept_specials,
         cleaned: item,
@@ -440,6 +443,7 @@ struct ActorArgs {
     name: Option<String>,
     display_name: Option<String>,
     icon: Option<String>,
+    migrations: Option<syn::Expr>,
 }
 
 fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
@@ -448,6 +452,10 @@ fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
         return args;
     }
     let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("migrations") {
+            args.migrations = Some(meta.value()?.parse()?);
+            return Ok(());
+        }
         let slot = if meta.path.is_ident("name") {
             &mut args.name
         } else if meta.path.is_ident("display_name") {
@@ -456,7 +464,7 @@ fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
             &mut args.icon
         } else {
             return Err(meta.error(
-                "unknown #[actor] argument; expected `name = \"...\"`, `display_name = \"...\"` or `icon = \"...\"`",
+                "unknown #[actor] argument; expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"` or `migrations = ...`",
             ));
         };
         let value: LitStr = meta.value()?.parse()?;
