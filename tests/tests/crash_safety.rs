@@ -1,6 +1,7 @@
 //! Crash safety: a server process is killed with SIGKILL at random moments while clients
-//! increment counters and write KV entries over the network; after every restart, every write
-//! a client saw acknowledged is there, and the storage opens cleanly. 20 rounds.
+//! increment counters, write KV entries and insert database rows over the network; after every
+//! restart, every write a client saw acknowledged is there, state and database agree, and the
+//! storage opens cleanly. 20 rounds.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use rivet_core::Client;
 use rivet_examples::counter::Counter;
-use rivet_tests::{KvOutcome, KvStep, Store};
+use rivet_tests::{KvOutcome, KvStep, Ledger, Store};
 
 const ROUNDS: usize = 20;
 const WRITERS: usize = 4;
@@ -24,6 +25,8 @@ struct Acked {
     /// KV keys whose put was acknowledged.
     keys: BTreeSet<u64>,
     next_key: u64,
+    /// Database rows whose insert was acknowledged.
+    rows: BTreeSet<i64>,
 }
 
 /// The server process; killed when dropped, so a failing test leaves none behind.
@@ -67,6 +70,7 @@ fn start(dir: &std::path::Path) -> (Server, String) {
 async fn write(client: Client, writer: usize, mut acked: Acked) -> Acked {
     let counter = client.get_or_create::<Counter>([format!("crash-{writer}")]);
     let store = client.get_or_create::<Store>([format!("crash-{writer}")]);
+    let ledger = client.get_or_create::<Ledger>([format!("crash-{writer}")]);
     loop {
         acked.attempted += 1;
         match counter.increment(1).await {
@@ -79,6 +83,13 @@ async fn write(client: Client, writer: usize, mut acked: Acked) -> Acked {
         match store.script(vec![step], false).await {
             Ok(_) => {
                 acked.keys.insert(key);
+            }
+            Err(_) => return acked,
+        }
+        // A database row and the state's total, in one turn.
+        match ledger.add(format!("row {key}"), 1).await {
+            Ok(id) => {
+                acked.rows.insert(id);
             }
             Err(_) => return acked,
         }
@@ -115,6 +126,25 @@ async fn verify(client: &Client, writers: &[Acked], round: usize) {
         assert!(
             lost.is_empty(),
             "round {round}, writer {writer}: acknowledged keys lost: {lost:?}"
+        );
+        let ledger = client.get_or_create::<Ledger>([format!("crash-{writer}")]);
+        let rows: BTreeSet<i64> = ledger
+            .entries()
+            .await
+            .expect("read the rows")
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let lost: Vec<&i64> = acked.rows.difference(&rows).collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}, writer {writer}: acknowledged rows lost: {lost:?}"
+        );
+        // The state's total and the rows were committed together.
+        let (total, sum) = ledger.totals().await.expect("read the totals");
+        assert_eq!(
+            total, sum,
+            "round {round}, writer {writer}: state and database disagree"
         );
     }
 }

@@ -11,6 +11,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: crash_server <data dir>")?;
     let registry = rivet_examples::registry()
         .with::<rivet_tests::Store>()
+        .with::<rivet_tests::Ledger>()
         .data_dir(dir)
         .build()?;
     let addr = registry.spawn_server("127.0.0.1:0").await?;
