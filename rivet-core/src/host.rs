@@ -31,6 +31,12 @@ use crate::registry::{LifecycleKind, RegistryInner};
 use crate::schedule::{Entry, Schedules};
 use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys, now_ms};
 
+/// An actor's mailbox. Messages are boxed: a tokio channel allocates its slots 32 at a time,
+/// so a small element keeps an idle actor's mailbox small.
+pub(crate) type Mailbox = mpsc::UnboundedSender<Box<Envelope>>;
+/// The receiving end of a [`Mailbox`].
+pub(crate) type MailboxRx = mpsc::UnboundedReceiver<Box<Envelope>>;
+
 /// Where an action's result goes.
 #[derive(Debug)]
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
@@ -167,19 +173,24 @@ pub(crate) async fn run<A: Actor>(
     registry: Arc<RegistryInner>,
     record: ActorRecord,
     generation: u64,
-    mut rx: mpsc::UnboundedReceiver<Envelope>,
+    mut rx: MailboxRx,
 ) {
     let span =
         tracing::info_span!("actor", name = %record.name, key = ?record.key, id = %record.id);
     async move {
-        match Host::<A>::start(&registry, &record, generation).await {
-            Ok(host) => host.run(rx).await,
+        // Boxed so their state, needed once per activation, does not size the idle task.
+        let host = match Box::pin(Host::<A>::start(&registry, &record, generation)).await {
+            Ok(host) => host,
             Err(error) => {
                 let error = error.into_reply("actor start");
                 registry.deregister(&record, generation, &mut rx, Leftovers::Fail(error));
                 registry.publish(&record, LifecycleKind::Crashed);
+                return;
             }
-        }
+        };
+        // Boxed: a future keeps room for values moved out of it, so a `Host` held by value
+        // here and in `run` would be counted twice in every idle actor.
+        Box::new(host).run(rx).await;
     }
     .instrument(span)
     .await;
@@ -412,7 +423,7 @@ impl<A: Actor> Host<A> {
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Envelope>) {
+    async fn run(mut self: Box<Self>, mut rx: MailboxRx) {
         // Idle detection without touching the clock or the timer wheel per message: a timer ticks
         // every quarter of the sleep timeout, and the actor sleeps after IDLE_TICKS ticks in a row
         // without activity, that is between 1 and 1.25 sleep timeouts after its last message.
@@ -425,9 +436,9 @@ impl<A: Actor> Host<A> {
         let mut quiet_ticks = 0;
         // Mailbox messages taken in a row while queue messages wait.
         let mut streak = 0;
-        // The timer of the earliest schedule, and the due time it is set for.
-        let alarm = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(alarm);
+        // The timer of the earliest schedule (boxed, made only for actors with schedules), and
+        // the due time it is set for.
+        let mut alarm: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         let mut armed: Option<i64> = None;
         let stop = loop {
             if self.poisoned.load(Ordering::Acquire) {
@@ -440,14 +451,18 @@ impl<A: Actor> Host<A> {
             if let Some(at) = due {
                 let now = now_ms();
                 if at <= now {
-                    self.fire_schedule().await;
+                    Box::pin(self.fire_schedule()).await;
                     activity += 1;
                     continue;
                 }
                 if armed != due {
                     // One millisecond late rather than early: the clock counts whole ones.
                     let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0) + 1);
-                    alarm.as_mut().reset(Instant::now() + wait);
+                    let deadline = Instant::now() + wait;
+                    match alarm.as_mut() {
+                        Some(timer) => timer.as_mut().reset(deadline),
+                        None => alarm = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                    }
                 }
             }
             armed = due;
@@ -456,7 +471,7 @@ impl<A: Actor> Host<A> {
             // acknowledged) before it is processed, and a busy mailbox cannot starve the queue.
             if !self.queue.is_empty() && streak >= MAILBOX_STREAK {
                 streak = 0;
-                self.process_queue_message().await;
+                Box::pin(self.process_queue_message()).await;
                 activity += 1;
                 continue;
             }
@@ -464,7 +479,12 @@ impl<A: Actor> Host<A> {
                 tokio::select! {
                     biased;
                     envelope = rx.recv() => envelope,
-                    () = &mut alarm, if armed.is_some() => {
+                    () = async {
+                        match alarm.as_mut() {
+                            Some(timer) => timer.as_mut().await,
+                            None => std::future::pending().await,
+                        }
+                    }, if armed.is_some() => {
                         // Due now: the top of the loop runs it.
                         armed = None;
                         continue;
@@ -496,11 +516,11 @@ impl<A: Actor> Host<A> {
             let Some(envelope) = envelope else {
                 break Stop::Shutdown;
             };
-            self.handle(envelope).await;
+            Box::pin(self.handle(envelope)).await;
             streak += 1;
             activity += 1;
         };
-        self.stop(stop, rx).await;
+        Box::pin(self.stop(stop, rx)).await;
     }
 
     fn can_sleep(&mut self) -> bool {
@@ -512,8 +532,8 @@ impl<A: Actor> Host<A> {
             && self.cx.awake.idle()
     }
 
-    async fn handle(&mut self, envelope: Envelope) {
-        match envelope {
+    async fn handle(&mut self, envelope: Box<Envelope>) {
+        match *envelope {
             Envelope::Action {
                 name,
                 args,
@@ -911,7 +931,9 @@ impl<A: Actor> Host<A> {
         };
         // Most turns finish on their first poll; only a turn that has to wait gets a timer, which
         // keeps the timer wheel out of the fast path.
-        let mut future = std::pin::pin!(catch_unwind(future));
+        // Boxed: user code's futures can be large, and inline they would size every idle actor's
+        // task by the largest of them; one allocation per turn is the cheaper side.
+        let mut future = Box::pin(catch_unwind(future));
         let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
         let outcome = match first {
             Poll::Ready(outcome) => Ok(outcome),
@@ -1158,7 +1180,7 @@ impl<A: Actor> Host<A> {
         rx.await.unwrap_or(Err(StorageError::Closed))
     }
 
-    async fn stop(mut self, stop: Stop, mut rx: mpsc::UnboundedReceiver<Envelope>) {
+    async fn stop(mut self: Box<Self>, stop: Stop, mut rx: MailboxRx) {
         let hook = match stop {
             Stop::Sleep | Stop::Shutdown => Some(Hook::Sleep),
             Stop::Destroy => Some(Hook::Destroy),

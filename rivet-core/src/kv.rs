@@ -109,7 +109,16 @@ pub struct Kv {
     turn: Overlay,
     pending: Arc<Mutex<Pending>>,
     next_batch: u64,
+    /// Recently read or written values (`None`: known absent). The actor is the only writer
+    /// of its keys, so the cache is never stale; it is bounded and cleared when full.
+    cache: std::collections::HashMap<Bytes, Option<Bytes>>,
+    cache_bytes: usize,
 }
+
+/// The most entries the read cache holds.
+const CACHE_ENTRIES: usize = 256;
+/// The most bytes of keys and values the read cache holds.
+const CACHE_BYTES: usize = 64 * 1024;
 
 impl std::fmt::Debug for Kv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,21 +167,45 @@ impl Kv {
             turn: Overlay::new(),
             pending: Arc::new(Mutex::new(Pending::new())),
             next_batch: 0,
+            cache: std::collections::HashMap::new(),
+            cache_bytes: 0,
         }
     }
 
+    fn remember(&mut self, key: Bytes, value: Option<Bytes>) {
+        let size = key.len() + value.as_ref().map_or(0, Bytes::len);
+        if size > CACHE_BYTES / 4 {
+            self.cache.remove(&key);
+            return;
+        }
+        if self.cache.len() >= CACHE_ENTRIES || self.cache_bytes + size > CACHE_BYTES {
+            self.cache.clear();
+            self.cache_bytes = 0;
+        }
+        self.cache_bytes += size;
+        self.cache.insert(key, value);
+    }
+
     /// The value at `key`.
-    pub async fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
+    pub async fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
         let key = key.as_ref();
         check_key(key)?;
         if let Some(value) = self.overlaid(key) {
             return Ok(value);
         }
-        Ok(self.storage.get(self.actor, &storage_key(key)).await?)
+        if let Some(value) = self.cache.get(key) {
+            return Ok(value.clone());
+        }
+        let value = self.storage.get(self.actor, &storage_key(key)).await?;
+        self.remember(Bytes::copy_from_slice(key), value.clone());
+        Ok(value)
     }
 
     /// The values at `keys`, in order.
-    pub async fn get_batch<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
+    pub async fn get_batch<K: AsRef<[u8]>>(
+        &mut self,
+        keys: &[K],
+    ) -> Result<Vec<Option<Bytes>>, Error> {
         check_batch(keys.len())?;
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
@@ -183,7 +216,7 @@ impl Kv {
 
     /// The value at `key`, decoded from CBOR (as written by [`put_value`](Self::put_value)).
     pub async fn get_value<T: DeserializeOwned>(
-        &self,
+        &mut self,
         key: impl AsRef<[u8]>,
     ) -> Result<Option<T>, Error> {
         match self.get(key).await? {
@@ -378,16 +411,21 @@ impl Kv {
         }
         self.next_batch += 1;
         let seq = self.next_batch;
+        let writes = std::mem::take(&mut self.turn);
         let mut pending = lock(&self.pending);
-        for (key, value) in std::mem::take(&mut self.turn) {
-            let full = storage_key(&key);
-            match &value {
+        for (key, value) in &writes {
+            let full = storage_key(key);
+            match value {
                 Some(v) => batch.put(full, v.clone()),
                 None => batch.delete(full),
             }
-            pending.insert(key, (seq, value));
+            pending.insert(key.clone(), (seq, value.clone()));
         }
         drop(pending);
+        // Pending entries shadow the cache until they commit; then the cache has them.
+        for (key, value) in writes {
+            self.remember(key, value);
+        }
         let pending = Arc::clone(&self.pending);
         Some(move || {
             // Keys written again by a later batch stay pending until that one commits.

@@ -21,7 +21,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::actor::{Actor, ActorMetadata};
 use crate::context::ConnKind;
 use crate::error::{BuildError, Error};
-use crate::host::{self, ConnRef, Envelope, Leftovers, ReplyTo};
+use crate::host::{self, ConnRef, Envelope, Leftovers, Mailbox, MailboxRx, ReplyTo};
 use crate::storage::{
     ActorRecord, Lookup, NewActor, Storage, StorageError, memory::MemoryStorage, now_ms,
 };
@@ -484,17 +484,17 @@ struct Live {
     by_id: FxHashMap<Arc<str>, Slot>,
     /// The same activations by address, with their mailbox, so a call by address costs one
     /// lookup.
-    by_addr: FxHashMap<ActorAddr, (Arc<str>, mpsc::UnboundedSender<Envelope>)>,
+    by_addr: FxHashMap<ActorAddr, (Arc<str>, Mailbox)>,
 }
 
 struct Slot {
-    tx: mpsc::UnboundedSender<Envelope>,
+    tx: Mailbox,
     generation: u64,
     addr: ActorAddr,
 }
 
 impl Live {
-    fn find(&self, target: &ActorTarget) -> Option<(Arc<str>, mpsc::UnboundedSender<Envelope>)> {
+    fn find(&self, target: &ActorTarget) -> Option<(Arc<str>, Mailbox)> {
         match target {
             // The address includes the name, so no name check is needed.
             ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. } => {
@@ -536,7 +536,7 @@ impl RegistryInner {
         // The alarm task sees the flag and ends.
         self.alarms_changed.notify_one();
         for slot in live.by_id.values() {
-            let _ = slot.tx.send(Envelope::Shutdown);
+            let _ = slot.tx.send(Box::new(Envelope::Shutdown));
         }
     }
 
@@ -667,7 +667,7 @@ impl RegistryInner {
         target: &ActorTarget,
         envelope: Envelope,
     ) -> Result<Arc<str>, ()> {
-        let mut envelope = envelope;
+        let mut envelope = Box::new(envelope);
         loop {
             match self.mailbox(target).await {
                 Ok((id, tx)) => match tx.send(envelope) {
@@ -689,7 +689,7 @@ impl RegistryInner {
     async fn mailbox(
         self: &Arc<Self>,
         target: &ActorTarget,
-    ) -> Result<(Arc<str>, mpsc::UnboundedSender<Envelope>), ActorError> {
+    ) -> Result<(Arc<str>, Mailbox), ActorError> {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(codes::SHUT_DOWN.error());
         }
@@ -853,10 +853,7 @@ impl RegistryInner {
     }
 
     /// Returns the mailbox of the actor's activation, starting one if there is none.
-    fn wake(
-        self: &Arc<Self>,
-        record: ActorRecord,
-    ) -> Result<(Arc<str>, mpsc::UnboundedSender<Envelope>), ActorError> {
+    fn wake(self: &Arc<Self>, record: ActorRecord) -> Result<(Arc<str>, Mailbox), ActorError> {
         let factory = Arc::clone(self.factory(&record.name)?);
         let mut live = self.live();
         if self.shutting_down.load(Ordering::Acquire) {
@@ -899,7 +896,7 @@ impl RegistryInner {
         self: &Arc<Self>,
         record: &ActorRecord,
         generation: u64,
-        rx: &mut mpsc::UnboundedReceiver<Envelope>,
+        rx: &mut MailboxRx,
         leftovers: Leftovers,
     ) {
         {
@@ -911,12 +908,17 @@ impl RegistryInner {
                 && let Some(slot) = live.by_id.remove(record.id.as_str())
             {
                 live.by_addr.remove(&slot.addr);
+                // After a crowd of actors went to sleep, give back the maps' memory.
+                if live.by_id.capacity() > 1024 && live.by_id.len() < live.by_id.capacity() / 4 {
+                    live.by_id.shrink_to_fit();
+                    live.by_addr.shrink_to_fit();
+                }
             }
             rx.close();
         }
         let mut pending = Vec::new();
         while let Ok(envelope) = rx.try_recv() {
-            pending.push(envelope);
+            pending.push(*envelope);
         }
         if pending.is_empty() {
             return;
@@ -971,7 +973,7 @@ trait ActorFactory: Send + Sync {
         registry: Arc<RegistryInner>,
         record: ActorRecord,
         generation: u64,
-        rx: mpsc::UnboundedReceiver<Envelope>,
+        rx: MailboxRx,
     ) -> BoxFuture<'static, ()>;
 }
 
@@ -996,7 +998,7 @@ impl<A: Actor> ActorFactory for Factory<A> {
         registry: Arc<RegistryInner>,
         record: ActorRecord,
         generation: u64,
-        rx: mpsc::UnboundedReceiver<Envelope>,
+        rx: MailboxRx,
     ) -> BoxFuture<'static, ()> {
         Box::pin(host::run::<A>(registry, record, generation, rx))
     }
@@ -1241,7 +1243,7 @@ impl LocalConnection {
             .get(self.actor_id.as_str())
             .map(|slot| slot.tx.clone());
         if let Some(tx) = tx {
-            let _ = tx.send(envelope);
+            let _ = tx.send(Box::new(envelope));
         }
     }
 }

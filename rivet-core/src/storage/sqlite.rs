@@ -133,7 +133,8 @@ impl SqliteStorage {
             thread: Mutex::new(Some(thread)),
             readers: Arc::new(ReaderPool {
                 path: path.clone(),
-                idle: Mutex::new(Vec::new()),
+                idle: Mutex::new(Readers::default()),
+                returned: std::sync::Condvar::new(),
             }),
             lock: Mutex::new(Some(lock)),
             path,
@@ -327,7 +328,7 @@ impl Storage for SqliteStorage {
             if let Some(thread) = thread {
                 let _ = tokio::task::spawn_blocking(move || thread.join()).await;
             }
-            lock(&self.readers.idle).clear();
+            lock(&self.readers.idle).idle.clear();
             if let Some(file) = lock(&self.lock).take() {
                 let _ = file.unlock();
             }
@@ -339,24 +340,58 @@ impl Storage for SqliteStorage {
 #[derive(Debug)]
 struct ReaderPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Readers>,
+    returned: std::sync::Condvar,
+}
+
+/// The most read connections open at once. A bound matters beyond memory: SQLite keeps the
+/// file descriptor of a closed connection open while another connection of the process holds a
+/// lock on the file (the writer always does), so a pool that opened one connection per
+/// concurrent read would hold one descriptor per read ever in flight at once.
+const MAX_READERS: usize = 8;
+
+#[derive(Debug, Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 impl ReaderPool {
+    /// Runs `f` on a read connection, waiting (on a blocking thread) for one when all are busy.
     fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let conn = lock(&self.idle).pop();
+        let conn = {
+            let mut readers = lock(&self.idle);
+            loop {
+                if let Some(conn) = readers.idle.pop() {
+                    break Some(conn);
+                }
+                if readers.open < MAX_READERS {
+                    readers.open += 1;
+                    break None;
+                }
+                readers = self
+                    .returned
+                    .wait(readers)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
         let conn = match conn {
             Some(conn) => conn,
-            None => open_connection(&self.path)?,
+            None => match open_connection(&self.path) {
+                Ok(conn) => conn,
+                Err(error) => {
+                    lock(&self.idle).open -= 1;
+                    self.returned.notify_one();
+                    return Err(error);
+                }
+            },
         };
         let result = f(&conn);
-        let mut idle = lock(&self.idle);
-        if idle.len() < 8 {
-            idle.push(conn);
-        }
+        lock(&self.idle).idle.push(conn);
+        self.returned.notify_one();
         result
     }
 }
