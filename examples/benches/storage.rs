@@ -90,6 +90,26 @@ impl KvBench {
     fn nothing(&self) {}
 }
 
+/// The actor of the memory figures: a counter that can be told to sleep.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Sleeper {
+    count: i64,
+}
+
+#[actor(name = "sleeper")]
+impl Sleeper {
+    #[action]
+    fn touch(&mut self) -> i64 {
+        self.count += 1;
+        self.count
+    }
+
+    #[action]
+    fn nap(&self, cx: &mut Cx<Self>) {
+        cx.sleep();
+    }
+}
+
 fn registry(dir: Option<&std::path::Path>) -> Registry {
     let builder = rivet_examples::registry().with::<KvBench>();
     match dir {
@@ -310,52 +330,73 @@ async fn wake(count: usize) {
     reg.shutdown().await;
 }
 
+/// Runs `call` on actors `0..n` with 256 calls in flight.
+async fn on_each<F, Fut>(n: usize, call: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    for base in (0..n).step_by(256) {
+        let calls: Vec<_> = (base..(base + 256).min(n))
+            .map(|i| tokio::spawn(call(i)))
+            .collect();
+        for c in calls {
+            c.await.unwrap();
+        }
+    }
+}
+
 async fn memory(sizes: &[usize]) {
     println!(
-        "memory (live heap, counted by the allocator) and open files, by number of counter actors"
+        "memory (live heap, counted by the allocator) and open files, by number of actors (`sleeper`: an i64 of state)"
     );
     for &n in sizes {
         let dir = tempfile::tempdir().unwrap();
-        let reg = rivet_examples::registry()
+        let reg = Registry::builder()
+            .with::<Sleeper>()
             .data_dir(dir.path())
-            .sleep_timeout(Duration::from_millis(500))
+            .sleep_timeout(Duration::from_secs(3600))
             .build()
             .unwrap();
         let c = reg.client();
         // Warm the registry and storage first, so their fixed costs are not counted.
-        c.get_or_create::<Counter>(["warm"])
-            .increment(1)
-            .await
-            .unwrap();
+        c.get_or_create::<Sleeper>(["warm"]).touch().await.unwrap();
         let (heap0, files0) = (live(), open_files());
         let start = Instant::now();
-        let chunk = 256;
-        for base in (0..n).step_by(chunk) {
-            let calls: Vec<_> = (base..(base + chunk).min(n))
-                .map(|i| {
-                    let h = c.get_or_create::<Counter>([format!("m{i}")]);
-                    tokio::spawn(async move { h.increment(1).await.unwrap() })
-                })
-                .collect();
-            for call in calls {
-                call.await.unwrap();
+        let cc = c.clone();
+        on_each(n, move |i| {
+            let h = cc.get_or_create::<Sleeper>([format!("m{i}")]);
+            async move {
+                h.touch().await.unwrap();
             }
-        }
+        })
+        .await;
         let created = start.elapsed();
+        let awake_now = reg.awake_count();
         let (heap_awake, files_awake) = (live(), open_files());
-        // Everything goes idle and sleeps.
+        let start = Instant::now();
+        let cc = c.clone();
+        on_each(n, move |i| {
+            let h = cc.get::<Sleeper>([format!("m{i}")]);
+            async move {
+                h.nap().await.unwrap();
+            }
+        })
+        .await;
         let deadline = Instant::now() + Duration::from_secs(120);
-        while reg.awake_count() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        while reg.awake_count() > 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let slept = start.elapsed();
         let (heap_asleep, files_asleep) = (live(), open_files());
         println!(
-            "  {n:>7} actors: created in {:>5.1} s ({:>6.0}/s); awake idle {:>6.0} B each; asleep {:>5.1} B each (awake now: {}); open files {} -> {} awake -> {} asleep",
+            "  {n:>7} actors: created and awake in {:>5.1} s ({:>6.0}/s), {} awake: {:>5.0} B each; asleep after {:>4.1} s: {:>5.1} B each; open files {} -> {} awake -> {} asleep",
             created.as_secs_f64(),
             n as f64 / created.as_secs_f64(),
+            awake_now - 1,
             (heap_awake - heap0) as f64 / n as f64,
+            slept.as_secs_f64(),
             (heap_asleep - heap0) as f64 / n as f64,
-            reg.awake_count(),
             files0,
             files_awake,
             files_asleep
