@@ -152,6 +152,13 @@ pub mod codes {
     /// The action did not finish within the action timeout.
     pub const ACTION_TIMED_OUT: ErrorCode =
         ErrorCode::new("actor", "action_timed_out", "Action timed out");
+    /// A call back into an actor whose turn is waiting for this very call (A calls B, and B
+    /// calls A): it could only deadlock, so it fails at once.
+    pub const CALL_CYCLE: ErrorCode = ErrorCode::new(
+        "actor",
+        "call_cycle",
+        "The called actor is waiting for this call; calling back into it would deadlock.",
+    );
     /// The actor's mailbox is full.
     pub const OVERLOADED: ErrorCode = ErrorCode::new("actor", "overloaded", "Actor is overloaded.");
     /// The request is malformed.

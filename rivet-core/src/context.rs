@@ -69,6 +69,8 @@ pub struct Cx<A: Actor> {
     pub(crate) awake: Arc<AwakeHolds>,
     #[cfg(feature = "sqlite")]
     pub(crate) db: Option<crate::db::Db>,
+    /// The actors whose turns wait on the call running now (see [`client`](Self::client)).
+    pub(crate) chain: Option<crate::host::CallChain>,
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -99,6 +101,7 @@ impl<A: Actor> Cx<A> {
             awake: Arc::new(AwakeHolds::default()),
             #[cfg(feature = "sqlite")]
             db: None,
+            chain: None,
             _actor: PhantomData,
         }
     }
@@ -257,10 +260,22 @@ impl<A: Actor> Cx<A> {
         self.raw_sockets.values()
     }
 
-    /// A client for calling other actors (or this one) in-process.
+    /// A client for calling other actors in-process, with their typed `{Actor}Client`s.
+    ///
+    /// While this turn awaits such a call the actor takes no other message, so the call must
+    /// not come back to it: when A calls B and B (directly or through others) calls A, the call
+    /// back fails at once with `actor.call_cycle` instead of waiting out the action timeout.
+    /// To let B answer A later, have B send to A's queue, or schedule the work.
     pub fn client(&self) -> Client {
-        Client::from_transport(Arc::new(LocalTransport::weak(
+        let mut chain: Vec<Arc<str>> = self
+            .chain
+            .as_deref()
+            .map(<[Arc<str>]>::to_vec)
+            .unwrap_or_default();
+        chain.push(Arc::from(self.identity.id.as_str()));
+        Client::from_transport(Arc::new(LocalTransport::for_actor(
             self.identity.registry.clone(),
+            chain.into(),
         )))
     }
 }

@@ -37,6 +37,19 @@ pub(crate) type Mailbox = mpsc::UnboundedSender<Box<Envelope>>;
 /// The receiving end of a [`Mailbox`].
 pub(crate) type MailboxRx = mpsc::UnboundedReceiver<Box<Envelope>>;
 
+/// Ids of the actors whose turns are waiting, one on the next, for a call.
+pub(crate) type CallChain = Arc<[Arc<str>]>;
+
+/// The error of a call to `target`, an actor in `chain`: it is busy with the turn that waits
+/// for this call, so the call could only time out.
+pub(crate) fn call_cycle(target: &str, chain: &[Arc<str>]) -> ActorError {
+    let path: Vec<&str> = chain.iter().map(|id| &**id).collect();
+    codes::CALL_CYCLE.with_message(format!(
+        "Actor `{target}` is waiting for this call (call path: {} -> {target}); an actor cannot be called back while its turn waits on the call.",
+        path.join(" -> ")
+    ))
+}
+
 /// Where an action's result goes.
 #[derive(Debug)]
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
@@ -100,6 +113,8 @@ pub(crate) enum Envelope {
         args: Bytes,
         conn: ConnRef,
         reply: ReplyTo,
+        /// The actors whose turns wait for this call, when it comes from actor code.
+        chain: Option<CallChain>,
     },
     Queue {
         name: String,
@@ -539,7 +554,10 @@ impl<A: Actor> Host<A> {
                 args,
                 conn,
                 reply,
+                chain,
             } => {
+                // Calls this turn makes through `cx.client()` carry the chain on.
+                self.cx.chain = chain;
                 let timeout = self.registry.config().action_timeout;
                 // A stateless call gets a connection for its length (as RivetKit's HTTP actions
                 // do) when the actor can observe it; otherwise it skips that work.
@@ -591,6 +609,7 @@ impl<A: Actor> Host<A> {
                 };
                 let dispatch = self.execute(work, timeout).await;
                 self.cx.current_conn = None;
+                self.cx.chain = None;
                 if let Some(id) = ephemeral {
                     self.cx.conns.remove(&id);
                 }

@@ -356,6 +356,7 @@ impl Registry {
     pub fn client(&self) -> Client {
         Client::from_transport(Arc::new(LocalTransport {
             registry: RegistryRef::Strong(Arc::clone(&self.guard)),
+            chain: None,
         }))
     }
 
@@ -670,6 +671,19 @@ impl RegistryInner {
         let mut envelope = Box::new(envelope);
         loop {
             match self.mailbox(target).await {
+                // Checked before queuing: the target is blocked in the turn that waits for this
+                // call, so it would never get to the message.
+                Ok((id, _))
+                    if matches!(&*envelope, Envelope::Action { chain: Some(chain), .. }
+                        if chain.iter().any(|waiting| **waiting == *id)) =>
+                {
+                    let chain = match &*envelope {
+                        Envelope::Action { chain: Some(chain), .. } => Arc::clone(chain),
+                        _ => return Err(()),
+                    };
+                    (*envelope).fail(host::call_cycle(&id, &chain));
+                    return Err(());
+                }
                 Ok((id, tx)) => match tx.send(envelope) {
                     Ok(()) => return Ok(id),
                     Err(mpsc::error::SendError(returned)) => {
@@ -1054,6 +1068,8 @@ enum RegistryRef {
 /// The in-process transport behind `registry.client()` and `cx.client()`.
 pub(crate) struct LocalTransport {
     registry: RegistryRef,
+    /// For clients made by actor code: the actors whose turns wait on its calls.
+    chain: Option<host::CallChain>,
 }
 
 impl fmt::Debug for LocalTransport {
@@ -1063,9 +1079,11 @@ impl fmt::Debug for LocalTransport {
 }
 
 impl LocalTransport {
-    pub(crate) fn weak(registry: Weak<RegistryInner>) -> Self {
+    /// The transport of `cx.client()`: calls carry the chain of waiting actors.
+    pub(crate) fn for_actor(registry: Weak<RegistryInner>, chain: host::CallChain) -> Self {
         Self {
             registry: RegistryRef::Weak(registry),
+            chain: Some(chain),
         }
     }
 
@@ -1107,11 +1125,13 @@ impl Transport for LocalTransport {
             let conn = ConnRef::Ephemeral {
                 params: params.cloned(),
             };
+            let chain = self.chain.clone();
             self.request(target, |reply| Envelope::Action {
                 name,
                 args,
                 conn,
                 reply: ReplyTo::Oneshot(reply),
+                chain,
             })
             .await
             .map(|(_, output)| output)
@@ -1268,6 +1288,7 @@ impl ConnectionTransport for LocalConnection {
                 args,
                 conn: ConnRef::Id(self.conn_id.clone()),
                 reply: ReplyTo::Oneshot(tx),
+                chain: None,
             };
             let _ = inner.deliver(&self.target, envelope).await;
             rx.await

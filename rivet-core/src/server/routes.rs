@@ -286,6 +286,7 @@ async fn http_action(
         args: decoded.args,
         conn: ConnRef::Ephemeral { params },
         reply: ReplyTo::Oneshot(tx),
+        chain: None,
     };
     let actor_id = registry.inner().deliver(&target, envelope).await.ok();
     let output = rx

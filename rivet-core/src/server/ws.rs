@@ -202,6 +202,7 @@ async fn run_connection(
                         args,
                         conn: ConnRef::Id(conn_id.clone()),
                         reply: ReplyTo::Conn { sink: sink.clone(), id },
+                        chain: None,
                     },
                     ToServer::SubscriptionRequest { event_name, subscribe } => Envelope::Subscribe {
                         conn: conn_id.clone(),

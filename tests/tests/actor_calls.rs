@@ -1,0 +1,51 @@
+//! Actor-to-actor calls with `cx.client()`: typed, in-process; a call back into an actor whose
+//! turn waits on it fails at once with `actor.call_cycle` rather than deadlocking.
+
+use rivet_core::codes;
+use rivet_examples::counter::Counter;
+use rivet_tests::{Relay, memory_registry};
+
+#[tokio::test]
+async fn calls_pass_through_other_actors() {
+    let registry = memory_registry();
+    let client = registry.client();
+    let a = client.get_or_create::<Relay>(["a"]);
+    assert_eq!(
+        a.relay(vec!["b".into(), "c".into()]).await.unwrap(),
+        "a>b>c"
+    );
+    assert_eq!(a.bump("shared".into(), 4).await.unwrap(), 4);
+    assert_eq!(
+        client.get::<Counter>(["shared"]).get_count().await.unwrap(),
+        4
+    );
+    // The same actor may appear twice in a path as long as it is not waiting: b, then a fresh
+    // call to b after the first one returned.
+    assert_eq!(a.relay(vec!["b".into()]).await.unwrap(), "a>b");
+    assert_eq!(client.get::<Relay>(["b"]).answered().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_call_back_into_a_waiting_actor_fails_at_once() {
+    let registry = memory_registry();
+    let client = registry.client();
+    let a = client.get_or_create::<Relay>(["x"]);
+    // x -> y -> x: x is waiting for y.
+    let err = a.relay(vec!["y".into(), "x".into()]).await.unwrap_err();
+    assert!(err.is(codes::CALL_CYCLE), "{err}");
+    assert!(err.message.contains("call path"), "{err}");
+    // x -> x directly.
+    let err = a.relay(vec!["x".into()]).await.unwrap_err();
+    assert!(err.is(codes::CALL_CYCLE), "{err}");
+    // Longer: x -> y -> z -> y.
+    let err = a
+        .relay(vec!["y".into(), "z".into(), "y".into()])
+        .await
+        .unwrap_err();
+    assert!(err.is(codes::CALL_CYCLE), "{err}");
+    // Nobody is stuck: every relay still answers.
+    for key in ["x", "y", "z"] {
+        let relay = client.get_or_create::<Relay>([key]);
+        assert_eq!(relay.relay(vec![]).await.unwrap(), key);
+    }
+}
