@@ -27,6 +27,20 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// Names, icon, actions, events and queues.
     fn metadata() -> &'static ActorMetadata;
 
+    /// Whether queue `name` has a `#[queue]` handler (its messages are not for the run loop).
+    fn queue_has_handler(name: &str) -> bool {
+        let _ = name;
+        false
+    }
+
+    /// Starts the `#[run]` loop, if the actor has one.
+    fn run(
+        cx: crate::run::RunCx<Self>,
+    ) -> Option<rivet_client::transport::BoxFuture<'static, Result<(), Error>>> {
+        let _ = cx;
+        None
+    }
+
     /// The database migrations, oldest first (from `#[actor(migrations = ...)]`); an actor with
     /// none has no database.
     fn migrations() -> &'static [&'static str] {

@@ -142,6 +142,10 @@ impl<A: Actor> Cx<A> {
         &self.identity.key
     }
 
+    pub(crate) fn identity(&self) -> &Arc<ActorIdentity> {
+        &self.identity
+    }
+
     /// The ephemeral vars: lost on sleep and rebuilt by `#[vars]` on wake.
     pub fn vars(&self) -> &A::Vars {
         &self.vars
@@ -407,7 +411,7 @@ pub struct KeepAwake {
 }
 
 impl KeepAwake {
-    fn new(holds: &Arc<AwakeHolds>) -> Self {
+    pub(crate) fn new(holds: &Arc<AwakeHolds>) -> Self {
         holds
             .count
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);

@@ -150,10 +150,43 @@ pub(crate) enum Envelope {
     },
     /// The registry is shutting down: sleep after the messages before this one.
     Shutdown,
+    /// The run loop asks for queue messages (`wait`: until one comes).
+    QueueNext {
+        names: Option<Vec<String>>,
+        count: usize,
+        wait: bool,
+        reply: oneshot::Sender<Vec<crate::run::TakenMessage>>,
+    },
+    /// The run loop completed a message: delete it and answer its waiting sender.
+    QueueComplete {
+        id: u64,
+        response: Option<Bytes>,
+        reply: oneshot::Sender<Result<(), ActorError>>,
+    },
+    /// The run loop dropped a message without completing it: it goes back to its queue.
+    QueueRelease {
+        id: u64,
+    },
+    /// The run loop asks for a turn (a boxed `run::TurnFn<A>`).
+    RunTurn {
+        f: Box<dyn std::any::Any + Send>,
+        reply: oneshot::Sender<Result<Box<dyn std::any::Any + Send>, Error>>,
+    },
 }
 
 impl Envelope {
     /// Answers the sender with `error` instead of running.
+    /// Messages of an activation's own run loop: meaningless to another activation.
+    pub(crate) fn is_run_loop_request(&self) -> bool {
+        matches!(
+            self,
+            Self::QueueNext { .. }
+                | Self::QueueComplete { .. }
+                | Self::QueueRelease { .. }
+                | Self::RunTurn { .. }
+        )
+    }
+
     pub(crate) fn fail(self, error: ActorError) {
         match self {
             Self::Action { reply, .. } => reply.send(Err(error)),
@@ -175,7 +208,16 @@ impl Envelope {
             Self::Destroy { reply } => {
                 let _ = reply.send(Err(error));
             }
-            Self::Subscribe { .. }
+            Self::QueueComplete { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::RunTurn { reply, .. } => {
+                let _ = reply.send(Err(Error::public(error)));
+            }
+            // The run loop sees an empty answer (or nothing) and checks whether it must stop.
+            Self::QueueNext { .. }
+            | Self::QueueRelease { .. }
+            | Self::Subscribe { .. }
             | Self::Disconnect { .. }
             | Self::RawSocket(_)
             | Self::Shutdown => {}
@@ -188,6 +230,7 @@ pub(crate) async fn run<A: Actor>(
     registry: Arc<RegistryInner>,
     record: ActorRecord,
     generation: u64,
+    mailbox: mpsc::WeakUnboundedSender<Box<Envelope>>,
     mut rx: MailboxRx,
 ) {
     let span =
@@ -205,7 +248,9 @@ pub(crate) async fn run<A: Actor>(
         };
         // Boxed: a future keeps room for values moved out of it, so a `Host` held by value
         // here and in `run` would be counted twice in every idle actor.
-        Box::new(host).run(rx).await;
+        let mut host = Box::new(host);
+        host.start_run_loop(&mailbox);
+        host.run(rx).await;
     }
     .instrument(span)
     .await;
@@ -260,6 +305,25 @@ struct Host<A: Actor> {
     pending_disconnects: Vec<(String, Option<ActorError>)>,
     /// Callers waiting for the actor to be destroyed.
     destroy_waiters: Vec<oneshot::Sender<Result<(), ActorError>>>,
+    /// Queue messages whose queue has a handler, among `queue`.
+    handled_queued: usize,
+    /// Messages handed to the run loop and not completed yet.
+    taken: HashMap<u64, QueuedMessage>,
+    /// Run-loop requests waiting for messages.
+    next_waiters: VecDeque<NextWaiter>,
+    /// The run loop, while it runs.
+    run_task: Option<RunTask>,
+}
+
+struct NextWaiter {
+    names: Option<Vec<String>>,
+    count: usize,
+    reply: oneshot::Sender<Vec<crate::run::TakenMessage>>,
+}
+
+struct RunTask {
+    handle: tokio::task::JoinHandle<()>,
+    abort: tokio::sync::watch::Sender<bool>,
 }
 
 impl<A: Actor> Host<A> {
@@ -312,6 +376,10 @@ impl<A: Actor> Host<A> {
             spare: Batch::default(),
             pending_disconnects: Vec::new(),
             destroy_waiters: Vec::new(),
+            handled_queued: 0,
+            taken: HashMap::new(),
+            next_waiters: VecDeque::new(),
+            run_task: None,
         };
         // Before `on_create`, which may use the database.
         if let Err(error) = host.open_db().await {
@@ -409,6 +477,9 @@ impl<A: Actor> Host<A> {
             let (name, body): (String, serde_bytes_compat::ByteBuf) =
                 rivet_client::codec::decode(&value[..])
                     .map_err(|e| StorageError::Corrupt(format!("queue message {id}: {e}")))?;
+            if A::queue_has_handler(&name) {
+                self.handled_queued += 1;
+            }
             self.queue.push_back(QueuedMessage {
                 id,
                 name,
@@ -484,13 +555,13 @@ impl<A: Actor> Host<A> {
             // Queue messages run between other turns: whenever the mailbox is empty, and at
             // least once every MAILBOX_STREAK messages, so a burst of sends is accepted (and
             // acknowledged) before it is processed, and a busy mailbox cannot starve the queue.
-            if !self.queue.is_empty() && streak >= MAILBOX_STREAK {
+            if self.handled_queued > 0 && streak >= MAILBOX_STREAK {
                 streak = 0;
                 Box::pin(self.process_queue_message()).await;
                 activity += 1;
                 continue;
             }
-            let envelope = if self.queue.is_empty() {
+            let envelope = if self.handled_queued == 0 {
                 tokio::select! {
                     biased;
                     envelope = rx.recv() => envelope,
@@ -543,7 +614,9 @@ impl<A: Actor> Host<A> {
         self.cx.raw_sockets.retain(|_, socket| !socket.is_closed());
         self.cx.conns.is_empty()
             && self.cx.raw_sockets.is_empty()
-            && self.queue.is_empty()
+            && self.handled_queued == 0
+            // Messages for the run loop keep the actor awake while a run loop can take them.
+            && (self.queue.is_empty() || self.run_task.as_ref().is_none_or(|t| t.handle.is_finished()))
             && self.cx.awake.idle()
     }
 
@@ -688,8 +761,196 @@ impl<A: Actor> Host<A> {
                 self.stop = Some(Stop::Destroy);
             }
             Envelope::Shutdown => self.stop = Some(Stop::Shutdown),
+            Envelope::QueueNext {
+                names,
+                count,
+                wait,
+                reply,
+            } => {
+                let taken = self.take_for_run(names.as_deref(), count);
+                if taken.is_empty() && wait {
+                    self.next_waiters.push_back(NextWaiter {
+                        names,
+                        count,
+                        reply,
+                    });
+                } else {
+                    self.hand_over(taken, reply);
+                }
+            }
+            Envelope::QueueComplete {
+                id,
+                response,
+                reply,
+            } => self.complete_taken(id, response, reply),
+            Envelope::QueueRelease { id } => {
+                if let Some(message) = self.taken.remove(&id) {
+                    self.queue.push_front(message);
+                    self.serve_next_waiters();
+                }
+            }
+            Envelope::RunTurn { f, reply } => self.run_turn(f, reply),
         }
         self.run_pending_disconnects().await;
+    }
+
+    /// Starts the `#[run]` loop, if the actor has one.
+    fn start_run_loop(&mut self, mailbox: &mpsc::WeakUnboundedSender<Box<Envelope>>) {
+        let Some(mailbox) = mailbox.upgrade() else {
+            return;
+        };
+        let (abort, aborted) = tokio::sync::watch::channel(false);
+        let cx = crate::run::RunCx::<A>::new(
+            Arc::clone(self.cx.identity()),
+            mailbox,
+            aborted,
+            Arc::clone(&self.cx.awake),
+        );
+        let Some(future) = A::run(cx) else {
+            return;
+        };
+        let actor = self.record.id.clone();
+        let handle = tokio::spawn(async move {
+            match catch_unwind(future).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%actor, %error, "run loop failed; it restarts on the next wake");
+                }
+                Err(panic) => {
+                    tracing::error!(%actor, %panic, "run loop panicked; it restarts on the next wake");
+                }
+            }
+        });
+        self.run_task = Some(RunTask { handle, abort });
+    }
+
+    /// Takes up to `count` messages of run-loop queues (of `names`, if given) for the run loop.
+    fn take_for_run(
+        &mut self,
+        names: Option<&[String]>,
+        count: usize,
+    ) -> Vec<crate::run::TakenMessage> {
+        let mut taken = Vec::new();
+        let mut index = 0;
+        while index < self.queue.len() && taken.len() < count {
+            let message = &self.queue[index];
+            let wanted = !A::queue_has_handler(&message.name)
+                && names.is_none_or(|names| names.contains(&message.name));
+            if !wanted {
+                index += 1;
+                continue;
+            }
+            let Some(message) = self.queue.remove(index) else {
+                break;
+            };
+            taken.push(crate::run::TakenMessage {
+                id: message.id,
+                name: message.name.clone(),
+                body: message.body.clone(),
+            });
+            self.taken.insert(message.id, message);
+        }
+        taken
+    }
+
+    /// Sends messages to a run-loop request; if it stopped waiting, they go back.
+    fn hand_over(
+        &mut self,
+        taken: Vec<crate::run::TakenMessage>,
+        reply: oneshot::Sender<Vec<crate::run::TakenMessage>>,
+    ) {
+        if let Err(unsent) = reply.send(taken) {
+            for message in unsent.into_iter().rev() {
+                if let Some(message) = self.taken.remove(&message.id) {
+                    self.queue.push_front(message);
+                }
+            }
+        }
+    }
+
+    /// Gives newly queued messages to run-loop requests waiting for them, in order.
+    fn serve_next_waiters(&mut self) {
+        while let Some(waiter) = self.next_waiters.pop_front() {
+            if waiter.reply.is_closed() {
+                continue;
+            }
+            let taken = self.take_for_run(waiter.names.as_deref(), waiter.count);
+            if taken.is_empty() {
+                self.next_waiters.push_front(waiter);
+                return;
+            }
+            self.hand_over(taken, waiter.reply);
+        }
+    }
+
+    /// Deletes a completed run-loop message and answers its waiting sender after the commit.
+    fn complete_taken(
+        &mut self,
+        id: u64,
+        response: Option<Bytes>,
+        reply: oneshot::Sender<Result<(), ActorError>>,
+    ) {
+        if self.taken.remove(&id).is_none() {
+            let _ = reply.send(Err(codes::INVALID_REQUEST.with_message(format!(
+                "Queue message {id} is not held by the run loop (already completed?)."
+            ))));
+            return;
+        }
+        let mut batch = Batch::default();
+        batch.delete(queue_key(id));
+        let waiter = self.waiters.remove(&id);
+        self.submit(batch, move |result| match result {
+            Ok(()) => {
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(Ok(QueueSendOutcome::Completed(response)));
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Err(error) => {
+                let _ = reply.send(Err(storage_failure(&error)));
+            }
+        });
+    }
+
+    /// Runs a run-loop turn: the closure on the state, committed like any turn.
+    fn run_turn(
+        &mut self,
+        f: Box<dyn std::any::Any + Send>,
+        reply: oneshot::Sender<Result<Box<dyn std::any::Any + Send>, Error>>,
+    ) {
+        let Ok(f) = f.downcast::<crate::run::TurnFn<A>>() else {
+            let _ = reply.send(Err(Error::internal("run-loop turn of another actor type")));
+            return;
+        };
+        let state = &mut self.state;
+        let cx = &mut self.cx;
+        let mut output = None;
+        let dispatch =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (*f)(state, cx))) {
+                Ok(Ok(value)) => {
+                    output = Some(value);
+                    Dispatch {
+                        result: Ok(Bytes::new()),
+                        mutates: true,
+                    }
+                }
+                Ok(Err(error)) => Dispatch {
+                    result: Err(error),
+                    mutates: true,
+                },
+                Err(_) => Dispatch {
+                    result: Err(Error::internal("run-loop turn panicked")),
+                    mutates: true,
+                },
+            };
+        let batch = std::mem::take(&mut self.spare);
+        self.finish_turn(dispatch, batch, "run-loop turn", move |result| {
+            let _ = reply.send(match (result, output) {
+                (Ok(_), Some(value)) => Ok(value),
+                (Ok(_), None) => Err(Error::internal("run-loop turn lost its result")),
+                (Err(error), _) => Err(Error::public(error)),
+            });
+        });
     }
 
     /// Closes a connection: `#[on_disconnect]` (with `cx.conn()` set), then removal. `reason`
@@ -767,7 +1028,7 @@ impl<A: Actor> Host<A> {
                     config.max_queue_message_size
                 ),
             )))
-        } else if self.queue.len() >= config.max_queue_size {
+        } else if self.queue.len() + self.taken.len() >= config.max_queue_size {
             Err(Error::public(codes::QUEUE_FULL.with_message(format!(
                 "Queue holds its maximum of {} messages.",
                 config.max_queue_size
@@ -794,7 +1055,11 @@ impl<A: Actor> Host<A> {
             keys::QUEUE_META,
             Bytes::copy_from_slice(&self.next_queue_id.to_be_bytes()),
         );
+        if A::queue_has_handler(&name) {
+            self.handled_queued += 1;
+        }
         self.queue.push_back(QueuedMessage { id, name, body });
+        self.serve_next_waiters();
         if wait {
             // Answered when a handler completes the message.
             self.waiters.insert(id, reply);
@@ -810,9 +1075,17 @@ impl<A: Actor> Host<A> {
     }
 
     async fn process_queue_message(&mut self) {
-        let Some(message) = self.queue.pop_front() else {
+        let Some(position) = self
+            .queue
+            .iter()
+            .position(|m| A::queue_has_handler(&m.name))
+        else {
             return;
         };
+        let Some(message) = self.queue.remove(position) else {
+            return;
+        };
+        self.handled_queued -= 1;
         let timeout = self.registry.config().action_timeout;
         let dispatch = self
             .execute(
@@ -1199,7 +1472,48 @@ impl<A: Actor> Host<A> {
         rx.await.unwrap_or(Err(StorageError::Closed))
     }
 
+    /// Tells the run loop to stop and waits for it, up to the grace period, still serving the
+    /// mailbox so that its last turns and completions go through; a loop that does not return
+    /// in time is cancelled.
+    async fn stop_run_loop(&mut self, rx: &mut MailboxRx) {
+        let Some(mut task) = self.run_task.take() else {
+            return;
+        };
+        task.abort.send_replace(true);
+        for waiter in self.next_waiters.drain(..) {
+            let _ = waiter.reply.send(Vec::new());
+        }
+        let grace = tokio::time::sleep(self.registry.config().sleep_grace_period);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut task.handle => break,
+                envelope = rx.recv() => match envelope {
+                    Some(envelope) => match *envelope {
+                        // A stopping loop takes no new messages.
+                        Envelope::QueueNext { reply, .. } => {
+                            let _ = reply.send(Vec::new());
+                        }
+                        _ => Box::pin(self.handle(envelope)).await,
+                    },
+                    None => break,
+                },
+                () = &mut grace => {
+                    tracing::warn!(actor = %self.record.id, "run loop did not return within the grace period; cancelled");
+                    task.handle.abort();
+                    break;
+                }
+            }
+        }
+        // Messages it held and did not complete stay stored and come back on the next wake.
+        for (_, message) in self.taken.drain() {
+            self.queue.push_front(message);
+        }
+    }
+
     async fn stop(mut self: Box<Self>, stop: Stop, mut rx: MailboxRx) {
+        self.stop_run_loop(&mut rx).await;
         let hook = match stop {
             Stop::Sleep | Stop::Shutdown => Some(Hook::Sleep),
             Stop::Destroy => Some(Hook::Destroy),

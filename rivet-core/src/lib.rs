@@ -53,6 +53,7 @@ mod host;
 pub mod kv;
 pub mod raw;
 mod registry;
+pub mod run;
 pub mod schedule;
 #[cfg(feature = "server")]
 pub mod server;

@@ -11,10 +11,12 @@ pub use crate::actor::{ActionMetadata, Actor, ActorMetadata, Dispatch, EventSet,
 pub use crate::context::{CreateCx, Cx};
 pub use crate::error::Error;
 pub use crate::raw;
+pub use crate::run::RunCx;
 pub use crate::schedule::Call;
 pub use rivet_client::codec::{
     ArrayDecoder, ArrayEncoder, EMPTY_ARRAY, decode_output, encode_array, to_cbor,
 };
+pub use rivet_client::transport::BoxFuture;
 pub use rivet_client::{
     ActorConnection, ActorDescriptor, ActorError, ActorHandle, QueueSend, Subscription,
 };

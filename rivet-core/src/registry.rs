@@ -678,7 +678,9 @@ impl RegistryInner {
                         if chain.iter().any(|waiting| **waiting == *id)) =>
                 {
                     let chain = match &*envelope {
-                        Envelope::Action { chain: Some(chain), .. } => Arc::clone(chain),
+                        Envelope::Action {
+                            chain: Some(chain), ..
+                        } => Arc::clone(chain),
                         _ => return Err(()),
                     };
                     (*envelope).fail(host::call_cycle(&id, &chain));
@@ -895,7 +897,7 @@ impl RegistryInner {
         );
         drop(live);
         self.active.fetch_add(1, Ordering::AcqRel);
-        let task = factory.run(Arc::clone(self), record, generation, rx);
+        let task = factory.run(Arc::clone(self), record, generation, tx.downgrade(), rx);
         let inner = Arc::clone(self);
         self.runtime.spawn(async move {
             let _active = ActiveGuard(inner);
@@ -944,6 +946,16 @@ impl RegistryInner {
                 }
             }
             Leftovers::Redeliver => {
+                // The old run loop's requests die with it; redelivering them would only wake a
+                // new activation for nothing.
+                let (stale, pending): (Vec<Envelope>, Vec<Envelope>) =
+                    pending.into_iter().partition(Envelope::is_run_loop_request);
+                for envelope in stale {
+                    envelope.fail(codes::SHUT_DOWN.with_message("The actor stopped."));
+                }
+                if pending.is_empty() {
+                    return;
+                }
                 let target = ActorTarget::Id {
                     name: record.name.clone(),
                     id: record.id.clone(),
@@ -987,6 +999,7 @@ trait ActorFactory: Send + Sync {
         registry: Arc<RegistryInner>,
         record: ActorRecord,
         generation: u64,
+        mailbox: mpsc::WeakUnboundedSender<Box<Envelope>>,
         rx: MailboxRx,
     ) -> BoxFuture<'static, ()>;
 }
@@ -1012,9 +1025,10 @@ impl<A: Actor> ActorFactory for Factory<A> {
         registry: Arc<RegistryInner>,
         record: ActorRecord,
         generation: u64,
+        mailbox: mpsc::WeakUnboundedSender<Box<Envelope>>,
         rx: MailboxRx,
     ) -> BoxFuture<'static, ()> {
-        Box::pin(host::run::<A>(registry, record, generation, rx))
+        Box::pin(host::run::<A>(registry, record, generation, mailbox, rx))
     }
 }
 
@@ -1079,6 +1093,14 @@ impl fmt::Debug for LocalTransport {
 }
 
 impl LocalTransport {
+    /// The transport of a run loop's client: not a turn, so no chain.
+    pub(crate) fn for_run_loop(registry: Weak<RegistryInner>) -> Self {
+        Self {
+            registry: RegistryRef::Weak(registry),
+            chain: None,
+        }
+    }
+
     /// The transport of `cx.client()`: calls carry the chain of waiting actors.
     pub(crate) fn for_actor(registry: Weak<RegistryInner>, chain: host::CallChain) -> Self {
         Self {

@@ -38,7 +38,42 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
     let create = create_fn(def);
     let create_vars = vars_fn(def.vars.as_ref(), self_ty);
     let dispatch_arms = def.actions.iter().map(|a| action_arm(a, self_ty));
-    let queue_arms = def.queues.iter().map(|q| queue_arm(q, self_ty));
+    let queue_arms = def
+        .queues
+        .iter()
+        .filter(|q| !q.declared_only)
+        .map(|q| queue_arm(q, self_ty));
+    let handled_queues: Vec<&String> = def
+        .queues
+        .iter()
+        .filter(|q| !q.declared_only)
+        .map(|q| &q.wire)
+        .collect();
+    let has_handler = if handled_queues.is_empty() {
+        quote! { { let _ = name; false } }
+    } else {
+        quote! { matches!(name, #(#handled_queues)|*) }
+    };
+    let run_fn = match &def.run {
+        Some(run) => {
+            let ident = &run.ident;
+            let body = match &run.output {
+                Output::Result(_, err_span) => {
+                    let convert = quote_spanned!(*err_span=> __rivet::into_error);
+                    quote! { #self_ty::#ident(cx).await.map_err(#convert) }
+                }
+                _ => quote! { #self_ty::#ident(cx).await; ::core::result::Result::Ok(()) },
+            };
+            quote! {
+                fn run(
+                    cx: __rivet::RunCx<Self>,
+                ) -> ::core::option::Option<__rivet::BoxFuture<'static, ::core::result::Result<(), __rivet::Error>>> {
+                    ::core::option::Option::Some(::std::boxed::Box::pin(async move { #body }))
+                }
+            }
+        }
+        None => quote! {},
+    };
     let queue_checks = def.queues.iter().map(queue_check_arm);
     let hook_arms = def
         .hooks
@@ -234,6 +269,12 @@ pub(crate) fn generate(def: &ActorDef) -> TokenStream {
                         }
                     }
                 }
+
+                fn queue_has_handler(name: &str) -> bool {
+                    #has_handler
+                }
+
+                #run_fn
 
                 fn check_queue_message(name: &str, body: &[u8]) -> ::core::result::Result<(), __rivet::Error> {
                     let _ = body;

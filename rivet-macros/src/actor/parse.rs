@@ -30,6 +30,7 @@ pub(crate) struct ActorDef {
     pub(crate) vars: Option<VarsFn>,
     /// `#[actor(migrations = EXPR)]`: a `&'static [&'static str]`.
     pub(crate) migrations: Option<syn::Expr>,
+    pub(crate) run: Option<RunFn>,
     pub(crate) hooks: Vec<HookFn>,
     pub(crate) specials: Vec<SpecialFn>,
     /// The impl block as the user wrote it, minus our attributes and event declarations.
@@ -50,6 +51,9 @@ pub(crate) struct Action {
 pub(crate) struct Queue {
     pub(crate) ident: Ident,
     pub(crate) wire: String,
+    /// A bodyless declaration (`#[queue] fn jobs(job: Job) -> Done;`): the queue's messages are
+    /// taken by the `#[run]` loop with `cx.queue()`, not by a handler.
+    pub(crate) declared_only: bool,
     pub(crate) is_async: bool,
     pub(crate) receiver: Receiver,
     pub(crate) cx: Option<CxParam>,
@@ -71,6 +75,11 @@ pub(crate) struct CreateFn {
     pub(crate) is_async: bool,
     pub(crate) has_cx: bool,
     pub(crate) input: Option<Type>,
+    pub(crate) output: Output,
+}
+
+pub(crate) struct RunFn {
+    pub(crate) ident: Ident,
     pub(crate) output: Output,
 }
 
@@ -170,6 +179,7 @@ enum Role {
     Queue,
     Create,
     Vars,
+    Run,
     Hook(HookKind),
     Special(SpecialKind),
 }
@@ -229,6 +239,7 @@ impl Role {
             "queue" => Self::Queue,
             "create" => Self::Create,
             "vars" => Self::Vars,
+            "run" => Self::Run,
             other => match HookKind::from_attr(other) {
                 Some(kind) => Self::Hook(kind),
                 None => Self::Special(SpecialKind::from_attr(other)?),
@@ -293,6 +304,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
     let mut queues = Vec::new();
     let mut creates: Vec<(Span, CreateFn)> = Vec::new();
     let mut vars: Vec<(Span, VarsFn)> = Vec::new();
+    let mut runs: Vec<(Span, RunFn)> = Vec::new();
     let mut hooks: Vec<(Span, HookFn)> = Vec::new();
     let mut specials: Vec<(Span, SpecialFn)> = Vec::new();
 
@@ -334,6 +346,11 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
                             vars.push((f.sig.ident.span(), v));
                         }
                     }
+                    Role::Run => {
+                        if let Some(r) = parse_run(&cx, &f.sig) {
+                            runs.push((f.sig.ident.span(), r));
+                        }
+                    }
                     Role::Hook(kind) => {
                         if let Some(h) = parse_hook(&cx, kind, &f.sig) {
                             hooks.push((f.sig.ident.span(), h));
@@ -356,11 +373,18 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
                             events.push(e);
                         }
                     }
+                    Some((Role::Queue, role_attr)) => {
+                        let wire = wire_name(&cx, Role::Queue, &role_attr, &decl.sig.ident);
+                        let docs = doc_attrs(&decl.attrs);
+                        if let Some(q) = parse_queue_decl(&cx, &decl.sig, wire, docs) {
+                            queues.push(q);
+                        }
+                    }
                     Some((_, role_attr)) => {
                         cx.error_spanned_by(
                             &decl.sig,
                             format!(
-                                "#[{}] needs a body; only #[event] declarations have none",
+                                "#[{}] needs a body; only #[event] and #[queue] declarations have none",
                                 role_attr.path().to_token_stream()
                             ),
                         );
@@ -380,6 +404,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
     let actions = check_client_names(&cx, actions, &events, &queues);
     let create = single(&cx, "#[create]", creates);
     let vars = single(&cx, "#[vars]", vars);
+    let run = single(&cx, "#[run]", runs);
     let mut seen_hooks: HashMap<HookKind, Span> = HashMap::new();
     let mut kept_hooks = Vec::new();
     for (span, hook) in hooks {
@@ -428,6 +453,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
         create,
         vars,
         migrations: args.migrations,
+        run,
         hooks: kept_hooks,
         specials: kept_specials,
         cleaned: item,
@@ -763,12 +789,97 @@ fn parse_queue(cx: &Ctxt, sig: &Signature, wire: String, docs: Vec<Attribute>) -
     Some(Queue {
         ident: sig.ident.clone(),
         wire,
+        declared_only: false,
         is_async: sig.asyncness.is_some(),
         receiver: parts.receiver?,
         cx: parts.cx,
         message,
         output: parts.output,
         docs,
+    })
+}
+
+/// `#[queue] fn jobs(job: Job) -> Done;`: a queue without a handler, for the `#[run]` loop. The
+/// return type, if any, is what completing a message answers a waiting sender.
+fn parse_queue_decl(
+    cx: &Ctxt,
+    sig: &Signature,
+    wire: String,
+    docs: Vec<Attribute>,
+) -> Option<Queue> {
+    if sig.asyncness.is_some() {
+        cx.error_spanned_by(
+            sig.asyncness,
+            "a queue declaration is not a function that runs; remove `async` (or give it a body to make it a handler)",
+        );
+        return None;
+    }
+    let parts = sig_parts(
+        cx,
+        "a queue declaration",
+        sig,
+        SelfRule::Forbidden("it declares the messages the `#[run]` loop takes"),
+        None,
+    )?;
+    let mut params = parts.params.into_iter();
+    let (Some(message), None) = (params.next(), params.next()) else {
+        cx.error_spanned_by(
+            &sig.inputs,
+            "a queue declaration takes exactly one message; put several values in one struct",
+        );
+        return None;
+    };
+    Some(Queue {
+        ident: sig.ident.clone(),
+        wire,
+        declared_only: true,
+        is_async: false,
+        receiver: Receiver::Ref,
+        cx: None,
+        message,
+        output: parts.output,
+        docs,
+    })
+}
+
+/// `#[run] async fn run(cx: RunCx<Self>)`: the actor's background loop.
+fn parse_run(cx: &Ctxt, sig: &Signature) -> Option<RunFn> {
+    if sig.asyncness.is_none() {
+        cx.error_spanned_by(
+            sig.fn_token,
+            "#[run] must be an `async fn`: it runs for as long as the actor is awake",
+        );
+        return None;
+    }
+    let parts = sig_parts(
+        cx,
+        "#[run]",
+        sig,
+        SelfRule::Forbidden(
+            "it runs beside the actor's turns and reaches the state through `cx.turn(..)`",
+        ),
+        None,
+    )?;
+    if parts.params.len() != 1 {
+        cx.error_spanned_by(
+            &sig.inputs,
+            "#[run] takes exactly one argument: `cx: RunCx<Self>`",
+        );
+        return None;
+    }
+    if let Output::Value(ty) = &parts.output {
+        cx.error_spanned_by(ty, "#[run] returns nothing or `Result<(), E>`");
+        return None;
+    }
+    if let Output::Result(ty, _) = &parts.output
+        && !matches!(ty, Type::Tuple(t) if t.elems.is_empty())
+    {
+        cx.error_spanned_by(ty, "#[run] returns nothing or `Result<(), E>`");
+        return None;
+    }
+    Some(RunFn {
+        ident: sig.ident.clone(),
+        output: parts.output,
     })
 }
 

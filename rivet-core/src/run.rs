@@ -1,0 +1,362 @@
+//! The `#[run]` loop: an actor's background task (RivetKit's `run`), started when the actor
+//! wakes and told to stop when it sleeps, is destroyed or the registry shuts down.
+//!
+//! It runs beside the actor's turns, so it does not hold the state: it takes messages from the
+//! actor's durable queue with [`RunCx::queue`] and changes the state in turns of its own with
+//! [`RunCx::turn`], which commit (and release their effects) like any other turn. A message
+//! leaves the queue only when it is [completed](QueueMessage::complete): a loop stopped in the
+//! middle of one (a crash, a sleep) gets it again on the next wake.
+//!
+//! ```
+//! use std::time::Duration;
+//! use rivet_core::prelude::*;
+//! use rivet_core::run::{Next, RunCx};
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize)]
+//! pub struct Task {
+//!     pub id: u32,
+//! }
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! pub struct Worker {
+//!     done: Vec<u32>,
+//! }
+//!
+//! #[actor(name = "worker")]
+//! impl Worker {
+//!     /// Tasks for the run loop; completing one answers a waiting sender with the count.
+//!     #[queue]
+//!     fn tasks(task: Task) -> usize;
+//!
+//!     #[run]
+//!     async fn run(cx: RunCx<Self>) -> Result<(), Error> {
+//!         while let Some(message) = cx.queue().next(Next::new()).await? {
+//!             let task: Task = message.decode()?;
+//!             let done = cx.turn(move |state: &mut Self, _cx| {
+//!                 state.done.push(task.id);
+//!                 Ok(state.done.len())
+//!             }).await?;
+//!             message.complete(&done).await?;
+//!         }
+//!         Ok(()) // the actor is stopping
+//!     }
+//! }
+//! ```
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{oneshot, watch};
+
+use crate::actor::Actor;
+use crate::context::{ActorIdentity, AwakeHolds, Cx, KeepAwake};
+use crate::error::Error;
+use crate::host::{Envelope, Mailbox};
+use rivet_client::{ActorKey, codes};
+
+/// A state change the run loop asks the host to run as a turn; returns a boxed result.
+pub(crate) type TurnFn<A> =
+    Box<dyn FnOnce(&mut A, &mut Cx<A>) -> Result<Box<dyn Any + Send>, Error> + Send>;
+
+/// The context of the `#[run]` loop of actor `A`; see the [module docs](self).
+pub struct RunCx<A: Actor> {
+    identity: Arc<ActorIdentity>,
+    mailbox: Mailbox,
+    abort: watch::Receiver<bool>,
+    awake: Arc<AwakeHolds>,
+    _actor: PhantomData<fn() -> A>,
+}
+
+impl<A: Actor> std::fmt::Debug for RunCx<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunCx")
+            .field("actor_id", &self.identity.id)
+            .field("aborted", &self.is_aborted())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error of a run-loop request the actor can no longer answer (it is stopping).
+fn stopping() -> Error {
+    Error::public(
+        codes::SHUT_DOWN.with_message("The actor is stopping; the run loop should return."),
+    )
+}
+
+impl<A: Actor> RunCx<A> {
+    pub(crate) fn new(
+        identity: Arc<ActorIdentity>,
+        mailbox: Mailbox,
+        abort: watch::Receiver<bool>,
+        awake: Arc<AwakeHolds>,
+    ) -> Self {
+        Self {
+            identity,
+            mailbox,
+            abort,
+            awake,
+            _actor: PhantomData,
+        }
+    }
+
+    /// The actor's id.
+    pub fn actor_id(&self) -> &str {
+        &self.identity.id
+    }
+
+    /// The actor's key.
+    pub fn key(&self) -> &ActorKey {
+        &self.identity.key
+    }
+
+    /// Whether the actor is stopping (RivetKit's `c.aborted`): the loop should return soon.
+    pub fn is_aborted(&self) -> bool {
+        *self.abort.borrow()
+    }
+
+    /// Resolves when the actor starts stopping (RivetKit's `abortSignal`); use it in
+    /// `tokio::select!` around long waits.
+    pub async fn aborted(&self) {
+        let mut abort = self.abort.clone();
+        // An error means the actor is gone: stopped as well.
+        let _ = abort.wait_for(|stopping| *stopping).await;
+    }
+
+    /// Keeps the actor awake while the guard lives (see [`Cx::keep_awake`]).
+    pub fn keep_awake(&self) -> KeepAwake {
+        KeepAwake::new(&self.awake)
+    }
+
+    /// The actor's queue, as the run loop takes it.
+    pub fn queue(&self) -> RunQueue<'_, A> {
+        RunQueue { cx: self }
+    }
+
+    /// A client for calling other actors. The run loop is not a turn, so calls from it may come
+    /// back to this actor.
+    pub fn client(&self) -> rivet_client::Client {
+        rivet_client::Client::from_transport(Arc::new(
+            crate::registry::LocalTransport::for_run_loop(self.identity.registry.clone()),
+        ))
+    }
+
+    /// Runs `f` on the state as a turn of its own, between the actor's other turns; returns its
+    /// result once the turn is committed. If `f` fails, its changes are rolled back.
+    pub async fn turn<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut A, &mut Cx<A>) -> Result<R, Error> + Send + 'static,
+    {
+        let _awake = self.keep_awake();
+        let (reply, rx) = oneshot::channel();
+        let f: TurnFn<A> =
+            Box::new(move |state, cx| f(state, cx).map(|r| Box::new(r) as Box<dyn Any + Send>));
+        let envelope = Envelope::RunTurn {
+            f: Box::new(f),
+            reply,
+        };
+        self.mailbox
+            .send(Box::new(envelope))
+            .map_err(|_| stopping())?;
+        let result = rx.await.map_err(|_| stopping())??;
+        result
+            .downcast::<R>()
+            .map(|r| *r)
+            .map_err(|_| Error::internal("run-loop turn result of the wrong type"))
+    }
+}
+
+/// What [`RunQueue::next`] waits for.
+#[derive(Debug, Clone, Default)]
+pub struct Next {
+    names: Option<Vec<String>>,
+    timeout: Option<Duration>,
+}
+
+impl Next {
+    /// The next message of any declared queue, waiting as long as it takes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only messages of these queues (by wire name).
+    #[must_use]
+    pub fn names<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.names = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Gives up after `timeout`, returning nothing.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// The actor's queue as the run loop sees it: messages of queues declared without a handler
+/// (`#[queue] fn jobs(job: Job);`), oldest first.
+#[derive(Debug)]
+pub struct RunQueue<'a, A: Actor> {
+    cx: &'a RunCx<A>,
+}
+
+impl<A: Actor> RunQueue<'_, A> {
+    /// The next message, waiting for one; `None` when the wait timed out or the actor is
+    /// stopping.
+    pub async fn next(&self, next: Next) -> Result<Option<QueueMessage>, Error> {
+        let mut batch = self.next_batch(next, 1).await?;
+        Ok(batch.pop())
+    }
+
+    /// Up to `count` messages, waiting for at least one; empty when the wait timed out or the
+    /// actor is stopping.
+    pub async fn next_batch(&self, next: Next, count: usize) -> Result<Vec<QueueMessage>, Error> {
+        if self.cx.is_aborted() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = oneshot::channel();
+        let envelope = Envelope::QueueNext {
+            names: next.names,
+            count: count.max(1),
+            wait: true,
+            reply,
+        };
+        self.cx
+            .mailbox
+            .send(Box::new(envelope))
+            .map_err(|_| stopping())?;
+        let wait = async {
+            tokio::select! {
+                taken = rx => taken.ok(),
+                () = self.cx.aborted() => None,
+            }
+        };
+        let taken = match next.timeout {
+            Some(timeout) => tokio::time::timeout(timeout, wait).await.ok().flatten(),
+            None => wait.await,
+        };
+        // A message the host handed over after we stopped waiting goes back: the host finds the
+        // reply channel closed and keeps it.
+        Ok(taken
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| self.wrap(m))
+            .collect())
+    }
+
+    /// The next message if one is waiting now.
+    pub async fn try_next(
+        &self,
+        names: Option<Vec<String>>,
+    ) -> Result<Option<QueueMessage>, Error> {
+        let (reply, rx) = oneshot::channel();
+        let envelope = Envelope::QueueNext {
+            names,
+            count: 1,
+            wait: false,
+            reply,
+        };
+        self.cx
+            .mailbox
+            .send(Box::new(envelope))
+            .map_err(|_| stopping())?;
+        let taken = rx.await.unwrap_or_default();
+        Ok(taken.into_iter().next().map(|m| self.wrap(m)))
+    }
+
+    fn wrap(&self, taken: TakenMessage) -> QueueMessage {
+        QueueMessage {
+            id: taken.id,
+            name: taken.name,
+            body: taken.body,
+            mailbox: self.cx.mailbox.clone(),
+            done: false,
+            _awake: self.cx.keep_awake(),
+        }
+    }
+}
+
+/// A message the host hands to the run loop.
+#[derive(Debug)]
+pub(crate) struct TakenMessage {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) body: Bytes,
+}
+
+/// A queue message taken by the run loop. It stays stored until
+/// [`complete`](Self::complete)d; dropped without that, it goes back to the front of its queue.
+/// While it is held, the actor stays awake.
+#[derive(Debug)]
+pub struct QueueMessage {
+    id: u64,
+    name: String,
+    body: Bytes,
+    mailbox: Mailbox,
+    done: bool,
+    _awake: KeepAwake,
+}
+
+impl QueueMessage {
+    /// The message's id in its actor's queue.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The queue's wire name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The body, CBOR.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body decoded as the queue's message type.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        crate::__private::decode_message(&self.body, &self.name)
+    }
+
+    /// Removes the message from the queue, durably, and answers a sender waiting on it with
+    /// `response`.
+    pub async fn complete<T: Serialize + ?Sized>(mut self, response: &T) -> Result<(), Error> {
+        let response = rivet_client::codec::to_cbor(response).map_err(Error::public)?;
+        self.finish(Some(response)).await
+    }
+
+    /// Removes the message from the queue without a response (a waiting sender gets `null`).
+    pub async fn ack(mut self) -> Result<(), Error> {
+        self.finish(None).await
+    }
+
+    async fn finish(&mut self, response: Option<Bytes>) -> Result<(), Error> {
+        self.done = true;
+        let (reply, rx) = oneshot::channel();
+        let envelope = Envelope::QueueComplete {
+            id: self.id,
+            response,
+            reply,
+        };
+        self.mailbox
+            .send(Box::new(envelope))
+            .map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())?.map_err(Error::public)
+    }
+}
+
+impl Drop for QueueMessage {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self
+                .mailbox
+                .send(Box::new(Envelope::QueueRelease { id: self.id }));
+        }
+    }
+}

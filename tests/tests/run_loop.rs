@@ -1,0 +1,82 @@
+//! The `#[run]` loop: it takes messages of declared queues with `cx.queue().next(..)`, changes
+//! the state in committed turns, completes messages (answering waiting senders), stops when the
+//! actor sleeps and starts again when it wakes; a message it did not complete comes back.
+
+use std::time::Duration;
+
+use rivet_core::{LifecycleKind, Registry};
+use rivet_tests::{Pipeline, gate, hook_log, memory_registry, wait_for};
+
+#[tokio::test]
+async fn the_run_loop_takes_declared_queues_and_handlers_take_theirs() {
+    let registry = memory_registry();
+    let pipeline = registry.client().get_or_create::<Pipeline>(["flow"]);
+    let wait = Duration::from_secs(10);
+    assert_eq!(pipeline.send_tasks(7).wait(wait).await.unwrap(), 1);
+    pipeline.send_tasks(8).await.unwrap();
+    // FIFO: the third completion counts all three.
+    assert_eq!(pipeline.send_tasks(9).wait(wait).await.unwrap(), 3);
+    assert_eq!(pipeline.done().await.unwrap(), [7, 8, 9]);
+    // The handler queue never reaches the run loop.
+    assert_eq!(pipeline.send_notes(1).wait(wait).await.unwrap(), 1);
+    assert_eq!(pipeline.handled().await.unwrap(), [1]);
+    assert_eq!(pipeline.done().await.unwrap(), [7, 8, 9]);
+}
+
+#[tokio::test]
+async fn the_run_loop_stops_on_sleep_and_starts_again_on_wake() {
+    let registry = memory_registry();
+    let mut events = registry.lifecycle_events();
+    let pipeline = registry.client().get_or_create::<Pipeline>(["naps"]);
+    let wait = Duration::from_secs(10);
+    assert_eq!(pipeline.send_tasks(1).wait(wait).await.unwrap(), 1);
+    let id = pipeline.resolve().await.unwrap();
+    pipeline.nap().await.unwrap();
+    wait_for(&mut events, &id, LifecycleKind::Slept).await;
+    assert_eq!(hook_log("naps"), ["run:start", "run:stop"]);
+    // A message for a sleeping actor wakes it, and the new loop takes it.
+    assert_eq!(pipeline.send_tasks(2).wait(wait).await.unwrap(), 2);
+    assert_eq!(hook_log("naps"), ["run:start", "run:stop", "run:start"]);
+}
+
+#[tokio::test]
+async fn a_message_the_loop_did_not_complete_comes_back_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let build = || {
+        rivet_examples::registry()
+            .with::<Pipeline>()
+            .data_dir(dir.path())
+            .sleep_grace_period(Duration::from_millis(50))
+            .build()
+            .expect("registry")
+    };
+    let registry: Registry = build();
+    let pipeline = registry.client().get_or_create::<Pipeline>(["cut"]);
+    pipeline
+        .send_tasks(1)
+        .wait(Duration::from_secs(10))
+        .await
+        .unwrap();
+    // 500 blocks the loop while it holds the message; the shutdown cancels the loop.
+    pipeline.send_tasks(500).await.unwrap();
+    registry.shutdown().await;
+
+    // Start-up wakes the actor for its queued message; this time the gate is open.
+    gate("pipeline-500").add_permits(1);
+    let registry = build();
+    let pipeline = registry.client().get::<Pipeline>(["cut"]);
+    assert_eq!(
+        pipeline
+            .send_tasks(2)
+            .wait(Duration::from_secs(10))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        pipeline.done().await.unwrap(),
+        [1, 500, 2],
+        "500 ran once, after the restart"
+    );
+    registry.shutdown().await;
+}
