@@ -4,7 +4,7 @@
 //! awake and sleeping actors from 1,000 to 100,000, counted by a global allocator.
 //!
 //! Run: `cargo bench -p rivet-examples --bench storage` (add `-- --quick` for a short run, and
-//! `actions`, `kv`, `wake` or `memory` to run only that part).
+//! `actions`, `kv`, `queues`, `wake` or `memory` to run only that part).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -110,8 +110,37 @@ impl Sleeper {
     }
 }
 
+/// The run-loop side of the queue figures.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Looper {
+    total: i64,
+}
+
+#[actor(name = "looper")]
+impl Looper {
+    #[queue]
+    fn jobs(n: i64) -> i64;
+
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        while let Some(message) = cx.queue().next(rivet_core::run::Next::new()).await? {
+            let n: i64 = message.decode()?;
+            let total = cx
+                .turn(move |state: &mut Self, _| {
+                    state.total += n;
+                    Ok(state.total)
+                })
+                .await?;
+            message.complete(&total).await?;
+        }
+        Ok(())
+    }
+}
+
 fn registry(dir: Option<&std::path::Path>) -> Registry {
-    let builder = rivet_examples::registry().with::<KvBench>();
+    let builder = rivet_examples::registry()
+        .with::<KvBench>()
+        .with::<Looper>();
     match dir {
         Some(dir) => builder.data_dir(dir),
         None => builder.in_memory(),
@@ -282,6 +311,63 @@ async fn kv(rounds: usize, scale: usize) {
     reg.shutdown().await;
 }
 
+async fn queues(rounds: usize, scale: usize) {
+    use rivet_examples::worker::{Job, Worker};
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(Some(dir.path()));
+    let c = reg.client();
+    let worker = c.get_or_create::<Worker>(["q"]);
+    let looper = c.get_or_create::<Looper>(["q"]);
+    let wait = Duration::from_secs(60);
+    let (mut base, mut handler, mut run_loop) = (vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let w = worker.clone();
+        base.push(
+            rate(16, scale, move |_, _| {
+                let w = w.clone();
+                async move {
+                    w.get_total().await.unwrap();
+                }
+            })
+            .await,
+        );
+        // 16 senders, each waiting for its message to be processed before sending the next.
+        let w = worker.clone();
+        handler.push(
+            rate(16, scale, move |_, _| {
+                let w = w.clone();
+                async move {
+                    w.send_jobs(Job { n: 1 }).wait(wait).await.unwrap();
+                }
+            })
+            .await,
+        );
+        let l = looper.clone();
+        run_loop.push(
+            rate(16, scale, move |_, _| {
+                let l = l.clone();
+                async move {
+                    l.send_jobs(1).wait(wait).await.unwrap();
+                }
+            })
+            .await,
+        );
+    }
+    let b = median(base);
+    println!(
+        "durable queue messages per second on one actor, 16 senders each waiting for its message to be processed ({rounds} rounds)"
+    );
+    println!("  plain read action (baseline)        {b:>9.0}/s");
+    for (name, values) in [
+        ("#[queue] handler", handler),
+        ("#[run] loop (next, turn, complete)", run_loop),
+    ] {
+        let m = median(values);
+        println!("  {name:<36}{m:>9.0}/s   ratio {:.3}x", m / b);
+    }
+    reg.shutdown().await;
+}
+
 async fn wake(count: usize) {
     let dir = tempfile::tempdir().unwrap();
     {
@@ -413,7 +499,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let (rounds, scale) = if quick { (3, 200) } else { (7, 1000) };
-        let parts = ["actions", "kv", "wake", "memory"];
+        let parts = ["actions", "kv", "queues", "wake", "memory"];
         let chosen: Vec<String> = std::env::args()
             .filter(|a| parts.contains(&a.as_str()))
             .collect();
@@ -423,6 +509,9 @@ fn main() {
         }
         if run("kv") {
             kv(rounds, scale).await;
+        }
+        if run("queues") {
+            queues(rounds, scale).await;
         }
         if run("wake") {
             wake(if quick { 500 } else { 2000 }).await;

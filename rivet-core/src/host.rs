@@ -899,15 +899,12 @@ impl<A: Actor> Host<A> {
         let mut batch = Batch::default();
         batch.delete(queue_key(id));
         let waiter = self.waiters.remove(&id);
-        self.submit(batch, move |result| match result {
-            Ok(()) => {
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(Ok(QueueSendOutcome::Completed(response)));
-                }
-                let _ = reply.send(Ok(()));
-            }
-            Err(error) => {
-                let _ = reply.send(Err(storage_failure(&error)));
+        // The loop goes on at once; the sender hears only after the commit. (If the commit
+        // fails, the actor restarts and the message comes back.)
+        let _ = reply.send(Ok(()));
+        self.submit(batch, move |result| {
+            if let (Ok(()), Some(waiter)) = (result, waiter) {
+                let _ = waiter.send(Ok(QueueSendOutcome::Completed(response)));
             }
         });
     }
@@ -943,13 +940,16 @@ impl<A: Actor> Host<A> {
                     mutates: true,
                 },
             };
+        // The loop gets the result as soon as the turn ran: like code in a turn, it sees the
+        // state before it is committed; replies and events the turn caused still wait for the
+        // commit, and the actor's writes commit in order.
+        let failed = dispatch.result.as_ref().err().map(Error::to_actor_error);
         let batch = std::mem::take(&mut self.spare);
-        self.finish_turn(dispatch, batch, "run-loop turn", move |result| {
-            let _ = reply.send(match (result, output) {
-                (Ok(_), Some(value)) => Ok(value),
-                (Ok(_), None) => Err(Error::internal("run-loop turn lost its result")),
-                (Err(error), _) => Err(Error::public(error)),
-            });
+        self.finish_turn(dispatch, batch, "run-loop turn", |_| {});
+        let _ = reply.send(match (failed, output) {
+            (None, Some(value)) => Ok(value),
+            (None, None) => Err(Error::internal("run-loop turn lost its result")),
+            (Some(error), _) => Err(Error::public(error)),
         });
     }
 

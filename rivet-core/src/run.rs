@@ -145,8 +145,10 @@ impl<A: Actor> RunCx<A> {
         ))
     }
 
-    /// Runs `f` on the state as a turn of its own, between the actor's other turns; returns its
-    /// result once the turn is committed. If `f` fails, its changes are rolled back.
+    /// Runs `f` on the state as a turn of its own, between the actor's other turns, and returns
+    /// its result as soon as it ran. If `f` fails, its changes are rolled back. Its writes commit
+    /// in order with the actor's others, and whatever they cause outside (replies, events, a
+    /// waiting sender's answer) waits for that commit, so a crash never shows a lost change.
     pub async fn turn<R, F>(&self, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
@@ -206,7 +208,7 @@ pub struct RunQueue<'a, A: Actor> {
     cx: &'a RunCx<A>,
 }
 
-impl<A: Actor> RunQueue<'_, A> {
+impl<'a, A: Actor> RunQueue<'a, A> {
     /// The next message, waiting for one; `None` when the wait timed out or the actor is
     /// stopping.
     pub async fn next(&self, next: Next) -> Result<Option<QueueMessage>, Error> {
@@ -248,6 +250,42 @@ impl<A: Actor> RunQueue<'_, A> {
             .into_iter()
             .map(|m| self.wrap(m))
             .collect())
+    }
+
+    /// The messages as a stream (RivetKit's `c.queue.iter()`): each as it comes, ending when the
+    /// actor stops.
+    ///
+    /// ```
+    /// # use rivet_core::prelude::*;
+    /// # use rivet_core::run::RunCx;
+    /// use futures_util::StreamExt;
+    /// # #[derive(Default, Serialize, Deserialize)]
+    /// # pub struct W;
+    /// # #[actor(name = "w")]
+    /// # impl W {
+    /// #     #[queue]
+    /// #     fn jobs(n: u32);
+    /// #[run]
+    /// async fn run(cx: RunCx<Self>) -> Result<(), Error> {
+    ///     let mut messages = std::pin::pin!(cx.queue().iter());
+    ///     while let Some(message) = messages.next().await {
+    ///         message?.ack().await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # }
+    /// ```
+    pub fn iter(
+        &self,
+    ) -> impl futures_util::Stream<Item = Result<QueueMessage, Error>> + use<'a, A> {
+        let cx: &'a RunCx<A> = self.cx;
+        futures_util::stream::unfold(cx, |cx| async move {
+            match cx.queue().next(Next::new()).await {
+                Ok(Some(message)) => Some((Ok(message), cx)),
+                Ok(None) => None,
+                Err(error) => Some((Err(error), cx)),
+            }
+        })
     }
 
     /// The next message if one is waiting now.
@@ -324,8 +362,8 @@ impl QueueMessage {
         crate::__private::decode_message(&self.body, &self.name)
     }
 
-    /// Removes the message from the queue, durably, and answers a sender waiting on it with
-    /// `response`.
+    /// Removes the message from the queue and answers a sender waiting on it with `response`,
+    /// both once the removal is committed; returns as soon as the actor took the request.
     pub async fn complete<T: Serialize + ?Sized>(mut self, response: &T) -> Result<(), Error> {
         let response = rivet_client::codec::to_cbor(response).map_err(Error::public)?;
         self.finish(Some(response)).await

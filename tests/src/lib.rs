@@ -378,6 +378,7 @@ pub fn memory_registry() -> Registry {
         .with::<Timer>()
         .with::<Relay>()
         .with::<Pipeline>()
+        .with::<Drain>()
         .in_memory()
         .build()
         .expect("registry")
@@ -1056,5 +1057,41 @@ impl Pipeline {
     #[action]
     fn nap(&self, cx: &mut Cx<Self>) {
         cx.sleep();
+    }
+}
+
+/// A run loop that consumes its queue as a stream.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Drain {
+    /// Sum of the numbers taken.
+    pub sum: u64,
+}
+
+#[actor(name = "drain")]
+impl Drain {
+    /// Numbers to add.
+    #[queue]
+    fn numbers(n: u64) -> u64;
+
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        use futures_util::StreamExt;
+        let mut messages = std::pin::pin!(cx.queue().iter());
+        while let Some(message) = messages.next().await {
+            let message = message?;
+            let n: u64 = message.decode()?;
+            let sum = cx.turn(move |state: &mut Self, _| {
+                state.sum += n;
+                Ok(state.sum)
+            });
+            message.complete(&sum.await?).await?;
+        }
+        Ok(())
+    }
+
+    /// The sum so far.
+    #[action]
+    fn sum(&self) -> u64 {
+        self.sum
     }
 }

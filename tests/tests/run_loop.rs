@@ -80,3 +80,23 @@ async fn a_message_the_loop_did_not_complete_comes_back_after_a_restart() {
     );
     registry.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_queue_reads_as_a_stream() {
+    let registry = memory_registry();
+    let drain = registry
+        .client()
+        .get_or_create::<rivet_tests::Drain>(["stream"]);
+    for n in 1..=9 {
+        drain.send_numbers(n).await.unwrap();
+    }
+    assert_eq!(
+        drain
+            .send_numbers(10)
+            .wait(Duration::from_secs(10))
+            .await
+            .unwrap(),
+        55
+    );
+    assert_eq!(drain.sum().await.unwrap(), 55);
+}
