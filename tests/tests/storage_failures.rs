@@ -7,72 +7,30 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rivet_core::client::transport::BoxFuture;
 use rivet_core::storage::memory::MemoryStorage;
-use rivet_core::storage::{ActorRecord, Commit, KeyRange, Lookup, NewActor, Storage, StorageError};
+use rivet_core::storage::{Commit, Storage, StorageError};
 use rivet_core::{Registry, codes};
 use rivet_examples::counter::Counter;
-use rivet_tests::{KvOutcome, KvStep, Store};
+use rivet_tests::{CommitPolicy, KvOutcome, KvStep, Store, TestStorage};
 
-/// Memory storage whose commits fail while `failing` is set, as a full disk would.
+/// Commits fail while `failing` is set, as on a full disk.
 #[derive(Debug, Default)]
-struct FailingStorage {
-    inner: MemoryStorage,
+struct FailWhen {
     failing: AtomicBool,
 }
 
-impl Storage for FailingStorage {
-    fn lookup<'a>(
-        &'a self,
-        lookup: Lookup<'a>,
-    ) -> BoxFuture<'a, Result<Option<ActorRecord>, StorageError>> {
-        self.inner.lookup(lookup)
-    }
-    fn create(&self, actor: NewActor) -> BoxFuture<'_, Result<(ActorRecord, bool), StorageError>> {
-        self.inner.create(actor)
-    }
-    fn destroy(&self, storage_id: i64) -> BoxFuture<'_, Result<(), StorageError>> {
-        self.inner.destroy(storage_id)
-    }
-    fn get<'a>(
-        &'a self,
-        storage_id: i64,
-        key: &'a [u8],
-    ) -> BoxFuture<'a, Result<Option<bytes::Bytes>, StorageError>> {
-        self.inner.get(storage_id, key)
-    }
-    fn scan_range<'a>(
-        &'a self,
-        storage_id: i64,
-        range: KeyRange<'a>,
-    ) -> BoxFuture<'a, Result<Vec<(bytes::Bytes, bytes::Bytes)>, StorageError>> {
-        self.inner.scan_range(storage_id, range)
-    }
-    fn list_actors<'a>(
-        &'a self,
-        name: &'a str,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
-        self.inner.list_actors(name, limit)
-    }
-    fn actors_with_prefix<'a>(
-        &'a self,
-        prefix: &'a [u8],
-    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
-        self.inner.actors_with_prefix(prefix)
-    }
-    fn commit(&self, commit: Commit) {
+impl CommitPolicy for FailWhen {
+    fn commit(&self, inner: &MemoryStorage, commit: Commit) {
         if self.failing.load(Ordering::Acquire) {
             commit.poisoned.store(true, Ordering::Release);
             (commit.done)(Err(StorageError::Backend("No space left on device".into())));
         } else {
-            self.inner.commit(commit);
+            inner.commit(commit);
         }
     }
-    fn close(&self) -> BoxFuture<'_, Result<(), StorageError>> {
-        self.inner.close()
-    }
 }
+
+type FailingStorage = TestStorage<FailWhen>;
 
 fn registry(storage: &Arc<FailingStorage>) -> Registry {
     rivet_examples::registry()
@@ -89,10 +47,10 @@ async fn a_failed_commit_is_an_error_and_nothing_uncommitted_is_shown() {
     let counter = registry.client().get_or_create::<Counter>(["disk"]);
     assert_eq!(counter.increment(1).await.unwrap(), 1);
 
-    storage.failing.store(true, Ordering::Release);
+    storage.policy.failing.store(true, Ordering::Release);
     let err = counter.increment(5).await.unwrap_err();
     assert!(err.is(codes::INTERNAL_ERROR), "{err}");
-    storage.failing.store(false, Ordering::Release);
+    storage.policy.failing.store(false, Ordering::Release);
 
     // The actor restarted from storage: the acknowledged 1, not the failed 6.
     assert_eq!(counter.get_count().await.unwrap(), 1);
@@ -109,13 +67,13 @@ async fn a_failed_commit_loses_no_acknowledged_kv_entry() {
         .await
         .unwrap();
 
-    storage.failing.store(true, Ordering::Release);
+    storage.policy.failing.store(true, Ordering::Release);
     let err = store
         .script(vec![KvStep::Put("lost".into(), "2".into())], false)
         .await
         .unwrap_err();
     assert!(err.is(codes::INTERNAL_ERROR), "{err}");
-    storage.failing.store(false, Ordering::Release);
+    storage.policy.failing.store(false, Ordering::Release);
 
     let got = store
         .script(
