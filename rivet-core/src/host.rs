@@ -76,7 +76,8 @@ impl ReplyTo {
 /// Which connection an action runs in.
 #[derive(Debug)]
 pub(crate) enum ConnRef {
-    /// No connection: a stateless call to an actor without connection hooks.
+    /// No connection: what a stateless call becomes here when the actor has no connection
+    /// hooks (senders always send `Ephemeral`).
     None,
     /// An open connection.
     Id(String),
@@ -635,12 +636,11 @@ impl<A: Actor> Host<A> {
                 // A stateless call gets a connection for its length (as RivetKit's HTTP actions
                 // do) when the actor can observe it; otherwise it skips that work.
                 let conn = match conn {
-                    ConnRef::None | ConnRef::Ephemeral { .. }
+                    ConnRef::Ephemeral { .. }
                         if !A::metadata().hooks.intersects(HookSet::CONNECTION_HOOKS) =>
                     {
                         ConnRef::None
                     }
-                    ConnRef::None => ConnRef::Ephemeral { params: None },
                     conn => conn,
                 };
                 let (work, ephemeral) = match conn {
@@ -1506,10 +1506,8 @@ impl<A: Actor> Host<A> {
                 }
             }
         }
-        // Messages it held and did not complete stay stored and come back on the next wake.
-        for (_, message) in self.taken.drain() {
-            self.queue.push_front(message);
-        }
+        // Messages it held and did not complete stay stored: the next activation loads them.
+        self.taken.clear();
     }
 
     async fn stop(mut self: Box<Self>, stop: Stop, mut rx: MailboxRx) {

@@ -671,29 +671,27 @@ impl RegistryInner {
         let mut envelope = Box::new(envelope);
         loop {
             match self.mailbox(target).await {
-                // Checked before queuing: the target is blocked in the turn that waits for this
-                // call, so it would never get to the message.
-                Ok((id, _))
-                    if matches!(&*envelope, Envelope::Action { chain: Some(chain), .. }
-                        if chain.iter().any(|waiting| **waiting == *id)) =>
-                {
-                    let chain = match &*envelope {
-                        Envelope::Action {
-                            chain: Some(chain), ..
-                        } => Arc::clone(chain),
-                        _ => return Err(()),
-                    };
-                    (*envelope).fail(host::call_cycle(&id, &chain));
-                    return Err(());
-                }
-                Ok((id, tx)) => match tx.send(envelope) {
-                    Ok(()) => return Ok(id),
-                    Err(mpsc::error::SendError(returned)) => {
-                        // That activation stopped after we looked it up; look again.
-                        envelope = returned;
-                        self.forget_closed(&id);
+                Ok((id, tx)) => {
+                    // Checked before queuing: the target is blocked in the turn that waits for
+                    // this call, so it would never get to the message.
+                    if let Envelope::Action {
+                        chain: Some(chain), ..
+                    } = &*envelope
+                        && chain.iter().any(|waiting| **waiting == *id)
+                    {
+                        let error = host::call_cycle(&id, chain);
+                        (*envelope).fail(error);
+                        return Err(());
                     }
-                },
+                    match tx.send(envelope) {
+                        Ok(()) => return Ok(id),
+                        Err(mpsc::error::SendError(returned)) => {
+                            // That activation stopped after we looked it up; look again.
+                            envelope = returned;
+                            self.forget_closed(&id);
+                        }
+                    }
+                }
                 Err(error) => {
                     envelope.fail(error);
                     return Err(());

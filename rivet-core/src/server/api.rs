@@ -150,6 +150,14 @@ pub(crate) struct CreateBody {
 }
 
 impl CreateBody {
+    /// The address and input of a `PUT`/`POST /actors` body, as axum parsed it.
+    fn parse(
+        body: Result<Json<Self>, JsonRejection>,
+    ) -> Result<(ActorAddr, Option<Bytes>), ActorError> {
+        let Json(body) = body.map_err(invalid_body)?;
+        Ok((body.addr(), body.input()?))
+    }
+
     fn addr(&self) -> ActorAddr {
         ActorAddr {
             name: self.name.clone(),
@@ -183,9 +191,7 @@ pub(crate) async fn get_or_create_actor(
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Response {
     let result = async {
-        let Json(body) = body.map_err(invalid_body)?;
-        let addr = body.addr();
-        let input = body.input()?;
+        let (addr, input) = CreateBody::parse(body)?;
         registry.inner().get_or_create_record(&addr, input).await
     }
     .await;
@@ -204,9 +210,7 @@ pub(crate) async fn create_actor(
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Response {
     let result = async {
-        let Json(body) = body.map_err(invalid_body)?;
-        let addr = body.addr();
-        let input = body.input()?;
+        let (addr, input) = CreateBody::parse(body)?;
         registry.inner().create_started(&addr, input).await
     }
     .await;
