@@ -588,6 +588,19 @@ impl Lobby {
     fn said(from: String, text: String);
 }
 
+/// The query form of the gateway, as the official client builds it: actor `name`, key `key`
+/// (one part), `method` `get` or `getOrCreate`, then the actor route `path`.
+pub fn query_url(endpoint: &str, name: &str, key: &str, method: &str, path: &str) -> String {
+    let runner = if method == "getOrCreate" {
+        "&rvt-runner=default"
+    } else {
+        ""
+    };
+    format!(
+        "{endpoint}/gateway/{name}{path}?rvt-namespace=default&rvt-method={method}{runner}&rvt-key={key}"
+    )
+}
+
 /// A registry with every test actor, serving on a free loopback port; returns the registry and
 /// its endpoint.
 pub async fn serve_memory() -> (Registry, String) {

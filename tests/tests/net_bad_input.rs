@@ -8,7 +8,7 @@ use rivet_core::client::protocol::{HttpActionRequest, ToClient};
 use rivet_core::client::{Encoding, ErrorCode, codec};
 use rivet_core::{Client, Registry, codes};
 use rivet_examples::counter::Counter;
-use rivet_tests::{PATIENCE, Probe, serve_memory};
+use rivet_tests::{PATIENCE, Probe, query_url, serve_memory};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -19,10 +19,9 @@ type Socket =
 
 const ENCODINGS: [Encoding; 3] = [Encoding::Json, Encoding::Cbor, Encoding::Bare];
 
+/// The query form of the gateway with `getOrCreate`.
 fn gateway(endpoint: &str, name: &str, key: &str, path: &str) -> String {
-    format!(
-        "{endpoint}/gateway/{name}{path}?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key={key}"
-    )
+    query_url(endpoint, name, key, "getOrCreate", path)
 }
 
 /// Posts `body` with the `x-rivet-encoding` header; returns the status and the JSON error body.

@@ -5,7 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use rivet_core::client::ActorKey;
-use rivet_tests::serve_memory;
+use rivet_tests::{query_url, serve_memory};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -67,18 +67,6 @@ async fn get(url: &str) -> Reply {
 async fn json_request(method: Method, url: &str, body: &Value) -> Reply {
     let json = [("content-type", "application/json")];
     send(method, url, &json, Some(body.to_string().into_bytes())).await
-}
-
-/// The query form of the gateway for `name` and a key part, with `method`.
-fn query_url(endpoint: &str, name: &str, key: &str, method: &str, path: &str) -> String {
-    let runner = if method == "getOrCreate" {
-        "&rvt-runner=default"
-    } else {
-        ""
-    };
-    format!(
-        "{endpoint}/gateway/{name}{path}?rvt-namespace=default&rvt-method={method}{runner}&rvt-key={key}"
-    )
 }
 
 #[tokio::test]
