@@ -22,6 +22,10 @@ pub(crate) struct ActorIdentity {
     pub(crate) name: String,
     pub(crate) key: ActorKey,
     pub(crate) registry: Weak<RegistryInner>,
+    /// The actor's id in storage.
+    pub(crate) storage_id: i64,
+    /// The running workflow's history, once `RunCx::workflow` loaded it in this activation.
+    pub(crate) workflow: std::sync::Mutex<Option<Arc<std::sync::Mutex<crate::workflow::Engine>>>>,
 }
 
 /// The context of `#[create]` and `#[vars]`: who the actor is, before its state exists.
@@ -85,6 +89,13 @@ pub(crate) struct TurnEffects {
     pub(crate) disconnects: Vec<(String, Option<ActorError>)>,
     pub(crate) sleep: bool,
     pub(crate) destroy: bool,
+    /// Raw writes of the workflow engine (its history), committed with the turn.
+    pub(crate) raw_writes: crate::storage::Batch,
+    /// Run-loop messages the turn takes out of the queue for good (a workflow recorded them);
+    /// a waiting sender keeps waiting for an answer.
+    pub(crate) queue_takes: Vec<u64>,
+    /// Answers to waiting senders of taken messages, sent once the turn commits.
+    pub(crate) queue_answers: Vec<(u64, Option<Bytes>)>,
 }
 
 impl<A: Actor> Cx<A> {
@@ -125,6 +136,18 @@ impl<A: Actor> Cx<A> {
     /// turn (see [`Kv`]).
     pub fn kv(&mut self) -> &mut Kv {
         &mut self.kv
+    }
+
+    /// The history of the actor's [workflow](crate::workflow) as data (for an inspector or a
+    /// status action): `None` until the `#[run]` loop started its workflow in this activation.
+    pub fn workflow_history(&self) -> Option<crate::workflow::WorkflowHistory> {
+        let engine = self
+            .identity
+            .workflow
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        engine.map(|engine| crate::workflow::history_of(&engine))
     }
 
     /// The actor's id.

@@ -120,6 +120,11 @@ impl Error {
         matches!(self.0, Repr::Public(_))
     }
 
+    /// Whether this is a public error with `code` (`group.code`).
+    pub fn is(&self, code: rivet_client::ErrorCode) -> bool {
+        matches!(&self.0, Repr::Public(e) if e.is(code))
+    }
+
     /// The error as the caller sees it: public errors unchanged, internal ones masked.
     pub fn to_actor_error(&self) -> ActorError {
         match &self.0 {

@@ -339,6 +339,8 @@ impl<A: Actor> Host<A> {
             name: record.name.clone(),
             key: record.key.clone(),
             registry: Arc::downgrade(registry),
+            storage_id: record.storage_id,
+            workflow: std::sync::Mutex::new(None),
         });
         let create_cx = CreateCx::new(Arc::clone(&identity));
         let stored = storage.get(record.storage_id, keys::STATE).await?;
@@ -444,6 +446,11 @@ impl<A: Actor> Host<A> {
             self.spare = batch;
             return;
         };
+        if entry.is_wake() {
+            // It only had to wake the actor (a workflow's durable sleep); removing it is all.
+            self.submit(batch, |_| {});
+            return;
+        }
         let timeout = self.registry.config().action_timeout;
         let dispatch = self
             .execute(
@@ -813,6 +820,10 @@ impl<A: Actor> Host<A> {
         let handle = tokio::spawn(async move {
             match catch_unwind(future).await {
                 Ok(Ok(())) => {}
+                // Its requests failed because the actor is stopping: not a failure of the loop.
+                Ok(Err(error)) if error.is(codes::SHUT_DOWN) => {
+                    tracing::debug!(%actor, "run loop stopped with the actor");
+                }
                 Ok(Err(error)) => {
                     tracing::error!(%actor, %error, "run loop failed; it restarts on the next wake");
                 }
@@ -1311,6 +1322,18 @@ impl<A: Actor> Host<A> {
             self.stop = Some(Stop::Sleep);
         }
         self.pending_disconnects.extend(effects.disconnects);
+        let mut raw_writes = effects.raw_writes;
+        batch.ops.append(&mut raw_writes.ops);
+        for id in effects.queue_takes {
+            if self.taken.remove(&id).is_some() {
+                batch.delete(queue_key(id));
+            }
+        }
+        let answers: Vec<_> = effects
+            .queue_answers
+            .into_iter()
+            .filter_map(|(id, response)| self.waiters.remove(&id).map(|w| (w, response)))
+            .collect();
         let deliveries = self.route_events(events, direct);
         self.submit(batch, move |result| {
             // Written or lost, the KV writes are no longer pending: on failure the actor
@@ -1323,6 +1346,9 @@ impl<A: Actor> Host<A> {
                     // Events first: a client sees what an action broadcast before its result.
                     for (sink, message) in deliveries {
                         let _ = sink.send(message);
+                    }
+                    for (waiter, response) in answers {
+                        let _ = waiter.send(Ok(QueueSendOutcome::Completed(response)));
                     }
                     reply(Ok(output));
                 }

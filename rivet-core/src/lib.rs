@@ -58,6 +58,7 @@ pub mod schedule;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod storage;
+pub mod workflow;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -306,6 +306,10 @@ impl RegistryBuilder {
                 }
                 Err(error) => tracing::error!(%error, "cannot list actors with queued messages"),
             }
+            // Actors whose workflow had not finished resume it.
+            if let Err(error) = waker.wake_unfinished_workflows().await {
+                tracing::error!(%error, "cannot list actors with unfinished workflows");
+            }
             // Actors with schedules wake when the first one is due (at once for missed ones).
             if let Err(error) = waker.load_alarms().await {
                 tracing::error!(%error, "cannot load the schedules of sleeping actors");
@@ -788,6 +792,23 @@ impl RegistryInner {
         if let Some((at, _)) = alarms.by_actor.remove(actor_id) {
             alarms.by_time.remove(&(at, actor_id.to_owned()));
         }
+    }
+
+    /// At start-up: wakes every actor with workflow history but no recorded output.
+    async fn wake_unfinished_workflows(self: &Arc<Self>) -> Result<(), StorageError> {
+        use crate::storage::keys::WORKFLOW;
+        for record in self.storage.actors_with_prefix(WORKFLOW).await? {
+            let output = self
+                .storage
+                .get(record.storage_id, crate::workflow::OUTPUT_KEY)
+                .await?;
+            if output.is_none()
+                && let Err(error) = self.wake(record)
+            {
+                tracing::warn!(%error, "cannot wake an actor with an unfinished workflow");
+            }
+        }
+        Ok(())
     }
 
     /// At start-up: an alarm for every actor with schedules, at its earliest one.

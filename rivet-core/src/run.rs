@@ -82,7 +82,7 @@ impl<A: Actor> std::fmt::Debug for RunCx<A> {
 }
 
 /// The error of a run-loop request the actor can no longer answer (it is stopping).
-fn stopping() -> Error {
+pub(crate) fn stopping() -> Error {
     Error::public(
         codes::SHUT_DOWN.with_message("The actor is stopping; the run loop should return."),
     )
@@ -102,6 +102,10 @@ impl<A: Actor> RunCx<A> {
             awake,
             _actor: PhantomData,
         }
+    }
+
+    pub(crate) fn identity(&self) -> &ActorIdentity {
+        &self.identity
     }
 
     /// The actor's id.
@@ -372,6 +376,11 @@ impl QueueMessage {
     /// Removes the message from the queue without a response (a waiting sender gets `null`).
     pub async fn ack(mut self) -> Result<(), Error> {
         self.finish(None).await
+    }
+
+    /// Drops the message without sending it back to the queue: a turn took it for good.
+    pub(crate) fn forget(mut self) {
+        self.done = true;
     }
 
     async fn finish(&mut self, response: Option<Bytes>) -> Result<(), Error> {

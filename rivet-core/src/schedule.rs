@@ -74,6 +74,11 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Whether this is an internal wake-up with no action (see [`Schedules::wake_at`]).
+    pub(crate) fn is_wake(&self) -> bool {
+        self.action.is_empty()
+    }
+
     fn public(&self) -> ScheduledCall {
         ScheduledCall {
             id: self.id.clone(),
@@ -220,6 +225,17 @@ impl Schedules {
         }
     }
 
+    /// Wakes the actor at `at_ms` (if it sleeps then) without calling an action: how a
+    /// workflow's durable sleep ends while the actor is asleep.
+    pub(crate) fn wake_at(&mut self, at_ms: i64) {
+        self.turn.push(Op::Add(Entry {
+            id: crate::registry::new_id(),
+            at_ms,
+            action: String::new(),
+            args: Bytes::new(),
+        }));
+    }
+
     /// Drops the turn's changes (the turn failed).
     pub(crate) fn discard_turn(&mut self) {
         self.turn.clear();
@@ -306,7 +322,7 @@ impl<'a, A: Actor> Schedule<'a, A> {
 
     /// Cancels a schedule; returns whether it existed.
     pub fn cancel(&mut self, id: &str) -> bool {
-        let exists = self.schedules.view().contains_key(id);
+        let exists = self.schedules.view().get(id).is_some_and(|e| !e.is_wake());
         if exists {
             self.schedules.turn.push(Op::Cancel(id.to_owned()));
         }
@@ -315,13 +331,22 @@ impl<'a, A: Actor> Schedule<'a, A> {
 
     /// A schedule by id.
     pub fn get(&self, id: &str) -> Option<ScheduledCall> {
-        self.schedules.view().get(id).map(Entry::public)
+        self.schedules
+            .view()
+            .get(id)
+            .filter(|e| !e.is_wake())
+            .map(Entry::public)
     }
 
     /// Every schedule, earliest first.
     pub fn list(&self) -> Vec<ScheduledCall> {
-        let mut all: Vec<ScheduledCall> =
-            self.schedules.view().values().map(Entry::public).collect();
+        let mut all: Vec<ScheduledCall> = self
+            .schedules
+            .view()
+            .values()
+            .filter(|e| !e.is_wake())
+            .map(Entry::public)
+            .collect();
         all.sort_by(|a, b| a.run_at.cmp(&b.run_at).then_with(|| a.id.cmp(&b.id)));
         all
     }

@@ -25,6 +25,9 @@ pub mod keys {
     pub const QUEUE_META: &[u8] = &[5, 1, 1];
     /// Queue messages: this prefix then the message id as 8 big-endian bytes.
     pub const QUEUE_PREFIX: &[u8] = &[5, 1, 2];
+    /// Workflow history (`RunCx::workflow`): entries under `[6, 1]` then their location, the
+    /// finished workflow's output under `[6, 2]`.
+    pub const WORKFLOW: &[u8] = &[6];
     /// The user key-value store (`cx.kv()`): this prefix then the user's key.
     pub const KV: &[u8] = &[4];
     /// Schedules (`cx.schedule()`): this prefix then the schedule's id.

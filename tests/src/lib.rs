@@ -1112,6 +1112,325 @@ impl Drain {
     }
 }
 
+/// Which version of the [`Flow`] workflow runs: the original, one that renamed its `prepare`
+/// step (history divergence), or one that removed it properly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowVersion {
+    /// `start`, `prepare`, `gated`, loop `sum`, `finish`.
+    Original,
+    /// `prepare` renamed to `setup`.
+    Renamed,
+    /// `prepare` removed with `removed("prepare")`.
+    Removed,
+}
+
+/// Makes the `flow` actor of `key` run `version` of its workflow from its next wake, as if its
+/// code had changed.
+pub fn set_flow_version(key: &str, version: FlowVersion) {
+    flow_versions()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key.to_owned(), version);
+}
+
+fn flow_version(key: &str) -> FlowVersion {
+    flow_versions()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(key)
+        .copied()
+        .unwrap_or(FlowVersion::Original)
+}
+
+fn flow_versions() -> &'static Mutex<HashMap<String, FlowVersion>> {
+    static VERSIONS: OnceLock<Mutex<HashMap<String, FlowVersion>>> = OnceLock::new();
+    VERSIONS.get_or_init(Default::default)
+}
+
+/// Signalled (one permit) when the [`Flow`] workflow of `key` finished or failed.
+pub fn flow_ended(key: &str) -> Arc<Semaphore> {
+    semaphore(&format!("flow-ended:{key}"))
+}
+
+/// The workflow of the `flow` actors. Each step body logs itself with [`hook_log`] (so a test
+/// counts how often it ran), and changes the state only through `update` (so a test sees that
+/// each change happened once). `gated` waits for `gate("flow:{key}")` after signalling
+/// `entered("flow:{key}")`, so a test can stop the process inside it.
+async fn flow_workflow(cx: rivet_core::run::RunCx<Flow>) -> Result<(), Error> {
+    use rivet_core::run::Next;
+    use rivet_core::workflow::{Loop, Workflow};
+    let key = cx.key().parts().first().cloned().unwrap_or_default();
+    let version = flow_version(&key);
+    let ended = flow_ended(&key);
+    let log = cx.key().clone();
+    let outer = cx.key().clone();
+    let result = cx
+        .workflow(async move |wf: Workflow<Flow>| {
+            let start = wf
+                .queue()
+                .next("start", Next::new().names(["start"]))
+                .await?
+                .ok_or_else(|| Error::internal("no start message"))?;
+            let n: u32 = start.decode()?;
+            let base = match version {
+                FlowVersion::Original | FlowVersion::Renamed => {
+                    let name = if version == FlowVersion::Original {
+                        "prepare"
+                    } else {
+                        "setup"
+                    };
+                    let log = log.clone();
+                    wf.step(name, async move |s| {
+                        record(&log, "prepare");
+                        s.update(|state: &mut Flow, _| {
+                            state.log.push("prepare".into());
+                            Ok(())
+                        });
+                        Ok(n * 10)
+                    })
+                    .await?
+                }
+                FlowVersion::Removed => {
+                    wf.removed("prepare").await?;
+                    n * 10
+                }
+            };
+            let (gate_key, log2) = (key.clone(), log.clone());
+            wf.step("gated", async move |s| {
+                record(&log2, "gated");
+                entered(&format!("flow:{gate_key}")).add_permits(1);
+                if let Ok(permit) = gate(&format!("flow:{gate_key}")).acquire().await {
+                    permit.forget();
+                }
+                s.update(|state: &mut Flow, _| {
+                    state.log.push("gated".into());
+                    Ok(())
+                });
+                Ok(())
+            })
+            .await?;
+            let log3 = log.clone();
+            let total = wf
+                .repeat(
+                    "sum",
+                    (0u32, base),
+                    async move |wf, (i, total): (u32, u32)| {
+                        if i == 3 {
+                            return Ok(Loop::Break(total));
+                        }
+                        let log = log3.clone();
+                        let added = wf
+                            .step("add", async move |s| {
+                                record(&log, &format!("add:{i}"));
+                                s.update(move |state: &mut Flow, _| {
+                                    state.log.push(format!("add:{i}"));
+                                    Ok(())
+                                });
+                                Ok(total + i + 1)
+                            })
+                            .await?;
+                        Ok(Loop::Continue((i + 1, added)))
+                    },
+                )
+                .await?;
+            wf.step("finish", async move |s| {
+                s.complete(&start, &total)?;
+                s.update(move |state: &mut Flow, _| {
+                    state.log.push(format!("finish:{total}"));
+                    Ok(())
+                });
+                Ok(total)
+            })
+            .await
+        })
+        .await;
+    match &result {
+        Ok(_) => record(&outer, "ended:ok"),
+        Err(error) if error.is(rivet_core::client::codes::SHUT_DOWN) => return Ok(()),
+        Err(error) => record(
+            &outer,
+            &format!("ended:{}", error.to_actor_error().full_code()),
+        ),
+    }
+    ended.add_permits(1);
+    result.map(|_| ())
+}
+
+/// An actor whose `#[run]` is a durable workflow: a message, steps, a gated step, a loop with
+/// carried state, and a last step that answers the message (see `flow_workflow`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Flow {
+    /// What the steps' state changes wrote, in order.
+    pub log: Vec<String>,
+}
+
+#[actor(name = "flow")]
+impl Flow {
+    /// Starts the workflow with `n`; answered with its total once it finishes.
+    #[queue]
+    fn start(n: u32) -> u32;
+
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        flow_workflow(cx).await
+    }
+
+    /// What the steps wrote.
+    #[action]
+    fn log(&self) -> Vec<String> {
+        self.log.clone()
+    }
+
+    /// The workflow's history.
+    #[action]
+    fn history(&self, cx: &mut Cx<Self>) -> Option<rivet_core::workflow::WorkflowHistory> {
+        cx.workflow_history()
+    }
+}
+
+/// An actor whose workflow shows retries, a step timeout, a join, a race, a durable sleep and
+/// a step that fails for good. Step bodies log each attempt with [`hook_log`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Chores {
+    /// What the recorded steps wrote.
+    pub log: Vec<String>,
+}
+
+/// How long the `chores` workflow's durable `rest` lasts; longer than the sleep timeout of
+/// the registry in the test, so the actor sleeps in the middle of it.
+pub const CHORES_REST: Duration = Duration::from_millis(800);
+
+#[actor(name = "chores")]
+impl Chores {
+    /// Pokes for the race.
+    #[queue]
+    fn pokes(n: u32);
+
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        use rivet_core::run::Next;
+        use rivet_core::workflow::{Branch, Step};
+        let key = cx.key().clone();
+        let outer = key.clone();
+        let name = key.parts().first().cloned().unwrap_or_default();
+        let fast = Duration::from_millis(1);
+        let result: Result<u32, Error> = cx
+            .workflow(async move |wf| {
+                let k = key.clone();
+                let flaky = wf
+                    .step_with(Step::named("flaky").backoff(fast, fast), async move |s| {
+                        record(&k, &format!("flaky:{}", s.attempt()));
+                        if s.attempt() < 3 {
+                            return Err(UserError::new("flaky", "not yet").into());
+                        }
+                        Ok(s.attempt())
+                    })
+                    .await?;
+                let k = key.clone();
+                let slow = wf
+                    .step_with(
+                        Step::named("slow")
+                            .timeout(Some(Duration::from_millis(50)))
+                            .backoff(fast, fast),
+                        async move |s| {
+                            record(&k, &format!("slow:{}", s.attempt()));
+                            if s.attempt() == 1 {
+                                std::future::pending::<()>().await;
+                            }
+                            Ok(s.attempt())
+                        },
+                    )
+                    .await?;
+                let (k1, k2) = (key.clone(), key.clone());
+                let both = wf
+                    .join(
+                        "both",
+                        vec![
+                            Branch::new("left", |wf| async move {
+                                wf.step("l", async move |_| {
+                                    record(&k1, "l");
+                                    Ok(1u32)
+                                })
+                                .await
+                            }),
+                            Branch::new("right", |wf| async move {
+                                wf.step("r", async move |_| {
+                                    record(&k2, "r");
+                                    Ok(2u32)
+                                })
+                                .await
+                            }),
+                        ],
+                    )
+                    .await?;
+                let (_, poke) = wf
+                    .race(
+                        "first",
+                        vec![
+                            Branch::new("message", |wf| async move {
+                                let next = Next::new().names(["pokes"]);
+                                match wf.queue().next("poke", next).await? {
+                                    Some(message) => message.decode::<u32>(),
+                                    None => Ok(0),
+                                }
+                            }),
+                            Branch::new("timer", |wf| async move {
+                                wf.sleep("never", Duration::from_secs(3600)).await?;
+                                Ok(0)
+                            }),
+                        ],
+                    )
+                    .await?;
+                let k = key.clone();
+                let line = format!("{flaky} {slow} {both:?} {poke}");
+                wf.step("before-rest", async move |s| {
+                    record(&k, "before-rest");
+                    // The body may run again, so the update takes a copy.
+                    let line = line.clone();
+                    s.update(move |state: &mut Chores, _| {
+                        state.log.push(line);
+                        Ok(())
+                    });
+                    Ok(())
+                })
+                .await?;
+                wf.sleep("rest", CHORES_REST).await?;
+                let k = key.clone();
+                wf.step_with(
+                    Step::named("doomed").max_retries(1).backoff(fast, fast),
+                    async move |s| {
+                        record(&k, &format!("doomed:{}", s.attempt()));
+                        Err::<u32, Error>(UserError::new("nope", "never works").into())
+                    },
+                )
+                .await
+            })
+            .await;
+        match &result {
+            Err(error) if error.is(rivet_core::client::codes::SHUT_DOWN) => return Ok(()),
+            Err(error) => record(
+                &outer,
+                &format!("ended:{}", error.to_actor_error().full_code()),
+            ),
+            Ok(_) => record(&outer, "ended:ok"),
+        }
+        flow_ended(&name).add_permits(1);
+        result.map(|_| ())
+    }
+
+    /// What the steps wrote.
+    #[action]
+    fn log(&self) -> Vec<String> {
+        self.log.clone()
+    }
+
+    /// The workflow's history.
+    #[action]
+    fn history(&self, cx: &mut Cx<Self>) -> Option<rivet_core::workflow::WorkflowHistory> {
+        cx.workflow_history()
+    }
+}
+
 /// What a [`TestStorage`] does with each commit: pass it to the real in-memory backend
 /// underneath, hold it, fail it...
 pub trait CommitPolicy: Send + Sync + std::fmt::Debug + 'static {

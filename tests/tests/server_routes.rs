@@ -98,7 +98,19 @@ async fn metadata_health_and_names() {
         .json();
     let mut listed: Vec<&String> = names["names"].as_object().expect("names").keys().collect();
     listed.sort();
-    assert_eq!(listed, ["chatRoom", "counter", "lobby", "probe", "worker"]);
+    assert_eq!(
+        listed,
+        [
+            "chatRoom",
+            "counter",
+            "inventory",
+            "lobby",
+            "order",
+            "probe",
+            "taskWorker",
+            "worker"
+        ]
+    );
     registry.shutdown().await;
 }
 

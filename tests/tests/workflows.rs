@@ -1,0 +1,339 @@
+//! Durable workflows: recorded steps replay without running again, a restart in the middle of
+//! a step runs only that step again, renaming a recorded step is refused and `removed` is the
+//! way out, retries and timeouts, join and race, a durable sleep across an actor's sleep, loop
+//! iterations pruned from the history, and the example workflows (`taskWorker`, `order`).
+
+use std::time::Duration;
+
+use rivet_core::workflow::{EntryKind, WorkflowStatus};
+use rivet_core::{LifecycleKind, Registry};
+use rivet_examples::order::{Inventory, Order, OrderStatus, PlaceOrder, Receipt};
+use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
+use rivet_tests::{
+    CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, entered, flow_ended, gate, hook_log,
+    set_flow_version, wait_for,
+};
+
+fn registry(dir: &std::path::Path) -> Registry {
+    rivet_examples::registry()
+        .with::<Flow>()
+        .with::<Chores>()
+        .data_dir(dir)
+        .sleep_grace_period(Duration::from_millis(50))
+        .build()
+        .expect("registry")
+}
+
+async fn acquire(semaphore: std::sync::Arc<tokio::sync::Semaphore>, what: &str) {
+    tokio::time::timeout(PATIENCE, semaphore.acquire())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .expect("semaphore")
+        .forget();
+}
+
+#[tokio::test]
+async fn a_workflow_runs_each_entry_once_and_records_its_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path());
+    gate("flow:once").add_permits(1);
+    let flow = registry.client().get_or_create::<Flow>(["once"]);
+    // 2 * 10, then the loop adds 1, 2 and 3.
+    assert_eq!(flow.send_start(2).wait(PATIENCE).await.unwrap(), 26);
+    acquire(flow_ended("once"), "the workflow's end").await;
+    assert_eq!(
+        flow.log().await.unwrap(),
+        ["prepare", "gated", "add:0", "add:1", "add:2", "finish:26"]
+    );
+    assert_eq!(
+        hook_log("once"),
+        ["prepare", "gated", "add:0", "add:1", "add:2", "ended:ok"]
+    );
+
+    let history = flow.history().await.unwrap().expect("history");
+    assert_eq!(history.status, WorkflowStatus::Completed);
+    assert_eq!(history.output, Some(serde_json::json!(26)));
+    let paths: Vec<&str> = history.entries.iter().map(|e| e.path.as_str()).collect();
+    // In the order reached; the loop's finished iterations are gone.
+    assert_eq!(paths, ["start", "prepare", "gated", "sum", "finish"]);
+    assert_eq!(
+        history.entry("prepare").expect("prepare").kind,
+        EntryKind::Step {
+            output: serde_json::json!(20)
+        }
+    );
+    assert_eq!(history.entry("prepare").expect("prepare").attempts, 1);
+    assert!(matches!(
+        &history.entry("start").expect("start").kind,
+        EntryKind::Message { name: Some(name), body: Some(body) } if name == "start" && body == &serde_json::json!(2)
+    ));
+    assert!(matches!(
+        &history.entry("sum").expect("sum").kind,
+        EntryKind::Loop { iteration: 3, output: Some(out), .. } if out == &serde_json::json!(26)
+    ));
+
+    // A finished workflow does not run again when the actor wakes.
+    registry.shutdown().await;
+    let registry = self::registry(dir.path());
+    let flow = registry.client().get::<Flow>(["once"]);
+    assert_eq!(flow.log().await.unwrap().len(), 6);
+    assert_eq!(hook_log("once").len(), 6);
+}
+
+#[tokio::test]
+async fn a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that_step_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path());
+    let flow = registry.client().get_or_create::<Flow>(["cut"]);
+    flow.send_start(1).await.unwrap();
+    // Inside `gated`, after `start` and `prepare` were recorded: stop the process there.
+    acquire(entered("flow:cut"), "the gated step").await;
+    registry.shutdown().await;
+
+    gate("flow:cut").add_permits(1);
+    // Start-up wakes the actor, whose workflow is unfinished; nothing else calls it.
+    let registry = self::registry(dir.path());
+    acquire(flow_ended("cut"), "the resumed workflow's end").await;
+    assert_eq!(
+        hook_log("cut"),
+        [
+            "prepare", "gated", "gated", "add:0", "add:1", "add:2", "ended:ok"
+        ],
+        "prepare ran once; the gated step cut off ran again"
+    );
+    let flow = registry.client().get::<Flow>(["cut"]);
+    assert_eq!(
+        flow.log().await.unwrap(),
+        ["prepare", "gated", "add:0", "add:1", "add:2", "finish:16"],
+        "each state change happened once"
+    );
+}
+
+#[tokio::test]
+async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path());
+    let flow = registry.client().get_or_create::<Flow>(["renamed"]);
+    flow.send_start(3).await.unwrap();
+    acquire(entered("flow:renamed"), "the gated step").await;
+    registry.shutdown().await;
+
+    // The new code calls the recorded `prepare` step `setup`.
+    set_flow_version("renamed", FlowVersion::Renamed);
+    let registry = self::registry(dir.path());
+    acquire(flow_ended("renamed"), "the diverged workflow's end").await;
+    assert_eq!(
+        hook_log("renamed").last().map(String::as_str),
+        Some("ended:workflow.history_diverged")
+    );
+    let flow = registry.client().get::<Flow>(["renamed"]);
+    let history = flow.history().await.unwrap().expect("history");
+    match &history.status {
+        WorkflowStatus::Failed { code, message } => {
+            assert_eq!(code, "workflow.history_diverged");
+            assert!(
+                message.contains("`prepare`") && message.contains("`setup`"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(flow.log().await.unwrap(), ["prepare"], "setup did not run");
+    registry.shutdown().await;
+
+    // `removed("prepare")` skips the recorded step; the rest resumes.
+    set_flow_version("renamed", FlowVersion::Removed);
+    gate("flow:renamed").add_permits(1);
+    let registry = self::registry(dir.path());
+    acquire(flow_ended("renamed"), "the fixed workflow's end").await;
+    assert_eq!(
+        hook_log("renamed"),
+        [
+            "prepare",
+            "gated",
+            "ended:workflow.history_diverged",
+            "gated",
+            "add:0",
+            "add:1",
+            "add:2",
+            "ended:ok"
+        ]
+    );
+    let flow = registry.client().get::<Flow>(["renamed"]);
+    assert_eq!(
+        flow.log().await.unwrap(),
+        ["prepare", "gated", "add:0", "add:1", "add:2", "finish:36"]
+    );
+
+    // A workflow that never recorded the step gets a placeholder in its place.
+    set_flow_version("fresh", FlowVersion::Removed);
+    gate("flow:fresh").add_permits(1);
+    let fresh = registry.client().get_or_create::<Flow>(["fresh"]);
+    assert_eq!(fresh.send_start(1).wait(PATIENCE).await.unwrap(), 16);
+    let history = fresh.history().await.unwrap().expect("history");
+    assert_eq!(
+        history.entry("prepare").expect("placeholder").kind,
+        EntryKind::Removed
+    );
+    assert_eq!(history.entry("gated").expect("gated").index, 2);
+}
+
+#[tokio::test]
+async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = rivet_examples::registry()
+        .with::<Chores>()
+        .data_dir(dir.path())
+        .sleep_timeout(Duration::from_millis(100))
+        .build()
+        .expect("registry");
+    let mut events = registry.lifecycle_events();
+    let chores = registry.client().get_or_create::<Chores>(["chores"]);
+    // Queued before the race starts, so the message branch wins it.
+    chores.send_pokes(7).await.unwrap();
+    let id = chores.resolve().await.unwrap();
+    // The workflow waits out `rest` longer than the sleep timeout: the actor sleeps, and the
+    // recorded end of the sleep wakes it.
+    wait_for(&mut events, &id, LifecycleKind::Slept).await;
+    wait_for(&mut events, &id, LifecycleKind::Woke).await;
+    acquire(flow_ended("chores"), "the chores workflow's end").await;
+    assert_eq!(
+        hook_log("chores"),
+        [
+            "flaky:1",
+            "flaky:2",
+            "flaky:3",
+            "slow:1",
+            "slow:2",
+            "l",
+            "r",
+            "before-rest",
+            "doomed:1",
+            "doomed:2",
+            "ended:workflow.step_failed"
+        ],
+        "after the wake, the recorded steps were not run again"
+    );
+    assert_eq!(chores.log().await.unwrap(), ["3 2 [1, 2] 7"]);
+
+    let history = chores.history().await.unwrap().expect("history");
+    match &history.status {
+        WorkflowStatus::Failed { code, message } => {
+            assert_eq!(code, "workflow.step_failed");
+            assert!(
+                message.contains("doomed") && message.contains("2 attempt"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(history.entry("flaky").expect("flaky").attempts, 3);
+    assert_eq!(history.entry("slow").expect("slow").attempts, 2);
+    assert!(history.entry("both/left/l").is_some() && history.entry("both/right/r").is_some());
+    assert!(matches!(
+        &history.entry("first").expect("race").kind,
+        EntryKind::Race { winner: Some(w), output: Some(o) } if w == "message" && o == &serde_json::json!(7)
+    ));
+    let EntryKind::Sleep { until_ms } = history.entry("rest").expect("rest").kind else {
+        panic!("rest is not a sleep");
+    };
+    let recorded_at = history.entry("rest").expect("rest").created_at_ms;
+    assert_eq!(
+        until_ms - recorded_at,
+        i64::try_from(CHORES_REST.as_millis()).expect("ms"),
+    );
+    assert!(
+        history.entry("doomed").is_none(),
+        "a failed step records nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_task_worker_answers_each_task_and_keeps_only_the_current_iteration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path());
+    let worker = registry.client().get_or_create::<TaskWorker>(["tasks"]);
+    for id in 1..=20 {
+        let done = worker
+            .send_tasks(Task { id, amount: id })
+            .wait(PATIENCE)
+            .await
+            .unwrap();
+        assert_eq!(done, TaskDone { id });
+    }
+    assert_eq!(worker.get_processed().await.unwrap(), 20);
+    assert_eq!(worker.get_total().await.unwrap(), 210);
+    let history = worker.history().await.unwrap().expect("history");
+    assert_eq!(history.status, WorkflowStatus::Running);
+    let loop_entry = history.entry("task-loop").expect("loop");
+    assert!(matches!(
+        loop_entry.kind,
+        EntryKind::Loop { iteration: 20, .. }
+    ));
+    // The loop entry, and at most the current iteration's wait.
+    assert!(history.entries.len() <= 2, "{:?}", history.entries);
+}
+
+#[tokio::test]
+async fn an_order_reserves_in_another_actor_then_charges_or_releases() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path());
+    let client = registry.client();
+    let inventory = client.get_or_create::<Inventory>(["lamp"]);
+    assert_eq!(inventory.get_stock().await.unwrap(), 10);
+
+    let place = |quantity, window_ms| PlaceOrder {
+        item: "lamp".into(),
+        quantity,
+        unit_cents: 250,
+        payment_window_ms: window_ms,
+    };
+    // Paid within the window: charged.
+    let paid = client.get_or_create::<Order>(["paid"]);
+    let placed = paid.send_place(place(3, 60_000)).wait(PATIENCE);
+    paid.send_pay(750).await.unwrap();
+    assert_eq!(
+        placed.await.unwrap(),
+        Receipt {
+            status: OrderStatus::Charged,
+            charged_cents: 750
+        }
+    );
+    assert_eq!(inventory.get_stock().await.unwrap(), 7);
+
+    // Never paid: the window closes and the stock goes back.
+    let unpaid = client.get_or_create::<Order>(["unpaid"]);
+    let receipt = unpaid
+        .send_place(place(4, 50))
+        .wait(PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(receipt.status, OrderStatus::Expired);
+    assert_eq!(unpaid.get_status().await.unwrap(), OrderStatus::Expired);
+    assert_eq!(inventory.get_stock().await.unwrap(), 7);
+
+    // More than is left: rejected without waiting.
+    let greedy = client.get_or_create::<Order>(["greedy"]);
+    let receipt = greedy
+        .send_place(place(8, 60_000))
+        .wait(PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(receipt.status, OrderStatus::Rejected);
+    assert_eq!(inventory.get_stock().await.unwrap(), 7);
+
+    let history = paid.history().await.unwrap().expect("history");
+    let paths: Vec<&str> = history.entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "placed",
+            "reserve",
+            "mark-reserved",
+            "await-payment",
+            "await-payment/expired/payment-window",
+            "await-payment/paid/payment",
+            "settle"
+        ]
+    );
+}
