@@ -4,7 +4,7 @@
 //! awake and sleeping actors from 1,000 to 100,000, counted by a global allocator.
 //!
 //! Run: `cargo bench -p rivet-examples --bench storage` (add `-- --quick` for a short run, and
-//! `actions`, `kv`, `queues`, `wake` or `memory` to run only that part).
+//! `actions`, `kv`, `queues`, `workflows`, `wake` or `memory` to run only that part).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -137,10 +137,132 @@ impl Looper {
     }
 }
 
+/// The workflow side of the queue figures: `loop -> queue.next -> step` (the `taskWorker`
+/// example without its simulated millisecond of work).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct FlowWorker {
+    total: i64,
+}
+
+#[actor(name = "flowWorker")]
+impl FlowWorker {
+    #[queue]
+    fn jobs(n: i64) -> i64;
+
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        use rivet_core::workflow::Loop;
+        cx.workflow(async move |wf| {
+            wf.repeat("jobs", (), async move |wf, ()| {
+                let next = rivet_core::run::Next::new();
+                let Some(message) = wf.queue().next("job", next).await? else {
+                    return Ok(Loop::Continue(()));
+                };
+                let n: i64 = message.decode()?;
+                wf.step("apply", async move |s| {
+                    s.update(move |state: &mut FlowWorker, _| {
+                        state.total += n;
+                        Ok(())
+                    });
+                    s.complete(&message, &n)?;
+                    Ok(())
+                })
+                .await?;
+                Ok(Loop::<(), ()>::Continue(()))
+            })
+            .await
+        })
+        .await
+    }
+}
+
+/// Workflow steps per second: `go(n)` runs `n` recorded steps, ten to a loop iteration, each
+/// adding one to the state; answered with `n`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Stepper {
+    steps: u64,
+}
+
+const STEP_NAMES: [&str; 10] = ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"];
+
+#[actor(name = "stepper")]
+impl Stepper {
+    #[queue]
+    fn go(n: u64) -> u64;
+
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        use rivet_core::workflow::Loop;
+        cx.workflow(async move |wf| {
+            wf.repeat("requests", (), async move |wf, ()| {
+                let next = rivet_core::run::Next::new();
+                let Some(message) = wf.queue().next("go", next).await? else {
+                    return Ok(Loop::Continue(()));
+                };
+                let n: u64 = message.decode()?;
+                wf.repeat("steps", 0u64, async move |wf, done| {
+                    if done >= n {
+                        return Ok(Loop::Break(()));
+                    }
+                    for name in STEP_NAMES {
+                        wf.step(name, async move |s| {
+                            s.update(|state: &mut Stepper, _| {
+                                state.steps += 1;
+                                Ok(())
+                            });
+                            Ok(())
+                        })
+                        .await?;
+                    }
+                    Ok(Loop::Continue(done + 10))
+                })
+                .await?;
+                wf.step("answer", async move |s| s.complete(&message, &n))
+                    .await?;
+                Ok(Loop::<(), ()>::Continue(()))
+            })
+            .await
+        })
+        .await
+    }
+}
+
+/// The baseline of the steps figure: a plain `#[run]` loop making the same number of state
+/// changes with `RunCx::turn`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Turner {
+    steps: u64,
+}
+
+#[actor(name = "turner")]
+impl Turner {
+    #[queue]
+    fn go(n: u64) -> u64;
+
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        while let Some(message) = cx.queue().next(rivet_core::run::Next::new()).await? {
+            let n: u64 = message.decode()?;
+            for _ in 0..n {
+                cx.turn(|state: &mut Self, _| {
+                    state.steps += 1;
+                    Ok(())
+                })
+                .await?;
+            }
+            message.complete(&n).await?;
+        }
+        Ok(())
+    }
+}
+
 fn registry(dir: Option<&std::path::Path>) -> Registry {
     let builder = rivet_examples::registry()
         .with::<KvBench>()
-        .with::<Looper>();
+        .with::<Looper>()
+        .with::<FlowWorker>()
+        .with::<Stepper>()
+        .with::<Turner>();
     match dir {
         Some(dir) => builder.data_dir(dir),
         None => builder.in_memory(),
@@ -318,8 +440,9 @@ async fn queues(rounds: usize, scale: usize) {
     let c = reg.client();
     let worker = c.get_or_create::<Worker>(["q"]);
     let looper = c.get_or_create::<Looper>(["q"]);
+    let flow = c.get_or_create::<FlowWorker>(["q"]);
     let wait = Duration::from_secs(60);
-    let (mut base, mut handler, mut run_loop) = (vec![], vec![], vec![]);
+    let (mut base, mut handler, mut run_loop, mut workflow) = (vec![], vec![], vec![], vec![]);
     for _ in 0..rounds {
         let w = worker.clone();
         base.push(
@@ -352,6 +475,16 @@ async fn queues(rounds: usize, scale: usize) {
             })
             .await,
         );
+        let f = flow.clone();
+        workflow.push(
+            rate(16, scale, move |_, _| {
+                let f = f.clone();
+                async move {
+                    f.send_jobs(1).wait(wait).await.unwrap();
+                }
+            })
+            .await,
+        );
     }
     let b = median(base);
     println!(
@@ -361,10 +494,40 @@ async fn queues(rounds: usize, scale: usize) {
     for (name, values) in [
         ("#[queue] handler", handler),
         ("#[run] loop (next, turn, complete)", run_loop),
+        ("workflow (loop, queue.next, step)", workflow),
     ] {
         let m = median(values);
         println!("  {name:<36}{m:>9.0}/s   ratio {:.3}x", m / b);
     }
+    reg.shutdown().await;
+}
+
+async fn workflows(rounds: usize, scale: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(Some(dir.path()));
+    let c = reg.client();
+    let stepper = c.get_or_create::<Stepper>(["w"]);
+    let turner = c.get_or_create::<Turner>(["w"]);
+    let n = (scale * 10) as u64;
+    let wait = Duration::from_secs(120);
+    let (mut base, mut steps) = (vec![], vec![]);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        assert_eq!(turner.send_go(n).wait(wait).await.unwrap(), n);
+        base.push(n as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        assert_eq!(stepper.send_go(n).wait(wait).await.unwrap(), n);
+        steps.push(n as f64 / t.elapsed().as_secs_f64());
+    }
+    let (b, s) = (median(base), median(steps));
+    println!(
+        "durable workflow steps per second on one actor, {n} in a row, ten per loop iteration ({rounds} rounds)"
+    );
+    println!("  #[run] loop, RunCx::turn (baseline)  {b:>9.0}/s");
+    println!(
+        "  workflow step (recorded, replayable) {s:>9.0}/s   ratio {:.3}x",
+        s / b
+    );
     reg.shutdown().await;
 }
 
@@ -499,7 +662,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let (rounds, scale) = if quick { (3, 200) } else { (7, 1000) };
-        let parts = ["actions", "kv", "queues", "wake", "memory"];
+        let parts = ["actions", "kv", "queues", "workflows", "wake", "memory"];
         let chosen: Vec<String> = std::env::args()
             .filter(|a| parts.contains(&a.as_str()))
             .collect();
@@ -512,6 +675,9 @@ fn main() {
         }
         if run("queues") {
             queues(rounds, scale).await;
+        }
+        if run("workflows") {
+            workflows(rounds, scale).await;
         }
         if run("wake") {
             wake(if quick { 500 } else { 2000 }).await;
