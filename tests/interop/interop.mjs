@@ -320,6 +320,36 @@ async function queueSend(t) {
 	assert.equal(await worker.getProcessed(), 3);
 }
 
+// Queue messages answered by durable workflows: the `taskWorker` completes each task in a
+// recorded step; an `order` reserves stock in another actor, races a `pay` message against its
+// payment window, then charges and answers the `place` message.
+async function workflowQueues(t) {
+	const worker = t.client.taskWorker.getOrCreate(t.key("tasks"));
+	const done = await worker.send("tasks", { id: 1, amount: 5 }, { wait: true, timeout: 5000 });
+	assert.deepEqual(done, { status: "completed", response: { id: 1 } });
+	assert.equal(await worker.send("tasks", { id: 2, amount: 7 }), undefined);
+	const third = await worker.send("tasks", { id: 3, amount: 1 }, { wait: true, timeout: 5000 });
+	assert.deepEqual(third, { status: "completed", response: { id: 3 } });
+	assert.equal(await worker.getTotal(), 13);
+
+	const [item] = t.key("lamp");
+	const order = t.client.order.getOrCreate(t.key("order"));
+	const placed = order.send(
+		"place",
+		{ item, quantity: 2, unitCents: 150, paymentWindowMs: 60000 },
+		{ wait: true, timeout: 5000 },
+	);
+	// Another handle: 2.3.19 holds a handle's later requests until its first (query-gateway)
+	// request answered, and this one waits for the payment.
+	await t.client.order.getOrCreate(t.key("order")).send("pay", 300);
+	assert.deepEqual(await placed, {
+		status: "completed",
+		response: { status: "charged", chargedCents: 300 },
+	});
+	assert.equal(await order.getStatus(), "charged");
+	assert.equal(await t.client.inventory.getOrCreate([item]).getStock(), 8);
+}
+
 async function connParamsAndState(t) {
 	const key = t.key("params");
 	const ana = t.client.chatRoom.getOrCreate(key, { params: { username: "ana" } });
@@ -398,6 +428,7 @@ const SCENARIOS = [
 	["UserError over HTTP", userErrorOverHttp],
 	["UserError over WebSocket", userErrorOverWebSocket],
 	["queue send", queueSend],
+	["queues answered by workflows", workflowQueues],
 	["connection params and state", connParamsAndState],
 	[`broadcast fan-out to ${FAN_OUT} connections`, broadcastFanOut],
 ];
