@@ -1381,8 +1381,13 @@ impl Chores {
                         ],
                     )
                     .await?;
+                // A wait that times out is recorded too: replay does not wait again.
+                let quiet = Next::new()
+                    .names(["nothing"])
+                    .timeout(Duration::from_millis(20));
+                let quiet = wf.queue().next("quiet", quiet).await?.is_none();
                 let k = key.clone();
-                let line = format!("{flaky} {slow} {both:?} {poke}");
+                let line = format!("{flaky} {slow} {both:?} {poke} {quiet}");
                 wf.step("before-rest", async move |s| {
                     record(&k, "before-rest");
                     // The body may run again, so the update takes a copy.

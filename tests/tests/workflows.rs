@@ -214,7 +214,7 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
         ],
         "after the wake, the recorded steps were not run again"
     );
-    assert_eq!(chores.log().await.unwrap(), ["3 2 [1, 2] 7"]);
+    assert_eq!(chores.log().await.unwrap(), ["3 2 [1, 2] 7 true"]);
 
     let history = chores.history().await.unwrap().expect("history");
     match &history.status {
@@ -241,6 +241,13 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
     assert_eq!(
         until_ms - recorded_at,
         i64::try_from(CHORES_REST.as_millis()).expect("ms"),
+    );
+    assert_eq!(
+        history.entry("quiet").expect("quiet").kind,
+        EntryKind::Message {
+            name: None,
+            body: None
+        }
     );
     assert!(
         history.entry("doomed").is_none(),
@@ -288,17 +295,21 @@ async fn an_order_reserves_in_another_actor_then_charges_or_releases() {
         unit_cents: 250,
         payment_window_ms: window_ms,
     };
-    // Paid within the window: charged.
+    // Paid within the window: charged. Nothing completes the `pay` message; its sender is
+    // answered (with nothing) when the workflow that received it ends.
     let paid = client.get_or_create::<Order>(["paid"]);
-    let placed = paid.send_place(place(3, 60_000)).wait(PATIENCE);
-    paid.send_pay(750).await.unwrap();
+    let (placed, payment) = tokio::join!(
+        paid.send_place(place(3, 60_000)).wait(PATIENCE),
+        paid.send_pay(750).wait(PATIENCE)
+    );
     assert_eq!(
-        placed.await.unwrap(),
+        placed.unwrap(),
         Receipt {
             status: OrderStatus::Charged,
             charged_cents: 750
         }
     );
+    payment.unwrap();
     assert_eq!(inventory.get_stock().await.unwrap(), 7);
 
     // Never paid: the window closes and the stock goes back.
