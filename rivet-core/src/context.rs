@@ -79,7 +79,7 @@ pub struct Cx<A: Actor> {
 }
 
 /// What a turn asked for besides its state change; applied only if the turn succeeds.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct TurnEffects {
     /// Broadcasts: to every subscribed connection.
     pub(crate) events: Vec<(&'static str, Bytes)>,
@@ -96,7 +96,13 @@ pub(crate) struct TurnEffects {
     pub(crate) queue_takes: Vec<u64>,
     /// Answers to waiting senders of taken messages, sent once the turn commits.
     pub(crate) queue_answers: Vec<(u64, Option<Bytes>)>,
+    /// The workflow engine's part of the turn, run once the turn's state change is accepted
+    /// for commit: it updates the engine and adds its writes, takes, answers and wake-ups.
+    pub(crate) workflow: Option<WorkflowApply>,
 }
+
+/// See [`TurnEffects::workflow`].
+pub(crate) type WorkflowApply = Box<dyn FnOnce(&mut TurnEffects, &mut Schedules) + Send + Sync>;
 
 impl<A: Actor> Cx<A> {
     pub(crate) fn new(identity: Arc<ActorIdentity>, vars: A::Vars, kv: Kv) -> Self {

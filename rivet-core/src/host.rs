@@ -310,6 +310,9 @@ struct Host<A: Actor> {
     handled_queued: usize,
     /// Messages handed to the run loop and not completed yet.
     taken: HashMap<u64, QueuedMessage>,
+    /// Messages a workflow took out of the queue and recorded in this activation (their
+    /// senders may still be waiting for an answer).
+    recorded_messages: std::collections::HashSet<u64>,
     /// Run-loop requests waiting for messages.
     next_waiters: VecDeque<NextWaiter>,
     /// The run loop, while it runs.
@@ -381,6 +384,7 @@ impl<A: Actor> Host<A> {
             destroy_waiters: Vec::new(),
             handled_queued: 0,
             taken: HashMap::new(),
+            recorded_messages: std::collections::HashSet::new(),
             next_waiters: VecDeque::new(),
             run_task: None,
         };
@@ -954,10 +958,10 @@ impl<A: Actor> Host<A> {
         // The loop gets the result as soon as the turn ran: like code in a turn, it sees the
         // state before it is committed; replies and events the turn caused still wait for the
         // commit, and the actor's writes commit in order.
-        let failed = dispatch.result.as_ref().err().map(Error::to_actor_error);
         let batch = std::mem::take(&mut self.spare);
-        self.finish_turn(dispatch, batch, "run-loop turn", |_| {});
-        let _ = reply.send(match (failed, output) {
+        // Refused: the closure failed, or what it did cannot be committed (a state too large).
+        let refused = self.finish_turn(dispatch, batch, "run-loop turn", |_| {});
+        let _ = reply.send(match (refused, output) {
             (None, Some(value)) => Ok(value),
             (None, None) => Err(Error::internal("run-loop turn lost its result")),
             (Some(error), _) => Err(Error::public(error)),
@@ -1260,18 +1264,26 @@ impl<A: Actor> Host<A> {
     /// Ends a turn: on success, persists the state (if changed) with `always` and releases the
     /// reply and events after the commit; on failure, rolls the state back and writes only
     /// `always`.
-    fn finish_turn<R>(&mut self, dispatch: Dispatch, mut batch: Batch, what: &'static str, reply: R)
+    /// Returns the error the turn was refused with, if it ran but could not be committed.
+    fn finish_turn<R>(
+        &mut self,
+        dispatch: Dispatch,
+        mut batch: Batch,
+        what: &'static str,
+        reply: R,
+    ) -> Option<ActorError>
     where
         R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
     {
-        let effects = std::mem::take(&mut self.cx.turn);
+        let mut effects = std::mem::take(&mut self.cx.turn);
         let output = match dispatch.result {
             Ok(output) => output,
             Err(error) => {
                 self.discard_turn_writes(dispatch.mutates);
                 let error = error.into_reply(what);
+                let refused = error.clone();
                 self.submit(batch, move |_| reply(Err(error)));
-                return;
+                return Some(refused);
             }
         };
         // The database's changed pages, kept apart until the state is persisted too.
@@ -1282,14 +1294,15 @@ impl<A: Actor> Host<A> {
             Some(Err(error)) => {
                 self.discard_turn_writes(true);
                 let error = error.into_reply(what);
+                let refused = error.clone();
                 self.submit(batch, move |_| reply(Err(error)));
-                return;
+                return Some(refused);
             }
             Some(Ok(image)) => image,
             None => None,
         };
-        let mut events = effects.events;
-        let mut direct = effects.direct;
+        let mut events = std::mem::take(&mut effects.events);
+        let mut direct = std::mem::take(&mut effects.direct);
         if dispatch.mutates {
             match self.persist_state(&mut batch) {
                 Ok(changed) => {
@@ -1304,9 +1317,32 @@ impl<A: Actor> Host<A> {
                 Err(error) => {
                     self.discard_turn_writes(true);
                     let error = error.into_reply(what);
+                    let refused = error.clone();
                     self.submit(batch, move |_| reply(Err(error)));
-                    return;
+                    return Some(refused);
                 }
+            }
+        }
+        // The turn will commit: the workflow engine takes in its records now.
+        if let Some(apply) = effects.workflow.take() {
+            apply(&mut effects, &mut self.cx.schedules);
+            // A recorded message must leave the queue in the same commit, or it would be
+            // delivered again. Cannot happen (the workflow holds it while recording it); if it
+            // did, the engine already counts the record, so the activation restarts from storage.
+            if let Some(id) = effects
+                .queue_takes
+                .iter()
+                .find(|id| !self.taken.contains_key(id))
+            {
+                let error = codes::INTERNAL_ERROR.with_message(format!(
+                    "Queue message {id} is not held by the run loop; its record is refused."
+                ));
+                tracing::error!(%error, "restarting the actor");
+                self.poisoned.store(true, Ordering::Release);
+                self.discard_turn_writes(true);
+                let refused = error.clone();
+                self.submit(batch, move |_| reply(Err(error)));
+                return Some(refused);
             }
         }
         #[cfg(feature = "sqlite")]
@@ -1327,6 +1363,7 @@ impl<A: Actor> Host<A> {
         for id in effects.queue_takes {
             if self.taken.remove(&id).is_some() {
                 batch.delete(queue_key(id));
+                self.recorded_messages.insert(id);
             }
         }
         let answers: Vec<_> = effects
@@ -1355,6 +1392,7 @@ impl<A: Actor> Host<A> {
                 Err(error) => reply(Err(storage_failure(&error))),
             }
         });
+        None
     }
 
     /// Forgets everything a failed turn wrote: state (when it could have changed it), KV,
@@ -1607,10 +1645,13 @@ impl<A: Actor> Host<A> {
                 Err(codes::INTERNAL_ERROR.error())
             });
         }
-        for (_, waiter) in self.waiters.drain() {
-            let _ = waiter.send(Err(codes::DROPPED_REPLY.with_message(
-                "The actor stopped before the message was processed; it stays queued.",
-            )));
+        for (id, waiter) in self.waiters.drain() {
+            let message = if self.recorded_messages.contains(&id) {
+                "The actor stopped before answering; its workflow received the message and goes on with it when the actor wakes."
+            } else {
+                "The actor stopped before the message was processed; it stays queued."
+            };
+            let _ = waiter.send(Err(codes::DROPPED_REPLY.with_message(message)));
         }
         let leftovers = if matches!(stop, Stop::Shutdown) {
             Leftovers::Fail(codes::SHUT_DOWN.error())

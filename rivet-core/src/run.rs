@@ -237,9 +237,13 @@ impl<'a, A: Actor> RunQueue<'a, A> {
             .mailbox
             .send(Box::new(envelope))
             .map_err(|_| stopping())?;
+        let mut pending = Handover {
+            rx,
+            mailbox: self.cx.mailbox.clone(),
+        };
         let wait = async {
             tokio::select! {
-                taken = rx => taken.ok(),
+                taken = &mut pending.rx => taken.ok(),
                 () = self.cx.aborted() => None,
             }
         };
@@ -247,8 +251,8 @@ impl<'a, A: Actor> RunQueue<'a, A> {
             Some(timeout) => tokio::time::timeout(timeout, wait).await.ok().flatten(),
             None => wait.await,
         };
-        // A message the host handed over after we stopped waiting goes back: the host finds the
-        // reply channel closed and keeps it.
+        // Messages the host handed over just as the wait ended are returned all the same.
+        let taken = taken.or_else(|| pending.close());
         Ok(taken
             .unwrap_or_default()
             .into_iter()
@@ -308,7 +312,11 @@ impl<'a, A: Actor> RunQueue<'a, A> {
             .mailbox
             .send(Box::new(envelope))
             .map_err(|_| stopping())?;
-        let taken = rx.await.unwrap_or_default();
+        let mut pending = Handover {
+            rx,
+            mailbox: self.cx.mailbox.clone(),
+        };
+        let taken = (&mut pending.rx).await.unwrap_or_default();
         Ok(taken.into_iter().next().map(|m| self.wrap(m)))
     }
 
@@ -320,6 +328,31 @@ impl<'a, A: Actor> RunQueue<'a, A> {
             mailbox: self.cx.mailbox.clone(),
             done: false,
             _awake: self.cx.keep_awake(),
+        }
+    }
+}
+
+/// The answer to a `QueueNext` request while it is awaited. Messages the host handed over but
+/// nobody read (the waiting future was dropped) go back to the queue.
+struct Handover {
+    rx: oneshot::Receiver<Vec<TakenMessage>>,
+    mailbox: Mailbox,
+}
+
+impl Handover {
+    /// Stops the host from handing anything over; returns what it already did.
+    fn close(&mut self) -> Option<Vec<TakenMessage>> {
+        self.rx.close();
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for Handover {
+    fn drop(&mut self) {
+        for message in self.close().unwrap_or_default() {
+            let _ = self
+                .mailbox
+                .send(Box::new(Envelope::QueueRelease { id: message.id }));
         }
     }
 }

@@ -227,13 +227,18 @@ impl Schedules {
 
     /// Wakes the actor at `at_ms` (if it sleeps then) without calling an action: how a
     /// workflow's durable sleep ends while the actor is asleep.
-    pub(crate) fn wake_at(&mut self, at_ms: i64) {
+    pub(crate) fn wake_at(&mut self, id: String, at_ms: i64) {
         self.turn.push(Op::Add(Entry {
-            id: crate::registry::new_id(),
+            id,
             at_ms,
             action: String::new(),
             args: Bytes::new(),
         }));
+    }
+
+    /// Cancels a wake-up made with [`wake_at`](Self::wake_at) (nothing if it already fired).
+    pub(crate) fn cancel_wake(&mut self, id: &str) {
+        self.turn.push(Op::Cancel(id.to_owned()));
     }
 
     /// Drops the turn's changes (the turn failed).

@@ -76,6 +76,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -87,9 +88,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
 use crate::context::Cx;
+use crate::context::TurnEffects;
 use crate::error::Error;
 use crate::run::{Next, RunCx, stopping};
-use crate::schedule::to_ms;
+use crate::schedule::{Schedules, to_ms};
 use crate::storage::keys;
 
 /// Workflow error codes.
@@ -119,6 +121,12 @@ pub mod codes {
         "workflow",
         "duplicate_name",
         "Two workflow entries in one scope have the same name.",
+    );
+    /// A race without branches.
+    pub const NO_BRANCHES: ErrorCode = ErrorCode::new(
+        "workflow",
+        "no_branches",
+        "A race needs at least one branch.",
     );
     /// Stored history this version cannot read.
     pub const CORRUPT_HISTORY: ErrorCode = ErrorCode::new(
@@ -254,6 +262,9 @@ enum RecordKind {
     },
     Sleep {
         until_ms: i64,
+        /// The wake-only schedule that ends the sleep of a sleeping actor.
+        #[serde(default)]
+        wake: Option<String>,
     },
     Message {
         message: Option<(u64, String, ciborium::Value)>,
@@ -435,7 +446,10 @@ enum Op {
     /// messages received there that nobody completed.
     Prune(Vec<u8>),
     Output(ciborium::Value),
-    Wake(i64),
+    /// A wake-only schedule with this id at this time.
+    Wake(String, i64),
+    /// Cancel the pending wake-ups of the sleeps under this location (a decided race).
+    CancelWakes(Vec<u8>),
     Take(Vec<u8>, u64),
     Answer(u64, Option<Bytes>),
 }
@@ -445,6 +459,15 @@ fn parent_of(key: &[u8]) -> Vec<u8> {
         Some(segments) if segments.len() >= 2 => key[..segments[segments.len() - 2].1].to_vec(),
         _ => Vec::new(),
     }
+}
+
+/// A recorded entry of another kind than `visit` checked for; cannot happen unless the engine
+/// is wrong.
+fn unexpected(key: &[u8]) -> Error {
+    Error::public(codes::HISTORY_DIVERGED.with_message(format!(
+        "`{}` has a recorded entry of another kind.",
+        display_path(key)
+    )))
 }
 
 fn corrupt(what: impl std::fmt::Display) -> Error {
@@ -523,7 +546,6 @@ impl Engine {
             }
             if let Some(tag) = tag
                 && recorded.kind.tag() != tag
-                && !matches!(recorded.kind, RecordKind::Removed)
             {
                 return diverged(format!(
                     "`{}` was recorded as a {} but is now a {tag}.",
@@ -549,7 +571,7 @@ impl Engine {
     }
 
     /// Applies `ops` inside a turn: to the engine and to the turn's writes.
-    fn apply<A: Actor>(&mut self, ops: Vec<Op>, cx: &mut Cx<A>) {
+    fn apply(&mut self, ops: Vec<Op>, turn: &mut TurnEffects, schedules: &mut Schedules) {
         for op in ops {
             match op {
                 Op::Put(key, record) => {
@@ -559,10 +581,11 @@ impl Engine {
                     if let Err(error) = ciborium::into_writer(&record, &mut value) {
                         tracing::error!(%error, "cannot encode a workflow entry");
                     }
-                    cx.turn.raw_writes.put(full, value);
+                    turn.raw_writes.put(full, value);
                     self.insert(key, record);
                 }
                 Op::Prune(prefix) => {
+                    self.cancel_wakes(&prefix, schedules);
                     let doomed: Vec<Vec<u8>> = self
                         .entries
                         .range(prefix.clone()..)
@@ -573,15 +596,14 @@ impl Engine {
                         self.entries.remove(&key);
                         let mut full = ENTRIES.to_vec();
                         full.extend_from_slice(&key);
-                        cx.turn.raw_writes.delete(full);
+                        turn.raw_writes.delete(full);
                     }
                     self.scopes.retain(|scope, _| !scope.starts_with(&prefix));
                     let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.open_messages)
                         .into_iter()
                         .partition(|(scope, _)| scope.starts_with(&prefix));
                     self.open_messages = open;
-                    cx.turn
-                        .queue_answers
+                    turn.queue_answers
                         .extend(done.into_iter().map(|(_, id)| (id, None)));
                 }
                 Op::Output(output) => {
@@ -589,24 +611,45 @@ impl Engine {
                     if let Err(error) = ciborium::into_writer(&output, &mut value) {
                         tracing::error!(%error, "cannot encode the workflow output");
                     }
-                    cx.turn.raw_writes.put(OUTPUT, value);
+                    turn.raw_writes.put(OUTPUT, value);
                     self.output = Some(output);
                     self.status = WorkflowStatus::Completed;
-                    cx.turn.queue_answers.extend(
+                    turn.queue_answers.extend(
                         std::mem::take(&mut self.open_messages)
                             .into_iter()
                             .map(|(_, id)| (id, None)),
                     );
                 }
-                Op::Wake(at_ms) => cx.schedules.wake_at(at_ms),
+                Op::Wake(id, at_ms) => schedules.wake_at(id, at_ms),
+                Op::CancelWakes(prefix) => self.cancel_wakes(&prefix, schedules),
                 Op::Take(scope, id) => {
-                    cx.turn.queue_takes.push(id);
+                    turn.queue_takes.push(id);
                     self.open_messages.push((scope, id));
                 }
                 Op::Answer(id, response) => {
                     self.open_messages.retain(|(_, open)| *open != id);
-                    cx.turn.queue_answers.push((id, response));
+                    turn.queue_answers.push((id, response));
                 }
+            }
+        }
+    }
+
+    /// Cancels the wake-ups of the unfinished sleeps under `prefix`, which nothing waits for
+    /// any more.
+    fn cancel_wakes(&self, prefix: &[u8], schedules: &mut Schedules) {
+        let now = now_ms();
+        for (_, record) in self
+            .entries
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            if let RecordKind::Sleep {
+                until_ms,
+                wake: Some(id),
+            } = &record.kind
+                && *until_ms > now
+            {
+                schedules.cancel_wake(id);
             }
         }
     }
@@ -651,7 +694,7 @@ impl Engine {
                         state: json(state),
                         output: output.as_ref().map(json),
                     },
-                    RecordKind::Sleep { until_ms } => EntryKind::Sleep {
+                    RecordKind::Sleep { until_ms, .. } => EntryKind::Sleep {
                         until_ms: *until_ms,
                     },
                     RecordKind::Message { message } => EntryKind::Message {
@@ -699,6 +742,9 @@ struct Shared<A: Actor> {
 pub struct Workflow<A: Actor> {
     shared: Arc<Shared<A>>,
     scope: Arc<[u8]>,
+    /// Set for the branches of a race once it is decided (or of a join once one failed): their
+    /// records that did not run yet are refused.
+    cancel: Option<Arc<Cancel>>,
 }
 
 impl<A: Actor> Clone for Workflow<A> {
@@ -706,7 +752,32 @@ impl<A: Actor> Clone for Workflow<A> {
         Self {
             shared: Arc::clone(&self.shared),
             scope: Arc::clone(&self.scope),
+            cancel: self.cancel.clone(),
         }
+    }
+}
+
+/// The cancellation of a set of branches, and of the branches they are nested in.
+#[derive(Debug)]
+struct Cancel {
+    set: AtomicBool,
+    outer: Option<Arc<Cancel>>,
+}
+
+impl Cancel {
+    fn new(outer: Option<Arc<Cancel>>) -> Arc<Self> {
+        Arc::new(Self {
+            set: AtomicBool::new(false),
+            outer,
+        })
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire) || self.outer.as_ref().is_some_and(|o| o.is_set())
+    }
+
+    fn set(&self) {
+        self.set.store(true, Ordering::Release);
     }
 }
 
@@ -885,7 +956,8 @@ pub struct WorkflowQueue<'a, A: Actor> {
 impl<A: Actor> WorkflowQueue<'_, A> {
     /// Waits for the next message (of [`Next::names`], within [`Next::timeout`]) as an entry
     /// called `name`: the message leaves the queue in the commit that records it, and replay
-    /// returns it again. `None` when the timeout passed (recorded too).
+    /// returns it again. `None` when the timeout passed; that is recorded too, but a wait cut
+    /// off before it ended (the actor stopped) starts its full timeout again on the next wake.
     pub async fn next(&self, name: &str, next: Next) -> Result<Option<WorkflowMessage>, Error> {
         let wf = self.workflow;
         let (key, index, prior) = wf.visit(name, Some("message"))?;
@@ -997,6 +1069,7 @@ impl<A: Actor> RunCx<A> {
                 engine: Arc::clone(&engine),
             }),
             scope: Arc::from(Vec::new()),
+            cancel: None,
         };
         let result = body(workflow.clone()).await;
         match result {
@@ -1043,22 +1116,38 @@ impl<A: Actor> Workflow<A> {
     }
 
     fn child(&self, scope: Vec<u8>) -> Self {
+        self.branch(scope, self.cancel.clone())
+    }
+
+    fn branch(&self, scope: Vec<u8>, cancel: Option<Arc<Cancel>>) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
             scope: Arc::from(scope),
+            cancel,
         }
     }
 
     /// Runs `updates` and records `ops` in one turn.
+    ///
+    /// The ops reach the engine inside the host, once the turn's state change was accepted for
+    /// commit, so the engine always matches what the actor's turns wrote, in their order (even
+    /// a cancelled branch's turn that ran after its future was gone), and a refused turn
+    /// changes nothing.
     async fn commit(&self, ops: Vec<Op>, updates: Vec<Update<A>>) -> Result<(), Error> {
         let engine = Arc::clone(&self.shared.engine);
+        let cancel = self.cancel.clone();
         self.shared
             .run
             .turn(move |state, cx| {
+                if cancel.is_some_and(|c| c.is_set()) {
+                    return Err(Error::internal("the branch was cancelled"));
+                }
                 for update in updates {
                     update(state, cx)?;
                 }
-                lock(&engine).apply(ops, cx);
+                cx.turn.workflow = Some(Box::new(move |turn, schedules| {
+                    lock(&engine).apply(ops, turn, schedules);
+                }));
                 Ok(())
             })
             .await
@@ -1088,12 +1177,7 @@ impl<A: Actor> Workflow<A> {
         if let Some(record) = prior {
             return match &record.kind {
                 RecordKind::Step { output } => from_value(output, &display_path(&key)),
-                _ => Err(Error::public(codes::HISTORY_DIVERGED.with_message(
-                    format!(
-                        "`{}` was removed; it cannot run as a step.",
-                        display_path(&key)
-                    ),
-                ))),
+                _ => Err(unexpected(&key)),
             };
         }
         let _awake = self.shared.run.keep_awake();
@@ -1147,6 +1231,8 @@ impl<A: Actor> Workflow<A> {
                         Err(error) if error.is(rivet_client::codes::SHUT_DOWN) => {
                             return Err(error);
                         }
+                        // An update failed, or its change could not be committed: the attempt
+                        // failed.
                         Err(error) => error,
                     }
                 }
@@ -1196,14 +1282,7 @@ impl<A: Actor> Workflow<A> {
                     let iteration = *iteration;
                     (record, iteration, state)
                 }
-                _ => {
-                    return Err(Error::public(codes::HISTORY_DIVERGED.with_message(
-                        format!(
-                            "`{}` was removed; it cannot run as a loop.",
-                            display_path(&key)
-                        ),
-                    )));
-                }
+                _ => return Err(unexpected(&key)),
             },
             None => {
                 let record = Record::new(
@@ -1268,7 +1347,11 @@ impl<A: Actor> Workflow<A> {
     /// actor may sleep meanwhile and is woken when it is due, and replay waits only for what is
     /// left.
     pub async fn sleep(&self, name: &str, duration: Duration) -> Result<(), Error> {
-        let until = SystemTime::now() + duration;
+        let until = SystemTime::now().checked_add(duration).ok_or_else(|| {
+            Error::public(rivet_client::codes::INVALID_REQUEST.with_message(format!(
+                "Sleep `{name}` of {duration:?} ends past the end of time."
+            )))
+        })?;
         self.sleep_until(name, until).await
     }
 
@@ -1276,13 +1359,23 @@ impl<A: Actor> Workflow<A> {
     pub async fn sleep_until(&self, name: &str, time: SystemTime) -> Result<(), Error> {
         let (key, index, prior) = self.visit(name, Some("sleep"))?;
         let until_ms = match prior.map(|r| r.kind) {
-            Some(RecordKind::Sleep { until_ms }) => until_ms,
-            Some(_) => return Ok(()),
+            Some(RecordKind::Sleep { until_ms, .. }) => until_ms,
+            Some(_) => return Err(unexpected(&key)),
             None => {
                 let until_ms = to_ms(time);
-                let record = Record::new(index, RecordKind::Sleep { until_ms });
-                self.commit(vec![Op::Put(key, record), Op::Wake(until_ms)], Vec::new())
-                    .await?;
+                let wake = crate::registry::new_id();
+                let record = Record::new(
+                    index,
+                    RecordKind::Sleep {
+                        until_ms,
+                        wake: Some(wake.clone()),
+                    },
+                );
+                self.commit(
+                    vec![Op::Put(key, record), Op::Wake(wake, until_ms)],
+                    Vec::new(),
+                )
+                .await?;
                 until_ms
             }
         };
@@ -1297,8 +1390,9 @@ impl<A: Actor> Workflow<A> {
     }
 
     /// Runs branches concurrently, each in its own scope, and returns their results in order
-    /// (RivetKit's `ctx.join`). The first error fails the join and cancels the others; replay
-    /// runs every branch again, returning what each recorded.
+    /// (RivetKit's `ctx.join`). The first error fails the join and cancels the others (what they
+    /// had not recorded yet is not recorded); replay runs every branch again, returning what
+    /// each recorded.
     pub async fn join<'a, T: Send + 'a>(
         &self,
         name: &str,
@@ -1310,16 +1404,23 @@ impl<A: Actor> Workflow<A> {
             let record = Record::new(index, RecordKind::Join);
             self.commit(vec![Op::Put(key, record)], Vec::new()).await?;
         }
+        let cancel = Cancel::new(self.cancel.clone());
         let running = branches
             .into_iter()
             .zip(scopes)
-            .map(|(branch, scope)| (branch.start)(self.child(scope)));
-        futures_util::future::try_join_all(running).await
+            .map(|(branch, scope)| (branch.start)(self.branch(scope, Some(Arc::clone(&cancel)))));
+        let joined = futures_util::future::try_join_all(running).await;
+        if joined.is_err() {
+            cancel.set();
+        }
+        joined
     }
 
     /// Runs branches concurrently until the first finishes (RivetKit's `ctx.race`); the others
-    /// are cancelled. Returns the winner's name and result, which are recorded, so replay
-    /// returns the same winner without running the branches.
+    /// are cancelled: what they had not recorded yet is not recorded (a queue message they had
+    /// not recorded stays queued) and their pending durable sleeps no longer wake the actor.
+    /// Returns the winner's name and result, which are recorded, so replay returns the same
+    /// winner without running the branches.
     pub async fn race<'a, T>(
         &self,
         name: &str,
@@ -1330,47 +1431,60 @@ impl<A: Actor> Workflow<A> {
     {
         let (key, index, prior) = self.visit(name, Some("race"))?;
         let scopes = branch_scopes(&key, &branches)?;
-        let record = match prior {
-            Some(record) => {
-                if let RecordKind::Race {
-                    winner: Some((winner, output)),
-                } = &record.kind
-                {
-                    return Ok((winner.clone(), from_value(output, &display_path(&key))?));
-                }
-                record
-            }
-            None => {
-                let record = Record::new(index, RecordKind::Race { winner: None });
-                self.commit(vec![Op::Put(key.clone(), record.clone())], Vec::new())
-                    .await?;
-                record
-            }
-        };
         if branches.is_empty() {
-            return Err(Error::public(codes::INVALID_NAME.with_message(format!(
+            return Err(Error::public(codes::NO_BRANCHES.with_message(format!(
                 "Race `{}` has no branches.",
                 display_path(&key)
             ))));
         }
+        let record =
+            match prior {
+                Some(record) => {
+                    if let RecordKind::Race {
+                        winner: Some((winner, output)),
+                    } = &record.kind
+                    {
+                        if !branches.iter().any(|b| &b.name == winner) {
+                            return Err(Error::public(codes::HISTORY_DIVERGED.with_message(format!(
+                            "Race `{}` was won by branch `{winner}`, which it no longer has.",
+                            display_path(&key)
+                        ))));
+                        }
+                        return Ok((winner.clone(), from_value(output, &display_path(&key))?));
+                    }
+                    record
+                }
+                None => {
+                    let record = Record::new(index, RecordKind::Race { winner: None });
+                    self.commit(vec![Op::Put(key.clone(), record.clone())], Vec::new())
+                        .await?;
+                    record
+                }
+            };
+        let cancel = Cancel::new(self.cancel.clone());
         let running: Vec<BoxFuture<'a, (String, Result<T, Error>)>> = branches
             .into_iter()
             .zip(scopes)
             .map(|(branch, scope)| {
                 let name = branch.name;
-                let future = (branch.start)(self.child(scope));
+                let future = (branch.start)(self.branch(scope, Some(Arc::clone(&cancel))));
                 Box::pin(async move { (name, future.await) }) as BoxFuture<'a, _>
             })
             .collect();
         let ((winner, result), _, losers) = futures_util::future::select_all(running).await;
+        // Before the losers go: a record of theirs already on its way is refused.
+        cancel.set();
         drop(losers);
         let output = result?;
         let mut updated = record;
         updated.kind = RecordKind::Race {
             winner: Some((winner.clone(), to_value(&output)?)),
         };
-        self.commit(vec![Op::Put(key, updated.completed(0))], Vec::new())
-            .await?;
+        let ops = vec![
+            Op::CancelWakes(key.clone()),
+            Op::Put(key, updated.completed(0)),
+        ];
+        self.commit(ops, Vec::new()).await?;
         Ok((winner, output))
     }
 
@@ -1479,6 +1593,12 @@ mod tests {
         assert_eq!(
             code(engine.visit(&[], "a", Some("step"))),
             "workflow.duplicate_name"
+        );
+        // A placeholder is no entry of any kind.
+        let mut engine = Engine::load(stored(&[(&["a"], 0, RecordKind::Removed)])).expect("load");
+        assert_eq!(
+            code(engine.visit(&[], "a", Some("sleep"))),
+            "workflow.history_diverged"
         );
     }
 

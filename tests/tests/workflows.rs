@@ -10,7 +10,7 @@ use rivet_core::{LifecycleKind, Registry};
 use rivet_examples::order::{Inventory, Order, OrderStatus, PlaceOrder, Receipt};
 use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
 use rivet_tests::{
-    CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, entered, flow_ended, gate, hook_log,
+    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, entered, flow_ended, gate, hook_log,
     set_flow_version, wait_for,
 };
 
@@ -18,6 +18,7 @@ fn registry(dir: &std::path::Path) -> Registry {
     rivet_examples::registry()
         .with::<Flow>()
         .with::<Chores>()
+        .with::<Bloat>()
         .data_dir(dir)
         .sleep_grace_period(Duration::from_millis(50))
         .build()
@@ -346,5 +347,32 @@ async fn an_order_reserves_in_another_actor_then_charges_or_releases() {
             "await-payment/paid/payment",
             "settle"
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_step_whose_state_change_cannot_be_committed_does_not_count_as_done() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path());
+    let bloat = registry.client().get_or_create::<Bloat>(["bloat"]);
+    // The first call wakes the actor; the workflow starts with it.
+    assert_eq!(bloat.blob_len().await.unwrap(), 0);
+    acquire(flow_ended("bloat"), "the workflow's end").await;
+    assert_eq!(hook_log("bloat"), ["ended:workflow.step_failed"]);
+    assert_eq!(
+        bloat.blob_len().await.unwrap(),
+        0,
+        "the state change was refused"
+    );
+    let history = bloat.history().await.unwrap().expect("history");
+    assert!(history.entries.is_empty(), "{:?}", history.entries);
+    assert!(
+        matches!(
+            &history.status,
+            WorkflowStatus::Failed { code, message }
+                if code == "workflow.step_failed" && message.contains("actor.state_too_large")
+        ),
+        "{:?}",
+        history.status
     );
 }
