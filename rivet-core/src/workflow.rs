@@ -128,6 +128,12 @@ pub mod codes {
         "no_branches",
         "A race needs at least one branch.",
     );
+    /// A step result or loop state too large to record ([`MAX_RECORD_SIZE`](super::MAX_RECORD_SIZE)).
+    pub const VALUE_TOO_LARGE: ErrorCode = ErrorCode::new(
+        "workflow",
+        "value_too_large",
+        "The value is too large to record in the workflow history.",
+    );
     /// Stored history this version cannot read.
     pub const CORRUPT_HISTORY: ErrorCode = ErrorCode::new(
         "workflow",
@@ -142,6 +148,9 @@ pub(crate) const OUTPUT_KEY: &[u8] = OUTPUT;
 const SEG_NAME: u8 = 1;
 const SEG_ITERATION: u8 = 2;
 const MAX_NAME: usize = 256;
+/// The largest encoded history entry (a step's result, a loop's state, a message with its
+/// body), like the limit of a KV value.
+pub const MAX_RECORD_SIZE: usize = 128 * 1024;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -441,7 +450,8 @@ impl std::fmt::Debug for Engine {
 
 /// A change to the history, made inside a turn.
 enum Op {
-    Put(Vec<u8>, Record),
+    /// Record an entry: its location, the record, and the record encoded.
+    Put(Vec<u8>, Record, Vec<u8>),
     /// Delete every entry under this location (a finished loop iteration), answering the
     /// messages received there that nobody completed.
     Prune(Vec<u8>),
@@ -452,6 +462,28 @@ enum Op {
     CancelWakes(Vec<u8>),
     Take(Vec<u8>, u64),
     Answer(u64, Option<Bytes>),
+}
+
+impl Op {
+    /// Records `record` at `key`, encoded here (in the run loop, not in the actor's turn) and
+    /// checked against [`MAX_RECORD_SIZE`].
+    fn put(key: Vec<u8>, record: Record) -> Result<Self, Error> {
+        let mut value = Vec::new();
+        ciborium::into_writer(&record, &mut value).map_err(|e| {
+            Error::public(
+                rivet_client::codes::INTERNAL_ERROR
+                    .with_message(format!("A workflow entry cannot be encoded: {e}")),
+            )
+        })?;
+        if value.len() > MAX_RECORD_SIZE {
+            return Err(Error::public(codes::VALUE_TOO_LARGE.with_message(format!(
+                "`{}` would record {} bytes; the limit is {MAX_RECORD_SIZE}.",
+                display_path(&key),
+                value.len()
+            ))));
+        }
+        Ok(Self::Put(key, record, value))
+    }
 }
 
 fn parent_of(key: &[u8]) -> Vec<u8> {
@@ -574,13 +606,9 @@ impl Engine {
     fn apply(&mut self, ops: Vec<Op>, turn: &mut TurnEffects, schedules: &mut Schedules) {
         for op in ops {
             match op {
-                Op::Put(key, record) => {
+                Op::Put(key, record, value) => {
                     let mut full = ENTRIES.to_vec();
                     full.extend_from_slice(&key);
-                    let mut value = Vec::new();
-                    if let Err(error) = ciborium::into_writer(&record, &mut value) {
-                        tracing::error!(%error, "cannot encode a workflow entry");
-                    }
                     turn.raw_writes.put(full, value);
                     self.insert(key, record);
                 }
@@ -993,10 +1021,10 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                 ciborium::Value::Bytes(m.body.to_vec()),
             )
         });
-        ops.push(Op::Put(
+        ops.push(Op::put(
             key,
             Record::new(index, RecordKind::Message { message: recorded }).completed(1),
-        ));
+        )?);
         wf.commit(ops, Vec::new()).await?;
         // Recorded and out of the queue: the held message must not go back when dropped.
         if let Some(taken) = taken {
@@ -1216,7 +1244,7 @@ impl<A: Actor> Workflow<A> {
                         .into_iter()
                         .map(|(id, response)| Op::Answer(id, response))
                         .collect();
-                    ops.push(Op::Put(
+                    ops.push(Op::put(
                         key.clone(),
                         Record::new(
                             index,
@@ -1225,7 +1253,7 @@ impl<A: Actor> Workflow<A> {
                             },
                         )
                         .completed(attempt),
-                    ));
+                    )?);
                     match self.commit(ops, updates).await {
                         Ok(()) => return Ok(value),
                         Err(error) if error.is(rivet_client::codes::SHUT_DOWN) => {
@@ -1293,7 +1321,7 @@ impl<A: Actor> Workflow<A> {
                         output: None,
                     },
                 );
-                self.commit(vec![Op::Put(key.clone(), record.clone())], Vec::new())
+                self.commit(vec![Op::put(key.clone(), record.clone())?], Vec::new())
                     .await?;
                 (record, 0, init)
             }
@@ -1329,7 +1357,7 @@ impl<A: Actor> Workflow<A> {
                 updated = updated.completed(0);
             }
             self.commit(
-                vec![Op::Prune(scope), Op::Put(key.clone(), updated)],
+                vec![Op::Prune(scope), Op::put(key.clone(), updated)?],
                 Vec::new(),
             )
             .await?;
@@ -1372,7 +1400,7 @@ impl<A: Actor> Workflow<A> {
                     },
                 );
                 self.commit(
-                    vec![Op::Put(key, record), Op::Wake(wake, until_ms)],
+                    vec![Op::put(key, record)?, Op::Wake(wake, until_ms)],
                     Vec::new(),
                 )
                 .await?;
@@ -1402,7 +1430,7 @@ impl<A: Actor> Workflow<A> {
         let scopes = branch_scopes(&key, &branches)?;
         if prior.is_none() {
             let record = Record::new(index, RecordKind::Join);
-            self.commit(vec![Op::Put(key, record)], Vec::new()).await?;
+            self.commit(vec![Op::put(key, record)?], Vec::new()).await?;
         }
         let cancel = Cancel::new(self.cancel.clone());
         let running = branches
@@ -1456,7 +1484,7 @@ impl<A: Actor> Workflow<A> {
                 }
                 None => {
                     let record = Record::new(index, RecordKind::Race { winner: None });
-                    self.commit(vec![Op::Put(key.clone(), record.clone())], Vec::new())
+                    self.commit(vec![Op::put(key.clone(), record.clone())?], Vec::new())
                         .await?;
                     record
                 }
@@ -1482,7 +1510,7 @@ impl<A: Actor> Workflow<A> {
         };
         let ops = vec![
             Op::CancelWakes(key.clone()),
-            Op::Put(key, updated.completed(0)),
+            Op::put(key, updated.completed(0))?,
         ];
         self.commit(ops, Vec::new()).await?;
         Ok((winner, output))
@@ -1495,7 +1523,7 @@ impl<A: Actor> Workflow<A> {
         let (key, index, prior) = self.visit(name, None)?;
         if prior.is_none() {
             let record = Record::new(index, RecordKind::Removed).completed(0);
-            self.commit(vec![Op::Put(key, record)], Vec::new()).await?;
+            self.commit(vec![Op::put(key, record)?], Vec::new()).await?;
         }
         Ok(())
     }
@@ -1621,6 +1649,24 @@ mod tests {
         let mut sibling = Vec::new();
         push_name(&mut sibling, "loopy");
         assert!(!sibling.starts_with(&parent));
+    }
+
+    #[test]
+    fn records_over_the_size_limit_are_refused() {
+        let record = |size| {
+            Record::new(
+                0,
+                RecordKind::Step {
+                    output: ciborium::Value::Bytes(vec![7; size]),
+                },
+            )
+        };
+        assert!(Op::put(b"k".to_vec(), record(MAX_RECORD_SIZE - 100)).is_ok());
+        let refused = Op::put(b"k".to_vec(), record(MAX_RECORD_SIZE)).map(|_| ());
+        assert_eq!(
+            refused.map_err(|e| e.to_actor_error().full_code()),
+            Err("workflow.value_too_large".to_owned())
+        );
     }
 
     #[test]
