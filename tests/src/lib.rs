@@ -1298,7 +1298,7 @@ pub struct Chores {
 
 /// How long the `chores` workflow's durable `rest` lasts; longer than the sleep timeout of
 /// the registry in the test, so the actor sleeps in the middle of it.
-pub const CHORES_REST: Duration = Duration::from_millis(800);
+pub const CHORES_REST: Duration = Duration::from_millis(1500);
 
 #[actor(name = "chores")]
 impl Chores {

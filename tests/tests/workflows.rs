@@ -73,12 +73,19 @@ async fn a_workflow_runs_each_entry_once_and_records_its_history() {
         EntryKind::Loop { iteration: 3, output: Some(out), .. } if out == &serde_json::json!(26)
     ));
 
-    // A finished workflow does not run again when the actor wakes.
+    // A finished workflow does not run again when the actor wakes: it returns its recorded
+    // output at once, running no step.
     registry.shutdown().await;
     let registry = self::registry(dir.path());
     let flow = registry.client().get::<Flow>(["once"]);
     assert_eq!(flow.log().await.unwrap().len(), 6);
-    assert_eq!(hook_log("once").len(), 6);
+    acquire(flow_ended("once"), "the finished workflow's return").await;
+    assert_eq!(
+        hook_log("once"),
+        [
+            "prepare", "gated", "add:0", "add:1", "add:2", "ended:ok", "ended:ok"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -185,7 +192,7 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
     let registry = rivet_examples::registry()
         .with::<Chores>()
         .data_dir(dir.path())
-        .sleep_timeout(Duration::from_millis(100))
+        .sleep_timeout(Duration::from_millis(300))
         .build()
         .expect("registry");
     let mut events = registry.lifecycle_events();
