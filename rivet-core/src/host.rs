@@ -156,7 +156,7 @@ pub(crate) enum Envelope {
         names: Option<Vec<String>>,
         count: usize,
         wait: bool,
-        reply: oneshot::Sender<Vec<crate::run::TakenMessage>>,
+        reply: oneshot::Sender<Vec<crate::run::Message>>,
     },
     /// The run loop completed a message: delete it and answer its waiting sender.
     QueueComplete {
@@ -322,7 +322,7 @@ struct Host<A: Actor> {
 struct NextWaiter {
     names: Option<Vec<String>>,
     count: usize,
-    reply: oneshot::Sender<Vec<crate::run::TakenMessage>>,
+    reply: oneshot::Sender<Vec<crate::run::Message>>,
 }
 
 struct RunTask {
@@ -840,11 +840,7 @@ impl<A: Actor> Host<A> {
     }
 
     /// Takes up to `count` messages of run-loop queues (of `names`, if given) for the run loop.
-    fn take_for_run(
-        &mut self,
-        names: Option<&[String]>,
-        count: usize,
-    ) -> Vec<crate::run::TakenMessage> {
+    fn take_for_run(&mut self, names: Option<&[String]>, count: usize) -> Vec<crate::run::Message> {
         let mut taken = Vec::new();
         let mut index = 0;
         while index < self.queue.len() && taken.len() < count {
@@ -858,7 +854,7 @@ impl<A: Actor> Host<A> {
             let Some(message) = self.queue.remove(index) else {
                 break;
             };
-            taken.push(crate::run::TakenMessage {
+            taken.push(crate::run::Message {
                 id: message.id,
                 name: message.name.clone(),
                 body: message.body.clone(),
@@ -871,8 +867,8 @@ impl<A: Actor> Host<A> {
     /// Sends messages to a run-loop request; if it stopped waiting, they go back.
     fn hand_over(
         &mut self,
-        taken: Vec<crate::run::TakenMessage>,
-        reply: oneshot::Sender<Vec<crate::run::TakenMessage>>,
+        taken: Vec<crate::run::Message>,
+        reply: oneshot::Sender<Vec<crate::run::Message>>,
     ) {
         if let Err(unsent) = reply.send(taken) {
             for message in unsent.into_iter().rev() {

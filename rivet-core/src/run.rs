@@ -320,11 +320,9 @@ impl<'a, A: Actor> RunQueue<'a, A> {
         Ok(taken.into_iter().next().map(|m| self.wrap(m)))
     }
 
-    fn wrap(&self, taken: TakenMessage) -> QueueMessage {
+    fn wrap(&self, taken: Message) -> QueueMessage {
         QueueMessage {
-            id: taken.id,
-            name: taken.name,
-            body: taken.body,
+            message: taken,
             mailbox: self.cx.mailbox.clone(),
             done: false,
             _awake: self.cx.keep_awake(),
@@ -335,13 +333,13 @@ impl<'a, A: Actor> RunQueue<'a, A> {
 /// The answer to a `QueueNext` request while it is awaited. Messages the host handed over but
 /// nobody read (the waiting future was dropped) go back to the queue.
 struct Handover {
-    rx: oneshot::Receiver<Vec<TakenMessage>>,
+    rx: oneshot::Receiver<Vec<Message>>,
     mailbox: Mailbox,
 }
 
 impl Handover {
     /// Stops the host from handing anything over; returns what it already did.
-    fn close(&mut self) -> Option<Vec<TakenMessage>> {
+    fn close(&mut self) -> Option<Vec<Message>> {
         self.rx.close();
         self.rx.try_recv().ok()
     }
@@ -357,28 +355,17 @@ impl Drop for Handover {
     }
 }
 
-/// A message the host hands to the run loop.
-#[derive(Debug)]
-pub(crate) struct TakenMessage {
+/// A queue message: its id, its queue's wire name and its CBOR body. What the host hands to the
+/// run loop, what a [`QueueMessage`] holds, and what a workflow records
+/// ([`WorkflowMessage`](crate::workflow::WorkflowMessage)).
+#[derive(Debug, Clone)]
+pub struct Message {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) body: Bytes,
 }
 
-/// A queue message taken by the run loop. It stays stored until
-/// [`complete`](Self::complete)d; dropped without that, it goes back to the front of its queue.
-/// While it is held, the actor stays awake.
-#[derive(Debug)]
-pub struct QueueMessage {
-    id: u64,
-    name: String,
-    body: Bytes,
-    mailbox: Mailbox,
-    done: bool,
-    _awake: KeepAwake,
-}
-
-impl QueueMessage {
+impl Message {
     /// The message's id in its actor's queue.
     pub fn id(&self) -> u64 {
         self.id
@@ -398,7 +385,29 @@ impl QueueMessage {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
         crate::__private::decode_message(&self.body, &self.name)
     }
+}
 
+/// A queue message taken by the run loop. It stays stored until
+/// [`complete`](Self::complete)d; dropped without that, it goes back to the front of its queue.
+/// While it is held, the actor stays awake.
+#[derive(Debug)]
+pub struct QueueMessage {
+    message: Message,
+    mailbox: Mailbox,
+    done: bool,
+    _awake: KeepAwake,
+}
+
+/// The message's id, name and body.
+impl std::ops::Deref for QueueMessage {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        &self.message
+    }
+}
+
+impl QueueMessage {
     /// Removes the message from the queue and answers a sender waiting on it with `response`,
     /// both once the removal is committed; returns as soon as the actor took the request.
     pub async fn complete<T: Serialize + ?Sized>(mut self, response: &T) -> Result<(), Error> {
@@ -420,7 +429,7 @@ impl QueueMessage {
         self.done = true;
         let (reply, rx) = oneshot::channel();
         let envelope = Envelope::QueueComplete {
-            id: self.id,
+            id: self.message.id,
             response,
             reply,
         };
@@ -434,9 +443,9 @@ impl QueueMessage {
 impl Drop for QueueMessage {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self
-                .mailbox
-                .send(Box::new(Envelope::QueueRelease { id: self.id }));
+            let _ = self.mailbox.send(Box::new(Envelope::QueueRelease {
+                id: self.message.id,
+            }));
         }
     }
 }

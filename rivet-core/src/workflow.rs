@@ -946,34 +946,7 @@ impl<A: Actor> StepCx<A> {
 }
 
 /// A queue message a workflow received; recorded, so replay returns the same one.
-#[derive(Debug, Clone)]
-pub struct WorkflowMessage {
-    id: u64,
-    name: String,
-    body: Bytes,
-}
-
-impl WorkflowMessage {
-    /// The message's id in its actor's queue.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The queue's wire name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The body, CBOR.
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
-    /// The body decoded as the queue's message type.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        crate::__private::decode_message(&self.body, &self.name)
-    }
-}
+pub type WorkflowMessage = crate::run::Message;
 
 /// The actor's queue as a workflow waits on it ([`Workflow::queue`]).
 #[derive(Debug)]
@@ -996,7 +969,7 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                         ciborium::Value::Bytes(bytes) => Bytes::from(bytes),
                         _ => Bytes::new(),
                     };
-                    WorkflowMessage { id, name, body }
+                    crate::run::Message { id, name, body }
                 })),
                 _ => Ok(None),
             };
@@ -1006,11 +979,7 @@ impl<A: Actor> WorkflowQueue<'_, A> {
             return Err(stopping());
         }
         let mut ops = Vec::with_capacity(2);
-        let message = taken.as_ref().map(|m| WorkflowMessage {
-            id: m.id(),
-            name: m.name().to_owned(),
-            body: m.body().clone(),
-        });
+        let message = taken.as_ref().map(|m| WorkflowMessage::clone(m));
         if let Some(m) = &message {
             ops.push(Op::Take(wf.scope.to_vec(), m.id));
         }

@@ -1161,7 +1161,6 @@ async fn flow_workflow(cx: rivet_core::run::RunCx<Flow>) -> Result<(), Error> {
     use rivet_core::workflow::{Loop, Workflow};
     let key = cx.key().parts().first().cloned().unwrap_or_default();
     let version = flow_version(&key);
-    let ended = flow_ended(&key);
     let log = cx.key().clone();
     let outer = cx.key().clone();
     let result = cx
@@ -1244,15 +1243,21 @@ async fn flow_workflow(cx: rivet_core::run::RunCx<Flow>) -> Result<(), Error> {
             .await
         })
         .await;
+    report_end(&outer, result)
+}
+
+/// Logs how a test workflow ended (`ended:ok` or `ended:{code}`, see [`hook_log`]) and signals
+/// [`flow_ended`]; a workflow stopped by its actor's stop ended nothing.
+fn report_end<T>(key: &ActorKey, result: Result<T, Error>) -> Result<(), Error> {
     match &result {
-        Ok(_) => record(&outer, "ended:ok"),
         Err(error) if error.is(rivet_core::client::codes::SHUT_DOWN) => return Ok(()),
         Err(error) => record(
-            &outer,
+            key,
             &format!("ended:{}", error.to_actor_error().full_code()),
         ),
+        Ok(_) => record(key, "ended:ok"),
     }
-    ended.add_permits(1);
+    flow_ended(&key.parts().first().cloned().unwrap_or_default()).add_permits(1);
     result.map(|_| ())
 }
 
@@ -1312,7 +1317,6 @@ impl Chores {
         use rivet_core::workflow::{Branch, Step};
         let key = cx.key().clone();
         let outer = key.clone();
-        let name = key.parts().first().cloned().unwrap_or_default();
         let fast = Duration::from_millis(1);
         let result: Result<u32, Error> = cx
             .workflow(async move |wf| {
@@ -1411,16 +1415,7 @@ impl Chores {
                 .await
             })
             .await;
-        match &result {
-            Err(error) if error.is(rivet_core::client::codes::SHUT_DOWN) => return Ok(()),
-            Err(error) => record(
-                &outer,
-                &format!("ended:{}", error.to_actor_error().full_code()),
-            ),
-            Ok(_) => record(&outer, "ended:ok"),
-        }
-        flow_ended(&name).add_permits(1);
-        result.map(|_| ())
+        report_end(&outer, result)
     }
 
     /// What the steps wrote.
@@ -1450,7 +1445,6 @@ impl Bloat {
     async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
         let key = cx.key().clone();
         let outer = key.clone();
-        let name = key.parts().first().cloned().unwrap_or_default();
         let result: Result<(), Error> = cx
             .workflow(async move |wf| {
                 let fast = Duration::from_millis(1);
@@ -1473,16 +1467,7 @@ impl Bloat {
                 .await
             })
             .await;
-        match &result {
-            Err(error) if error.is(rivet_core::client::codes::SHUT_DOWN) => return Ok(()),
-            Err(error) => record(
-                &outer,
-                &format!("ended:{}", error.to_actor_error().full_code()),
-            ),
-            Ok(()) => record(&outer, "ended:ok"),
-        }
-        flow_ended(&name).add_permits(1);
-        result
+        report_end(&outer, result)
     }
 
     /// The state's size.
@@ -1495,6 +1480,48 @@ impl Bloat {
     #[action]
     fn history(&self, cx: &mut Cx<Self>) -> Option<rivet_core::workflow::WorkflowHistory> {
         cx.workflow_history()
+    }
+}
+
+/// A server child process of the crash tests (`src/bin/crash_server.rs`); killed with SIGKILL
+/// when dropped, so a failing test leaves none behind.
+#[derive(Debug)]
+pub struct ServerProcess(std::process::Child);
+
+impl ServerProcess {
+    /// Starts `binary` (a test passes `env!("CARGO_BIN_EXE_crash_server")`) on the data
+    /// directory `dir`; returns it with its endpoint once it listens.
+    pub fn start(binary: &str, dir: &std::path::Path) -> (Self, String) {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(binary)
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().expect("stdout");
+        let server = Self(child);
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the server's address");
+        assert!(
+            !line.trim().is_empty(),
+            "the server exited before listening"
+        );
+        (server, format!("http://{}", line.trim()))
+    }
+
+    /// Kills it (SIGKILL on Unix) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

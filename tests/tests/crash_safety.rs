@@ -4,13 +4,11 @@
 //! storage opens cleanly. 20 rounds.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rivet_core::Client;
 use rivet_examples::counter::Counter;
-use rivet_tests::{KvOutcome, KvStep, Ledger, Store};
+use rivet_tests::{KvOutcome, KvStep, Ledger, ServerProcess, Store};
 
 const ROUNDS: usize = 20;
 const WRITERS: usize = 4;
@@ -29,41 +27,8 @@ struct Acked {
     rows: BTreeSet<i64>,
 }
 
-/// The server process; killed when dropped, so a failing test leaves none behind.
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        // SIGKILL on Unix.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn start(dir: &std::path::Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_server"))
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the server's address");
-    assert!(
-        !line.trim().is_empty(),
-        "the server exited before listening"
-    );
-    (server, format!("http://{}", line.trim()))
+fn start(dir: &std::path::Path) -> (ServerProcess, String) {
+    ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir)
 }
 
 /// Increments and puts until the first failure (the kill).

@@ -3,47 +3,20 @@
 //! itself, and in the end each task was processed exactly once (count, sum, and the loop's
 //! iteration count all match).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rivet_core::Client;
 use rivet_core::workflow::EntryKind;
 use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
+use rivet_tests::ServerProcess;
 
 const WORKERS: u64 = 2;
 const TASKS: u64 = 400;
 const MAX_ROUNDS: usize = 40;
 
-/// The server process; killed when dropped, so a failing test leaves none behind.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGKILL on Unix.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &std::path::Path) -> (Server, Client) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_server"))
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the server's address");
-    assert!(
-        !line.trim().is_empty(),
-        "the server exited before listening"
-    );
-    (server, Client::new(format!("http://{}", line.trim())))
+fn start(dir: &std::path::Path) -> (ServerProcess, Client) {
+    let (server, endpoint) = ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir);
+    (server, Client::new(endpoint))
 }
 
 fn worker(client: &Client, w: u64) -> <TaskWorker as rivet_core::client::ActorDescriptor>::Client {
