@@ -181,7 +181,7 @@ impl<A: Actor> RunCx<A> {
 #[derive(Debug, Clone, Default)]
 pub struct Next {
     names: Option<Vec<String>>,
-    timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl Next {

@@ -275,8 +275,14 @@ enum RecordKind {
         #[serde(default)]
         wake: Option<String>,
     },
+    /// A queue wait; until it ends (`completed_ms` set), a timed one records its deadline and
+    /// the wake-up that ends it in a sleeping actor.
     Message {
         message: Option<(u64, String, ciborium::Value)>,
+        #[serde(default)]
+        deadline_ms: Option<i64>,
+        #[serde(default)]
+        wake: Option<String>,
     },
     Join,
     Race {
@@ -662,8 +668,8 @@ impl Engine {
         }
     }
 
-    /// Cancels the wake-ups of the unfinished sleeps under `prefix`, which nothing waits for
-    /// any more.
+    /// Cancels the pending wake-ups of the sleeps and timed queue waits under `prefix`, which
+    /// nothing waits for any more.
     fn cancel_wakes(&self, prefix: &[u8], schedules: &mut Schedules) {
         let now = now_ms();
         for (_, record) in self
@@ -671,11 +677,15 @@ impl Engine {
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
         {
-            if let RecordKind::Sleep {
-                until_ms,
-                wake: Some(id),
-            } = &record.kind
-                && *until_ms > now
+            let (due, wake) = match &record.kind {
+                RecordKind::Sleep { until_ms, wake } => (Some(*until_ms), wake),
+                RecordKind::Message {
+                    deadline_ms, wake, ..
+                } => (*deadline_ms, wake),
+                _ => continue,
+            };
+            if let (Some(due), Some(id)) = (due, wake)
+                && due > now
             {
                 schedules.cancel_wake(id);
             }
@@ -725,7 +735,7 @@ impl Engine {
                     RecordKind::Sleep { until_ms, .. } => EntryKind::Sleep {
                         until_ms: *until_ms,
                     },
-                    RecordKind::Message { message } => EntryKind::Message {
+                    RecordKind::Message { message, .. } => EntryKind::Message {
                         name: message.as_ref().map(|(_, name, _)| name.clone()),
                         body: message.as_ref().map(|(_, _, body)| match body {
                             ciborium::Value::Bytes(bytes) => {
@@ -957,22 +967,74 @@ pub struct WorkflowQueue<'a, A: Actor> {
 impl<A: Actor> WorkflowQueue<'_, A> {
     /// Waits for the next message (of [`Next::names`], within [`Next::timeout`]) as an entry
     /// called `name`: the message leaves the queue in the commit that records it, and replay
-    /// returns it again. `None` when the timeout passed; that is recorded too, but a wait cut
-    /// off before it ended (the actor stopped) starts its full timeout again on the next wake.
-    pub async fn next(&self, name: &str, next: Next) -> Result<Option<WorkflowMessage>, Error> {
+    /// returns it again. `None` when the timeout passed (recorded too). A timed wait records
+    /// its deadline first, like a durable [`sleep`](Workflow::sleep): the actor may sleep
+    /// meanwhile, is woken at the deadline, and a replay waits only for what is left.
+    pub async fn next(&self, name: &str, mut next: Next) -> Result<Option<WorkflowMessage>, Error> {
         let wf = self.workflow;
         let (key, index, prior) = wf.visit(name, Some("message"))?;
-        if let Some(record) = prior {
-            return match record.kind {
-                RecordKind::Message { message } => Ok(message.map(|(id, name, body)| {
-                    let body = match body {
-                        ciborium::Value::Bytes(bytes) => Bytes::from(bytes),
-                        _ => Bytes::new(),
-                    };
-                    crate::run::Message { id, name, body }
-                })),
-                _ => Ok(None),
-            };
+        let (record, deadline_ms, wake) = match prior {
+            Some(record) => match record.kind {
+                RecordKind::Message { message, .. } if record.completed_ms.is_some() => {
+                    return Ok(message.map(|(id, name, body)| {
+                        let body = match body {
+                            ciborium::Value::Bytes(bytes) => Bytes::from(bytes),
+                            _ => Bytes::new(),
+                        };
+                        crate::run::Message { id, name, body }
+                    }));
+                }
+                // A timed wait cut off by a stop: it goes on until its recorded deadline.
+                RecordKind::Message {
+                    deadline_ms,
+                    ref wake,
+                    ..
+                } => {
+                    let wake = wake.clone();
+                    (record, deadline_ms, wake)
+                }
+                _ => return Err(unexpected(&key)),
+            },
+            None => match next.timeout {
+                Some(timeout) => {
+                    let deadline_ms = now_ms()
+                        .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
+                    let wake = crate::registry::new_id();
+                    let record = Record::new(
+                        index,
+                        RecordKind::Message {
+                            message: None,
+                            deadline_ms: Some(deadline_ms),
+                            wake: Some(wake.clone()),
+                        },
+                    );
+                    wf.commit(
+                        vec![
+                            Op::put(key.clone(), record.clone())?,
+                            Op::Wake(wake.clone(), deadline_ms),
+                        ],
+                        Vec::new(),
+                    )
+                    .await?;
+                    (record, Some(deadline_ms), Some(wake))
+                }
+                None => (
+                    Record::new(
+                        index,
+                        RecordKind::Message {
+                            message: None,
+                            deadline_ms: None,
+                            wake: None,
+                        },
+                    ),
+                    None,
+                    None,
+                ),
+            },
+        };
+        if let Some(deadline_ms) = deadline_ms {
+            let left = u64::try_from(deadline_ms.saturating_sub(now_ms())).unwrap_or(0);
+            next.timeout = Some(Duration::from_millis(left));
         }
         let taken = wf.shared.run.queue().next(next).await?;
         if taken.is_none() && wf.shared.run.is_aborted() {
@@ -990,10 +1052,15 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                 ciborium::Value::Bytes(m.body.to_vec()),
             )
         });
-        ops.push(Op::put(
-            key,
-            Record::new(index, RecordKind::Message { message: recorded }).completed(1),
-        )?);
+        let mut record = record;
+        record.kind = RecordKind::Message {
+            message: recorded,
+            deadline_ms,
+            wake,
+        };
+        // A message that came before the deadline: its wake-up is no longer needed.
+        ops.push(Op::CancelWakes(key.clone()));
+        ops.push(Op::put(key, record.completed(1))?);
         wf.commit(ops, Vec::new()).await?;
         // Recorded and out of the queue: the held message must not go back when dropped.
         if let Some(taken) = taken {

@@ -1301,8 +1301,9 @@ pub struct Chores {
     pub log: Vec<String>,
 }
 
-/// How long the `chores` workflow's durable `rest` lasts; longer than the sleep timeout of
-/// the registry in the test, so the actor sleeps in the middle of it.
+/// How long the `chores` workflow's timed `quiet` queue wait and durable `rest` sleep last;
+/// longer than the sleep timeout of the registry in the test, so the actor sleeps in the middle
+/// of each.
 pub const CHORES_REST: Duration = Duration::from_millis(1500);
 
 #[actor(name = "chores")]
@@ -1385,10 +1386,9 @@ impl Chores {
                         ],
                     )
                     .await?;
-                // A wait that times out is recorded too: replay does not wait again.
-                let quiet = Next::new()
-                    .names(["nothing"])
-                    .timeout(Duration::from_millis(20));
+                // A wait that times out, longer than the idle timeout: the actor sleeps in the
+                // middle, the recorded deadline wakes it, and the timeout is recorded.
+                let quiet = Next::new().names(["nothing"]).timeout(CHORES_REST);
                 let quiet = wf.queue().next("quiet", quiet).await?.is_none();
                 let k = key.clone();
                 let line = format!("{flaky} {slow} {both:?} {poke} {quiet}");

@@ -200,10 +200,13 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
     // Queued before the race starts, so the message branch wins it.
     chores.send_pokes(7).await.unwrap();
     let id = chores.resolve().await.unwrap();
-    // The workflow waits out `rest` longer than the sleep timeout: the actor sleeps, and the
-    // recorded end of the sleep wakes it.
-    wait_for(&mut events, &id, LifecycleKind::Slept).await;
-    wait_for(&mut events, &id, LifecycleKind::Woke).await;
+    // The workflow waits out `quiet` (a queue wait with a timeout), then `rest` (a durable
+    // sleep), each longer than the sleep timeout: the actor sleeps, and the recorded deadline
+    // wakes it, twice.
+    for _ in 0..2 {
+        wait_for(&mut events, &id, LifecycleKind::Slept).await;
+        wait_for(&mut events, &id, LifecycleKind::Woke).await;
+    }
     acquire(flow_ended("chores"), "the chores workflow's end").await;
     assert_eq!(
         hook_log("chores"),
@@ -250,12 +253,18 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
         until_ms - recorded_at,
         i64::try_from(CHORES_REST.as_millis()).expect("ms"),
     );
+    let quiet = history.entry("quiet").expect("quiet");
     assert_eq!(
-        history.entry("quiet").expect("quiet").kind,
+        quiet.kind,
         EntryKind::Message {
             name: None,
             body: None
         }
+    );
+    let waited = quiet.completed_at_ms.expect("ended") - quiet.created_at_ms;
+    assert!(
+        waited >= i64::try_from(CHORES_REST.as_millis()).expect("ms"),
+        "the wait ended after {waited} ms"
     );
     assert!(
         history.entry("doomed").is_none(),
