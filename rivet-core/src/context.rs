@@ -96,6 +96,9 @@ pub(crate) struct TurnEffects {
     pub(crate) queue_takes: Vec<u64>,
     /// Answers to waiting senders of taken messages, sent once the turn commits.
     pub(crate) queue_answers: Vec<(u64, Option<Bytes>)>,
+    /// Messages a workflow took and gives back (a decided race's losing branch had received
+    /// them): stored and queued again in id order; a waiting sender keeps waiting.
+    pub(crate) queue_returns: Vec<crate::run::Message>,
     /// The workflow engine's part of the turn, run once the turn's state change is accepted
     /// for commit: it updates the engine and adds its writes, takes, answers and wake-ups.
     pub(crate) workflow: Option<WorkflowApply>,

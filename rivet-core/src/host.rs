@@ -1362,6 +1362,30 @@ impl<A: Actor> Host<A> {
                 self.recorded_messages.insert(id);
             }
         }
+        let returned = !effects.queue_returns.is_empty();
+        for message in std::mem::take(&mut effects.queue_returns) {
+            self.recorded_messages.remove(&message.id);
+            match encode_queue_message(&message.name, &message.body) {
+                Ok(value) => batch.put(queue_key(message.id), value),
+                Err(error) => tracing::error!(%error, "cannot store a returned queue message"),
+            }
+            let at = self
+                .queue
+                .iter()
+                .position(|m| m.id > message.id)
+                .unwrap_or(self.queue.len());
+            self.queue.insert(
+                at,
+                QueuedMessage {
+                    id: message.id,
+                    name: message.name,
+                    body: message.body,
+                },
+            );
+        }
+        if returned {
+            self.serve_next_waiters();
+        }
         let answers: Vec<_> = effects
             .queue_answers
             .into_iter()

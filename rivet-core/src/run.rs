@@ -180,7 +180,7 @@ impl<A: Actor> RunCx<A> {
 /// What [`RunQueue::next`] waits for.
 #[derive(Debug, Clone, Default)]
 pub struct Next {
-    names: Option<Vec<String>>,
+    pub(crate) names: Option<Vec<String>>,
     pub(crate) timeout: Option<Duration>,
 }
 
@@ -347,7 +347,8 @@ impl Handover {
 
 impl Drop for Handover {
     fn drop(&mut self) {
-        for message in self.close().unwrap_or_default() {
+        // Each goes back to the front of the queue: the last first, so they keep their order.
+        for message in self.close().unwrap_or_default().into_iter().rev() {
             let _ = self
                 .mailbox
                 .send(Box::new(Envelope::QueueRelease { id: message.id }));

@@ -122,6 +122,10 @@ pub mod codes {
         "duplicate_name",
         "Two workflow entries in one scope have the same name.",
     );
+    /// A record of a race's losing branch (or of a failed join's other branches), refused
+    /// because the race was decided; nobody sees it but the branch that is gone.
+    pub const BRANCH_CANCELLED: ErrorCode =
+        ErrorCode::new("workflow", "branch_cancelled", "The branch was cancelled.");
     /// A race without branches.
     pub const NO_BRANCHES: ErrorCode = ErrorCode::new(
         "workflow",
@@ -464,8 +468,12 @@ enum Op {
     Output(ciborium::Value),
     /// A wake-only schedule with this id at this time.
     Wake(String, i64),
-    /// Cancel the pending wake-ups of the sleeps under this location (a decided race).
+    /// Cancel the pending wake-ups of the sleeps and timed queue waits under this location (a
+    /// decided race, a message that came before its wait's deadline).
     CancelWakes(Vec<u8>),
+    /// A race under this location was won by the branch with this scope: messages its other
+    /// branches received as the last thing they did go back to the queue.
+    ReturnLosers(Vec<u8>, Vec<u8>),
     Take(Vec<u8>, u64),
     Answer(u64, Option<Bytes>),
 }
@@ -474,6 +482,21 @@ impl Op {
     /// Records `record` at `key`, encoded here (in the run loop, not in the actor's turn) and
     /// checked against [`MAX_RECORD_SIZE`].
     fn put(key: Vec<u8>, record: Record) -> Result<Self, Error> {
+        let op = Self::put_unchecked(key, record)?;
+        if let Self::Put(key, _, value) = &op
+            && value.len() > MAX_RECORD_SIZE
+        {
+            return Err(Error::public(codes::VALUE_TOO_LARGE.with_message(format!(
+                "`{}` would record {} bytes; the limit is {MAX_RECORD_SIZE}.",
+                display_path(key),
+                value.len()
+            ))));
+        }
+        Ok(op)
+    }
+
+    /// Records `record` at `key` whatever its size.
+    fn put_unchecked(key: Vec<u8>, record: Record) -> Result<Self, Error> {
         let mut value = Vec::new();
         ciborium::into_writer(&record, &mut value).map_err(|e| {
             Error::public(
@@ -481,13 +504,6 @@ impl Op {
                     .with_message(format!("A workflow entry cannot be encoded: {e}")),
             )
         })?;
-        if value.len() > MAX_RECORD_SIZE {
-            return Err(Error::public(codes::VALUE_TOO_LARGE.with_message(format!(
-                "`{}` would record {} bytes; the limit is {MAX_RECORD_SIZE}.",
-                display_path(&key),
-                value.len()
-            ))));
-        }
         Ok(Self::Put(key, record, value))
     }
 }
@@ -656,6 +672,7 @@ impl Engine {
                 }
                 Op::Wake(id, at_ms) => schedules.wake_at(id, at_ms),
                 Op::CancelWakes(prefix) => self.cancel_wakes(&prefix, schedules),
+                Op::ReturnLosers(race, winner) => self.return_losers(&race, &winner, turn),
                 Op::Take(scope, id) => {
                     turn.queue_takes.push(id);
                     self.open_messages.push((scope, id));
@@ -665,6 +682,40 @@ impl Engine {
                     turn.queue_answers.push((id, response));
                 }
             }
+        }
+    }
+
+    /// Gives back the messages that the losing branches of the race at `race` received and did
+    /// nothing after: the race's outcome does not depend on them, so they stay for the next
+    /// wait. (One a loser went on to use stays consumed; its sender is answered when the
+    /// iteration or workflow ends.)
+    fn return_losers(&mut self, race: &[u8], winner: &[u8], turn: &mut TurnEffects) {
+        let mut kept = Vec::new();
+        for (scope, id) in std::mem::take(&mut self.open_messages) {
+            let returned = (scope.starts_with(race) && !scope.starts_with(winner))
+                .then(|| self.last_message(&scope, id))
+                .flatten();
+            match returned {
+                Some(message) => turn.queue_returns.push(message),
+                None => kept.push((scope, id)),
+            }
+        }
+        self.open_messages = kept;
+    }
+
+    /// Message `id`, if it is the last entry recorded in `scope`.
+    fn last_message(&self, scope: &[u8], id: u64) -> Option<crate::run::Message> {
+        let last = self.scopes.get(scope)?.recorded.last_key_value()?.1;
+        match &self.entries.get(last)?.kind {
+            RecordKind::Message {
+                message: Some((recorded, name, ciborium::Value::Bytes(body))),
+                ..
+            } if *recorded == id => Some(crate::run::Message {
+                id,
+                name: name.clone(),
+                body: Bytes::from(body.clone()),
+            }),
+            _ => None,
         }
     }
 
@@ -996,7 +1047,8 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                 _ => return Err(unexpected(&key)),
             },
             None => match next.timeout {
-                Some(timeout) => {
+                // A wait that does not wait has nothing to survive a stop for.
+                Some(timeout) if !timeout.is_zero() => {
                     let deadline_ms = now_ms()
                         .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
                     let wake = crate::registry::new_id();
@@ -1018,7 +1070,7 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                     .await?;
                     (record, Some(deadline_ms), Some(wake))
                 }
-                None => (
+                _ => (
                     Record::new(
                         index,
                         RecordKind::Message {
@@ -1036,7 +1088,14 @@ impl<A: Actor> WorkflowQueue<'_, A> {
             let left = u64::try_from(deadline_ms.saturating_sub(now_ms())).unwrap_or(0);
             next.timeout = Some(Duration::from_millis(left));
         }
-        let taken = wf.shared.run.queue().next(next).await?;
+        let queue = wf.shared.run.queue();
+        let taken = if next.timeout.is_some_and(|t| t.is_zero()) {
+            // Past the deadline (or no wait asked for): still take a message already queued,
+            // as a wait that had not been cut off would have.
+            queue.try_next(next.names).await?
+        } else {
+            queue.next(next).await?
+        };
         if taken.is_none() && wf.shared.run.is_aborted() {
             return Err(stopping());
         }
@@ -1060,7 +1119,8 @@ impl<A: Actor> WorkflowQueue<'_, A> {
         };
         // A message that came before the deadline: its wake-up is no longer needed.
         ops.push(Op::CancelWakes(key.clone()));
-        ops.push(Op::put(key, record.completed(1))?);
+        // Not held to the size limit: the queue's own limit already bounds the message.
+        ops.push(Op::put_unchecked(key, record.completed(1))?);
         wf.commit(ops, Vec::new()).await?;
         // Recorded and out of the queue: the held message must not go back when dropped.
         if let Some(taken) = taken {
@@ -1204,7 +1264,7 @@ impl<A: Actor> Workflow<A> {
             .run
             .turn(move |state, cx| {
                 if cancel.is_some_and(|c| c.is_set()) {
-                    return Err(Error::internal("the branch was cancelled"));
+                    return Err(Error::public(codes::BRANCH_CANCELLED.error()));
                 }
                 for update in updates {
                     update(state, cx)?;
@@ -1482,7 +1542,9 @@ impl<A: Actor> Workflow<A> {
 
     /// Runs branches concurrently until the first finishes (RivetKit's `ctx.race`); the others
     /// are cancelled: what they had not recorded yet is not recorded (a queue message they had
-    /// not recorded stays queued) and their pending durable sleeps no longer wake the actor.
+    /// not recorded stays queued), a message one received as the last thing it did goes back
+    /// to the queue (its sender keeps waiting), and their pending durable sleeps and timed waits
+    /// no longer wake the actor. A message a losing branch went on to use stays consumed.
     /// Returns the winner's name and result, which are recorded, so replay returns the same
     /// winner without running the branches.
     pub async fn race<'a, T>(
@@ -1546,6 +1608,11 @@ impl<A: Actor> Workflow<A> {
         };
         let ops = vec![
             Op::CancelWakes(key.clone()),
+            Op::ReturnLosers(key.clone(), {
+                let mut scope = key.clone();
+                push_name(&mut scope, &winner);
+                scope
+            }),
             Op::put(key, updated.completed(0))?,
         ];
         self.commit(ops, Vec::new()).await?;

@@ -10,8 +10,8 @@ use rivet_core::{LifecycleKind, Registry};
 use rivet_examples::order::{Inventory, Order, OrderStatus, PlaceOrder, Receipt};
 use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
 use rivet_tests::{
-    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, entered, flow_ended, gate, hook_log,
-    set_flow_version, wait_for,
+    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, Racer, entered, flow_ended, gate,
+    hook_log, set_flow_version, wait_for,
 };
 
 fn registry(dir: &std::path::Path) -> Registry {
@@ -19,6 +19,7 @@ fn registry(dir: &std::path::Path) -> Registry {
         .with::<Flow>()
         .with::<Chores>()
         .with::<Bloat>()
+        .with::<Racer>()
         .data_dir(dir)
         .sleep_grace_period(Duration::from_millis(50))
         .build()
@@ -391,4 +392,18 @@ async fn a_step_whose_state_change_cannot_be_committed_does_not_count_as_done() 
         "{:?}",
         history.status
     );
+}
+
+#[tokio::test]
+async fn a_message_a_losing_branch_received_last_goes_back_to_the_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let registry = registry(dir.path());
+    let racer = registry.client().get_or_create::<Racer>(["loser"]);
+    // `listen` records the message, then `work` wins the race: the message is given back, and
+    // the wait after the race gets it; its sender, still waiting, gets the answer from there.
+    let doubled = racer.send_numbers(21).wait(PATIENCE).await.unwrap();
+    assert_eq!(doubled, 42);
+    assert_eq!(racer.got().await.unwrap(), [21]);
+    acquire(flow_ended("loser"), "the racer's end").await;
+    assert_eq!(hook_log("loser"), ["ended:ok"]);
 }
