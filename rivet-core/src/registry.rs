@@ -797,12 +797,16 @@ impl RegistryInner {
     /// At start-up: wakes every actor with workflow history but no recorded output.
     async fn wake_unfinished_workflows(self: &Arc<Self>) -> Result<(), StorageError> {
         use crate::storage::keys::WORKFLOW;
+        // Two listings rather than a read per actor.
+        let finished: std::collections::HashSet<i64> = self
+            .storage
+            .actors_with_prefix(crate::workflow::OUTPUT_KEY)
+            .await?
+            .iter()
+            .map(|record| record.storage_id)
+            .collect();
         for record in self.storage.actors_with_prefix(WORKFLOW).await? {
-            let output = self
-                .storage
-                .get(record.storage_id, crate::workflow::OUTPUT_KEY)
-                .await?;
-            if output.is_none()
+            if !finished.contains(&record.storage_id)
                 && let Err(error) = self.wake(record)
             {
                 tracing::warn!(%error, "cannot wake an actor with an unfinished workflow");
