@@ -1275,11 +1275,7 @@ impl<A: Actor> Host<A> {
         let output = match dispatch.result {
             Ok(output) => output,
             Err(error) => {
-                self.discard_turn_writes(dispatch.mutates);
-                let error = error.into_reply(what);
-                let refused = error.clone();
-                self.submit(batch, move |_| reply(Err(error)));
-                return Some(refused);
+                return self.refuse_turn(dispatch.mutates, batch, error.into_reply(what), reply);
             }
         };
         // The database's changed pages, kept apart until the state is persisted too.
@@ -1288,11 +1284,7 @@ impl<A: Actor> Host<A> {
         #[cfg(feature = "sqlite")]
         let db_image = match self.cx.db.as_mut().map(|db| db.prepare_turn(&mut db_pages)) {
             Some(Err(error)) => {
-                self.discard_turn_writes(true);
-                let error = error.into_reply(what);
-                let refused = error.clone();
-                self.submit(batch, move |_| reply(Err(error)));
-                return Some(refused);
+                return self.refuse_turn(true, batch, error.into_reply(what), reply);
             }
             Some(Ok(image)) => image,
             None => None,
@@ -1311,11 +1303,7 @@ impl<A: Actor> Host<A> {
                     }
                 }
                 Err(error) => {
-                    self.discard_turn_writes(true);
-                    let error = error.into_reply(what);
-                    let refused = error.clone();
-                    self.submit(batch, move |_| reply(Err(error)));
-                    return Some(refused);
+                    return self.refuse_turn(true, batch, error.into_reply(what), reply);
                 }
             }
         }
@@ -1335,10 +1323,7 @@ impl<A: Actor> Host<A> {
                 ));
                 tracing::error!(%error, "restarting the actor");
                 self.poisoned.store(true, Ordering::Release);
-                self.discard_turn_writes(true);
-                let refused = error.clone();
-                self.submit(batch, move |_| reply(Err(error)));
-                return Some(refused);
+                return self.refuse_turn(true, batch, error, reply);
             }
         }
         #[cfg(feature = "sqlite")]
@@ -1413,6 +1398,25 @@ impl<A: Actor> Host<A> {
             }
         });
         None
+    }
+
+    /// Ends a turn that cannot commit: forgets its writes (and its state change, if it could
+    /// have made one), and answers `error` once `batch` (the writes that stand regardless)
+    /// commits; returns the error.
+    fn refuse_turn<R>(
+        &mut self,
+        state_changed: bool,
+        batch: Batch,
+        error: ActorError,
+        reply: R,
+    ) -> Option<ActorError>
+    where
+        R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
+    {
+        self.discard_turn_writes(state_changed);
+        let refused = error.clone();
+        self.submit(batch, move |_| reply(Err(error)));
+        Some(refused)
     }
 
     /// Forgets everything a failed turn wrote: state (when it could have changed it), KV,

@@ -226,21 +226,7 @@ impl<'a, A: Actor> RunQueue<'a, A> {
         if self.cx.is_aborted() {
             return Ok(Vec::new());
         }
-        let (reply, rx) = oneshot::channel();
-        let envelope = Envelope::QueueNext {
-            names: next.names,
-            count: count.max(1),
-            wait: true,
-            reply,
-        };
-        self.cx
-            .mailbox
-            .send(Box::new(envelope))
-            .map_err(|_| stopping())?;
-        let mut pending = Handover {
-            rx,
-            mailbox: self.cx.mailbox.clone(),
-        };
+        let mut pending = self.request(next.names, count.max(1), true)?;
         let wait = async {
             tokio::select! {
                 taken = &mut pending.rx => taken.ok(),
@@ -301,23 +287,34 @@ impl<'a, A: Actor> RunQueue<'a, A> {
         &self,
         names: Option<Vec<String>>,
     ) -> Result<Option<QueueMessage>, Error> {
+        let mut pending = self.request(names, 1, false)?;
+        let taken = (&mut pending.rx).await.unwrap_or_default();
+        Ok(taken.into_iter().next().map(|m| self.wrap(m)))
+    }
+
+    /// Asks the host for up to `count` messages (`wait`: until one comes); the answer arrives
+    /// through the returned handover.
+    fn request(
+        &self,
+        names: Option<Vec<String>>,
+        count: usize,
+        wait: bool,
+    ) -> Result<Handover, Error> {
         let (reply, rx) = oneshot::channel();
         let envelope = Envelope::QueueNext {
             names,
-            count: 1,
-            wait: false,
+            count,
+            wait,
             reply,
         };
         self.cx
             .mailbox
             .send(Box::new(envelope))
             .map_err(|_| stopping())?;
-        let mut pending = Handover {
+        Ok(Handover {
             rx,
             mailbox: self.cx.mailbox.clone(),
-        };
-        let taken = (&mut pending.rx).await.unwrap_or_default();
-        Ok(taken.into_iter().next().map(|m| self.wrap(m)))
+        })
     }
 
     fn wrap(&self, taken: Message) -> QueueMessage {

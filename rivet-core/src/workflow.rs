@@ -637,9 +637,7 @@ impl Engine {
                 Op::Prune(prefix) => {
                     self.cancel_wakes(&prefix, schedules);
                     let doomed: Vec<Vec<u8>> = self
-                        .entries
-                        .range(prefix.clone()..)
-                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .entries_under(&prefix)
                         .map(|(k, _)| k.clone())
                         .collect();
                     for key in doomed {
@@ -685,6 +683,16 @@ impl Engine {
         }
     }
 
+    /// The recorded entries at `prefix` and inside it, in key order.
+    fn entries_under<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Record)> + 'a {
+        self.entries
+            .range(prefix.to_vec()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+
     /// Gives back the messages that the losing branches of the race at `race` received and did
     /// nothing after: the race's outcome does not depend on them, so they stay for the next
     /// wait. (One a loser went on to use stays consumed; its sender is answered when the
@@ -723,11 +731,7 @@ impl Engine {
     /// nothing waits for any more.
     fn cancel_wakes(&self, prefix: &[u8], schedules: &mut Schedules) {
         let now = now_ms();
-        for (_, record) in self
-            .entries
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-        {
+        for (_, record) in self.entries_under(prefix) {
             let (due, wake) = match &record.kind {
                 RecordKind::Sleep { until_ms, wake } => (Some(*until_ms), wake),
                 RecordKind::Message {
@@ -1239,6 +1243,14 @@ impl<A: Actor> Workflow<A> {
         lock(&self.shared.engine).visit(&self.scope, name, tag)
     }
 
+    /// Waits `duration`, or fails with the stopping error as soon as the actor stops.
+    async fn pause(&self, duration: Duration) -> Result<(), Error> {
+        tokio::select! {
+            () = tokio::time::sleep(duration) => Ok(()),
+            () = self.shared.run.aborted() => Err(stopping()),
+        }
+    }
+
     fn child(&self, scope: Vec<u8>) -> Self {
         self.branch(scope, self.cancel.clone())
     }
@@ -1375,10 +1387,7 @@ impl<A: Actor> Workflow<A> {
                 ))));
             }
             tracing::warn!(step = %display_path(&key), attempt, error = %failure, "workflow step failed; retrying");
-            tokio::select! {
-                () = tokio::time::sleep(options.backoff_for(attempt)) => {}
-                () = self.shared.run.aborted() => return Err(stopping()),
-            }
+            self.pause(options.backoff_for(attempt)).await?;
         }
     }
 
@@ -1505,10 +1514,7 @@ impl<A: Actor> Workflow<A> {
         };
         let left = u64::try_from(until_ms.saturating_sub(now_ms())).unwrap_or(0);
         if left > 0 {
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(left)) => {}
-                () = self.shared.run.aborted() => return Err(stopping()),
-            }
+            self.pause(Duration::from_millis(left)).await?;
         }
         Ok(())
     }
