@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use rivet_client::ActorError;
+use rivet_client::{ActorError, codes};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -269,5 +269,25 @@ impl ActionMetadata {
             params,
             mutates,
         }
+    }
+}
+
+/// Decodes an actor's creation input; `None` decodes as `null`, so an `Option` input may be left
+/// out.
+pub(crate) fn decode_input<A: Actor>(input: Option<&[u8]>) -> Result<A::Input, Error> {
+    match input {
+        Some(bytes) => rivet_client::codec::decode(bytes).map_err(|e| {
+            Error::public(codes::VALIDATION_ERROR.with_message(format!(
+                "invalid input for actor `{}`: {}",
+                A::metadata().name,
+                rivet_client::codec::describe_de_error(&e)
+            )))
+        }),
+        None => rivet_client::codec::decode(&[0xf6u8][..]).map_err(|_| {
+            Error::public(codes::MISSING_INPUT.with_message(format!(
+                "Actor `{}` needs creation input.",
+                A::metadata().name
+            )))
+        }),
     }
 }

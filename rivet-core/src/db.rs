@@ -54,18 +54,6 @@ pub mod codes {
     );
 }
 
-/// The database's length in bytes, as 8 big-endian bytes.
-const META: &[u8] = &[9, 0];
-/// Pages: this prefix then the page number (from 0) as 4 big-endian bytes.
-const PAGES: &[u8] = &[9, 1];
-const _: () = assert!(META[0] == keys::DB[0] && PAGES[0] == keys::DB[0]);
-
-fn page_key(index: usize) -> Bytes {
-    let mut key = PAGES.to_vec();
-    key.extend_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
-    Bytes::from(key)
-}
-
 /// The page size an SQLite image declares (bytes 16–17 of its header; 1 means 65536).
 fn page_size(image: &[u8]) -> usize {
     match image.get(16..18) {
@@ -159,30 +147,29 @@ impl Db {
         let mut len = 0usize;
         let mut pages: BTreeMap<usize, Bytes> = BTreeMap::new();
         for (key, value) in stored {
-            if key[..] == *META {
+            if key[..] == *keys::DB_META {
                 let bytes: [u8; 8] = value[..]
                     .try_into()
-                    .map_err(|_| StorageError::Corrupt("database length".to_owned()))?;
+                    .map_err(|_| StorageError::corrupt("the database length"))?;
                 len = usize::try_from(u64::from_be_bytes(bytes))
-                    .map_err(|_| StorageError::Corrupt("database length".to_owned()))?;
-            } else if let Some(index) = key.strip_prefix(PAGES) {
-                let bytes: [u8; 4] = index
-                    .try_into()
-                    .map_err(|_| StorageError::Corrupt("database page key".to_owned()))?;
-                pages.insert(u32::from_be_bytes(bytes) as usize, value);
+                    .map_err(|_| StorageError::corrupt("the database length"))?;
+            } else {
+                let index = keys::db_page_index(&key)
+                    .ok_or_else(|| StorageError::corrupt("a database page key"))?;
+                pages.insert(index, value);
             }
         }
         let mut image = Vec::with_capacity(len);
         for (expected, (index, page)) in pages.into_iter().enumerate() {
             if index != expected {
                 return Err(
-                    StorageError::Corrupt(format!("database page {expected} is missing")).into(),
+                    StorageError::corrupt(format!("database page {expected} is missing")).into(),
                 );
             }
             image.extend_from_slice(&page);
         }
         if image.len() != len {
-            return Err(StorageError::Corrupt(format!(
+            return Err(StorageError::corrupt(format!(
                 "database has {} bytes of pages, expected {len}",
                 image.len()
             ))
@@ -363,15 +350,15 @@ impl Db {
         for index in 0..pages {
             let range = index * size..((index + 1) * size).min(new.len());
             if old.get(range.clone()) != Some(&new[range.clone()]) {
-                batch.put(page_key(index), Bytes::copy_from_slice(&new[range]));
+                batch.put(keys::db_page(index), Bytes::copy_from_slice(&new[range]));
             }
         }
         let old_pages = old.len().div_ceil(page_size(old).max(1));
         for index in pages..old_pages {
-            batch.delete(page_key(index));
+            batch.delete(keys::db_page(index));
         }
         batch.put(
-            Bytes::from_static(META),
+            Bytes::from_static(keys::DB_META),
             Bytes::copy_from_slice(&(new.len() as u64).to_be_bytes()),
         );
         Ok(Some(new.to_vec()))

@@ -25,11 +25,15 @@ use tracing::Instrument;
 use crate::actor::{Actor, Dispatch, Hook, HookSet};
 use crate::context::{ActorIdentity, Conn, ConnKind, CreateCx, Cx};
 use crate::error::Error;
+use crate::ids::new_id;
 use crate::kv::Kv;
+use crate::lifecycle::LifecycleKind;
+use crate::message::Message;
 use crate::raw::{self, RawCommand, RawMessage, RawWebSocket, WebSocketEvent};
-use crate::registry::{LifecycleKind, RegistryInner};
+use crate::registry::RegistryInner;
 use crate::schedule::{Entry, Schedules};
-use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys, now_ms};
+use crate::storage::{ActorRecord, Batch, Commit, StorageError, keys};
+use crate::time::now_ms;
 
 /// An actor's mailbox. Messages are boxed: a tokio channel allocates its slots 32 at a time,
 /// so a small element keeps an idle actor's mailbox small.
@@ -156,7 +160,7 @@ pub(crate) enum Envelope {
         names: Option<Vec<String>>,
         count: usize,
         wait: bool,
-        reply: oneshot::Sender<Vec<crate::run::Message>>,
+        reply: oneshot::Sender<Vec<Message>>,
     },
     /// The run loop completed a message: delete it and answer its waiting sender.
     QueueComplete {
@@ -279,12 +283,6 @@ enum Stop {
     Shutdown,
 }
 
-struct QueuedMessage {
-    id: u64,
-    name: String,
-    body: Bytes,
-}
-
 struct Host<A: Actor> {
     registry: Arc<RegistryInner>,
     record: ActorRecord,
@@ -296,7 +294,7 @@ struct Host<A: Actor> {
     committed_state: Vec<u8>,
     poisoned: Arc<AtomicBool>,
     inflight: Arc<AtomicUsize>,
-    queue: VecDeque<QueuedMessage>,
+    queue: VecDeque<Message>,
     next_queue_id: u64,
     waiters: HashMap<u64, oneshot::Sender<Result<QueueSendOutcome, ActorError>>>,
     stop: Option<Stop>,
@@ -309,7 +307,7 @@ struct Host<A: Actor> {
     /// Queue messages whose queue has a handler, among `queue`.
     handled_queued: usize,
     /// Messages handed to the run loop and not completed yet.
-    taken: HashMap<u64, QueuedMessage>,
+    taken: HashMap<u64, Message>,
     /// Messages a workflow took out of the queue and recorded in this activation (their
     /// senders may still be waiting for an answer).
     recorded_messages: std::collections::HashSet<u64>,
@@ -322,7 +320,7 @@ struct Host<A: Actor> {
 struct NextWaiter {
     names: Option<Vec<String>>,
     count: usize,
-    reply: oneshot::Sender<Vec<crate::run::Message>>,
+    reply: oneshot::Sender<Vec<Message>>,
 }
 
 struct RunTask {
@@ -351,7 +349,7 @@ impl<A: Actor> Host<A> {
         let (state, fresh) = match &stored {
             Some(bytes) => (decode_state::<A>(bytes)?, false),
             None => {
-                let input = decode_input::<A>(record.input.as_deref())?;
+                let input = crate::actor::decode_input::<A>(record.input.as_deref())?;
                 match A::create(&create_cx, input).await {
                     Ok(state) => (state, true),
                     Err(error) => {
@@ -485,18 +483,14 @@ impl<A: Actor> Host<A> {
             .scan_prefix(self.record.storage_id, keys::QUEUE_PREFIX)
             .await?
         {
-            let id = decode_u64(&key[keys::QUEUE_PREFIX.len()..])?;
-            let (name, body): (String, serde_bytes_compat::ByteBuf) =
-                rivet_client::codec::decode(&value[..])
-                    .map_err(|e| StorageError::Corrupt(format!("queue message {id}: {e}")))?;
-            if A::queue_has_handler(&name) {
+            let id = keys::queue_message_id(&key).ok_or_else(|| {
+                StorageError::corrupt(format!("a queue message key {:?}", &key[..]))
+            })?;
+            let message = Message::decode_record(id, &value)?;
+            if A::queue_has_handler(&message.name) {
                 self.handled_queued += 1;
             }
-            self.queue.push_back(QueuedMessage {
-                id,
-                name,
-                body: Bytes::from(body.0),
-            });
+            self.queue.push_back(message);
         }
         Ok(())
     }
@@ -679,7 +673,7 @@ impl<A: Actor> Host<A> {
                         )
                     }
                     ConnRef::Ephemeral { params } => {
-                        let id = crate::registry::new_id();
+                        let id = new_id();
                         (
                             Work::EphemeralAction {
                                 id: id.clone(),
@@ -712,7 +706,7 @@ impl<A: Actor> Host<A> {
                 sink,
                 reply,
             } => {
-                let id = crate::registry::new_id();
+                let id = new_id();
                 let timeout = self.registry.config().hook_timeout;
                 let work = Work::Connect {
                     id: id.clone(),
@@ -840,7 +834,7 @@ impl<A: Actor> Host<A> {
     }
 
     /// Takes up to `count` messages of run-loop queues (of `names`, if given) for the run loop.
-    fn take_for_run(&mut self, names: Option<&[String]>, count: usize) -> Vec<crate::run::Message> {
+    fn take_for_run(&mut self, names: Option<&[String]>, count: usize) -> Vec<Message> {
         let mut taken = Vec::new();
         let mut index = 0;
         while index < self.queue.len() && taken.len() < count {
@@ -854,22 +848,14 @@ impl<A: Actor> Host<A> {
             let Some(message) = self.queue.remove(index) else {
                 break;
             };
-            taken.push(crate::run::Message {
-                id: message.id,
-                name: message.name.clone(),
-                body: message.body.clone(),
-            });
+            taken.push(message.clone());
             self.taken.insert(message.id, message);
         }
         taken
     }
 
     /// Sends messages to a run-loop request; if it stopped waiting, they go back.
-    fn hand_over(
-        &mut self,
-        taken: Vec<crate::run::Message>,
-        reply: oneshot::Sender<Vec<crate::run::Message>>,
-    ) {
+    fn hand_over(&mut self, taken: Vec<Message>, reply: oneshot::Sender<Vec<Message>>) {
         if let Err(unsent) = reply.send(taken) {
             for message in unsent.into_iter().rev() {
                 if let Some(message) = self.taken.remove(&message.id) {
@@ -908,7 +894,7 @@ impl<A: Actor> Host<A> {
             return;
         }
         let mut batch = Batch::default();
-        batch.delete(queue_key(id));
+        batch.delete(keys::queue_message(id));
         let waiter = self.waiters.remove(&id);
         // The loop goes on at once; the sender hears only after the commit. (If the commit
         // fails, the actor restarts and the message comes back.)
@@ -1030,7 +1016,7 @@ impl<A: Actor> Host<A> {
     ) {
         let config = self.registry.config();
         let checked = if !A::metadata().queues.contains(&name.as_str()) {
-            Err(crate::__private::queue_not_found(&name))
+            Err(crate::message::queue_not_found(&name))
         } else if body.len() > config.max_queue_message_size {
             Err(Error::public(codes::QUEUE_MESSAGE_TOO_LARGE.with_message(
                 format!(
@@ -1053,7 +1039,8 @@ impl<A: Actor> Host<A> {
         }
         let id = self.next_queue_id;
         self.next_queue_id += 1;
-        let record = match encode_queue_message(&name, &body) {
+        let message = Message { id, name, body };
+        let record = match message.encode_record() {
             Ok(record) => record,
             Err(error) => {
                 let _ = reply.send(Err(error.into_reply("queue send")));
@@ -1061,15 +1048,15 @@ impl<A: Actor> Host<A> {
             }
         };
         let mut batch = Batch::default();
-        batch.put(queue_key(id), record);
+        batch.put(keys::queue_message(id), record);
         batch.put(
             keys::QUEUE_META,
             Bytes::copy_from_slice(&self.next_queue_id.to_be_bytes()),
         );
-        if A::queue_has_handler(&name) {
+        if A::queue_has_handler(&message.name) {
             self.handled_queued += 1;
         }
-        self.queue.push_back(QueuedMessage { id, name, body });
+        self.queue.push_back(message);
         self.serve_next_waiters();
         if wait {
             // Answered when a handler completes the message.
@@ -1113,7 +1100,7 @@ impl<A: Actor> Host<A> {
             tracing::warn!(queue = %message.name, id = message.id, %error, "queue handler failed; message dropped");
         }
         let mut always = Batch::default();
-        always.delete(queue_key(message.id));
+        always.delete(keys::queue_message(message.id));
         let waiter = self.waiters.remove(&message.id);
         self.finish_turn(
             dispatch,
@@ -1343,15 +1330,15 @@ impl<A: Actor> Host<A> {
         batch.ops.append(&mut raw_writes.ops);
         for id in effects.queue_takes {
             if self.taken.remove(&id).is_some() {
-                batch.delete(queue_key(id));
+                batch.delete(keys::queue_message(id));
                 self.recorded_messages.insert(id);
             }
         }
         let returned = !effects.queue_returns.is_empty();
         for message in std::mem::take(&mut effects.queue_returns) {
             self.recorded_messages.remove(&message.id);
-            match encode_queue_message(&message.name, &message.body) {
-                Ok(value) => batch.put(queue_key(message.id), value),
+            match message.encode_record() {
+                Ok(value) => batch.put(keys::queue_message(message.id), value),
                 Err(error) => tracing::error!(%error, "cannot store a returned queue message"),
             }
             let at = self
@@ -1359,14 +1346,7 @@ impl<A: Actor> Host<A> {
                 .iter()
                 .position(|m| m.id > message.id)
                 .unwrap_or(self.queue.len());
-            self.queue.insert(
-                at,
-                QueuedMessage {
-                    id: message.id,
-                    name: message.name,
-                    body: message.body,
-                },
-            );
+            self.queue.insert(at, message);
         }
         if returned {
             self.serve_next_waiters();
@@ -1774,75 +1754,18 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn decode_state<A: Actor>(bytes: &[u8]) -> Result<A, Error> {
-    rivet_client::codec::decode(bytes).map_err(|e| {
-        Error::internal(StorageError::Corrupt(format!(
-            "stored state does not decode: {e}"
-        )))
-    })
-}
-
-fn decode_input<A: Actor>(input: Option<&[u8]>) -> Result<A::Input, Error> {
-    crate::registry::decode_input::<A>(input)
+    rivet_client::codec::decode(bytes)
+        .map_err(|e| Error::internal(StorageError::corrupt_because("the stored state", e)))
 }
 
 fn decode_u64(bytes: &[u8]) -> Result<u64, Error> {
     let array: [u8; 8] = bytes
         .try_into()
-        .map_err(|_| Error::internal(StorageError::Corrupt("bad queue counter".to_owned())))?;
+        .map_err(|_| Error::internal(StorageError::corrupt("the queue's next message id")))?;
     Ok(u64::from_be_bytes(array))
-}
-
-fn queue_key(id: u64) -> Bytes {
-    let mut key = Vec::with_capacity(keys::QUEUE_PREFIX.len() + 8);
-    key.extend_from_slice(keys::QUEUE_PREFIX);
-    key.extend_from_slice(&id.to_be_bytes());
-    Bytes::from(key)
-}
-
-fn encode_queue_message(name: &str, body: &[u8]) -> Result<Bytes, Error> {
-    let mut out = Vec::with_capacity(body.len() + name.len() + 8);
-    ciborium::into_writer(&(name, serde_bytes_compat::Bytes(body)), &mut out)
-        .map_err(|e| Error::internal(format!("cannot encode queue message: {e}")))?;
-    Ok(Bytes::from(out))
 }
 
 fn storage_failure(error: &StorageError) -> ActorError {
     tracing::error!(%error, "storage commit failed");
     codes::INTERNAL_ERROR.error()
-}
-
-/// CBOR byte strings without another dependency: serde encodes `&[u8]` as an array of numbers
-/// unless told it is bytes.
-mod serde_bytes_compat {
-    use serde::de::{Deserializer, Visitor};
-    use serde::{Deserialize, Serialize, Serializer};
-
-    pub(super) struct Bytes<'a>(pub(super) &'a [u8]);
-
-    impl Serialize for Bytes<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(self.0)
-        }
-    }
-
-    pub(super) struct ByteBuf(pub(super) Vec<u8>);
-
-    impl<'de> Deserialize<'de> for ByteBuf {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl Visitor<'_> for V {
-                type Value = ByteBuf;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("bytes")
-                }
-                fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
-                    Ok(ByteBuf(v.to_vec()))
-                }
-                fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
-                    Ok(ByteBuf(v))
-                }
-            }
-            d.deserialize_byte_buf(V)
-        }
-    }
 }

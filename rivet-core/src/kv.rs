@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rivet_client::ErrorCode;
@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::storage::{Batch, KeyRange, Storage, keys, prefix_end};
+use crate::sync::lock;
 
 /// The longest key, in bytes (as RivetKit's engine).
 pub const MAX_KEY_SIZE: usize = 2 * 1024;
@@ -148,17 +149,6 @@ fn check_batch(len: usize) -> Result<(), Error> {
     Ok(())
 }
 
-fn storage_key(key: &[u8]) -> Bytes {
-    let mut full = Vec::with_capacity(keys::KV.len() + key.len());
-    full.extend_from_slice(keys::KV);
-    full.extend_from_slice(key);
-    Bytes::from(full)
-}
-
-fn lock(pending: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
-    pending.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Kv {
     pub(crate) fn new(storage: Arc<dyn Storage>, actor: i64) -> Self {
         Self {
@@ -196,7 +186,7 @@ impl Kv {
         if let Some(value) = self.cache.get(key) {
             return Ok(value.clone());
         }
-        let value = self.storage.get(self.actor, &storage_key(key)).await?;
+        let value = self.storage.get(self.actor, &keys::kv(key)).await?;
         self.remember(Bytes::copy_from_slice(key), value.clone());
         Ok(value)
     }
@@ -370,9 +360,9 @@ impl Kv {
         // entries up to the last one read survive the merge, and an overlay write past it
         // sorts after them and is cut by the limit, as it should be.
         let hidden = overlay.values().filter(|v| v.is_none()).count();
-        let full_start = storage_key(start);
+        let full_start = keys::kv(start);
         let full_end = match end {
-            Some(end) => Some(storage_key(end)),
+            Some(end) => Some(keys::kv(end)),
             None => prefix_end(keys::KV).map(Bytes::from),
         };
         let range = KeyRange {
@@ -414,7 +404,7 @@ impl Kv {
         let writes = std::mem::take(&mut self.turn);
         let mut pending = lock(&self.pending);
         for (key, value) in &writes {
-            let full = storage_key(key);
+            let full = keys::kv(key);
             match value {
                 Some(v) => batch.put(full, v.clone()),
                 None => batch.delete(full),

@@ -45,12 +45,18 @@
 //! repository's `ARCHITECTURE.md` for the full picture.
 
 pub mod actor;
+mod cbor;
+mod config;
 pub mod context;
 #[cfg(feature = "sqlite")]
 pub mod db;
+mod dispatch;
 pub mod error;
 mod host;
+mod ids;
 pub mod kv;
+mod lifecycle;
+mod message;
 pub mod raw;
 mod registry;
 pub mod run;
@@ -58,6 +64,8 @@ pub mod schedule;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod storage;
+mod sync;
+mod time;
 pub mod workflow;
 
 #[doc(hidden)]
@@ -67,9 +75,8 @@ pub mod __private;
 pub use actor::{Actor, ActorMetadata, Hook, HookSet};
 pub use context::{Conn, ConnKind, CreateCx, Cx, KeepAwake};
 pub use error::{Error, Result, UserError};
-pub use registry::{
-    DATA_DIR_ENV, DEFAULT_DATA_DIR, LifecycleEvent, LifecycleKind, Registry, RegistryBuilder,
-};
+pub use lifecycle::{LifecycleEvent, LifecycleKind};
+pub use registry::{DATA_DIR_ENV, DEFAULT_DATA_DIR, Registry, RegistryBuilder};
 pub use rivet_client::{
     ActorConnection, ActorDescriptor, ActorError, ActorHandle, ActorKey, Client, ErrorCode,
     QueueSend, Subscription, codes,

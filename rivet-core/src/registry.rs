@@ -8,58 +8,31 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use rivet_client::transport::{
     BoxFuture, ConnSender, ConnectionTransport, QueueSendOutcome, Transport,
 };
-use rivet_client::{ActorAddr, ActorError, ActorKey, ActorTarget, Client, codes};
+use rivet_client::{ActorAddr, ActorError, ActorTarget, Client, codes};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::actor::{Actor, ActorMetadata};
+use crate::config::Config;
 use crate::context::ConnKind;
-use crate::error::{BuildError, Error};
+use crate::error::BuildError;
 use crate::host::{self, ConnRef, Envelope, Leftovers, Mailbox, MailboxRx, ReplyTo};
-use crate::storage::{
-    ActorRecord, Lookup, NewActor, Storage, StorageError, memory::MemoryStorage, now_ms,
-};
+use crate::ids::new_id;
+use crate::lifecycle::{LifecycleEvent, LifecycleKind};
+use crate::storage::{ActorRecord, Lookup, NewActor, Storage, StorageError, memory::MemoryStorage};
+use crate::sync::lock;
+use crate::time::now_ms;
 
 /// The environment variable that sets the data directory.
 pub const DATA_DIR_ENV: &str = "RIVET_DATA_DIR";
 /// The data directory used when neither the builder nor the environment names one.
 pub const DEFAULT_DATA_DIR: &str = "./.rivet";
-
-/// Limits and timeouts of a registry.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) sleep_timeout: Duration,
-    pub(crate) action_timeout: Duration,
-    pub(crate) hook_timeout: Duration,
-    pub(crate) sleep_grace_period: Duration,
-    pub(crate) max_state_size: usize,
-    pub(crate) max_queue_size: usize,
-    pub(crate) max_queue_message_size: usize,
-    #[cfg(feature = "server")]
-    pub(crate) server: crate::server::ServerConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            sleep_timeout: Duration::from_secs(30),
-            action_timeout: Duration::from_secs(60),
-            hook_timeout: Duration::from_secs(15),
-            sleep_grace_period: Duration::from_secs(15),
-            max_state_size: 128 * 1024,
-            max_queue_size: 1000,
-            max_queue_message_size: 64 * 1024,
-            #[cfg(feature = "server")]
-            server: crate::server::ServerConfig::default(),
-        }
-    }
-}
 
 enum StorageChoice {
     Default,
@@ -228,7 +201,7 @@ impl RegistryBuilder {
     /// Which browser origins may call the server (default: any, with credentials).
     #[cfg(feature = "server")]
     #[must_use]
-    pub fn cors(mut self, cors: crate::server::Cors) -> Self {
+    pub fn cors(mut self, cors: crate::config::Cors) -> Self {
         self.config.server.cors = cors;
         self
     }
@@ -380,7 +353,7 @@ impl Registry {
     }
 
     #[cfg(feature = "server")]
-    pub(crate) fn server_config(&self) -> &crate::server::ServerConfig {
+    pub(crate) fn server_config(&self) -> &crate::config::ServerConfig {
         &self.guard.inner.config.server
     }
 
@@ -419,35 +392,6 @@ impl Registry {
             tracing::error!(%error, "closing storage failed");
         }
     }
-}
-
-/// Something that happened to an actor.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct LifecycleEvent {
-    /// The actor id.
-    pub actor_id: String,
-    /// The actor type name.
-    pub name: String,
-    /// The actor key.
-    pub key: ActorKey,
-    /// What happened.
-    pub kind: LifecycleKind,
-}
-
-/// The kinds of [`LifecycleEvent`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LifecycleKind {
-    /// The actor woke (or was created) and is ready.
-    Woke,
-    /// The actor went to sleep; its state is committed and it holds no memory.
-    Slept,
-    /// The actor was destroyed with its data.
-    Destroyed,
-    /// The actor failed to start, or stopped after a failed write; it restarts from storage on
-    /// the next request.
-    Crashed,
 }
 
 pub(crate) struct RegistryInner {
@@ -524,11 +468,11 @@ impl RegistryInner {
     }
 
     fn live(&self) -> MutexGuard<'_, Live> {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.live)
     }
 
     fn alarms(&self) -> MutexGuard<'_, Alarms> {
-        self.alarms.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.alarms)
     }
 
     fn begin_shutdown(&self) {
@@ -800,7 +744,7 @@ impl RegistryInner {
         // Two listings rather than a read per actor.
         let finished: std::collections::HashSet<i64> = self
             .storage
-            .actors_with_prefix(crate::workflow::OUTPUT_KEY)
+            .actors_with_prefix(crate::storage::keys::WORKFLOW_OUTPUT)
             .await?
             .iter()
             .map(|record| record.storage_id)
@@ -867,9 +811,8 @@ impl RegistryInner {
                     }
                 }
                 Some((at, _)) => {
-                    let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
                     tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
+                        () = tokio::time::sleep(crate::time::until_ms(at)) => {}
                         () = changed => {}
                     }
                 }
@@ -1039,7 +982,7 @@ impl<A: Actor> ActorFactory for Factory<A> {
             // RivetKit ignores input given to an actor that takes none.
             return Ok(None);
         }
-        decode_input::<A>(input.as_deref()).map_err(|e| e.to_actor_error())?;
+        crate::actor::decode_input::<A>(input.as_deref()).map_err(|e| e.to_actor_error())?;
         Ok(input)
     }
 
@@ -1053,38 +996,6 @@ impl<A: Actor> ActorFactory for Factory<A> {
     ) -> BoxFuture<'static, ()> {
         Box::pin(host::run::<A>(registry, record, generation, mailbox, rx))
     }
-}
-
-/// Decodes creation input; `None` decodes as `null`, so an `Option` input may be left out.
-pub(crate) fn decode_input<A: Actor>(input: Option<&[u8]>) -> Result<A::Input, Error> {
-    match input {
-        Some(bytes) => rivet_client::codec::decode(bytes).map_err(|e| {
-            Error::public(codes::VALIDATION_ERROR.with_message(format!(
-                "invalid input for actor `{}`: {}",
-                A::metadata().name,
-                rivet_client::codec::describe_de_error(&e)
-            )))
-        }),
-        None => rivet_client::codec::decode(&[0xf6u8][..]).map_err(|_| {
-            Error::public(codes::MISSING_INPUT.with_message(format!(
-                "Actor `{}` needs creation input.",
-                A::metadata().name
-            )))
-        }),
-    }
-}
-
-/// A new random actor or connection id: 24 lowercase hex characters.
-pub(crate) fn new_id() -> String {
-    let mut bytes = [0u8; 12];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: fall back to time and a counter, still unique within the process.
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        bytes[..8].copy_from_slice(&now_ms().to_be_bytes());
-        bytes[8..].copy_from_slice(&(n as u32).to_be_bytes());
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn internal(error: StorageError) -> ActorError {

@@ -50,13 +50,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tokio::sync::{oneshot, watch};
 
 use crate::actor::Actor;
 use crate::context::{ActorIdentity, AwakeHolds, Cx, KeepAwake};
 use crate::error::Error;
 use crate::host::{Envelope, Mailbox};
+pub use crate::message::Message;
 use rivet_client::{ActorKey, codes};
 
 /// A state change the run loop asks the host to run as a turn; returns a boxed result.
@@ -350,38 +350,6 @@ impl Drop for Handover {
                 .mailbox
                 .send(Box::new(Envelope::QueueRelease { id: message.id }));
         }
-    }
-}
-
-/// A queue message: its id, its queue's wire name and its CBOR body. What the host hands to the
-/// run loop, what a [`QueueMessage`] holds, and what a workflow records
-/// ([`WorkflowMessage`](crate::workflow::WorkflowMessage)).
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub(crate) id: u64,
-    pub(crate) name: String,
-    pub(crate) body: Bytes,
-}
-
-impl Message {
-    /// The message's id in its actor's queue.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The queue's wire name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The body, CBOR.
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
-    /// The body decoded as the queue's message type.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        crate::__private::decode_message(&self.body, &self.name)
     }
 }
 

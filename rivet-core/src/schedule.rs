@@ -9,14 +9,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use rivet_client::ActorError;
 
-use crate::actor::Actor;
+use crate::cbor::{ByteBuf, ByteStr};
 use crate::error::Error;
+use crate::ids::new_id;
 use crate::storage::{Batch, StorageError, keys};
+use crate::time::{from_ms, to_ms};
 
 /// A call of one of actor `A`'s actions with its arguments, built by the generated
 /// `{Actor}Call::{action}(args...)` (one function per action, typed like the action).
@@ -89,7 +91,7 @@ impl Entry {
     }
 
     fn encode(&self) -> Bytes {
-        let record = (self.at_ms, &self.action, ByteString(&self.args));
+        let record = (self.at_ms, &self.action, ByteStr(&self.args));
         let mut out = Vec::new();
         // Writing integers, text and bytes into a Vec cannot fail.
         if let Err(error) = ciborium::into_writer(&record, &mut out) {
@@ -99,34 +101,18 @@ impl Entry {
     }
 
     pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Self, StorageError> {
-        let id = std::str::from_utf8(&key[keys::SCHEDULES.len()..])
-            .map_err(|_| StorageError::Corrupt("schedule id is not UTF-8".to_owned()))?
+        let id = keys::schedule_id(key)
+            .ok_or_else(|| StorageError::corrupt("a schedule id that is not UTF-8"))?
             .to_owned();
-        let (at_ms, action, args): (i64, String, ciborium::Value) = ciborium::from_reader(value)
-            .map_err(|e| StorageError::Corrupt(format!("schedule {id}: {e}")))?;
-        let args = match args {
-            ciborium::Value::Bytes(bytes) => Bytes::from(bytes),
-            _ => {
-                return Err(StorageError::Corrupt(format!(
-                    "schedule {id}: arguments are not bytes"
-                )));
-            }
-        };
+        let (at_ms, action, args): (i64, String, ByteBuf) = ciborium::from_reader(value)
+            .map_err(|e| StorageError::corrupt_because(format!("schedule {id}"), e))?;
+        let args = Bytes::from(args.0);
         Ok(Self {
             id,
             at_ms,
             action,
             args,
         })
-    }
-}
-
-/// Serializes as a CBOR byte string (serde writes `&[u8]` as an array of numbers otherwise).
-struct ByteString<'a>(&'a [u8]);
-
-impl serde::Serialize for ByteString<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
     }
 }
 
@@ -148,27 +134,6 @@ impl std::fmt::Debug for Schedules {
         f.debug_struct("Schedules")
             .field("count", &self.entries.len())
             .finish_non_exhaustive()
-    }
-}
-
-fn schedule_key(id: &str) -> Bytes {
-    let mut key = keys::SCHEDULES.to_vec();
-    key.extend_from_slice(id.as_bytes());
-    Bytes::from(key)
-}
-
-pub(crate) fn to_ms(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-fn from_ms(ms: i64) -> SystemTime {
-    if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
     }
 }
 
@@ -204,7 +169,7 @@ impl Schedules {
         if at > now_ms {
             return None;
         }
-        batch.delete(schedule_key(&id));
+        batch.delete(keys::schedule(&id));
         self.remove(&id)
     }
 
@@ -213,12 +178,12 @@ impl Schedules {
         for op in std::mem::take(&mut self.turn) {
             match op {
                 Op::Add(entry) => {
-                    batch.put(schedule_key(&entry.id), entry.encode());
+                    batch.put(keys::schedule(&entry.id), entry.encode());
                     self.insert(entry);
                 }
                 Op::Cancel(id) => {
                     if self.remove(&id).is_some() {
-                        batch.delete(schedule_key(&id));
+                        batch.delete(keys::schedule(&id));
                     }
                 }
             }
@@ -299,7 +264,7 @@ impl<A> std::fmt::Debug for Schedule<'_, A> {
     }
 }
 
-impl<'a, A: Actor> Schedule<'a, A> {
+impl<'a, A> Schedule<'a, A> {
     pub(crate) fn new(schedules: &'a mut Schedules) -> Self {
         Self {
             schedules,
@@ -315,7 +280,7 @@ impl<'a, A: Actor> Schedule<'a, A> {
     /// Runs `call` at `time` (at once, after this turn, if it is past); returns the schedule's id.
     pub fn at(&mut self, time: SystemTime, call: Call<A>) -> Result<String, Error> {
         let args = call.args.map_err(Error::public)?;
-        let id = crate::registry::new_id();
+        let id = new_id();
         self.schedules.turn.push(Op::Add(Entry {
             id: id.clone(),
             at_ms: to_ms(time),

@@ -31,39 +31,7 @@ mod ws;
 /// The default address of `Registry::serve`, the port the official client expects.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6420";
 
-/// Which cross-origin requests browsers may make.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Cors {
-    /// Any origin, with credentials (the request's origin is mirrored, as the official client
-    /// sends credentials). The default, convenient for development.
-    #[default]
-    Permissive,
-    /// Only these origins (for example `https://app.example.com`), with credentials.
-    Origins(Vec<String>),
-    /// No CORS headers: browsers only reach the server from its own origin.
-    Disabled,
-}
-
-/// Limits and policies of the server.
-#[derive(Debug, Clone)]
-pub(crate) struct ServerConfig {
-    pub(crate) max_incoming_message_size: usize,
-    pub(crate) max_outgoing_message_size: usize,
-    pub(crate) max_request_body_size: usize,
-    pub(crate) cors: Cors,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            max_incoming_message_size: 64 * 1024,
-            max_outgoing_message_size: 1024 * 1024,
-            max_request_body_size: 16 * 1024 * 1024,
-            cors: Cors::Permissive,
-        }
-    }
-}
+pub use crate::config::Cors;
 
 impl Registry {
     /// The server's routes as an axum [`Router`], to serve alone or nest under a prefix of an

@@ -1,9 +1,10 @@
 //! Storage: one ordered key-value space per actor, written in atomic batches.
 //!
-//! Everything an actor persists lives in its own key space (state under [`keys::STATE`], queue
-//! messages under [`keys::QUEUE_PREFIX`], ...). A turn's writes go out as one [`Batch`]; the
-//! backend commits batches of one actor in submission order and calls each batch's callback after
-//! its commit, which is when the turn's reply and events are released (the output gate).
+//! Everything an actor persists lives in its own key space, laid out by [`keys`] (state under
+//! [`keys::STATE`], queue messages under [`keys::QUEUE_PREFIX`], ...). A turn's writes go out as
+//! one [`Batch`]; the backend commits batches of one actor in submission order and calls each
+//! batch's callback after its commit, which is when the turn's reply and events are released (the
+//! output gate).
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -13,42 +14,12 @@ use bytes::Bytes;
 use rivet_client::ActorKey;
 use rivet_client::transport::BoxFuture;
 
+pub mod keys;
 pub mod memory;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-/// Well-known keys in an actor's key space (the layout follows RivetKit's).
-pub mod keys {
-    /// The actor's state, CBOR.
-    pub const STATE: &[u8] = &[1];
-    /// Queue metadata: the next message id.
-    pub const QUEUE_META: &[u8] = &[5, 1, 1];
-    /// Queue messages: this prefix then the message id as 8 big-endian bytes.
-    pub const QUEUE_PREFIX: &[u8] = &[5, 1, 2];
-    /// Workflow history (`RunCx::workflow`): entries under `[6, 1]` then their location, the
-    /// finished workflow's output under `[6, 2]`.
-    pub const WORKFLOW: &[u8] = &[6];
-    /// The user key-value store (`cx.kv()`): this prefix then the user's key.
-    pub const KV: &[u8] = &[4];
-    /// Schedules (`cx.schedule()`): this prefix then the schedule's id.
-    pub const SCHEDULES: &[u8] = &[8];
-    /// The actor's SQLite database (`cx.db()`): its length under `[9, 0]`, its pages under
-    /// `[9, 1]` then the page number.
-    pub const DB: &[u8] = &[9];
-}
-
-/// The first key after every key that starts with `prefix`; `None` when there is none (the
-/// prefix is empty or all `0xff`).
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
+pub(crate) use keys::prefix_end;
 
 /// Keys to read in order: from `start` (inclusive) to `end` (exclusive; `None`: to the end of
 /// the key space), at most `limit` of them, from the end when `reverse`.
@@ -64,22 +35,64 @@ pub struct KeyRange<'a> {
     pub reverse: bool,
 }
 
-/// A storage failure. The runtime reports it to callers as `core.internal_error` and logs it.
+/// A boxed error, the source of a [`StorageError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A storage failure. The runtime reports it to callers as `core.internal_error` and logs it
+/// with its chain of sources.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
-    /// The backend failed (I/O, corruption, database error).
-    #[error("storage backend error: {0}")]
-    Backend(String),
+    /// The backend failed (I/O, a database error) while doing `what`.
+    #[error("storage backend error: {what}")]
+    Backend {
+        /// What the backend was doing.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: BoxError,
+    },
     /// The storage is closed.
     #[error("storage is closed")]
     Closed,
-    /// Stored data could not be decoded.
-    #[error("stored data is invalid: {0}")]
-    Corrupt(String),
+    /// Stored data (`what`) could not be decoded.
+    #[error("stored data is invalid: {what}")]
+    Corrupt {
+        /// What could not be read.
+        what: String,
+        /// Why, when a decoder said.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// An earlier batch of this actor activation failed, so this one was not applied.
     #[error("an earlier write of this actor failed; the actor restarts from storage")]
     Poisoned,
+}
+
+impl StorageError {
+    /// A backend failure while doing `what`.
+    pub fn backend(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Stored data that is invalid, as `what` says.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// Stored data (`what`) that a decoder refused with `source`.
+    pub fn corrupt_because(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 /// An actor as storage knows it.
@@ -261,12 +274,4 @@ pub trait Storage: Send + Sync + Debug + 'static {
 
     /// Commits everything submitted so far and stops accepting writes.
     fn close(&self) -> BoxFuture<'_, Result<(), StorageError>>;
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

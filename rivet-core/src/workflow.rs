@@ -77,7 +77,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -90,9 +90,12 @@ use crate::actor::Actor;
 use crate::context::Cx;
 use crate::context::TurnEffects;
 use crate::error::Error;
+use crate::ids::new_id;
 use crate::run::{Next, RunCx, stopping};
-use crate::schedule::{Schedules, to_ms};
-use crate::storage::keys;
+use crate::schedule::Schedules;
+use crate::storage::keys::{self, Segment, push_iteration, push_name, segments};
+use crate::sync::lock;
+use crate::time::{now_ms, to_ms};
 
 /// Workflow error codes.
 pub mod codes {
@@ -146,23 +149,10 @@ pub mod codes {
     );
 }
 
-const ENTRIES: &[u8] = &[6, 1];
-const OUTPUT: &[u8] = &[6, 2];
-pub(crate) const OUTPUT_KEY: &[u8] = OUTPUT;
-const SEG_NAME: u8 = 1;
-const SEG_ITERATION: u8 = 2;
 const MAX_NAME: usize = 256;
 /// The largest encoded history entry (a step's result, a loop's state, a message with its
 /// body), like the limit of a KV value.
 pub const MAX_RECORD_SIZE: usize = 128 * 1024;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn now_ms() -> i64 {
-    to_ms(SystemTime::now())
-}
 
 fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<ciborium::Value, Error> {
     ciborium::Value::serialized(value).map_err(|e| {
@@ -179,50 +169,6 @@ fn from_value<T: DeserializeOwned>(value: &ciborium::Value, what: &str) -> Resul
             "The recorded result of {what} does not decode as the type the code expects now: {e}"
         )))
     })
-}
-
-/// One segment of an entry's location.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Name(String),
-    Iteration(u64),
-}
-
-fn push_name(key: &mut Vec<u8>, name: &str) {
-    key.push(SEG_NAME);
-    key.extend_from_slice(name.as_bytes());
-    key.push(0);
-}
-
-fn push_iteration(key: &mut Vec<u8>, iteration: u64) {
-    key.push(SEG_ITERATION);
-    key.extend_from_slice(&iteration.to_be_bytes());
-}
-
-/// Splits a location key into its segments and the length of each prefix that ends one.
-fn segments(mut key: &[u8]) -> Option<Vec<(Segment, usize)>> {
-    let total = key.len();
-    let mut out = Vec::new();
-    while let Some((&tag, rest)) = key.split_first() {
-        match tag {
-            SEG_NAME => {
-                let end = rest.iter().position(|&b| b == 0)?;
-                let name = std::str::from_utf8(&rest[..end]).ok()?.to_owned();
-                key = &rest[end + 1..];
-                out.push((Segment::Name(name), total - key.len()));
-            }
-            SEG_ITERATION => {
-                let bytes: [u8; 8] = rest.get(..8)?.try_into().ok()?;
-                key = &rest[8..];
-                out.push((
-                    Segment::Iteration(u64::from_be_bytes(bytes)),
-                    total - key.len(),
-                ));
-            }
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 fn display_path(key: &[u8]) -> String {
@@ -538,12 +484,12 @@ impl Engine {
             open_messages: Vec::new(),
         };
         for (key, value) in stored {
-            if key.as_ref() == OUTPUT {
+            if key.as_ref() == keys::WORKFLOW_OUTPUT {
                 let output: ciborium::Value = ciborium::from_reader(value.as_ref())
                     .map_err(|e| corrupt(format!("the workflow output: {e}")))?;
                 engine.output = Some(output);
                 engine.status = WorkflowStatus::Completed;
-            } else if let Some(location) = key.strip_prefix(ENTRIES) {
+            } else if let Some(location) = key.strip_prefix(keys::WORKFLOW_ENTRIES) {
                 if segments(location).is_none() {
                     return Err(corrupt("an entry location"));
                 }
@@ -629,9 +575,7 @@ impl Engine {
         for op in ops {
             match op {
                 Op::Put(key, record, value) => {
-                    let mut full = ENTRIES.to_vec();
-                    full.extend_from_slice(&key);
-                    turn.raw_writes.put(full, value);
+                    turn.raw_writes.put(keys::workflow_entry(&key), value);
                     self.insert(key, record);
                 }
                 Op::Prune(prefix) => {
@@ -642,9 +586,7 @@ impl Engine {
                         .collect();
                     for key in doomed {
                         self.entries.remove(&key);
-                        let mut full = ENTRIES.to_vec();
-                        full.extend_from_slice(&key);
-                        turn.raw_writes.delete(full);
+                        turn.raw_writes.delete(keys::workflow_entry(&key));
                     }
                     self.scopes.retain(|scope, _| !scope.starts_with(&prefix));
                     let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.open_messages)
@@ -659,7 +601,7 @@ impl Engine {
                     if let Err(error) = ciborium::into_writer(&output, &mut value) {
                         tracing::error!(%error, "cannot encode the workflow output");
                     }
-                    turn.raw_writes.put(OUTPUT, value);
+                    turn.raw_writes.put(keys::WORKFLOW_OUTPUT, value);
                     self.output = Some(output);
                     self.status = WorkflowStatus::Completed;
                     turn.queue_answers.extend(
@@ -1055,7 +997,7 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                 Some(timeout) if !timeout.is_zero() => {
                     let deadline_ms = now_ms()
                         .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
-                    let wake = crate::registry::new_id();
+                    let wake = new_id();
                     let record = Record::new(
                         index,
                         RecordKind::Message {
@@ -1089,8 +1031,7 @@ impl<A: Actor> WorkflowQueue<'_, A> {
             },
         };
         if let Some(deadline_ms) = deadline_ms {
-            let left = u64::try_from(deadline_ms.saturating_sub(now_ms())).unwrap_or(0);
-            next.timeout = Some(Duration::from_millis(left));
+            next.timeout = Some(crate::time::until_ms(deadline_ms));
         }
         let queue = wf.shared.run.queue();
         let taken = if next.timeout.is_some_and(|t| t.is_zero()) {
@@ -1496,7 +1437,7 @@ impl<A: Actor> Workflow<A> {
             Some(_) => return Err(unexpected(&key)),
             None => {
                 let until_ms = to_ms(time);
-                let wake = crate::registry::new_id();
+                let wake = new_id();
                 let record = Record::new(
                     index,
                     RecordKind::Sleep {
@@ -1512,9 +1453,9 @@ impl<A: Actor> Workflow<A> {
                 until_ms
             }
         };
-        let left = u64::try_from(until_ms.saturating_sub(now_ms())).unwrap_or(0);
-        if left > 0 {
-            self.pause(Duration::from_millis(left)).await?;
+        let left = crate::time::until_ms(until_ms);
+        if !left.is_zero() {
+            self.pause(left).await?;
         }
         Ok(())
     }
@@ -1670,7 +1611,7 @@ mod tests {
         entries
             .iter()
             .map(|(path, index, kind)| {
-                let mut key = ENTRIES.to_vec();
+                let mut key = keys::WORKFLOW_ENTRIES.to_vec();
                 for name in *path {
                     push_name(&mut key, name);
                 }

@@ -164,7 +164,7 @@ impl CreateBody {
             // RivetKit's manager gives keyless creations a random key.
             key: match &self.key {
                 Some(key) => ActorKey::deserialize(key),
-                None => ActorKey::from(crate::registry::new_id()),
+                None => ActorKey::from(crate::ids::new_id()),
             },
         }
     }

@@ -35,7 +35,7 @@ pub(crate) fn ray_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
         .map(str::to_owned)
-        .unwrap_or_else(crate::registry::new_id)
+        .unwrap_or_else(crate::ids::new_id)
 }
 
 /// The HTTP status of an error code.

@@ -324,7 +324,7 @@ async fn run_raw(
         close(&mut socket, 1011, "actor.invalid_request").await;
         return;
     };
-    let id = crate::registry::new_id();
+    let id = crate::ids::new_id();
     let (commands_tx, mut commands) = mpsc::unbounded_channel();
     let open = Envelope::RawSocket(RawSocketEnvelope::Open {
         id: id.clone(),

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use super::{
     ActorRecord, Commit, KeyRange, KvOp, Lookup, NewActor, Storage, StorageError, prefix_end,
 };
+use crate::sync::lock;
 
 /// How much a commit survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,18 +84,18 @@ impl SqliteStorage {
     pub fn open(dir: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StorageError> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| {
-            StorageError::Backend(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
+            StorageError::backend(format!("cannot create data directory {}", dir.display()), e)
         })?;
         let lock = File::create(dir.join(LOCK_FILE))
-            .map_err(|e| StorageError::Backend(format!("cannot create lock file: {e}")))?;
-        lock.try_lock().map_err(|_| {
-            StorageError::Backend(format!(
-                "data directory {} is in use by another process",
-                dir.display()
-            ))
+            .map_err(|e| StorageError::backend("cannot create lock file", e))?;
+        lock.try_lock().map_err(|e| {
+            StorageError::backend(
+                format!(
+                    "data directory {} is in use by another process",
+                    dir.display()
+                ),
+                e,
+            )
         })?;
         let path = dir.join(DB_FILE);
         let conn = open_connection(&path)?;
@@ -127,7 +128,7 @@ impl SqliteStorage {
         let thread = std::thread::Builder::new()
             .name("rivet-sqlite-writer".to_owned())
             .spawn(move || writer_loop(conn, rx, max_group))
-            .map_err(|e| StorageError::Backend(format!("cannot start writer thread: {e}")))?;
+            .map_err(|e| StorageError::backend("cannot start writer thread", e))?;
         Ok(Self {
             writer: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
@@ -161,7 +162,7 @@ impl SqliteStorage {
         let readers = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || readers.with(f))
             .await
-            .map_err(|e| StorageError::Backend(format!("read task failed: {e}")))?
+            .map_err(|e| StorageError::backend("read task failed", e))?
     }
 }
 
@@ -398,7 +399,7 @@ impl ReaderPool {
 
 fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path).map_err(|e| {
-        StorageError::Backend(format!("cannot open database {}: {e}", path.display()))
+        StorageError::backend(format!("cannot open database {}", path.display()), e)
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(backend)?;
@@ -582,7 +583,7 @@ fn failure(applied: Applied) -> StorageError {
         Applied::Failed(e) => e,
         Applied::Refused => StorageError::Poisoned,
         Applied::Done | Applied::Created(..) => {
-            StorageError::Backend("unexpected write outcome".to_owned())
+            StorageError::backend("write", "unexpected write outcome")
         }
     }
 }
@@ -604,34 +605,16 @@ fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ActorRecord, 
 fn encode_key(key: &ActorKey) -> Result<Vec<u8>, StorageError> {
     let mut out = Vec::new();
     ciborium::into_writer(key.parts(), &mut out)
-        .map_err(|e| StorageError::Corrupt(format!("cannot encode key: {e}")))?;
+        .map_err(|e| StorageError::corrupt_because("an actor key", e))?;
     Ok(out)
 }
 
 fn decode_key(bytes: &[u8]) -> Result<ActorKey, StorageError> {
     ciborium::from_reader::<Vec<String>, _>(bytes)
         .map(ActorKey::from)
-        .map_err(|e| StorageError::Corrupt(format!("stored actor key: {e}")))
+        .map_err(|e| StorageError::corrupt_because("a stored actor key", e))
 }
 
-/// The smallest key greater than every key with this prefix, or `None` when there is none.
 fn backend(error: rusqlite::Error) -> StorageError {
-    StorageError::Backend(error.to_string())
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_end_skips_ff() {
-        assert_eq!(prefix_end(&[5, 1]), Some(vec![5, 2]));
-        assert_eq!(prefix_end(&[5, 0xff]), Some(vec![6]));
-        assert_eq!(prefix_end(&[0xff, 0xff]), None);
-        assert_eq!(prefix_end(&[]), None);
-    }
+    StorageError::backend("SQLite", error)
 }

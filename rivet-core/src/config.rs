@@ -1,0 +1,69 @@
+//! The limits and timeouts of a registry, its actors and its server, as the
+//! [`RegistryBuilder`](crate::RegistryBuilder) sets them.
+
+use std::time::Duration;
+
+/// Limits and timeouts of a registry.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) sleep_timeout: Duration,
+    pub(crate) action_timeout: Duration,
+    pub(crate) hook_timeout: Duration,
+    pub(crate) sleep_grace_period: Duration,
+    pub(crate) max_state_size: usize,
+    pub(crate) max_queue_size: usize,
+    pub(crate) max_queue_message_size: usize,
+    #[cfg(feature = "server")]
+    pub(crate) server: ServerConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sleep_timeout: Duration::from_secs(30),
+            action_timeout: Duration::from_secs(60),
+            hook_timeout: Duration::from_secs(15),
+            sleep_grace_period: Duration::from_secs(15),
+            max_state_size: 128 * 1024,
+            max_queue_size: 1000,
+            max_queue_message_size: 64 * 1024,
+            #[cfg(feature = "server")]
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+/// Which cross-origin requests browsers may make.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cors {
+    /// Any origin, with credentials (the request's origin is mirrored, as the official client
+    /// sends credentials). The default, convenient for development.
+    #[default]
+    Permissive,
+    /// Only these origins (for example `https://app.example.com`), with credentials.
+    Origins(Vec<String>),
+    /// No CORS headers: browsers only reach the server from its own origin.
+    Disabled,
+}
+
+/// Limits and policies of the server.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) struct ServerConfig {
+    pub(crate) max_incoming_message_size: usize,
+    pub(crate) max_outgoing_message_size: usize,
+    pub(crate) max_request_body_size: usize,
+    pub(crate) cors: Cors,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_incoming_message_size: 64 * 1024,
+            max_outgoing_message_size: 1024 * 1024,
+            max_request_body_size: 16 * 1024 * 1024,
+            cors: Cors::Permissive,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Queue messages: what an actor's durable queue holds, how a message is stored, and how its
+//! body decodes.
+
+use bytes::Bytes;
+use rivet_client::codec::describe_de_error;
+use rivet_client::codes;
+use serde::de::DeserializeOwned;
+
+use crate::cbor::{ByteBuf, ByteStr};
+use crate::error::Error;
+use crate::storage::StorageError;
+
+/// A queue message: its id, its queue's wire name and its CBOR body. What the host hands to the
+/// run loop, what a [`QueueMessage`](crate::run::QueueMessage) holds, and what a workflow records
+/// ([`WorkflowMessage`](crate::workflow::WorkflowMessage)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) body: Bytes,
+}
+
+impl Message {
+    /// The message's id in its actor's queue.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The queue's wire name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The body, CBOR.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body decoded as the queue's message type.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        decode_message(&self.body, &self.name)
+    }
+
+    /// The stored form: CBOR `(name, body bytes)`.
+    pub(crate) fn encode_record(&self) -> Result<Bytes, Error> {
+        let mut out = Vec::with_capacity(self.body.len() + self.name.len() + 8);
+        ciborium::into_writer(&(&self.name, ByteStr(&self.body)), &mut out)
+            .map_err(|e| Error::internal(format!("cannot encode queue message: {e}")))?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Reads message `id` from its stored form.
+    pub(crate) fn decode_record(id: u64, record: &[u8]) -> Result<Self, StorageError> {
+        let (name, body): (String, ByteBuf) = rivet_client::codec::decode(record)
+            .map_err(|e| StorageError::corrupt_because(format!("queue message {id}"), e))?;
+        Ok(Self {
+            id,
+            name,
+            body: Bytes::from(body.0),
+        })
+    }
+}
+
+/// Decodes a queue message body for queue `queue`.
+pub fn decode_message<T: DeserializeOwned>(bytes: &[u8], queue: &str) -> Result<T, Error> {
+    rivet_client::codec::decode(bytes).map_err(|e| {
+        Error::public(codes::VALIDATION_ERROR.with_message(format!(
+            "message for queue `{queue}`: {}",
+            describe_de_error(&e)
+        )))
+    })
+}
+
+/// The error for an unknown queue.
+pub fn queue_not_found(name: &str) -> Error {
+    Error::public(codes::QUEUE_NOT_FOUND.with_message(format!("Queue `{name}` was not found.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_bad_ones_are_corrupt() {
+        let message = Message {
+            id: 7,
+            name: "jobs".to_owned(),
+            body: Bytes::from_static(&[0x18, 42]),
+        };
+        let record = message.encode_record().expect("encode");
+        assert_eq!(Message::decode_record(7, &record).expect("decode"), message);
+        assert_eq!(message.decode::<u8>().expect("body"), 42);
+        let error = Message::decode_record(7, &[0xff]).expect_err("corrupt");
+        assert!(matches!(error, StorageError::Corrupt { .. }), "{error}");
+        let error = message.decode::<String>().expect_err("wrong type");
+        assert_eq!(error.to_actor_error().full_code(), "actor.validation_error");
+    }
+}
