@@ -23,7 +23,8 @@ impl CommitPolicy for FailWhen {
     fn commit(&self, inner: &MemoryStorage, commit: Commit) {
         if self.failing.load(Ordering::Acquire) {
             commit.poisoned.store(true, Ordering::Release);
-            (commit.done)(Err(StorageError::Backend("No space left on device".into())));
+            let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+            (commit.done)(Err(StorageError::backend("commit", full)));
         } else {
             inner.commit(commit);
         }
