@@ -34,6 +34,7 @@ impl Default for Config {
 }
 
 /// Which cross-origin requests browsers may make.
+#[cfg(feature = "server")]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Cors {
@@ -48,8 +49,8 @@ pub enum Cors {
 }
 
 /// Limits and policies of the server.
+#[cfg(feature = "server")]
 #[derive(Debug, Clone)]
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) struct ServerConfig {
     pub(crate) max_incoming_message_size: usize,
     pub(crate) max_outgoing_message_size: usize,
@@ -57,6 +58,7 @@ pub(crate) struct ServerConfig {
     pub(crate) cors: Cors,
 }
 
+#[cfg(feature = "server")]
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {

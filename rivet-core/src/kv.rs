@@ -395,7 +395,7 @@ impl Kv {
     pub(crate) fn finish_turn(
         &mut self,
         batch: &mut Batch,
-    ) -> Option<impl FnOnce() + Send + 'static> {
+    ) -> Option<impl FnOnce() + Send + 'static + use<>> {
         if self.turn.is_empty() {
             return None;
         }

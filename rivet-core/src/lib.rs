@@ -45,21 +45,26 @@
 //! repository's `ARCHITECTURE.md` for the full picture.
 
 pub mod actor;
+mod awake;
 mod cbor;
 mod config;
+mod conn;
 pub mod context;
 #[cfg(feature = "sqlite")]
 pub mod db;
 mod dispatch;
+mod effects;
 pub mod error;
 mod host;
 mod ids;
 pub mod kv;
 mod lifecycle;
+mod mailbox;
 mod message;
 pub mod raw;
 mod registry;
 pub mod run;
+mod runtime;
 pub mod schedule;
 #[cfg(feature = "server")]
 pub mod server;
@@ -67,6 +72,7 @@ pub mod storage;
 mod sync;
 mod time;
 pub mod workflow;
+mod writes;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -20,11 +20,15 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::actor::{Actor, ActorMetadata};
 use crate::config::Config;
-use crate::context::ConnKind;
+use crate::conn::ConnKind;
 use crate::error::BuildError;
-use crate::host::{self, ConnRef, Envelope, Leftovers, Mailbox, MailboxRx, ReplyTo};
+use crate::host;
 use crate::ids::new_id;
 use crate::lifecycle::{LifecycleEvent, LifecycleKind};
+use crate::mailbox::{
+    CallChain, ConnRef, Envelope, Leftovers, Mailbox, MailboxRx, ReplyTo, call_cycle,
+};
+use crate::runtime::ActorRuntime;
 use crate::storage::{ActorRecord, Lookup, NewActor, Storage, StorageError, memory::MemoryStorage};
 use crate::sync::lock;
 use crate::time::now_ms;
@@ -244,7 +248,8 @@ impl RegistryBuilder {
         };
         let (lifecycle, _) = broadcast::channel(1024);
         let (closing, _) = tokio::sync::watch::channel(false);
-        let inner = Arc::new(RegistryInner {
+        let inner = Arc::new_cyclic(|me| RegistryInner {
+            me: me.clone(),
             factories,
             storage,
             config: self.config,
@@ -395,6 +400,8 @@ impl Registry {
 }
 
 pub(crate) struct RegistryInner {
+    /// Itself, for the in-process clients it gives to actor code (which must not keep it alive).
+    me: Weak<RegistryInner>,
     factories: HashMap<&'static str, Arc<dyn ActorFactory>>,
     storage: Arc<dyn Storage>,
     config: Config,
@@ -459,14 +466,6 @@ impl Live {
 }
 
 impl RegistryInner {
-    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
-        &self.storage
-    }
-
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
-
     fn live(&self) -> MutexGuard<'_, Live> {
         lock(&self.live)
     }
@@ -627,7 +626,7 @@ impl RegistryInner {
                     } = &*envelope
                         && chain.iter().any(|waiting| **waiting == *id)
                     {
-                        let error = host::call_cycle(&id, chain);
+                        let error = call_cycle(&id, chain);
                         (*envelope).fail(error);
                         return Err(());
                     }
@@ -863,7 +862,12 @@ impl RegistryInner {
         );
         drop(live);
         self.active.fetch_add(1, Ordering::AcqRel);
-        let task = factory.run(Arc::clone(self), record, generation, tx.downgrade(), rx);
+        let task = factory.run(
+            Arc::clone(self) as Arc<dyn ActorRuntime>,
+            record,
+            generation,
+            rx,
+        );
         let inner = Arc::clone(self);
         self.runtime.spawn(async move {
             let _active = ActiveGuard(inner);
@@ -912,16 +916,6 @@ impl RegistryInner {
                 }
             }
             Leftovers::Redeliver => {
-                // The old run loop's requests die with it; redelivering them would only wake a
-                // new activation for nothing.
-                let (stale, pending): (Vec<Envelope>, Vec<Envelope>) =
-                    pending.into_iter().partition(Envelope::is_run_loop_request);
-                for envelope in stale {
-                    envelope.fail(codes::SHUT_DOWN.with_message("The actor stopped."));
-                }
-                if pending.is_empty() {
-                    return;
-                }
                 let target = ActorTarget::Id {
                     name: record.name.clone(),
                     id: record.id.clone(),
@@ -946,6 +940,42 @@ impl RegistryInner {
     }
 }
 
+impl ActorRuntime for RegistryInner {
+    fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn client(&self, chain: Option<CallChain>) -> Client {
+        Client::from_transport(Arc::new(LocalTransport::for_actor(self.me.clone(), chain)))
+    }
+
+    fn publish(&self, record: &ActorRecord, kind: LifecycleKind) {
+        RegistryInner::publish(self, record, kind);
+    }
+
+    fn set_alarm(&self, record: ActorRecord, at_ms: i64) {
+        RegistryInner::set_alarm(self, record, at_ms);
+    }
+
+    fn clear_alarm(&self, actor_id: &str) {
+        RegistryInner::clear_alarm(self, actor_id);
+    }
+
+    fn deregister(
+        self: Arc<Self>,
+        record: &ActorRecord,
+        generation: u64,
+        rx: &mut MailboxRx,
+        leftovers: Leftovers,
+    ) {
+        RegistryInner::deregister(&self, record, generation, rx, leftovers);
+    }
+}
+
 struct ActiveGuard(Arc<RegistryInner>);
 
 impl Drop for ActiveGuard {
@@ -962,10 +992,9 @@ trait ActorFactory: Send + Sync {
     fn check_input(&self, input: Option<Bytes>) -> Result<Option<Bytes>, ActorError>;
     fn run(
         &self,
-        registry: Arc<RegistryInner>,
+        runtime: Arc<dyn ActorRuntime>,
         record: ActorRecord,
         generation: u64,
-        mailbox: mpsc::WeakUnboundedSender<Box<Envelope>>,
         rx: MailboxRx,
     ) -> BoxFuture<'static, ()>;
 }
@@ -988,13 +1017,12 @@ impl<A: Actor> ActorFactory for Factory<A> {
 
     fn run(
         &self,
-        registry: Arc<RegistryInner>,
+        runtime: Arc<dyn ActorRuntime>,
         record: ActorRecord,
         generation: u64,
-        mailbox: mpsc::WeakUnboundedSender<Box<Envelope>>,
         rx: MailboxRx,
     ) -> BoxFuture<'static, ()> {
-        Box::pin(host::run::<A>(registry, record, generation, mailbox, rx))
+        Box::pin(host::run::<A>(runtime, record, generation, rx))
     }
 }
 
@@ -1017,7 +1045,7 @@ enum RegistryRef {
 pub(crate) struct LocalTransport {
     registry: RegistryRef,
     /// For clients made by actor code: the actors whose turns wait on its calls.
-    chain: Option<host::CallChain>,
+    chain: Option<CallChain>,
 }
 
 impl fmt::Debug for LocalTransport {
@@ -1027,19 +1055,12 @@ impl fmt::Debug for LocalTransport {
 }
 
 impl LocalTransport {
-    /// The transport of a run loop's client: not a turn, so no chain.
-    pub(crate) fn for_run_loop(registry: Weak<RegistryInner>) -> Self {
+    /// The transport of a client made by actor code: calls from a turn carry the chain of
+    /// waiting actors (a run loop's carry none: it is not a turn).
+    fn for_actor(registry: Weak<RegistryInner>, chain: Option<CallChain>) -> Self {
         Self {
             registry: RegistryRef::Weak(registry),
-            chain: None,
-        }
-    }
-
-    /// The transport of `cx.client()`: calls carry the chain of waiting actors.
-    pub(crate) fn for_actor(registry: Weak<RegistryInner>, chain: host::CallChain) -> Self {
-        Self {
-            registry: RegistryRef::Weak(registry),
-            chain: Some(chain),
+            chain,
         }
     }
 

@@ -43,7 +43,6 @@
 //! }
 //! ```
 
-use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,20 +52,22 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
 use crate::actor::Actor;
-use crate::context::{ActorIdentity, AwakeHolds, Cx, KeepAwake};
+use crate::awake::{AwakeHolds, KeepAwake};
+use crate::context::Cx;
 use crate::error::Error;
-use crate::host::{Envelope, Mailbox};
 pub use crate::message::Message;
+use crate::runtime::ActorIdentity;
 use rivet_client::{ActorKey, codes};
 
-/// A state change the run loop asks the host to run as a turn; returns a boxed result.
-pub(crate) type TurnFn<A> =
-    Box<dyn FnOnce(&mut A, &mut Cx<A>) -> Result<Box<dyn Any + Send>, Error> + Send>;
+pub(crate) mod request;
+
+use request::{QueuePort, QueueRequest, RunRequest, RunSender, TurnAnswer, TurnFn};
 
 /// The context of the `#[run]` loop of actor `A`; see the [module docs](self).
 pub struct RunCx<A: Actor> {
     identity: Arc<ActorIdentity>,
-    mailbox: Mailbox,
+    run: RunSender<A>,
+    queue: QueuePort,
     abort: watch::Receiver<bool>,
     awake: Arc<AwakeHolds>,
     _actor: PhantomData<fn() -> A>,
@@ -91,13 +92,14 @@ pub(crate) fn stopping() -> Error {
 impl<A: Actor> RunCx<A> {
     pub(crate) fn new(
         identity: Arc<ActorIdentity>,
-        mailbox: Mailbox,
+        run: RunSender<A>,
         abort: watch::Receiver<bool>,
         awake: Arc<AwakeHolds>,
     ) -> Self {
         Self {
             identity,
-            mailbox,
+            queue: QueuePort::new(run.clone()),
+            run,
             abort,
             awake,
             _actor: PhantomData,
@@ -144,9 +146,7 @@ impl<A: Actor> RunCx<A> {
     /// A client for calling other actors. The run loop is not a turn, so calls from it may come
     /// back to this actor.
     pub fn client(&self) -> rivet_client::Client {
-        rivet_client::Client::from_transport(Arc::new(
-            crate::registry::LocalTransport::for_run_loop(self.identity.registry.clone()),
-        ))
+        self.identity.runtime().client(None)
     }
 
     /// Runs `f` on the state as a turn of its own, between the actor's other turns, and returns
@@ -159,21 +159,25 @@ impl<A: Actor> RunCx<A> {
         F: FnOnce(&mut A, &mut Cx<A>) -> Result<R, Error> + Send + 'static,
     {
         let _awake = self.keep_awake();
-        let (reply, rx) = oneshot::channel();
-        let f: TurnFn<A> =
-            Box::new(move |state, cx| f(state, cx).map(|r| Box::new(r) as Box<dyn Any + Send>));
-        let envelope = Envelope::RunTurn {
-            f: Box::new(f),
-            reply,
-        };
-        self.mailbox
-            .send(Box::new(envelope))
+        let (value_tx, mut value_rx) = oneshot::channel::<R>();
+        let (tx, rx) = oneshot::channel::<Result<R, Error>>();
+        let run: TurnFn<A> = Box::new(move |state, cx| {
+            let _ = value_tx.send(f(state, cx)?);
+            Ok(())
+        });
+        let answer: TurnAnswer = Box::new(move |outcome| {
+            let result = match outcome {
+                Ok(()) => value_rx
+                    .try_recv()
+                    .map_err(|_| Error::internal("run-loop turn lost its result")),
+                Err(refused) => Err(Error::public(refused)),
+            };
+            let _ = tx.send(result);
+        });
+        self.run
+            .send(RunRequest::Turn { run, answer })
             .map_err(|_| stopping())?;
-        let result = rx.await.map_err(|_| stopping())??;
-        result
-            .downcast::<R>()
-            .map(|r| *r)
-            .map_err(|_| Error::internal("run-loop turn result of the wrong type"))
+        rx.await.map_err(|_| stopping())?
     }
 }
 
@@ -301,26 +305,23 @@ impl<'a, A: Actor> RunQueue<'a, A> {
         wait: bool,
     ) -> Result<Handover, Error> {
         let (reply, rx) = oneshot::channel();
-        let envelope = Envelope::QueueNext {
+        let request = QueueRequest::Next {
             names,
             count,
             wait,
             reply,
         };
-        self.cx
-            .mailbox
-            .send(Box::new(envelope))
-            .map_err(|_| stopping())?;
+        self.cx.queue.send(request).map_err(|()| stopping())?;
         Ok(Handover {
             rx,
-            mailbox: self.cx.mailbox.clone(),
+            port: self.cx.queue.clone(),
         })
     }
 
     fn wrap(&self, taken: Message) -> QueueMessage {
         QueueMessage {
             message: taken,
-            mailbox: self.cx.mailbox.clone(),
+            port: self.cx.queue.clone(),
             done: false,
             _awake: self.cx.keep_awake(),
         }
@@ -331,7 +332,7 @@ impl<'a, A: Actor> RunQueue<'a, A> {
 /// nobody read (the waiting future was dropped) go back to the queue.
 struct Handover {
     rx: oneshot::Receiver<Vec<Message>>,
-    mailbox: Mailbox,
+    port: QueuePort,
 }
 
 impl Handover {
@@ -346,9 +347,7 @@ impl Drop for Handover {
     fn drop(&mut self) {
         // Each goes back to the front of the queue: the last first, so they keep their order.
         for message in self.close().unwrap_or_default().into_iter().rev() {
-            let _ = self
-                .mailbox
-                .send(Box::new(Envelope::QueueRelease { id: message.id }));
+            let _ = self.port.send(QueueRequest::Release { id: message.id });
         }
     }
 }
@@ -359,7 +358,7 @@ impl Drop for Handover {
 #[derive(Debug)]
 pub struct QueueMessage {
     message: Message,
-    mailbox: Mailbox,
+    port: QueuePort,
     done: bool,
     _awake: KeepAwake,
 }
@@ -394,14 +393,12 @@ impl QueueMessage {
     async fn finish(&mut self, response: Option<Bytes>) -> Result<(), Error> {
         self.done = true;
         let (reply, rx) = oneshot::channel();
-        let envelope = Envelope::QueueComplete {
+        let request = QueueRequest::Complete {
             id: self.message.id,
             response,
             reply,
         };
-        self.mailbox
-            .send(Box::new(envelope))
-            .map_err(|_| stopping())?;
+        self.port.send(request).map_err(|()| stopping())?;
         rx.await.map_err(|_| stopping())?.map_err(Error::public)
     }
 }
@@ -409,9 +406,9 @@ impl QueueMessage {
 impl Drop for QueueMessage {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.mailbox.send(Box::new(Envelope::QueueRelease {
+            let _ = self.port.send(QueueRequest::Release {
                 id: self.message.id,
-            }));
+            });
         }
     }
 }

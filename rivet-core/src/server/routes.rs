@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::gateway::{self, GatewayTarget, NO_ROUTE};
 use super::ws;
-use crate::host::{ConnRef, Envelope, ReplyTo};
+use crate::mailbox::{ConnRef, Envelope, ReplyTo};
 use crate::registry::Registry;
 
 /// The header that chooses the encoding of HTTP bodies (json when absent).

@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::gateway::percent_decode;
 use super::routes::params_from_json;
-use crate::context::ConnKind;
-use crate::host::{ConnRef, Envelope, RawSocketEnvelope, ReplyTo};
+use crate::conn::ConnKind;
+use crate::mailbox::{ConnRef, Envelope, RawSocketEnvelope, ReplyTo};
 use crate::raw::{RawCommand, RawMessage};
 use crate::registry::Registry;
 

@@ -80,6 +80,7 @@ pub(crate) fn schedule_id(key: &[u8]) -> Option<&str> {
 }
 
 /// The stored key of database page `index`.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn db_page(index: usize) -> Bytes {
     prefixed(
         DB_PAGES,
@@ -88,6 +89,7 @@ pub(crate) fn db_page(index: usize) -> Bytes {
 }
 
 /// The page number of a database page from its stored key.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn db_page_index(key: &[u8]) -> Option<usize> {
     let bytes: [u8; 4] = key.strip_prefix(DB_PAGES)?.try_into().ok()?;
     usize::try_from(u32::from_be_bytes(bytes)).ok()

@@ -1,0 +1,278 @@
+//! The activation's loop: it takes one message at a time (from the mailbox, the `#[run]` loop,
+//! the queue and the schedules), runs it, and decides when the actor sleeps.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+
+use super::{Host, Incoming, Stop};
+use crate::actor::Actor;
+use crate::mailbox::{Envelope, MailboxRx};
+use crate::time::now_ms;
+
+/// How many idle-timer ticks (each a quarter of the sleep timeout) without a message put an
+/// actor to sleep.
+const IDLE_TICKS: u32 = 4;
+
+/// How many mailbox messages may run in a row while queue messages wait.
+const MAILBOX_STREAK: usize = 32;
+
+/// Idle detection without touching the clock or the timer wheel per message: a timer ticks
+/// every quarter of the sleep timeout, and the actor sleeps after [`IDLE_TICKS`] ticks in a row
+/// without activity, that is between 1 and 1.25 sleep timeouts after its last message.
+struct Idle {
+    tick: Duration,
+    timer: Pin<Box<Sleep>>,
+    activity: u64,
+    seen: u64,
+    quiet_ticks: u32,
+}
+
+impl Idle {
+    fn new(sleep_timeout: Duration) -> Self {
+        let tick = (sleep_timeout / IDLE_TICKS).max(Duration::from_millis(1));
+        Self {
+            tick,
+            timer: Box::pin(tokio::time::sleep(tick)),
+            activity: 0,
+            seen: 0,
+            quiet_ticks: 0,
+        }
+    }
+
+    fn active(&mut self) {
+        self.activity += 1;
+    }
+
+    /// A tick passed; returns whether the actor has been quiet long enough to sleep.
+    fn ticked(&mut self) -> bool {
+        if self.activity == self.seen {
+            self.quiet_ticks += 1;
+        } else {
+            self.seen = self.activity;
+            self.quiet_ticks = 0;
+        }
+        self.timer.as_mut().reset(Instant::now() + self.tick);
+        self.quiet_ticks >= IDLE_TICKS
+    }
+}
+
+/// The timer of the earliest schedule (made only for actors with schedules), and the due time
+/// it is set for.
+#[derive(Default)]
+struct Alarm {
+    timer: Option<Pin<Box<Sleep>>>,
+    armed: Option<i64>,
+}
+
+impl Alarm {
+    /// Sets the timer for `due` (ms since the epoch) if it is not set for it already.
+    fn arm(&mut self, due: Option<i64>, now: i64) {
+        if let Some(at) = due
+            && self.armed != due
+        {
+            // One millisecond late rather than early: the clock counts whole ones.
+            let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0) + 1);
+            let deadline = Instant::now() + wait;
+            match self.timer.as_mut() {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+        }
+        self.armed = due;
+    }
+
+    async fn rings(&mut self) {
+        match self.timer.as_mut() {
+            Some(timer) if self.armed.is_some() => timer.as_mut().await,
+            _ => std::future::pending().await,
+        }
+    }
+}
+
+/// What the loop does next.
+enum Next<A: Actor> {
+    Handle(Incoming<A>),
+    Again,
+    Stop(Stop),
+}
+
+impl<A: Actor> Host<A> {
+    pub(super) async fn run(mut self: Box<Self>, mut rx: MailboxRx) {
+        let mut idle = Idle::new(self.runtime.config().sleep_timeout);
+        let mut alarm = Alarm::default();
+        // Mailbox messages taken in a row while queue messages wait.
+        let mut streak = 0;
+        let stop = loop {
+            if self.gate.is_poisoned() {
+                break Stop::Restart;
+            }
+            if let Some(stop) = self.stop.take() {
+                break stop;
+            }
+            let due = self.cx.stores().schedules.next_due();
+            let now = now_ms();
+            if due.is_some_and(|at| at <= now) {
+                Box::pin(self.fire_schedule()).await;
+                idle.active();
+                continue;
+            }
+            alarm.arm(due, now);
+            // Queue messages run between other turns: whenever the mailbox is empty, and at
+            // least once every MAILBOX_STREAK messages, so a burst of sends is accepted (and
+            // acknowledged) before it is processed, and a busy mailbox cannot starve the queue.
+            if self.queue.has_handled() && streak >= MAILBOX_STREAK {
+                streak = 0;
+                Box::pin(self.process_queue_message()).await;
+                idle.active();
+                continue;
+            }
+            let next = if self.queue.has_handled() {
+                self.poll_next(&mut rx, &mut streak)
+            } else {
+                self.wait_next(&mut rx, &mut idle, &mut alarm).await
+            };
+            match next {
+                Next::Handle(incoming) => {
+                    Box::pin(self.handle(incoming)).await;
+                    streak += 1;
+                    idle.active();
+                }
+                Next::Again => {}
+                Next::Stop(stop) => break stop,
+            }
+        };
+        Box::pin(self.stop(stop, rx)).await;
+    }
+
+    /// The next message if one is there now; with none, the queue's turn comes.
+    fn poll_next(&mut self, rx: &mut MailboxRx, streak: &mut usize) -> Next<A> {
+        if let Some(request) = self
+            .run_loop
+            .as_mut()
+            .and_then(|run| run.requests.try_recv().ok())
+        {
+            return Next::Handle(Incoming::Run(request));
+        }
+        match rx.try_recv() {
+            Ok(envelope) => Next::Handle(Incoming::Envelope(envelope)),
+            Err(mpsc::error::TryRecvError::Empty) => {
+                *streak = MAILBOX_STREAK;
+                Next::Again
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => Next::Stop(Stop::Shutdown),
+        }
+    }
+
+    /// Waits for the next message, a due schedule, or an idle tick.
+    async fn wait_next(
+        &mut self,
+        rx: &mut MailboxRx,
+        idle: &mut Idle,
+        alarm: &mut Alarm,
+    ) -> Next<A> {
+        enum Woken<A: Actor> {
+            Incoming(Incoming<A>),
+            Closed,
+            Alarm,
+            Tick,
+        }
+        let run = self.run_loop.as_mut().map(|run| &mut run.requests);
+        let run_open = run.is_some();
+        let woken = tokio::select! {
+            biased;
+            // The run loop's requests first: each waits for its answer, so they cannot crowd
+            // out the mailbox.
+            Some(request) = async {
+                match run {
+                    Some(requests) => requests.recv().await,
+                    None => None,
+                }
+            }, if run_open => Woken::Incoming(Incoming::Run(request)),
+            envelope = rx.recv() => match envelope {
+                Some(envelope) => Woken::Incoming(Incoming::Envelope(envelope)),
+                None => Woken::Closed,
+            },
+            () = alarm.rings() => Woken::Alarm,
+            () = idle.timer.as_mut() => Woken::Tick,
+        };
+        match woken {
+            Woken::Incoming(incoming) => Next::Handle(incoming),
+            Woken::Closed => Next::Stop(Stop::Shutdown),
+            // Due now: the top of the loop runs it.
+            Woken::Alarm => {
+                alarm.armed = None;
+                Next::Again
+            }
+            Woken::Tick => {
+                if idle.ticked() && self.can_sleep() {
+                    Next::Stop(Stop::Sleep)
+                } else {
+                    Next::Again
+                }
+            }
+        }
+    }
+
+    fn can_sleep(&mut self) -> bool {
+        self.cx.connections_mut().prune_closed()
+            && !self.queue.has_handled()
+            // Messages for the run loop keep the actor awake while a run loop can take them.
+            && (self.queue.is_empty() || self.run_loop.as_ref().is_none_or(|run| run.is_finished()))
+            && self.cx.awake().idle()
+    }
+
+    /// Runs one message.
+    pub(super) async fn handle(&mut self, incoming: Incoming<A>) {
+        let envelope = match incoming {
+            Incoming::Run(request) => {
+                self.run_request(request);
+                return;
+            }
+            Incoming::Envelope(envelope) => envelope,
+        };
+        match *envelope {
+            Envelope::Action {
+                name,
+                args,
+                conn,
+                reply,
+                chain,
+            } => self.action(name, args, conn, reply, chain).await,
+            Envelope::Queue {
+                name,
+                body,
+                wait,
+                reply,
+            } => self.enqueue(name, body, wait, reply),
+            Envelope::Connect {
+                params,
+                kind,
+                sink,
+                reply,
+            } => self.connect(params, kind, sink, reply).await,
+            Envelope::Subscribe {
+                conn,
+                event,
+                subscribe,
+            } => self
+                .cx
+                .connections_mut()
+                .set_subscription(&conn, event, subscribe),
+            Envelope::Disconnect { conn } => self.disconnect(conn, None).await,
+            Envelope::Request { request, reply } => self.request(request, reply).await,
+            Envelope::RawSocket(event) => self.raw_socket(event).await,
+            Envelope::Ping { reply } => {
+                let _ = reply.send(Ok(()));
+            }
+            Envelope::Destroy { reply } => {
+                self.destroy_waiters.push(reply);
+                self.stop = Some(Stop::Destroy);
+            }
+            Envelope::Shutdown => self.stop = Some(Stop::Shutdown),
+        }
+        self.run_pending_disconnects().await;
+    }
+}

@@ -1,0 +1,115 @@
+//! Waking an activation: its state (loaded, or created from its input), vars, database,
+//! queue and schedules, then `#[on_create]` (once) and `#[on_wake]`.
+
+use std::sync::Arc;
+
+use super::queue::DurableQueue;
+use super::turn::decode_state;
+use super::{Host, OutputGate};
+use crate::actor::{Actor, Hook};
+use crate::context::{CreateCx, Cx};
+use crate::error::Error;
+use crate::kv::Kv;
+use crate::lifecycle::LifecycleKind;
+use crate::runtime::{ActorIdentity, ActorRuntime};
+use crate::schedule::{Entry, Schedules};
+use crate::storage::{ActorRecord, keys};
+use crate::writes::Stores;
+
+impl<A: Actor> Host<A> {
+    /// Starts an activation of `record`. A new actor that fails to initialize is forgotten, so
+    /// that a later create can retry.
+    pub(super) async fn start(
+        runtime: &Arc<dyn ActorRuntime>,
+        record: &ActorRecord,
+        generation: u64,
+    ) -> Result<Self, Error> {
+        let storage = runtime.storage();
+        let identity = Arc::new(ActorIdentity::new(record, Arc::clone(runtime)));
+        let create_cx = CreateCx::new(Arc::clone(&identity));
+        let stored = storage.get(record.storage_id, keys::STATE).await?;
+        let vars = A::create_vars(&create_cx).await?;
+        let (state, fresh) = match &stored {
+            Some(bytes) => (decode_state::<A>(bytes)?, false),
+            None => {
+                let input = crate::actor::decode_input::<A>(record.input.as_deref())?;
+                match A::create(&create_cx, input).await {
+                    Ok(state) => (state, true),
+                    Err(error) => {
+                        storage.destroy(record.storage_id).await?;
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        let kv = Kv::new(Arc::clone(storage), record.storage_id);
+        let mut host = Self {
+            runtime: Arc::clone(runtime),
+            record: record.clone(),
+            generation,
+            state,
+            cx: Cx::new(identity, vars, Stores::new(kv)),
+            committed_state: stored.map(|b| b.to_vec()).unwrap_or_default(),
+            gate: OutputGate::new(Arc::clone(storage), record.storage_id),
+            queue: DurableQueue::new(A::queue_has_handler),
+            stop: None,
+            pending_disconnects: Vec::new(),
+            destroy_waiters: Vec::new(),
+            run_loop: None,
+        };
+        // Before `on_create`, which may use the database.
+        if let Err(error) = host.open_db().await {
+            if fresh {
+                storage.destroy(record.storage_id).await?;
+            }
+            return Err(error);
+        }
+        if fresh {
+            if let Err(error) = host.run_hook(Hook::Create, true).await {
+                storage.destroy(record.storage_id).await?;
+                return Err(error);
+            }
+        } else {
+            host.queue =
+                DurableQueue::load(storage, record.storage_id, A::queue_has_handler).await?;
+            host.load_schedules().await?;
+        }
+        host.run_hook(Hook::Wake, false).await?;
+        runtime.publish(record, LifecycleKind::Woke);
+        Ok(host)
+    }
+
+    /// Opens the actor's database and runs pending migrations; their pages commit with the
+    /// wake turn.
+    async fn open_db(&mut self) -> Result<(), Error> {
+        let migrations = A::migrations();
+        if migrations.is_empty() {
+            return Ok(());
+        }
+        #[cfg(feature = "sqlite")]
+        {
+            let storage = Arc::clone(self.runtime.storage());
+            let db = crate::db::Db::open(&*storage, self.record.storage_id, migrations).await?;
+            self.cx.stores_mut().db = Some(db);
+            Ok(())
+        }
+        #[cfg(not(feature = "sqlite"))]
+        Err(Error::internal(
+            "this actor declares database migrations; build rivet-core with the `sqlite` feature",
+        ))
+    }
+
+    async fn load_schedules(&mut self) -> Result<(), Error> {
+        let stored = self
+            .runtime
+            .storage()
+            .scan_prefix(self.record.storage_id, keys::SCHEDULES)
+            .await?;
+        let mut entries = Vec::with_capacity(stored.len());
+        for (key, value) in &stored {
+            entries.push(Entry::decode(key, value)?);
+        }
+        self.cx.stores_mut().schedules = Schedules::load(entries);
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! Ending an activation: the run loop stops, keep-awake work gets its grace period,
+//! `#[on_sleep]` or `#[on_destroy]` runs, everything commits (a destroyed actor's data is
+//! deleted), connections close, and the registry forgets the activation.
+
+use std::sync::Arc;
+
+use rivet_client::codes;
+
+use super::{Host, Stop};
+use crate::actor::{Actor, Hook};
+use crate::lifecycle::LifecycleKind;
+use crate::mailbox::{Leftovers, MailboxRx};
+
+impl<A: Actor> Host<A> {
+    pub(super) async fn stop(mut self: Box<Self>, stop: Stop, mut rx: MailboxRx) {
+        self.stop_run_loop(&mut rx).await;
+        if matches!(stop, Stop::Sleep | Stop::Shutdown) {
+            self.wait_for_keep_awake().await;
+        }
+        let hook = match stop {
+            Stop::Sleep | Stop::Shutdown => Some(Hook::Sleep),
+            Stop::Destroy => Some(Hook::Destroy),
+            Stop::Restart => None,
+        };
+        if let Some(hook) = hook
+            && let Err(error) = self.run_hook(hook, false).await
+        {
+            tracing::error!(?hook, %error, "hook failed");
+        }
+        if stop != Stop::Restart
+            && let Err(error) = self.gate.flush().await
+        {
+            tracing::error!(%error, "final flush failed");
+        }
+        match stop {
+            Stop::Destroy => self.runtime.clear_alarm(&self.record.id),
+            // Wakes the actor again when its next schedule is due.
+            Stop::Sleep | Stop::Restart => {
+                if let Some(at) = self.cx.stores().schedules.next_due() {
+                    self.runtime.set_alarm(self.record.clone(), at);
+                }
+            }
+            Stop::Shutdown => {}
+        }
+        let destroyed = stop == Stop::Destroy && self.delete().await;
+        self.close_everything(destroyed);
+        let leftovers = if stop == Stop::Shutdown {
+            Leftovers::Fail(codes::SHUT_DOWN.error())
+        } else {
+            Leftovers::Redeliver
+        };
+        Arc::clone(&self.runtime).deregister(&self.record, self.generation, &mut rx, leftovers);
+        let kind = match stop {
+            Stop::Destroy => LifecycleKind::Destroyed,
+            Stop::Restart => LifecycleKind::Crashed,
+            Stop::Sleep | Stop::Shutdown => LifecycleKind::Slept,
+        };
+        self.runtime.publish(&self.record, kind);
+    }
+
+    /// Work in progress ([`keep_awake`](crate::Cx::keep_awake)) gets the grace period to finish.
+    async fn wait_for_keep_awake(&self) {
+        let awake = self.cx.awake();
+        if awake.idle() {
+            return;
+        }
+        let grace = self.runtime.config().sleep_grace_period;
+        if tokio::time::timeout(grace, awake.until_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(actor = %self.record.id, "keep-awake work still running after the grace period");
+        }
+    }
+
+    /// Deletes the actor and its key space; returns whether it is gone.
+    async fn delete(&self) -> bool {
+        match self.runtime.storage().destroy(self.record.storage_id).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "destroy failed");
+                false
+            }
+        }
+    }
+
+    /// Closes connections and raw sockets, and answers whoever still waits on this activation.
+    fn close_everything(&mut self, destroyed: bool) {
+        // Clients reconnect on `ws.going_away`; on `actor.not_found` a get-or-create handle
+        // makes a new actor.
+        let reason = if destroyed {
+            codes::ACTOR_NOT_FOUND.with_message("The actor was destroyed.")
+        } else {
+            codes::GOING_AWAY.error()
+        };
+        self.cx.connections().close_all(&reason);
+        for waiter in self.destroy_waiters.drain(..) {
+            let _ = waiter.send(if destroyed {
+                Ok(())
+            } else {
+                Err(codes::INTERNAL_ERROR.error())
+            });
+        }
+        self.queue.fail_waiters();
+    }
+}

@@ -1,0 +1,467 @@
+//! One turn: a piece of actor code run with a timeout and caught panics, then ended — committed
+//! with its writes behind the output gate, or refused and rolled back.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rivet_client::transport::{ConnSender, QueueSendOutcome};
+use rivet_client::{ActorError, codes};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Host, Stop};
+use crate::actor::{Actor, Dispatch, Hook, HookSet};
+use crate::conn::{Conn, ConnKind};
+use crate::context::Cx;
+use crate::error::Error;
+use crate::raw::{self, WebSocketEvent};
+use crate::run::request::{TurnAnswer, TurnFn};
+use crate::storage::{Batch, StorageError, keys};
+use crate::time::now_ms;
+use crate::writes::Prepared;
+
+/// The actor code a turn runs.
+pub(super) enum Work<'a> {
+    Action {
+        name: &'a str,
+        args: &'a [u8],
+    },
+    Queue {
+        name: &'a str,
+        body: &'a [u8],
+    },
+    Hook(Hook),
+    /// Opens a connection: `#[on_before_connect]`, `#[conn_state]`, `#[on_connect]`.
+    Connect {
+        id: String,
+        params: Option<Bytes>,
+        kind: ConnKind,
+        sink: ConnSender,
+    },
+    /// An action with a connection that lasts for the call.
+    EphemeralAction {
+        id: String,
+        params: Option<Bytes>,
+        name: &'a str,
+        args: &'a [u8],
+    },
+    Disconnect {
+        id: String,
+    },
+    Request {
+        request: raw::Request,
+        response: oneshot::Sender<raw::Response>,
+    },
+    WebSocket(WebSocketEvent),
+}
+
+impl Work<'_> {
+    /// Runs the work on the actor's state.
+    async fn run<A: Actor>(self, state: &mut A, cx: &mut Cx<A>) -> Dispatch {
+        let hooks = A::metadata().hooks;
+        match self {
+            Work::Action { name, args } => state.dispatch(cx, name, args).await,
+            Work::Queue { name, body } => state.dispatch_queue(cx, name, body).await,
+            Work::Hook(hook) => mutated(state.hook(cx, hook).await),
+            Work::Connect {
+                id,
+                params,
+                kind,
+                sink,
+            } => Dispatch {
+                result: open_conn(state, cx, id, params, kind, sink)
+                    .await
+                    .map(|()| Bytes::new()),
+                mutates: hooks.intersects(HookSet::CONNECTION_SETUP.with(HookSet::CONNECT)),
+            },
+            Work::EphemeralAction {
+                id,
+                params,
+                name,
+                args,
+            } => {
+                let (tx, _closed) = mpsc::unbounded_channel();
+                if let Err(error) = open_conn(state, cx, id, params, ConnKind::Http, tx).await {
+                    return mutated(Err(error));
+                }
+                let mut dispatch = state.dispatch(cx, name, args).await;
+                if hooks.contains(HookSet::DISCONNECT)
+                    && let Err(error) = state.hook(cx, Hook::Disconnect).await
+                {
+                    tracing::error!(%error, "on_disconnect failed");
+                }
+                dispatch.mutates |= hooks.intersects(HookSet::CONNECTION_HOOKS);
+                dispatch
+            }
+            Work::Disconnect { id } => {
+                if !hooks.contains(HookSet::DISCONNECT) {
+                    return Dispatch {
+                        result: Ok(Bytes::new()),
+                        mutates: false,
+                    };
+                }
+                cx.connections_mut().set_current(Some(id));
+                mutated(state.hook(cx, Hook::Disconnect).await)
+            }
+            Work::Request { request, response } => {
+                mutated(match state.on_request(cx, request).await {
+                    Some(Ok(r)) => {
+                        let _ = response.send(r);
+                        Ok(())
+                    }
+                    Some(Err(e)) => Err(e),
+                    None => Err(Error::public(codes::ACTOR_NOT_FOUND.with_message(
+                        "This actor does not handle raw HTTP requests (no #[on_request]).",
+                    ))),
+                })
+            }
+            Work::WebSocket(event) => {
+                let socket = match &event {
+                    WebSocketEvent::Open { socket, .. } => Some(socket.clone()),
+                    _ => None,
+                };
+                mutated(match state.on_websocket(cx, event).await {
+                    Some(result) => result,
+                    None => {
+                        if let Some(socket) = socket {
+                            socket.close(1011, "actor.not_found");
+                        }
+                        Ok(())
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// The outcome of code that took `&mut self`.
+fn mutated(result: Result<(), Error>) -> Dispatch {
+    Dispatch {
+        result: result.map(|()| Bytes::new()),
+        mutates: true,
+    }
+}
+
+/// Runs `#[on_before_connect]` and `#[conn_state]`, adds the connection, then `#[on_connect]`.
+async fn open_conn<A: Actor>(
+    state: &mut A,
+    cx: &mut Cx<A>,
+    id: String,
+    params: Option<Bytes>,
+    kind: ConnKind,
+    sink: ConnSender,
+) -> Result<(), Error> {
+    let hooks = A::metadata().hooks;
+    if hooks.contains(HookSet::CONNECTION_SETUP) {
+        state.on_before_connect(cx, params.as_deref()).await?;
+    }
+    let conn_state = state.create_conn_state(cx, params.as_deref()).await?;
+    cx.connections_mut()
+        .insert(Conn::new(id, params, conn_state, kind, sink));
+    if hooks.contains(HookSet::CONNECT) {
+        state.hook(cx, Hook::Connect).await?;
+    }
+    Ok(())
+}
+
+impl<A: Actor> Host<A> {
+    /// Runs one piece of user code with a timeout, catching panics.
+    pub(super) async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
+        let future = work.run(&mut self.state, &mut self.cx);
+        // Most turns finish on their first poll; only a turn that has to wait gets a timer, which
+        // keeps the timer wheel out of the fast path.
+        // Boxed: user code's futures can be large, and inline they would size every idle actor's
+        // task by the largest of them; one allocation per turn is the cheaper side.
+        let mut future = Box::pin(catch_unwind(future));
+        let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+        let outcome = match first {
+            Poll::Ready(outcome) => Ok(outcome),
+            Poll::Pending => tokio::time::timeout(timeout, future).await,
+        };
+        match outcome {
+            Ok(Ok(dispatch)) => dispatch,
+            Ok(Err(message)) => mutated(Err(Error::internal(format!(
+                "actor code panicked: {message}"
+            )))),
+            Err(_) => mutated(Err(Error::public(
+                codes::ACTION_TIMED_OUT
+                    .with_message(format!("Timed out after {} ms.", timeout.as_millis())),
+            ))),
+        }
+    }
+
+    /// Runs a hook as a turn and waits for its commit. `force_persist` writes the state even if
+    /// unchanged (a new actor's first state).
+    pub(super) async fn run_hook(&mut self, hook: Hook, force_persist: bool) -> Result<(), Error> {
+        if force_persist {
+            // An empty committed state never equals an encoded one, so the state is written.
+            self.committed_state.clear();
+        }
+        let timeout = self.runtime.config().hook_timeout;
+        let dispatch = self.execute(Work::Hook(hook), timeout).await;
+        let (tx, rx) = oneshot::channel();
+        self.finish_turn(dispatch, Batch::default(), "hook", move |r| {
+            let _ = tx.send(r);
+        });
+        match rx.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Error::public(e)),
+            Err(_) => Err(Error::internal("hook reply dropped")),
+        }
+    }
+
+    /// Runs the earliest due schedule as a turn; its removal commits with the turn.
+    pub(super) async fn fire_schedule(&mut self) {
+        let mut batch = self.gate.batch();
+        let Some(entry) = self
+            .cx
+            .stores_mut()
+            .schedules
+            .take_due(now_ms(), &mut batch)
+        else {
+            self.gate.reuse(batch);
+            return;
+        };
+        if entry.is_wake() {
+            // It only had to wake the actor (a workflow's durable sleep); removing it is all.
+            self.gate.submit(batch, |_| {});
+            return;
+        }
+        let timeout = self.runtime.config().action_timeout;
+        let work = Work::Action {
+            name: &entry.action,
+            args: &entry.args,
+        };
+        let dispatch = self.execute(work, timeout).await;
+        let (action, id) = (entry.action, entry.id);
+        self.finish_turn(dispatch, batch, "scheduled action", move |result| {
+            if let Err(error) = result {
+                tracing::warn!(%action, schedule = %id, %error, "scheduled action failed");
+            }
+        });
+    }
+
+    /// Runs a run-loop turn: the closure on the state, committed like any turn. The loop gets
+    /// the answer as soon as the turn ran: like code in a turn, it sees the state before it is
+    /// committed; replies and events the turn caused still wait for the commit, and the
+    /// actor's writes commit in order.
+    pub(super) fn run_turn(&mut self, run: TurnFn<A>, answer: TurnAnswer) {
+        let (state, cx) = (&mut self.state, &mut self.cx);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| run(state, cx)))
+            .unwrap_or_else(|_| Err(Error::internal("run-loop turn panicked")));
+        let dispatch = Dispatch {
+            result: result.map(|()| Bytes::new()),
+            mutates: true,
+        };
+        let batch = self.gate.batch();
+        // Refused: the closure failed, or what it did cannot be committed (a state too large).
+        let refused = self.finish_turn(dispatch, batch, "run-loop turn", |_| {});
+        answer(match refused {
+            None => Ok(()),
+            Some(error) => Err(error),
+        });
+    }
+
+    /// Ends a turn: on success, persists the state (if changed) with `batch` and releases the
+    /// reply and events after the commit; on failure, rolls the state back and writes only
+    /// `batch` (the writes that stand regardless, such as removing a failed queue message).
+    /// Returns the error the turn was refused with, if it ran but could not be committed.
+    pub(super) fn finish_turn<R>(
+        &mut self,
+        dispatch: Dispatch,
+        mut batch: Batch,
+        what: &'static str,
+        reply: R,
+    ) -> Option<ActorError>
+    where
+        R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
+    {
+        let output = match dispatch.result {
+            Ok(output) => output,
+            Err(error) => {
+                return self.refuse_turn(dispatch.mutates, batch, error.into_reply(what), reply);
+            }
+        };
+        let prepared = match self.prepare_turn(dispatch.mutates, &mut batch) {
+            Ok(prepared) => prepared,
+            Err(error) => return self.refuse_turn(true, batch, error.into_reply(what), reply),
+        };
+        let effects = self.cx.take_effects();
+        let mut answers = Vec::new();
+        // The turn will commit: the workflow engine takes in its records now.
+        let workflow = effects
+            .workflow
+            .map(|apply| apply(&mut self.cx.stores_mut().schedules));
+        if let Some(workflow) = workflow {
+            // A recorded message must leave the queue in the same commit, or it would be
+            // delivered again. Cannot happen (the workflow holds it while recording it); if it
+            // did, the engine already counts the record, so the activation restarts from storage.
+            if let Some(id) = workflow.takes.iter().find(|id| !self.queue.holds(**id)) {
+                let error = codes::INTERNAL_ERROR.with_message(format!(
+                    "Queue message {id} is not held by the run loop; its record is refused."
+                ));
+                tracing::error!(%error, "restarting the actor");
+                self.gate.poison();
+                return self.refuse_turn(true, batch, error, reply);
+            }
+            let mut writes = workflow.writes;
+            batch.ops.append(&mut writes.ops);
+            for id in workflow.takes {
+                self.queue.record_taken(id, &mut batch);
+            }
+            self.queue.give_back(workflow.returns, &mut batch);
+            answers = workflow.answers;
+        }
+        let kv_committed = self.cx.stores_mut().commit(prepared, &mut batch);
+        if effects.destroy {
+            self.stop = Some(Stop::Destroy);
+        } else if effects.sleep && self.stop.is_none() {
+            self.stop = Some(Stop::Sleep);
+        }
+        self.pending_disconnects.extend(effects.disconnects);
+        let answers: Vec<_> = answers
+            .into_iter()
+            .filter_map(|(id, response)| self.queue.waiter(id).map(|w| (w, response)))
+            .collect();
+        let deliveries = self.cx.connections().route(effects.events, effects.direct);
+        self.gate.submit(batch, move |result| {
+            // Written or lost, the KV writes are no longer pending: on failure the actor
+            // restarts from storage.
+            if let Some(committed) = kv_committed {
+                committed();
+            }
+            match result {
+                Ok(()) => {
+                    // Events first: a client sees what an action broadcast before its result.
+                    for (sink, message) in deliveries {
+                        let _ = sink.send(message);
+                    }
+                    for (waiter, response) in answers {
+                        let _ = waiter.send(Ok(QueueSendOutcome::Completed(response)));
+                    }
+                    reply(Ok(output));
+                }
+                Err(error) => reply(Err(storage_failure(&error))),
+            }
+        });
+        None
+    }
+
+    /// The checks of a turn that ran: the database's changes, and the state (if the turn could
+    /// have changed it) added to `batch`, running `#[on_state_change]` if it changed. An error
+    /// refuses the turn.
+    fn prepare_turn(&mut self, mutates: bool, batch: &mut Batch) -> Result<Prepared, Error> {
+        let prepared = self.cx.stores_mut().prepare()?;
+        if mutates
+            && self.persist_state(batch)?
+            && let Err(error) = self.state.on_state_change(&mut self.cx)
+        {
+            tracing::error!(%error, "on_state_change failed");
+        }
+        Ok(prepared)
+    }
+
+    /// Ends a turn that cannot commit: forgets its writes (and its state change, if it could
+    /// have made one), and answers `error` once `batch` (the writes that stand regardless)
+    /// commits; returns the error.
+    fn refuse_turn<R>(
+        &mut self,
+        state_changed: bool,
+        batch: Batch,
+        error: ActorError,
+        reply: R,
+    ) -> Option<ActorError>
+    where
+        R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
+    {
+        if state_changed {
+            self.rollback();
+        }
+        drop(self.cx.take_effects());
+        if let Err(error) = self.cx.stores_mut().discard() {
+            tracing::error!(%error, "cannot restore the actor's stores; restarting the actor");
+            self.gate.poison();
+        }
+        let refused = error.clone();
+        self.gate.submit(batch, move |_| reply(Err(error)));
+        Some(refused)
+    }
+
+    /// Adds the state to `batch` if it changed; returns whether it did.
+    fn persist_state(&mut self, batch: &mut Batch) -> Result<bool, Error> {
+        let limit = self.runtime.config().max_state_size;
+        let encoded = rivet_client::codec::with_buffer(|buf| {
+            rivet_client::codec::write(&self.state, buf)
+                .map_err(|e| Error::internal(format!("cannot encode state: {e}")))?;
+            if buf[..] == self.committed_state[..] {
+                return Ok(None);
+            }
+            if buf.len() > limit {
+                return Err(Error::public(codes::STATE_TOO_LARGE.with_message(format!(
+                    "Actor state would be {} bytes; the limit is {limit}. The change was not applied.",
+                    buf.len()
+                ))));
+            }
+            // Reuse the allocation of the previous snapshot.
+            self.committed_state.clear();
+            self.committed_state.extend_from_slice(buf);
+            Ok(Some(Bytes::copy_from_slice(buf)))
+        })?;
+        let Some(encoded) = encoded else {
+            return Ok(false);
+        };
+        batch.put(keys::STATE, encoded);
+        Ok(true)
+    }
+
+    /// Restores the state as of the last committed turn.
+    fn rollback(&mut self) {
+        if self.committed_state.is_empty() {
+            return;
+        }
+        match decode_state::<A>(&self.committed_state) {
+            Ok(state) => self.state = state,
+            Err(error) => {
+                tracing::error!(%error, "cannot restore state; restarting actor");
+                self.gate.poison();
+            }
+        }
+    }
+}
+
+/// Polls `future`, turning a panic into an error message.
+pub(super) async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, String> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic_message(&*panic))),
+        }
+    })
+    .await
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_owned()
+    }
+}
+
+/// Decodes a stored state.
+pub(super) fn decode_state<A: Actor>(bytes: &[u8]) -> Result<A, Error> {
+    rivet_client::codec::decode(bytes)
+        .map_err(|e| Error::internal(StorageError::corrupt_because("the stored state", e)))
+}
+
+/// What a caller learns of a failed commit (the detail goes to the log).
+pub(super) fn storage_failure(error: &StorageError) -> ActorError {
+    tracing::error!(%error, "storage commit failed");
+    codes::INTERNAL_ERROR.error()
+}

@@ -1,0 +1,170 @@
+//! An actor's mailbox: the messages the registry, the in-process transport and the server send
+//! to an awake actor's host, and where their answers go.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rivet_client::transport::{ConnMessage, ConnSender, QueueSendOutcome};
+use rivet_client::{ActorError, codes};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::conn::ConnKind;
+use crate::raw::{self, RawCommand, RawMessage};
+
+/// An actor's mailbox. Messages are boxed: a tokio channel allocates its slots 32 at a time,
+/// so a small element keeps an idle actor's mailbox small.
+pub(crate) type Mailbox = mpsc::UnboundedSender<Box<Envelope>>;
+/// The receiving end of a [`Mailbox`].
+pub(crate) type MailboxRx = mpsc::UnboundedReceiver<Box<Envelope>>;
+
+/// Ids of the actors whose turns are waiting, one on the next, for a call.
+pub(crate) type CallChain = Arc<[Arc<str>]>;
+
+/// The error of a call to `target`, an actor in `chain`: it is busy with the turn that waits
+/// for this call, so the call could only time out.
+pub(crate) fn call_cycle(target: &str, chain: &[Arc<str>]) -> ActorError {
+    let path: Vec<&str> = chain.iter().map(|id| &**id).collect();
+    codes::CALL_CYCLE.with_message(format!(
+        "Actor `{target}` is waiting for this call (call path: {} -> {target}); an actor cannot be called back while its turn waits on the call.",
+        path.join(" -> ")
+    ))
+}
+
+/// Where an action's result goes.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) enum ReplyTo {
+    /// A waiting caller.
+    Oneshot(oneshot::Sender<Result<Bytes, ActorError>>),
+    /// A connection's stream, after the turn's events, so a client sees them in order.
+    Conn { sink: ConnSender, id: u64 },
+}
+
+impl ReplyTo {
+    pub(crate) fn send(self, result: Result<Bytes, ActorError>) {
+        match self {
+            Self::Oneshot(tx) => {
+                let _ = tx.send(result);
+            }
+            Self::Conn { sink, id } => {
+                let _ = sink.send(ConnMessage::ActionResponse { id, result });
+            }
+        }
+    }
+}
+
+/// Which connection an action runs in.
+#[derive(Debug)]
+pub(crate) enum ConnRef {
+    /// An open connection.
+    Id(String),
+    /// A connection for the length of one call (stateless calls); the host skips it when the
+    /// actor has no connection hooks to observe it.
+    Ephemeral { params: Option<Bytes> },
+}
+
+/// An event on a raw WebSocket, as the server hands it to the actor.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) enum RawSocketEnvelope {
+    Open {
+        id: String,
+        request: http::Request<()>,
+        commands: mpsc::UnboundedSender<RawCommand>,
+    },
+    Message {
+        id: String,
+        message: RawMessage,
+    },
+    Close {
+        id: String,
+        code: Option<u16>,
+        reason: String,
+    },
+}
+
+/// A message to an actor's mailbox.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) enum Envelope {
+    Action {
+        name: Cow<'static, str>,
+        args: Bytes,
+        conn: ConnRef,
+        reply: ReplyTo,
+        /// The actors whose turns wait for this call, when it comes from actor code.
+        chain: Option<CallChain>,
+    },
+    Queue {
+        name: String,
+        body: Bytes,
+        wait: bool,
+        reply: oneshot::Sender<Result<QueueSendOutcome, ActorError>>,
+    },
+    Connect {
+        params: Option<Bytes>,
+        kind: ConnKind,
+        sink: ConnSender,
+        reply: oneshot::Sender<Result<String, ActorError>>,
+    },
+    Subscribe {
+        conn: String,
+        event: String,
+        subscribe: bool,
+    },
+    Disconnect {
+        conn: String,
+    },
+    Request {
+        request: raw::Request,
+        reply: oneshot::Sender<Result<raw::Response, ActorError>>,
+    },
+    RawSocket(RawSocketEnvelope),
+    Ping {
+        reply: oneshot::Sender<Result<(), ActorError>>,
+    },
+    /// Destroy the actor (the REST API's `DELETE /actors/{id}`); answered once it is gone.
+    Destroy {
+        reply: oneshot::Sender<Result<(), ActorError>>,
+    },
+    /// The registry is shutting down: sleep after the messages before this one.
+    Shutdown,
+}
+
+impl Envelope {
+    /// Answers the sender with `error` instead of running.
+    pub(crate) fn fail(self, error: ActorError) {
+        match self {
+            Self::Action { reply, .. } => reply.send(Err(error)),
+            Self::Queue { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Connect { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Request { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::RawSocket(RawSocketEnvelope::Open { commands, .. }) => {
+                let _ = commands.send(RawCommand::Close(1011, error.full_code()));
+            }
+            Self::Ping { reply } | Self::Destroy { reply } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Subscribe { .. }
+            | Self::Disconnect { .. }
+            | Self::RawSocket(_)
+            | Self::Shutdown => {}
+        }
+    }
+}
+
+/// What happens to messages that reach an activation after it stopped.
+#[derive(Debug)]
+pub(crate) enum Leftovers {
+    /// Deliver them again, waking a new activation if needed.
+    Redeliver,
+    /// Fail them with this error.
+    Fail(ActorError),
+}
