@@ -3,8 +3,13 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+mod attrs;
+mod checks;
 mod expand;
+mod ir;
 mod parse;
+mod roles;
+mod signature;
 
 /// Expands `#[actor(attr)] item`.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
-use super::parse::{
+use super::ir::{
     Action, ActorDef, CreateFn, CxParam, Event, HookFn, HookKind, Output, Queue, Receiver,
     SpecialFn, SpecialKind, VarsFn,
 };

@@ -1,0 +1,170 @@
+//! The macro's attributes: the `#[actor(...)]` arguments, the role attributes on methods
+//! (`#[action]`, `#[queue]`, `#[on_wake]`, ...) and the wire names they give.
+
+use heck::ToLowerCamelCase;
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{Attribute, Ident, LitStr};
+
+use super::ir::{HookKind, SpecialKind};
+use crate::ctxt::Ctxt;
+
+/// The `#[actor(...)]` arguments.
+#[derive(Default)]
+pub(super) struct ActorArgs {
+    /// `name = "..."`: the actor's registered name.
+    pub(super) name: Option<String>,
+    pub(super) display_name: Option<String>,
+    pub(super) icon: Option<String>,
+    /// `migrations = EXPR`: a `&'static [&'static str]`.
+    pub(super) migrations: Option<syn::Expr>,
+}
+
+/// Parses the `#[actor(...)]` arguments; errors are reported and the argument left unset.
+pub(super) fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
+    let mut args = ActorArgs::default();
+    if attr.is_empty() {
+        return args;
+    }
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("migrations") {
+            args.migrations = Some(meta.value()?.parse()?);
+            return Ok(());
+        }
+        let slot = if meta.path.is_ident("name") {
+            &mut args.name
+        } else if meta.path.is_ident("display_name") {
+            &mut args.display_name
+        } else if meta.path.is_ident("icon") {
+            &mut args.icon
+        } else {
+            return Err(meta.error(
+                "unknown #[actor] argument; expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"` or `migrations = ...`",
+            ));
+        };
+        let value: LitStr = meta.value()?.parse()?;
+        if value.value().is_empty() {
+            return Err(syn::Error::new_spanned(&value, "must not be empty"));
+        }
+        *slot = Some(value.value());
+        Ok(())
+    });
+    if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
+        cx.syn_error(error);
+    }
+    args
+}
+
+/// Removes this macro's attributes from a method; returns the role it has, if any.
+pub(super) fn take_role(cx: &Ctxt, attrs: &mut Vec<Attribute>) -> Option<(Role, Attribute)> {
+    let mut found: Option<(Role, Attribute)> = None;
+    let mut kept = Vec::with_capacity(attrs.len());
+    for attr in attrs.drain(..) {
+        match Role::from_attr(&attr) {
+            Some(role) => {
+                if let Some((_, first)) = &found {
+                    cx.error_spanned_by(
+                        &attr,
+                        format!(
+                            "a method has one role; it is already #[{}]",
+                            first.path().to_token_stream()
+                        ),
+                    );
+                } else {
+                    found = Some((role, attr));
+                }
+            }
+            None => kept.push(attr),
+        }
+    }
+    *attrs = kept;
+    found
+}
+
+/// The wire name from `#[action(name = "...")]`, else the camelCase of the method name.
+pub(super) fn wire_name(cx: &Ctxt, role: Role, attr: &Attribute, ident: &Ident) -> String {
+    let default = ident
+        .to_string()
+        .trim_start_matches("r#")
+        .to_lower_camel_case();
+    let syn::Meta::List(list) = &attr.meta else {
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            cx.error_spanned_by(nv, "expected `#[attr]` or `#[attr(...)]`");
+        }
+        return default;
+    };
+    let mut name = None;
+    let result = list.parse_nested_meta(|meta| {
+        if role.takes_name() && meta.path.is_ident("name") {
+            let value: LitStr = meta.value()?.parse()?;
+            if value.value().is_empty() {
+                return Err(syn::Error::new_spanned(
+                    &value,
+                    "the wire name must not be empty",
+                ));
+            }
+            name = Some(value.value());
+            Ok(())
+        } else if role.takes_name() {
+            Err(meta.error(format!(
+                "unknown argument to #[{}]; the only one is `name = \"...\"`",
+                attr.path().to_token_stream()
+            )))
+        } else {
+            Err(meta.error(format!(
+                "#[{}] takes no arguments",
+                attr.path().to_token_stream()
+            )))
+        }
+    });
+    if let Err(error) = result {
+        cx.syn_error(error);
+    }
+    name.unwrap_or(default)
+}
+
+/// The `///` comments of a method, carried over to the generated client.
+pub(super) fn doc_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect()
+}
+
+/// The attributes this macro owns on methods.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Action,
+    Event,
+    Queue,
+    Create,
+    Vars,
+    Run,
+    Hook(HookKind),
+    Special(SpecialKind),
+}
+
+impl Role {
+    /// The role an attribute gives, if it is one of ours.
+    fn from_attr(attr: &Attribute) -> Option<Self> {
+        let ident = attr.path().get_ident()?.to_string();
+        Some(match ident.as_str() {
+            "action" => Self::Action,
+            "event" => Self::Event,
+            "queue" => Self::Queue,
+            "create" => Self::Create,
+            "vars" => Self::Vars,
+            "run" => Self::Run,
+            other => match HookKind::from_attr(other) {
+                Some(kind) => Self::Hook(kind),
+                None => Self::Special(SpecialKind::from_attr(other)?),
+            },
+        })
+    }
+
+    /// Whether the attribute takes `name = "..."` (the roles with a wire name).
+    fn takes_name(self) -> bool {
+        matches!(self, Self::Action | Self::Event | Self::Queue)
+    }
+}

@@ -1,0 +1,215 @@
+//! What every role's signature shares: the receiver, the context parameter, owned parameters
+//! and the output, each checked with an error on the user's tokens.
+
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, Pat, PatType, ReceiverKind, ReturnType, Signature, Type};
+
+use super::ir::{CxParam, Output, Param, Receiver};
+use crate::ctxt::Ctxt;
+
+/// The parts of a signature shared by every role.
+pub(super) struct SigParts {
+    pub(super) receiver: Option<Receiver>,
+    pub(super) cx: Option<CxParam>,
+    pub(super) params: Vec<Param>,
+    pub(super) output: Output,
+}
+
+/// Whether a role takes `self`, and if not, why (for the message).
+#[derive(Clone, Copy)]
+pub(super) enum SelfRule {
+    Required,
+    Forbidden(&'static str),
+}
+
+/// The rule of `#[create]` and `#[vars]`.
+pub(super) const BEFORE_STATE: SelfRule = SelfRule::Forbidden("it runs before the state exists");
+
+/// Checks what every handler shares: no generics, a `&self`/`&mut self` receiver if `self_rule`
+/// requires one, an optional context parameter (of type `&cx_type<..>`) first, owned parameter
+/// types. `None` when something was reported.
+pub(super) fn sig_parts(
+    cx: &Ctxt,
+    what: &str,
+    sig: &Signature,
+    self_rule: SelfRule,
+    cx_type: Option<&str>,
+) -> Option<SigParts> {
+    let needs_self = matches!(self_rule, SelfRule::Required);
+    let mut ok = plain_fn(cx, what, sig);
+    let mut receiver = None;
+    let mut cx_param = None;
+    let mut params = Vec::new();
+    for (index, arg) in sig.inputs.iter().enumerate() {
+        match arg {
+            FnArg::Receiver(r) => match self_receiver(cx, what, r, self_rule) {
+                Some(kind) => receiver = Some(kind),
+                None => ok = false,
+            },
+            FnArg::Typed(pat_type) => {
+                if let Some(mutable) = cx_type.and_then(|name| context_param(&pat_type.ty, name)) {
+                    let first_typed = index == usize::from(needs_self && receiver.is_some());
+                    if !first_typed || cx_param.is_some() {
+                        cx.error_spanned_by(
+                            &pat_type.ty,
+                            format!(
+                                "the context parameter `&{}` must come first, right after `self`",
+                                cx_type.unwrap_or_default()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    cx_param = Some(CxParam { mutable });
+                    continue;
+                }
+                match owned_param(cx, what, pat_type, params.len()) {
+                    Some(param) => params.push(param),
+                    None => ok = false,
+                }
+            }
+        }
+    }
+    if needs_self && receiver.is_none() && ok {
+        cx.error_spanned_by(
+            &sig.ident,
+            format!("{what} needs a `&self` or `&mut self` receiver"),
+        );
+        ok = false;
+    }
+    let output = parse_output(cx, what, &sig.output);
+    ok &= output.is_some();
+    ok.then(|| SigParts {
+        receiver,
+        cx: cx_param,
+        params,
+        output: output.unwrap_or(Output::Unit),
+    })
+}
+
+/// No generics, no `const`, `extern` or variadics: the types must be known to decode them.
+fn plain_fn(cx: &Ctxt, what: &str, sig: &Signature) -> bool {
+    let mut ok = true;
+    if !sig.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &sig.generics,
+            format!("{what} cannot be generic: the types of its arguments and result must be known to decode them"),
+        );
+        ok = false;
+    }
+    if sig.constness.is_some() || sig.abi.is_some() || sig.variadic.is_some() {
+        cx.error_spanned_by(sig, format!("{what} must be a plain `fn` or `async fn`"));
+        ok = false;
+    }
+    ok
+}
+
+/// `&self` or `&mut self`, where the role allows a receiver; `None` after reporting.
+fn self_receiver(
+    cx: &Ctxt,
+    what: &str,
+    r: &syn::Receiver,
+    self_rule: SelfRule,
+) -> Option<Receiver> {
+    if let SelfRule::Forbidden(why) = self_rule {
+        cx.error_spanned_by(r, format!("{what} takes no `self`: {why}"));
+        return None;
+    }
+    match &r.kind {
+        ReceiverKind::Reference(_, _, mutability) => Some(if mutability.is_some() {
+            Receiver::Mut
+        } else {
+            Receiver::Ref
+        }),
+        _ => {
+            cx.error_spanned_by(
+                r,
+                format!("{what} takes `&self` or `&mut self`: the actor keeps owning its state"),
+            );
+            None
+        }
+    }
+}
+
+/// A parameter decoded from the caller's message: its type must be owned. A pattern other than
+/// a plain name gets the name `arg{position}`.
+fn owned_param(cx: &Ctxt, what: &str, pat_type: &PatType, position: usize) -> Option<Param> {
+    if let Some(bad) = borrowed(&pat_type.ty) {
+        cx.error_spanned_by(
+            bad,
+            format!("arguments of {what} are decoded from the caller's message and must be owned types (for example `String`, not `&str`)"),
+        );
+        return None;
+    }
+    let name = match &*pat_type.pat {
+        Pat::Ident(p) => p.ident.clone(),
+        other => Ident::new(&format!("arg{position}"), other.span()),
+    };
+    Some(Param {
+        name,
+        ty: (*pat_type.ty).clone(),
+    })
+}
+
+/// `Some(mutable)` when `ty` is `&Cx<..>`, `&mut Cx<..>` (or whatever `name` says).
+fn context_param(ty: &Type, name: &str) -> Option<bool> {
+    let Type::Reference(r) = ty else {
+        return None;
+    };
+    let Type::Path(p) = &*r.elem else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    (last.ident == name).then_some(r.mutability.is_some())
+}
+
+/// The first borrowed or `impl Trait` part of a type, which cannot be decoded into.
+fn borrowed(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Reference(_) | Type::ImplTrait(_) | Type::TraitObject(_) => Some(ty),
+        Type::Paren(p) => borrowed(&p.elem),
+        Type::Tuple(t) => t.elems.iter().find_map(borrowed),
+        Type::Array(a) => borrowed(&a.elem),
+        _ => None,
+    }
+}
+
+/// The output: `()`, a value, or `Result<T, E>` (whatever its path, as long as it ends in
+/// `Result`); borrowed and `impl Trait` outputs are reported.
+fn parse_output(cx: &Ctxt, what: &str, output: &ReturnType) -> Option<Output> {
+    let ty = match output {
+        ReturnType::Default => return Some(Output::Unit),
+        ReturnType::Type(_, ty) => &**ty,
+    };
+    match ty {
+        Type::Tuple(t) if t.elems.is_empty() => Some(Output::Unit),
+        Type::ImplTrait(_) | Type::Reference(_) => {
+            cx.error_spanned_by(
+                ty,
+                format!(
+                    "{what} must return an owned, serializable type (or `Result<T, E>` of one)"
+                ),
+            );
+            None
+        }
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            if last.ident != "Result" {
+                return Some(Output::Value(ty.clone()));
+            }
+            match &last.arguments {
+                syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                    Some(syn::GenericArgument::Type(ok)) => {
+                        let err_span = match args.args.iter().nth(1) {
+                            Some(err) => err.span(),
+                            None => ty.span(),
+                        };
+                        Some(Output::Result(ok.clone(), err_span))
+                    }
+                    _ => Some(Output::Value(ty.clone())),
+                },
+                _ => Some(Output::Value(ty.clone())),
+            }
+        }
+        _ => Some(Output::Value(ty.clone())),
+    }
+}
