@@ -28,7 +28,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let errors = parsed.errors.unwrap_or_default();
     match parsed.def {
         Ok(def) => {
-            let generated = expand::generate(&def);
+            let generated = expand::Generator::new(&def);
             quote! { #errors #generated }
         }
         // Still emit the impl block (without our attributes and event declarations), so the
