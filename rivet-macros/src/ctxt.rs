@@ -33,4 +33,14 @@ impl Ctxt {
         }
         Some(errors.iter().map(syn::Error::to_compile_error).collect())
     }
+
+    /// The messages of the errors recorded so far, in order (for unit tests of the parsers).
+    #[cfg(test)]
+    pub(crate) fn into_messages(self) -> Vec<String> {
+        self.errors
+            .into_inner()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
 }

@@ -168,3 +168,148 @@ impl Role {
         matches!(self, Self::Action | Self::Event | Self::Queue)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+    use syn::parse_quote;
+
+    use super::*;
+
+    fn wire(attr: Attribute, role: Role, ident: Ident) -> (String, Vec<String>) {
+        let cx = Ctxt::default();
+        let wire = wire_name(&cx, role, &attr, &ident);
+        (wire, cx.into_messages())
+    }
+
+    #[test]
+    fn wire_names_default_to_the_camel_case_of_the_method() {
+        let (name, errors) = wire(
+            parse_quote!(#[action]),
+            Role::Action,
+            parse_quote!(send_message),
+        );
+        assert_eq!((name.as_str(), errors.len()), ("sendMessage", 0));
+        let (name, _) = wire(parse_quote!(#[event]), Role::Event, parse_quote!(r#type));
+        assert_eq!(name, "type");
+    }
+
+    #[test]
+    fn a_name_argument_overrides_the_wire_name() {
+        let (name, errors) = wire(
+            parse_quote!(#[action(name = "history")]),
+            Role::Action,
+            parse_quote!(get_history),
+        );
+        assert_eq!(name, "history");
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn a_bad_name_argument_is_reported_and_the_default_kept() {
+        let (name, errors) = wire(
+            parse_quote!(#[queue(name = "")]),
+            Role::Queue,
+            parse_quote!(jobs),
+        );
+        assert_eq!(name, "jobs");
+        assert_eq!(errors, ["the wire name must not be empty"]);
+
+        let (_, errors) = wire(
+            parse_quote!(#[action(bogus = 1)]),
+            Role::Action,
+            parse_quote!(get),
+        );
+        assert_eq!(
+            errors,
+            ["unknown argument to #[action]; the only one is `name = \"...\"`"]
+        );
+
+        let (_, errors) = wire(
+            parse_quote!(#[action = "get"]),
+            Role::Action,
+            parse_quote!(get),
+        );
+        assert_eq!(errors, ["expected `#[attr]` or `#[attr(...)]`"]);
+    }
+
+    #[test]
+    fn roles_without_a_wire_name_take_no_arguments() {
+        let (_, errors) = wire(
+            parse_quote!(#[on_wake(name = "x")]),
+            Role::Hook(HookKind::Wake),
+            parse_quote!(wake),
+        );
+        assert_eq!(errors, ["#[on_wake] takes no arguments"]);
+    }
+
+    #[test]
+    fn take_role_removes_our_attributes_and_reports_a_second_role() {
+        let cx = Ctxt::default();
+        let mut attrs: Vec<Attribute> = vec![
+            parse_quote!(#[doc = " Docs."]),
+            parse_quote!(#[action]),
+            parse_quote!(#[queue]),
+            parse_quote!(#[inline]),
+        ];
+        let (role, attr) = take_role(&cx, &mut attrs).expect("a role");
+        assert!(role == Role::Action);
+        assert!(attr.path().is_ident("action"));
+        let kept: Vec<String> = attrs
+            .iter()
+            .map(|a| a.path().to_token_stream().to_string())
+            .collect();
+        assert_eq!(kept, ["doc", "inline"]);
+        assert_eq!(
+            cx.into_messages(),
+            ["a method has one role; it is already #[action]"]
+        );
+        assert_eq!(doc_attrs(&attrs).len(), 1);
+    }
+
+    #[test]
+    fn methods_without_our_attributes_have_no_role() {
+        let cx = Ctxt::default();
+        let mut attrs: Vec<Attribute> =
+            vec![parse_quote!(#[inline]), parse_quote!(#[rivet::action])];
+        assert!(take_role(&cx, &mut attrs).is_none());
+        assert_eq!(attrs.len(), 2);
+        assert!(cx.into_messages().is_empty());
+    }
+
+    #[test]
+    fn actor_arguments() {
+        let cx = Ctxt::default();
+        let args = parse_actor_args(
+            &cx,
+            quote!(
+                name = "counter",
+                icon = "calculator",
+                migrations = MIGRATIONS
+            ),
+        );
+        assert_eq!(args.name.as_deref(), Some("counter"));
+        assert_eq!(args.icon.as_deref(), Some("calculator"));
+        assert_eq!(args.display_name, None);
+        let migrations = args.migrations.expect("migrations");
+        assert_eq!(migrations.to_token_stream().to_string(), "MIGRATIONS");
+        assert!(cx.into_messages().is_empty());
+    }
+
+    #[test]
+    fn bad_actor_arguments_are_reported() {
+        let cx = Ctxt::default();
+        let args = parse_actor_args(&cx, quote!(nmae = "counter"));
+        assert_eq!(args.name, None);
+        let errors = cx.into_messages();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("unknown #[actor] argument"),
+            "{errors:?}"
+        );
+
+        let cx = Ctxt::default();
+        parse_actor_args(&cx, quote!(icon = ""));
+        assert_eq!(cx.into_messages(), ["must not be empty"]);
+    }
+}

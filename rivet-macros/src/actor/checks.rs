@@ -113,3 +113,108 @@ pub(super) fn one_per_kind<T, K: Eq + Hash>(
     }
     kept
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::{Signature, parse_quote};
+
+    use super::*;
+    use crate::actor::roles::{parse_action, parse_event};
+
+    fn ident(name: &str) -> Ident {
+        Ident::new(name, Span::call_site())
+    }
+
+    #[test]
+    fn duplicate_wire_names_are_reported_and_the_first_kept() {
+        let cx = Ctxt::default();
+        let items = vec![
+            ("get".to_owned(), ident("get")),
+            ("get".to_owned(), ident("get_again")),
+            ("set".to_owned(), ident("set")),
+        ];
+        let kept = unique_wire_names(&cx, "action", items, |(wire, ident)| (wire, ident));
+        let kept: Vec<String> = kept.iter().map(|(_, ident)| ident.to_string()).collect();
+        assert_eq!(kept, ["get", "set"]);
+        assert_eq!(
+            cx.into_messages(),
+            [
+                "two actions have the wire name `get` (`get` and `get_again`); rename one with `#[action(name = \"...\")]`"
+            ]
+        );
+    }
+
+    fn action(cx: &Ctxt, sig: Signature) -> Action {
+        let wire = sig.ident.to_string();
+        parse_action(cx, &sig, wire, Vec::new()).expect("an action")
+    }
+
+    #[test]
+    fn actions_clashing_with_the_generated_client_are_reported() {
+        let cx = Ctxt::default();
+        let actions = vec![
+            action(&cx, parse_quote!(fn handle(&self))),
+            action(&cx, parse_quote!(fn on_tick(&self))),
+            action(&cx, parse_quote!(fn get(&self))),
+        ];
+        let tick: Signature = parse_quote!(fn tick());
+        let events = parse_event(&cx, &tick, "tick".to_owned(), Vec::new());
+        let events: Vec<Event> = events.into_iter().collect();
+        let kept = check_client_names(&cx, actions, &events, &[]);
+        let kept: Vec<String> = kept.iter().map(|a| a.ident.to_string()).collect();
+        assert_eq!(kept, ["get"]);
+        assert_eq!(
+            cx.into_messages(),
+            [
+                "`handle` is a method of the generated client; name the method differently and keep the wire name with `#[action(name = \"handle\")]`",
+                "the generated client already has a method `on_tick` for event `tick`; rename this action",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_role_keeps_the_first_and_reports_the_others() {
+        let cx = Ctxt::default();
+        let found = vec![
+            (Span::call_site(), 1),
+            (Span::call_site(), 2),
+            (Span::call_site(), 3),
+        ];
+        assert_eq!(single(&cx, "#[create]", found), Some(1));
+        assert_eq!(
+            cx.into_messages(),
+            [
+                "only one method can be #[create]",
+                "only one method can be #[create]"
+            ]
+        );
+
+        let cx = Ctxt::default();
+        assert_eq!(single::<u8>(&cx, "#[run]", Vec::new()), None);
+        assert!(cx.into_messages().is_empty());
+    }
+
+    #[test]
+    fn one_hook_per_kind() {
+        let cx = Ctxt::default();
+        let hooks = vec![
+            ("wake", ident("a")),
+            ("sleep", ident("b")),
+            ("wake", ident("c")),
+        ];
+        let kept = one_per_kind(&cx, hooks, |(kind, ident)| {
+            (
+                *kind,
+                if *kind == "wake" {
+                    "on_wake"
+                } else {
+                    "on_sleep"
+                },
+                ident,
+            )
+        });
+        let kept: Vec<String> = kept.iter().map(|(_, ident)| ident.to_string()).collect();
+        assert_eq!(kept, ["a", "b"]);
+        assert_eq!(cx.into_messages(), ["only one method can be #[on_wake]"]);
+    }
+}

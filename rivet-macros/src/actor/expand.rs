@@ -72,3 +72,69 @@ impl ToTokens for Generator<'_> {
         ]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::*;
+    use crate::actor::parse::parse_ok;
+
+    fn counter() -> ActorDef {
+        parse_ok(
+            quote::quote!(name = "counter", icon = "calculator"),
+            parse_quote! {
+                impl Counter {
+                    #[action] fn increment(&mut self, cx: &mut Cx<Self>, amount: i64) -> i64 { 0 }
+                    #[action] fn get_count(&self) -> i64 { 0 }
+                    #[event] fn new_count(count: i64);
+                }
+            },
+        )
+    }
+
+    #[test]
+    fn generates_client_dispatch_and_events() {
+        let def = counter();
+        let out = Generator::new(&def).to_token_stream().to_string();
+        assert!(out.contains("pub struct CounterClient"), "{out}");
+        assert!(out.contains("pub struct CounterConnection"), "{out}");
+        assert!(out.contains("pub enum CounterEvent"), "{out}");
+        assert!(out.contains("\"getCount\""), "{out}");
+        assert!(out.contains("fn on_new_count"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn the_user_block_then_the_types_then_their_impls() {
+        let def = counter();
+        let file: syn::File =
+            syn::parse2(Generator::new(&def).to_token_stream()).expect("generated items parse");
+        let items: Vec<String> = file
+            .items
+            .iter()
+            .map(|item| match item {
+                syn::Item::Impl(i) => format!("impl {}", i.self_ty.to_token_stream()),
+                syn::Item::Struct(s) => format!("struct {}", s.ident),
+                syn::Item::Enum(e) => format!("enum {}", e.ident),
+                syn::Item::Const(_) => "const _".to_owned(),
+                other => panic!("unexpected item {}", other.to_token_stream()),
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [
+                "impl Counter",
+                "enum CounterEvent",
+                "const _",
+                "struct CounterClient",
+                "struct CounterConnection",
+                "struct CounterCall",
+                "impl CounterCall",
+                "impl CounterClient",
+                "impl CounterConnection",
+                "const _",
+            ]
+        );
+    }
+}

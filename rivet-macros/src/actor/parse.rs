@@ -72,6 +72,19 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
     }
 }
 
+/// Parses an error-free `#[actor(attr)]` block, for unit tests of the generator.
+#[cfg(test)]
+pub(super) fn parse_ok(attr: TokenStream, item: ItemImpl) -> ActorDef {
+    let parsed = parse(attr, item);
+    if let Some(errors) = parsed.errors {
+        panic!("unexpected errors: {errors}");
+    }
+    match parsed.def {
+        Ok(def) => def,
+        Err(_) => panic!("the block cannot carry an actor"),
+    }
+}
+
 /// The state type's name, the base of generated names; `None` (after reporting) when the impl
 /// block cannot carry an actor at all.
 fn actor_ident(cx: &Ctxt, item: &ItemImpl) -> Option<Ident> {
@@ -239,5 +252,106 @@ impl Parse for BodylessFn {
         let sig: Signature = input.parse()?;
         input.parse::<Token![;]>()?;
         Ok(Self { attrs, sig })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::*;
+
+    fn error_count(parsed: &Parsed) -> usize {
+        let errors = parsed.errors.as_ref().map(ToString::to_string);
+        errors.unwrap_or_default().matches("compile_error").count()
+    }
+
+    #[test]
+    fn several_errors_at_once_and_the_rest_is_still_an_actor() {
+        let parsed = parse(
+            TokenStream::new(),
+            parse_quote! {
+                impl Counter {
+                    #[action] fn a(self) {}
+                    #[action(bogus = 1)] fn b(&self) {}
+                    #[event] fn c(x: i64) {}
+                    #[action] fn d(&self) -> i64 { 0 }
+                }
+            },
+        );
+        assert_eq!(error_count(&parsed), 3, "{:?}", parsed.errors);
+        let Ok(def) = parsed.def else {
+            panic!("the block can carry an actor");
+        };
+        // `b` keeps its default wire name despite the bad argument; `a` and `c` are left out.
+        let wires: Vec<&str> = def.actions.iter().map(|a| a.wire.as_str()).collect();
+        assert_eq!(wires, ["b", "d"]);
+        // The user's block is kept, minus our attributes.
+        let cleaned = def.cleaned.to_token_stream().to_string();
+        assert_eq!(cleaned.matches("fn ").count(), 4, "{cleaned}");
+        assert!(!cleaned.contains("# [action"), "{cleaned}");
+        assert!(!cleaned.contains("# [event"), "{cleaned}");
+    }
+
+    #[test]
+    fn the_actor_name_defaults_to_the_camel_case_of_the_type() {
+        let def = parse_ok(TokenStream::new(), parse_quote!(impl chat::ChatRoom {}));
+        assert_eq!(def.name, "chatRoom");
+        assert_eq!(def.ident, "ChatRoom");
+
+        let def = parse_ok(quote::quote!(name = "room"), parse_quote!(impl ChatRoom {}));
+        assert_eq!(def.name, "room");
+    }
+
+    #[test]
+    fn declarations_leave_the_block_and_other_items_stay() {
+        let def = parse_ok(
+            TokenStream::new(),
+            parse_quote! {
+                impl Worker {
+                    /// Jobs.
+                    #[queue] fn jobs(job: Job) -> Done;
+                    #[event] fn finished(id: u64);
+                    const LIMIT: usize = 3;
+                    #[run] async fn run(cx: RunCx<Self>) {}
+                }
+            },
+        );
+        assert_eq!(def.queues.len(), 1);
+        assert_eq!(def.queues[0].docs.len(), 1);
+        assert_eq!(def.events.len(), 1);
+        assert!(def.run.is_some());
+        let kept: Vec<String> = def
+            .cleaned
+            .items
+            .iter()
+            .map(|i| i.to_token_stream().to_string())
+            .collect();
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(kept[0].starts_with("const LIMIT"), "{kept:?}");
+    }
+
+    #[test]
+    fn a_bodyless_method_with_another_role_needs_a_body() {
+        let parsed = parse(
+            TokenStream::new(),
+            parse_quote! {
+                impl Counter {
+                    #[action] fn get(&self) -> i64;
+                }
+            },
+        );
+        let errors = parsed.errors.expect("an error").to_string();
+        assert!(errors.contains("#[action] needs a body"), "{errors}");
+    }
+
+    #[test]
+    fn a_trait_impl_cannot_carry_an_actor() {
+        let parsed = parse(
+            TokenStream::new(),
+            parse_quote!(impl Default for Counter { fn default() -> Self { Counter } }),
+        );
+        assert_eq!(error_count(&parsed), 1);
+        assert!(parsed.def.is_err());
     }
 }

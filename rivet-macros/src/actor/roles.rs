@@ -392,3 +392,155 @@ fn special_shape_ok(
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::*;
+
+    /// Runs a parser on a fresh context; returns its result and the messages it reported.
+    fn run<T>(parse: impl FnOnce(&Ctxt) -> Option<T>) -> (Option<T>, Vec<String>) {
+        let cx = Ctxt::default();
+        let parsed = parse(&cx);
+        (parsed, cx.into_messages())
+    }
+
+    #[test]
+    fn an_action() {
+        let sig: Signature = parse_quote!(async fn add(&mut self, amount: i64) -> i64);
+        let (action, errors) = run(|cx| parse_action(cx, &sig, "add".to_owned(), Vec::new()));
+        assert!(errors.is_empty(), "{errors:?}");
+        let action = action.expect("an action");
+        assert!(action.is_async && action.receiver == Receiver::Mut && action.cx.is_none());
+        assert_eq!(action.params.len(), 1);
+    }
+
+    #[test]
+    fn a_queue_handler_takes_exactly_one_message() {
+        let sig: Signature = parse_quote!(fn work(&mut self, a: Job, b: Job));
+        let (queue, errors) = run(|cx| parse_queue(cx, &sig, "work".to_owned(), Vec::new()));
+        assert!(queue.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("a queue handler takes exactly one message"));
+    }
+
+    #[test]
+    fn a_queue_declaration_has_no_self_and_one_message() {
+        let sig: Signature = parse_quote!(fn jobs(job: Job) -> Done);
+        let (queue, errors) = run(|cx| parse_queue_decl(cx, &sig, "jobs".to_owned(), Vec::new()));
+        assert!(errors.is_empty(), "{errors:?}");
+        let queue = queue.expect("a queue");
+        assert!(queue.declared_only && queue.message.name == "job");
+
+        let sig: Signature = parse_quote!(async fn jobs(job: Job));
+        let (queue, errors) = run(|cx| parse_queue_decl(cx, &sig, "jobs".to_owned(), Vec::new()));
+        assert!(queue.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("a queue declaration is not a function that runs"));
+    }
+
+    #[test]
+    fn an_event_variant_is_the_upper_camel_case_of_its_name() {
+        let sig: Signature = parse_quote!(fn new_count(count: i64, by: String));
+        let (event, errors) = run(|cx| parse_event(cx, &sig, "newCount".to_owned(), Vec::new()));
+        assert!(errors.is_empty(), "{errors:?}");
+        let event = event.expect("an event");
+        assert_eq!(event.variant, "NewCount");
+        assert_eq!(event.params.len(), 2);
+
+        let sig: Signature = parse_quote!(fn tick() -> u8);
+        let (event, errors) = run(|cx| parse_event(cx, &sig, "tick".to_owned(), Vec::new()));
+        assert!(event.is_none());
+        assert_eq!(
+            errors,
+            ["an event declaration has no return type; its parameters are its payload"]
+        );
+    }
+
+    #[test]
+    fn create_returns_the_state_from_at_most_one_input() {
+        let sig: Signature = parse_quote!(fn new(cx: &CreateCx, input: Config) -> Result<Self, E>);
+        let (create, errors) = run(|cx| parse_create(cx, &sig));
+        assert!(errors.is_empty(), "{errors:?}");
+        let create = create.expect("a create");
+        assert!(create.has_cx && create.input.is_some() && !create.is_async);
+
+        let sig: Signature = parse_quote!(fn new(a: u8, b: u8) -> Self);
+        let (create, errors) = run(|cx| parse_create(cx, &sig));
+        assert!(create.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("#[create] takes at most one input"));
+
+        let sig: Signature = parse_quote!(fn new());
+        let (create, errors) = run(|cx| parse_create(cx, &sig));
+        assert!(create.is_none());
+        assert_eq!(
+            errors,
+            ["#[create] returns the initial state: `-> Self` or `-> Result<Self, E>`"]
+        );
+    }
+
+    #[test]
+    fn run_is_async_and_returns_nothing() {
+        let sig: Signature = parse_quote!(fn run(cx: RunCx<Self>));
+        let (found, errors) = run(|cx| parse_run(cx, &sig));
+        assert!(found.is_none());
+        assert_eq!(
+            errors,
+            ["#[run] must be an `async fn`: it runs for as long as the actor is awake"]
+        );
+
+        let sig: Signature = parse_quote!(async fn run(cx: RunCx<Self>) -> Result<u8, E>);
+        let (found, errors) = run(|cx| parse_run(cx, &sig));
+        assert!(found.is_none());
+        assert_eq!(errors, ["#[run] returns nothing or `Result<(), E>`"]);
+
+        let sig: Signature = parse_quote!(async fn run(cx: RunCx<Self>) -> Result<(), E>);
+        let (found, errors) = run(|cx| parse_run(cx, &sig));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(matches!(found.expect("a run").output, Output::Result(..)));
+    }
+
+    #[test]
+    fn on_state_change_only_reads_the_state() {
+        let sig: Signature = parse_quote!(fn changed(&mut self));
+        let (hook, errors) = run(|cx| parse_hook(cx, HookKind::StateChange, &sig));
+        assert!(hook.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("#[on_state_change] takes `&self`"));
+
+        let sig: Signature = parse_quote!(fn woke(&mut self, extra: u8));
+        let (hook, errors) = run(|cx| parse_hook(cx, HookKind::Wake, &sig));
+        assert!(hook.is_none());
+        assert_eq!(
+            errors,
+            ["#[on_wake] takes only `self` and an optional `&mut Cx<Self>`"]
+        );
+    }
+
+    #[test]
+    fn special_hooks_have_their_own_shape() {
+        let sig: Signature = parse_quote!(fn check(&self, cx: &mut Cx<Self>, params: P));
+        let (hook, errors) = run(|cx| parse_special(cx, SpecialKind::BeforeConnect, &sig));
+        assert!(hook.is_none());
+        assert_eq!(
+            errors,
+            ["#[on_before_connect] takes `&Cx<Self>`, not `&mut Cx<Self>`"]
+        );
+
+        let sig: Signature = parse_quote!(fn raw(&mut self, cx: &mut Cx<Self>) -> Response);
+        let (hook, errors) = run(|cx| parse_special(cx, SpecialKind::Request, &sig));
+        assert!(hook.is_none());
+        assert_eq!(
+            errors,
+            ["#[on_request] takes a `rivet_core::raw::Request` after the context"]
+        );
+
+        let sig: Signature = parse_quote!(fn state(&mut self, params: P) -> S);
+        let (hook, errors) = run(|cx| parse_special(cx, SpecialKind::ConnState, &sig));
+        assert!(errors.is_empty(), "{errors:?}");
+        let hook = hook.expect("a conn_state");
+        assert!(hook.input.is_some() && hook.cx.is_none());
+    }
+}

@@ -213,3 +213,156 @@ fn parse_output(cx: &Ctxt, what: &str, output: &ReturnType) -> Option<Output> {
         _ => Some(Output::Value(ty.clone())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::ToTokens;
+    use syn::parse_quote;
+
+    use super::*;
+
+    /// `sig_parts` of an action-like signature (`self` required, `&Cx<Self>` context).
+    fn action_parts(sig: Signature) -> (Option<SigParts>, Vec<String>) {
+        let cx = Ctxt::default();
+        let parts = sig_parts(&cx, "an action", &sig, SelfRule::Required, Some("Cx"));
+        (parts, cx.into_messages())
+    }
+
+    fn tokens(t: impl ToTokens) -> String {
+        t.to_token_stream().to_string()
+    }
+
+    #[test]
+    fn receiver_context_and_parameters() {
+        let (parts, errors) = action_parts(parse_quote! {
+            fn add(&mut self, cx: &mut Cx<Self>, amount: i64, (a, b): (u8, u8))
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let parts = parts.expect("parts");
+        assert!(parts.receiver == Some(Receiver::Mut));
+        assert!(parts.cx.is_some_and(|c| c.mutable));
+        let params: Vec<(String, String)> = parts
+            .params
+            .iter()
+            .map(|p| (p.name.to_string(), tokens(&p.ty)))
+            .collect();
+        // A pattern is not a name: it gets one from its position among the parameters.
+        assert_eq!(
+            params,
+            [
+                ("amount".to_owned(), "i64".to_owned()),
+                ("arg1".to_owned(), "(u8 , u8)".to_owned())
+            ]
+        );
+        assert!(matches!(parts.output, Output::Unit));
+    }
+
+    #[test]
+    fn a_borrowed_argument_is_refused() {
+        let (parts, errors) = action_parts(parse_quote! {
+            fn send(&self, text: &str, count: u32)
+        });
+        assert!(parts.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("arguments of an action are decoded from the caller's message and must be owned types"), "{errors:?}");
+    }
+
+    #[test]
+    fn borrowed_finds_a_reference_inside_tuples_arrays_and_parentheses() {
+        let ty: Type = parse_quote!((u8, [(&'static str); 2]));
+        assert_eq!(borrowed(&ty).map(tokens).as_deref(), Some("& 'static str"));
+        let ty: Type = parse_quote!(Vec<String>);
+        assert!(borrowed(&ty).is_none());
+        let ty: Type = parse_quote!(impl Fn());
+        assert!(borrowed(&ty).is_some());
+    }
+
+    #[test]
+    fn the_receiver_must_be_a_reference_and_is_required() {
+        let (parts, errors) = action_parts(parse_quote!(fn take(self)));
+        assert!(parts.is_none());
+        assert_eq!(
+            errors,
+            ["an action takes `&self` or `&mut self`: the actor keeps owning its state"]
+        );
+
+        let (parts, errors) = action_parts(parse_quote!(fn free(amount: i64)));
+        assert!(parts.is_none());
+        assert_eq!(
+            errors,
+            ["an action needs a `&self` or `&mut self` receiver"]
+        );
+    }
+
+    #[test]
+    fn a_forbidden_receiver_says_why() {
+        let cx = Ctxt::default();
+        let sig: Signature = parse_quote!(fn init(&self) -> Self);
+        assert!(sig_parts(&cx, "#[create]", &sig, BEFORE_STATE, Some("CreateCx")).is_none());
+        assert_eq!(
+            cx.into_messages(),
+            ["#[create] takes no `self`: it runs before the state exists"]
+        );
+    }
+
+    #[test]
+    fn the_context_comes_first() {
+        let (parts, errors) = action_parts(parse_quote! {
+            fn add(&self, amount: i64, cx: &Cx<Self>)
+        });
+        assert!(parts.is_none());
+        assert_eq!(
+            errors,
+            ["the context parameter `&Cx` must come first, right after `self`"]
+        );
+    }
+
+    #[test]
+    fn generic_methods_are_refused() {
+        let (parts, errors) = action_parts(parse_quote!(fn get<T>(&self) -> T));
+        assert!(parts.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("an action cannot be generic"),
+            "{errors:?}"
+        );
+    }
+
+    fn output(ty: ReturnType) -> (Option<Output>, Vec<String>) {
+        let cx = Ctxt::default();
+        let output = parse_output(&cx, "an action", &ty);
+        (output, cx.into_messages())
+    }
+
+    #[test]
+    fn outputs() {
+        assert!(matches!(output(parse_quote!()).0, Some(Output::Unit)));
+        assert!(matches!(output(parse_quote!(-> ())).0, Some(Output::Unit)));
+        let Some(Output::Value(ty)) = output(parse_quote!(-> Vec<u8>)).0 else {
+            panic!("a value");
+        };
+        assert_eq!(tokens(ty), "Vec < u8 >");
+        // Any path ending in `Result`, with or without the error type.
+        for ret in [
+            parse_quote!(-> Result<u8, MyError>),
+            parse_quote!(-> std::io::Result<u8>),
+        ] {
+            let Some(Output::Result(ok, _)) = output(ret).0 else {
+                panic!("a result");
+            };
+            assert_eq!(tokens(ok), "u8");
+        }
+    }
+
+    #[test]
+    fn borrowed_and_opaque_outputs_are_refused() {
+        for ret in [parse_quote!(-> &str), parse_quote!(-> impl Serialize)] {
+            let (out, errors) = output(ret);
+            assert!(out.is_none());
+            assert_eq!(
+                errors,
+                ["an action must return an owned, serializable type (or `Result<T, E>` of one)"]
+            );
+        }
+    }
+}

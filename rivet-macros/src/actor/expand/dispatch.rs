@@ -176,3 +176,69 @@ fn queue_check_arm(queue: &Queue) -> TokenStream {
         #wire => __rivet::decode_message::<#ty>(body, #wire).map(|_| ()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use syn::parse_quote;
+
+    use super::*;
+    use crate::actor::parse::parse_ok;
+
+    #[test]
+    fn declared_queues_are_checked_but_not_dispatched() {
+        let def = parse_ok(
+            TokenStream::new(),
+            parse_quote! {
+                impl Worker {
+                    #[queue] fn jobs(job: Job);
+                    #[queue] fn orders(&mut self, order: Order) {}
+                }
+            },
+        );
+        let generator = Generator::new(&def);
+        let has_handler = generator.queue_has_handler_fn().to_string();
+        assert!(
+            has_handler.contains("matches ! (name , \"orders\")"),
+            "{has_handler}"
+        );
+        let dispatch = generator.dispatch_queue_fn().to_string();
+        assert!(dispatch.contains("\"orders\" =>"), "{dispatch}");
+        assert!(!dispatch.contains("\"jobs\""), "{dispatch}");
+        let check = generator.check_queue_message_fn().to_string();
+        assert!(
+            check.contains("\"jobs\" =>") && check.contains("\"orders\" =>"),
+            "{check}"
+        );
+    }
+
+    #[test]
+    fn an_action_arm_decodes_each_argument_then_encodes_the_output() {
+        let def = parse_ok(
+            TokenStream::new(),
+            parse_quote! {
+                impl Counter {
+                    #[action] async fn add(&mut self, a: i64, b: String) -> Result<i64, E> { Ok(a) }
+                }
+            },
+        );
+        let dispatch = Generator::new(&def).dispatch_fn().to_string();
+        assert!(
+            dispatch.contains("decode_args (args , \"add\" , & [\"a\" , \"b\"])"),
+            "{dispatch}"
+        );
+        assert!(
+            dispatch.contains("__args . take :: < i64 > ()"),
+            "{dispatch}"
+        );
+        assert!(
+            dispatch.contains("__args . take :: < String > ()"),
+            "{dispatch}"
+        );
+        assert!(
+            dispatch.contains("< Counter > :: add (& mut * self , __arg0 , __arg1) . await"),
+            "{dispatch}"
+        );
+        assert!(dispatch.contains("mutates : true"), "{dispatch}");
+    }
+}

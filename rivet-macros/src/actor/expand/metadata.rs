@@ -66,3 +66,33 @@ fn option_str(value: Option<&str>) -> TokenStream {
         None => quote! { ::core::option::Option::None },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use syn::parse_quote;
+
+    use super::*;
+    use crate::actor::parse::parse_ok;
+
+    #[test]
+    fn hook_flags_name_the_optional_hooks() {
+        let def = parse_ok(
+            TokenStream::new(),
+            parse_quote! {
+                impl Room {
+                    #[on_connect] fn joined(&mut self) {}
+                    #[on_wake] fn woke(&mut self) {}
+                    #[conn_state] fn state(&mut self, params: P) -> S { S }
+                    #[on_request] fn raw(&mut self, request: Request) -> Response { todo!() }
+                }
+            },
+        );
+        let flags: Vec<String> = Generator::new(&def)
+            .hook_flags()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(flags, ["CONNECT", "CONNECTION_SETUP", "REQUEST"]);
+    }
+}
