@@ -2,8 +2,9 @@
 //! `rivet_core::prelude`); the generated code refers only to `::rivet_core`.
 //!
 //! This crate is a thin shell: parsing, validation and code generation live in ordinary modules
-//! ([`actor`]'s `parse` and `expand`) that work on `proc_macro2` tokens and are unit-tested
-//! without a compiler round trip.
+//! under [`actor`] (the IR, one parser per concern, the cross-item checks, and the `expand`
+//! generator) that work on `proc_macro2` tokens and are unit-tested without a compiler round
+//! trip.
 
 use proc_macro::TokenStream;
 
