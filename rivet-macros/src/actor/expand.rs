@@ -44,6 +44,7 @@ pub(crate) struct Generator<'a> {
 }
 
 impl<'a> Generator<'a> {
+    /// A generator for `def`, naming the generated types after its state type.
     pub(crate) fn new(def: &'a ActorDef) -> Self {
         let ident = &def.ident;
         Self {
