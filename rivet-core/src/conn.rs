@@ -9,6 +9,7 @@ use rivet_client::ActorError;
 use rivet_client::transport::{ConnMessage, ConnSender};
 use serde::de::DeserializeOwned;
 
+use crate::error::Error;
 use crate::raw::RawWebSocket;
 
 /// How a connection reaches the actor.
@@ -74,12 +75,12 @@ impl<S> Conn<S> {
     }
 
     /// The connection parameters the client gave, decoded as `T` (`None` if it gave none).
-    pub fn params<T: DeserializeOwned>(&self) -> Result<Option<T>, crate::Error> {
+    pub fn params<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
         self.params
             .as_deref()
             .map(|p| {
                 rivet_client::codec::from_cbor(p).map_err(|e| {
-                    crate::Error::public(
+                    Error::public(
                         rivet_client::codes::VALIDATION_ERROR
                             .with_message(format!("invalid connection parameters: {e}")),
                     )

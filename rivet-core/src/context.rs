@@ -123,11 +123,11 @@ impl<A: Actor> Cx<A> {
     /// The actor's own SQLite database (see [`Db`](crate::db::Db)); `db.not_configured` unless
     /// the actor declares `#[actor(migrations = ...)]`.
     #[cfg(feature = "sqlite")]
-    pub fn db(&mut self) -> Result<&mut crate::db::Db, crate::Error> {
+    pub fn db(&mut self) -> Result<&mut crate::db::Db, crate::error::Error> {
         self.stores
             .db
             .as_mut()
-            .ok_or_else(|| crate::Error::public(crate::db::codes::NOT_CONFIGURED.error()))
+            .ok_or_else(|| crate::error::Error::public(crate::db::codes::NOT_CONFIGURED.error()))
     }
 
     /// Schedules calls of this actor's own actions (see [`Schedule`]); build them with the
@@ -144,7 +144,7 @@ impl<A: Actor> Cx<A> {
 
     /// The history of the actor's [workflow](crate::workflow) as data (for an inspector or a
     /// status action): `None` until the `#[run]` loop started its workflow in this activation.
-    pub fn workflow_history(&self) -> Option<crate::workflow::WorkflowHistory> {
+    pub fn workflow_history(&self) -> Option<crate::workflow::history::WorkflowHistory> {
         let engine = self.identity.workflow()?;
         Some(crate::sync::lock(&engine).history())
     }

@@ -25,6 +25,8 @@ use crate::registry::Registry;
 
 mod api;
 mod gateway;
+mod request;
+mod response;
 mod routes;
 mod ws;
 

@@ -78,7 +78,7 @@ mod api;
 pub mod codes;
 pub(crate) mod engine;
 mod entries;
-mod history;
+pub(crate) mod history;
 mod record;
 
 pub use api::{Loop, Step, StepCx, Workflow, WorkflowMessage};

@@ -12,7 +12,7 @@ use rivet_client::{ActorAddr, ActorError, ActorKey, codes};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::routes::{error_response, ray_id};
+use super::response::{error_response, ray_id};
 use crate::registry::Registry;
 use crate::storage::ActorRecord;
 

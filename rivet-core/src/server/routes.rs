@@ -8,113 +8,20 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Path, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, Method, header};
 use rivet_client::protocol::{
-    self, Encoding, HttpActionRequest, HttpQueueRequest, HttpQueueResponse, PROTOCOL_VERSION,
+    self, Encoding, HttpActionRequest, HttpQueueRequest, HttpQueueResponse,
 };
 use rivet_client::transport::QueueSendOutcome;
 use rivet_client::{ActorAddr, ActorError, ActorTarget, codes};
 use tokio::sync::oneshot;
 
 use super::gateway::{self, GatewayTarget, NO_ROUTE};
+use super::request::{HEADER_CONN_PARAMS, params_from_json, request_encoding};
+use super::response::{HEADER_RAY_ID, error_response, ok_response, ray_id};
 use super::ws;
 use crate::mailbox::{ConnRef, Envelope, ReplyTo};
 use crate::registry::Registry;
-
-/// The header that chooses the encoding of HTTP bodies (json when absent).
-const HEADER_ENCODING: &str = "x-rivet-encoding";
-/// The header with connection parameters (a JSON string) for HTTP actions.
-const HEADER_CONN_PARAMS: &str = "x-rivet-conn-params";
-/// The header carrying the request's ray id, read by the client for errors.
-pub(crate) const HEADER_RAY_ID: &str = "x-rivet-ray-id";
-
-/// A request's trace id, also sent back in `x-rivet-ray-id`.
-pub(crate) fn ray_id(headers: &HeaderMap) -> String {
-    headers
-        .get(HEADER_RAY_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64)
-        .map(str::to_owned)
-        .unwrap_or_else(crate::ids::new_id)
-}
-
-/// The HTTP status of an error code.
-pub(crate) fn status_of(error: &ActorError) -> StatusCode {
-    match (error.group.as_str(), error.code.as_str()) {
-        ("user", _) => StatusCode::BAD_REQUEST,
-        ("auth", "forbidden") => StatusCode::FORBIDDEN,
-        ("actor", "not_found" | "action_not_found" | "not_registered") => StatusCode::NOT_FOUND,
-        ("guard", "no_route") => StatusCode::NOT_FOUND,
-        ("actor", "method_not_allowed") => StatusCode::METHOD_NOT_ALLOWED,
-        ("actor", "action_timed_out") => StatusCode::REQUEST_TIMEOUT,
-        ("actor", "duplicate_key") => StatusCode::CONFLICT,
-        ("actor", "overloaded" | "dropped_reply") | ("registry", "shut_down") => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        ("core" | "rivetkit", "internal_error") => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
-/// An error response. Always JSON (`application/json`): every client version parses JSON error
-/// bodies whatever the request's encoding, while BARE error bodies differ between versions.
-pub(crate) fn error_response(error: &ActorError, ray: &str) -> Response {
-    let body = protocol::encode_http_error(error, Encoding::Json, PROTOCOL_VERSION);
-    let mut response = (status_of(error), body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(Encoding::Json.content_type()),
-    );
-    if let Ok(v) = HeaderValue::from_str(ray) {
-        headers.insert(HEADER_RAY_ID, v);
-    }
-    response
-}
-
-fn ok_response(body: Vec<u8>, encoding: Encoding, ray: &str, actor_id: Option<&str>) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(encoding.content_type()),
-    );
-    if let Ok(v) = HeaderValue::from_str(ray) {
-        headers.insert(HEADER_RAY_ID, v);
-    }
-    if let Some(id) = actor_id.and_then(|id| HeaderValue::from_str(id).ok()) {
-        headers.insert("x-rivet-actor", id);
-    }
-    response
-}
-
-/// The encoding of an HTTP request (json when absent).
-fn request_encoding(headers: &HeaderMap) -> Result<Encoding, ActorError> {
-    match headers
-        .get(HEADER_ENCODING)
-        .map(|v| v.to_str().unwrap_or(""))
-    {
-        None => Ok(Encoding::Json),
-        Some(value) => Encoding::parse(value).ok_or_else(|| {
-            codes::UNSUPPORTED_ENCODING.with_message(format!(
-                "Unsupported encoding `{value}`; expected json, cbor or bare."
-            ))
-        }),
-    }
-}
-
-/// Connection parameters given as a JSON string (header or subprotocol), as CBOR.
-pub(crate) fn params_from_json(text: &str) -> Result<Bytes, ActorError> {
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        codes::INVALID_REQUEST
-            .with_message(format!("Connection parameters are not valid JSON: {e}"))
-    })?;
-    protocol::compat::plain_json_to_cbor(&json)
-        .map(Bytes::from)
-        .map_err(|e| {
-            codes::INVALID_REQUEST.with_message(format!("Invalid connection parameters: {e}"))
-        })
-}
 
 /// Resolves a gateway target to the registry's actor target.
 pub(crate) async fn actor_target(

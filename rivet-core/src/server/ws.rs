@@ -11,7 +11,7 @@ use rivet_client::{ActorError, ActorTarget, codes};
 use tokio::sync::{mpsc, oneshot};
 
 use super::gateway::percent_decode;
-use super::routes::params_from_json;
+use super::request::params_from_json;
 use crate::conn::ConnKind;
 use crate::mailbox::{ConnRef, Envelope, RawSocketEnvelope, ReplyTo};
 use crate::raw::{RawCommand, RawMessage};

@@ -31,6 +31,14 @@ pub struct WorkflowQueue<'a, A: Actor> {
     workflow: &'a Workflow<A>,
 }
 
+/// A queue wait in progress: its record so far, and the deadline with the wake-up that ends it
+/// in a sleeping actor, if it is timed.
+struct Wait {
+    record: Record,
+    deadline_ms: Option<i64>,
+    wake: Option<String>,
+}
+
 impl<A: Actor> WorkflowQueue<'_, A> {
     /// Waits for the next message (of [`Next::names`], within [`Next::timeout`]) as an entry
     /// called `name`: the message leaves the queue in the commit that records it, and replay
@@ -40,7 +48,7 @@ impl<A: Actor> WorkflowQueue<'_, A> {
     pub async fn next(&self, name: &str, mut next: Next) -> Result<Option<WorkflowMessage>, Error> {
         let wf = self.workflow;
         let (key, index, prior) = wf.visit(name, Some("message"))?;
-        let (record, deadline_ms, wake) = match prior {
+        let wait = match prior {
             Some(record) => match record.kind {
                 RecordKind::Message { message, .. } if record.completed_ms.is_some() => {
                     return Ok(message.map(|(id, name, body)| {
@@ -48,7 +56,7 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                             ciborium::Value::Bytes(bytes) => Bytes::from(bytes),
                             _ => Bytes::new(),
                         };
-                        crate::run::Message { id, name, body }
+                        WorkflowMessage { id, name, body }
                     }));
                 }
                 // A timed wait cut off by a stop: it goes on until its recorded deadline.
@@ -56,51 +64,16 @@ impl<A: Actor> WorkflowQueue<'_, A> {
                     deadline_ms,
                     ref wake,
                     ..
-                } => {
-                    let wake = wake.clone();
-                    (record, deadline_ms, wake)
-                }
+                } => Wait {
+                    wake: wake.clone(),
+                    deadline_ms,
+                    record,
+                },
                 _ => return Err(unexpected(&key)),
             },
-            None => match next.timeout {
-                // A wait that does not wait has nothing to survive a stop for.
-                Some(timeout) if !timeout.is_zero() => {
-                    let deadline_ms = now_ms()
-                        .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
-                    let wake = new_id();
-                    let record = Record::new(
-                        index,
-                        RecordKind::Message {
-                            message: None,
-                            deadline_ms: Some(deadline_ms),
-                            wake: Some(wake.clone()),
-                        },
-                    );
-                    wf.commit(
-                        vec![
-                            Op::put(key.clone(), record.clone())?,
-                            Op::Wake(wake.clone(), deadline_ms),
-                        ],
-                        Vec::new(),
-                    )
-                    .await?;
-                    (record, Some(deadline_ms), Some(wake))
-                }
-                _ => (
-                    Record::new(
-                        index,
-                        RecordKind::Message {
-                            message: None,
-                            deadline_ms: None,
-                            wake: None,
-                        },
-                    ),
-                    None,
-                    None,
-                ),
-            },
+            None => self.begin(&key, index, next.timeout).await?,
         };
-        if let Some(deadline_ms) = deadline_ms {
+        if let Some(deadline_ms) = wait.deadline_ms {
             next.timeout = Some(crate::time::until_ms(deadline_ms));
         }
         let queue = wf.shared.run.queue();
@@ -114,34 +87,84 @@ impl<A: Actor> WorkflowQueue<'_, A> {
         if taken.is_none() && wf.shared.run.is_aborted() {
             return Err(stopping());
         }
-        let mut ops = Vec::with_capacity(2);
         let message = taken.as_ref().map(|m| WorkflowMessage::clone(m));
-        if let Some(m) = &message {
+        self.record(key, wait, message.as_ref()).await?;
+        // Recorded and out of the queue: the held message must not go back when dropped.
+        if let Some(taken) = taken {
+            taken.forget();
+        }
+        Ok(message)
+    }
+
+    /// Starts a new wait. A timed one records its deadline and a wake-up first (one more
+    /// commit), so it survives a stop; a wait that does not wait has nothing to survive.
+    async fn begin(
+        &self,
+        key: &[u8],
+        index: u32,
+        timeout: Option<Duration>,
+    ) -> Result<Wait, Error> {
+        let (deadline_ms, wake) = match timeout {
+            Some(timeout) if !timeout.is_zero() => {
+                let deadline_ms =
+                    now_ms().saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
+                (Some(deadline_ms), Some(new_id()))
+            }
+            _ => (None, None),
+        };
+        let record = Record::new(
+            index,
+            RecordKind::Message {
+                message: None,
+                deadline_ms,
+                wake: wake.clone(),
+            },
+        );
+        if let (Some(deadline_ms), Some(wake)) = (deadline_ms, &wake) {
+            let ops = vec![
+                Op::put(key.to_vec(), record.clone())?,
+                Op::Wake(wake.clone(), deadline_ms),
+            ];
+            self.workflow.commit(ops, Vec::new()).await?;
+        }
+        Ok(Wait {
+            record,
+            deadline_ms,
+            wake,
+        })
+    }
+
+    /// Records the end of a wait: the message it received (which leaves the queue in this
+    /// commit), or none.
+    async fn record(
+        &self,
+        key: Vec<u8>,
+        wait: Wait,
+        message: Option<&WorkflowMessage>,
+    ) -> Result<(), Error> {
+        let wf = self.workflow;
+        let mut ops = Vec::with_capacity(3);
+        if let Some(m) = message {
             ops.push(Op::Take(wf.scope.to_vec(), m.id));
         }
-        let recorded = message.as_ref().map(|m| {
+        let recorded = message.map(|m| {
             (
                 m.id,
                 m.name.clone(),
                 ciborium::Value::Bytes(m.body.to_vec()),
             )
         });
-        let mut record = record;
+        let mut record = wait.record;
         record.kind = RecordKind::Message {
             message: recorded,
-            deadline_ms,
-            wake,
+            deadline_ms: wait.deadline_ms,
+            wake: wait.wake,
         };
         // A message that came before the deadline: its wake-up is no longer needed.
         ops.push(Op::CancelWakes(key.clone()));
         // Not held to the size limit: the queue's own limit already bounds the message.
         ops.push(Op::put_unchecked(key, record.completed(1))?);
-        wf.commit(ops, Vec::new()).await?;
-        // Recorded and out of the queue: the held message must not go back when dropped.
-        if let Some(taken) = taken {
-            taken.forget();
-        }
-        Ok(message)
+        wf.commit(ops, Vec::new()).await
     }
 }
 
