@@ -76,9 +76,98 @@ pub fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     })
 }
 
-/// Decodes a CBOR value; the error text says what did not match.
-pub fn from_cbor<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    decode(bytes).map_err(|e| describe_de_error(&e))
+/// Why bytes are not the CBOR a caller expected, or why a value could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CborError {
+    /// The input ends inside an item.
+    #[error("truncated CBOR")]
+    Truncated,
+    /// An initial byte whose additional information is reserved.
+    #[error("malformed CBOR head 0x{0:02x}")]
+    MalformedHead(u8),
+    /// A chunk of an indefinite-length string that is not a definite string of the same type.
+    #[error("malformed indefinite-length string")]
+    MalformedIndefiniteString,
+    /// An indefinite-length map with an odd number of items.
+    #[error("map with a key and no value")]
+    KeyWithoutValue,
+    /// A break code outside an indefinite-length item.
+    #[error("unexpected CBOR break")]
+    UnexpectedBreak,
+    /// Arrays, maps or tags nested deeper than the decoders accept.
+    #[error("CBOR nested too deeply")]
+    TooDeep,
+    /// Bytes after the one item expected.
+    #[error("trailing bytes after the CBOR item")]
+    TrailingBytes,
+    /// Not an array where one is required.
+    #[error("expected an array")]
+    NotAnArray,
+    /// Input the decoder could not parse, at this byte offset.
+    #[error("malformed CBOR at byte {offset}")]
+    Syntax {
+        /// The offset of the offending byte.
+        offset: usize,
+    },
+    /// Well-formed CBOR that does not match the requested type (`invalid type: ...`).
+    #[error("{message}")]
+    Mismatch {
+        /// The byte offset, when the decoder knows it.
+        offset: Option<usize>,
+        /// What did not match, as serde words it.
+        message: String,
+    },
+    /// The input ended while the decoder was reading it.
+    #[error("truncated CBOR ({detail})")]
+    Read {
+        /// The reader's error.
+        detail: String,
+    },
+    /// A value that cannot be encoded as CBOR (a `Serialize` impl failed).
+    #[error("cannot encode value as CBOR: {message}")]
+    Encode {
+        /// The serializer's message.
+        message: String,
+    },
+}
+
+impl CborError {
+    /// The typed form of a ciborium decoding error.
+    pub fn from_de<E: std::fmt::Debug>(error: &ciborium::de::Error<E>) -> Self {
+        match error {
+            ciborium::de::Error::Semantic(offset, message) => Self::Mismatch {
+                offset: *offset,
+                message: message.clone(),
+            },
+            ciborium::de::Error::Syntax(offset) => Self::Syntax { offset: *offset },
+            ciborium::de::Error::Io(e) => Self::Read {
+                detail: format!("{e:?}"),
+            },
+            ciborium::de::Error::RecursionLimitExceeded => Self::TooDeep,
+        }
+    }
+}
+
+impl<E: std::fmt::Debug> From<ciborium::de::Error<E>> for CborError {
+    fn from(error: ciborium::de::Error<E>) -> Self {
+        Self::from_de(&error)
+    }
+}
+
+impl From<ciborium::ser::Error<std::io::Error>> for CborError {
+    fn from(error: ciborium::ser::Error<std::io::Error>) -> Self {
+        let message = match error {
+            ciborium::ser::Error::Value(message) => message,
+            ciborium::ser::Error::Io(e) => e.to_string(),
+        };
+        Self::Encode { message }
+    }
+}
+
+/// Decodes a CBOR value; the error says what did not match.
+pub fn from_cbor<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CborError> {
+    decode(bytes).map_err(CborError::from)
 }
 
 /// Decodes a CBOR value with ciborium, reusing a per-thread scratch buffer (ciborium's own
@@ -155,10 +244,17 @@ pub struct ArrayDecoder<'a> {
 
 impl<'a> ArrayDecoder<'a> {
     /// Checks that `bytes` holds exactly one well-formed CBOR array.
+    ///
+    /// The error is text because the code `#[actor]` generates for event decoders returns it as
+    /// such.
     pub fn new(bytes: &'a [u8]) -> Result<Self, String> {
+        Self::scan(bytes).map_err(|e| e.to_string())
+    }
+
+    fn scan(bytes: &'a [u8]) -> Result<Self, CborError> {
         let (head, value, body) = read_head(bytes)?;
         if head >> 5 != 4 {
-            return Err("expected an array".to_owned());
+            return Err(CborError::NotAnArray);
         }
         let mut rest = body;
         let mut len = 0usize;
@@ -180,12 +276,12 @@ impl<'a> ArrayDecoder<'a> {
                         rest = &rest[item_len(rest, 0)?..];
                         len += 1;
                     }
-                    None => return Err(truncated()),
+                    None => return Err(CborError::Truncated),
                 }
             },
         }
         if !rest.is_empty() {
-            return Err("trailing bytes after the array".to_owned());
+            return Err(CborError::TrailingBytes);
         }
         let items = &body[..body.len() - rest.len()];
         Ok(Self {
@@ -214,7 +310,7 @@ impl<'a> ArrayDecoder<'a> {
         // `new` checked every element, so this cannot fail; stay defensive anyway.
         let end = match item_len(self.rest, 0) {
             Ok(end) => end,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(e.to_string())),
         };
         let (item, rest) = self.rest.split_at(end);
         self.rest = rest;
@@ -237,14 +333,10 @@ impl<'a> ArrayDecoder<'a> {
 /// How deep arrays, maps and tags may nest before input is refused (stack safety).
 const MAX_DEPTH: usize = 256;
 
-fn truncated() -> String {
-    "truncated CBOR".to_owned()
-}
-
 /// Reads an item head: the initial byte, its argument (`None` for indefinite length) and the
 /// bytes after the head.
-fn read_head(bytes: &[u8]) -> Result<(u8, Option<u64>, &[u8]), String> {
-    let (&initial, rest) = bytes.split_first().ok_or_else(truncated)?;
+fn read_head(bytes: &[u8]) -> Result<(u8, Option<u64>, &[u8]), CborError> {
+    let (&initial, rest) = bytes.split_first().ok_or(CborError::Truncated)?;
     let info = initial & 0x1f;
     let size = match info {
         0..=23 => return Ok((initial, Some(u64::from(info)), rest)),
@@ -253,10 +345,10 @@ fn read_head(bytes: &[u8]) -> Result<(u8, Option<u64>, &[u8]), String> {
         26 => 4,
         27 => 8,
         31 => return Ok((initial, None, rest)),
-        _ => return Err(format!("malformed CBOR head 0x{initial:02x}")),
+        _ => return Err(CborError::MalformedHead(initial)),
     };
     if rest.len() < size {
-        return Err(truncated());
+        return Err(CborError::Truncated);
     }
     let mut value = 0u64;
     for byte in &rest[..size] {
@@ -266,7 +358,7 @@ fn read_head(bytes: &[u8]) -> Result<(u8, Option<u64>, &[u8]), String> {
 }
 
 /// The length in bytes of the first CBOR item in `bytes`, checking it is well formed.
-fn item_len(bytes: &[u8], depth: usize) -> Result<usize, String> {
+fn item_len(bytes: &[u8], depth: usize) -> Result<usize, CborError> {
     walk(bytes, depth, &mut false)
 }
 
@@ -289,9 +381,9 @@ fn is_dollar_text(item: &[u8]) -> bool {
 }
 
 /// Walks the first CBOR item, returning its length; sets `dollar` when it meets a `$` pair.
-fn walk(bytes: &[u8], depth: usize, dollar: &mut bool) -> Result<usize, String> {
+fn walk(bytes: &[u8], depth: usize, dollar: &mut bool) -> Result<usize, CborError> {
     if depth > MAX_DEPTH {
-        return Err("CBOR nested too deeply".to_owned());
+        return Err(CborError::TooDeep);
     }
     let (initial, value, rest) = read_head(bytes)?;
     let head_len = bytes.len() - rest.len();
@@ -299,9 +391,9 @@ fn walk(bytes: &[u8], depth: usize, dollar: &mut bool) -> Result<usize, String> 
     let body_len = match (major, value) {
         (0 | 1, Some(_)) => 0,
         (2 | 3, Some(n)) => {
-            let n = usize::try_from(n).map_err(|_| truncated())?;
+            let n = usize::try_from(n).map_err(|_| CborError::Truncated)?;
             if rest.len() < n {
-                return Err(truncated());
+                return Err(CborError::Truncated);
             }
             n
         }
@@ -314,8 +406,8 @@ fn walk(bytes: &[u8], depth: usize, dollar: &mut bool) -> Result<usize, String> 
                     Some(b) if b >> 5 == major && b & 0x1f != 31 => {
                         at += walk(&rest[at..], depth + 1, dollar)?
                     }
-                    Some(_) => return Err("malformed indefinite-length string".to_owned()),
-                    None => return Err(truncated()),
+                    Some(_) => return Err(CborError::MalformedIndefiniteString),
+                    None => return Err(CborError::Truncated),
                 }
             }
         }
@@ -340,44 +432,39 @@ fn walk(bytes: &[u8], depth: usize, dollar: &mut bool) -> Result<usize, String> 
                         at += walk(&rest[at..], depth + 1, dollar)?;
                         count += 1;
                     }
-                    None => return Err(truncated()),
+                    None => return Err(CborError::Truncated),
                 }
             }
             if major == 4 && count == 2 && is_dollar_text(rest) {
                 *dollar = true;
             }
             if major == 5 && count % 2 == 1 {
-                return Err("map with a key and no value".to_owned());
+                return Err(CborError::KeyWithoutValue);
             }
             at + 1
         }
         (6, Some(_)) => walk(rest, depth + 1, dollar)?,
         // Simple values and floats: the head is the whole item.
         (7, Some(_)) => 0,
-        (7, None) => return Err("unexpected CBOR break".to_owned()),
-        _ => return Err(format!("malformed CBOR head 0x{initial:02x}")),
+        (7, None) => return Err(CborError::UnexpectedBreak),
+        _ => return Err(CborError::MalformedHead(initial)),
     };
     Ok(head_len + body_len)
 }
 
 /// Checks that `bytes` is exactly one well-formed CBOR item.
-pub fn check_item(bytes: &[u8]) -> Result<(), String> {
+pub fn check_item(bytes: &[u8]) -> Result<(), CborError> {
     let len = item_len(bytes, 0)?;
     if len == bytes.len() {
         Ok(())
     } else {
-        Err("trailing bytes after the CBOR item".to_owned())
+        Err(CborError::TrailingBytes)
     }
 }
 
-/// Renders a ciborium decoding error without its Rust debug noise.
+/// Renders a ciborium decoding error without its Rust debug noise (see [`CborError::from_de`]).
 pub fn describe_de_error<E: std::fmt::Debug>(error: &ciborium::de::Error<E>) -> String {
-    match error {
-        ciborium::de::Error::Semantic(_, msg) => msg.clone(),
-        ciborium::de::Error::Syntax(offset) => format!("malformed CBOR at byte {offset}"),
-        ciborium::de::Error::Io(e) => format!("truncated CBOR ({e:?})"),
-        ciborium::de::Error::RecursionLimitExceeded => "CBOR nested too deeply".to_owned(),
-    }
+    CborError::from_de(error).to_string()
 }
 
 #[cfg(test)]
@@ -448,11 +535,14 @@ mod tests {
     fn malformed_input_is_an_error_not_a_panic() {
         assert!(from_cbor::<i64>(&[0xff, 0x00]).is_err());
         assert!(from_cbor::<i64>(&[]).is_err());
+        let mismatch = from_cbor::<String>(&[0x05]).unwrap_err();
         assert!(
-            from_cbor::<String>(&[0x05])
-                .unwrap_err()
-                .contains("invalid type")
+            matches!(&mismatch, CborError::Mismatch { message, .. } if message.contains("invalid type")),
+            "{mismatch:?}"
         );
+        assert_eq!(check_item(&[0x01, 0x01]), Err(CborError::TrailingBytes));
+        assert_eq!(check_item(&[0x82, 0x01]), Err(CborError::Truncated));
+        assert_eq!(check_item(&[0x1c]), Err(CborError::MalformedHead(0x1c)));
     }
 }
 

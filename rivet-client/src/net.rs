@@ -214,7 +214,7 @@ impl NetTransport {
                 let input = match input {
                     Some(input) => {
                         let wire = compat::escape_cbor(input)
-                            .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))?;
+                            .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))?;
                         format!("&rvt-input={}", URL_SAFE_NO_PAD.encode(&wire))
                     }
                     None => String::new(),
@@ -311,7 +311,7 @@ impl NetTransport {
             .map(|i| {
                 compat::escape_cbor(i)
                     .map(|wire| BASE64.encode(&wire))
-                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))
+                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))
             })
             .transpose()
     }
@@ -375,7 +375,7 @@ impl NetTransport {
             .map(|p| {
                 compat::cbor_to_plain_json(p)
                     .map(|json| json.to_string())
-                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))
+                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))
             })
             .transpose()
     }
@@ -401,7 +401,7 @@ impl Transport for NetTransport {
                 .gateway_url(target, &format!("/action/{}", encode_component(&name)))
                 .await?;
             let body = HttpActionRequest::encode(&args, self.encoding)
-                .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))?;
+                .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))?;
             let mut builder = self
                 .request(reqwest::Method::POST, &url)
                 .header("x-rivet-encoding", self.encoding.as_str())
@@ -444,7 +444,7 @@ impl Transport for NetTransport {
             };
             let encoded = request
                 .encode(self.encoding)
-                .map_err(|e| codes::CLIENT_CODEC.with_message(e.0))?;
+                .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))?;
             let builder = self
                 .request(reqwest::Method::POST, &url)
                 .header("x-rivet-encoding", self.encoding.as_str())
@@ -751,7 +751,7 @@ async fn run_socket(
                                 }
                             }
                             Err(e) => {
-                                let _ = reply.send(Err(codes::CLIENT_CODEC.with_message(e.0)));
+                                let _ = reply.send(Err(codes::CLIENT_CODEC.with_message(e.to_string())));
                             }
                         }
                     }

@@ -3,11 +3,40 @@
 
 /// Why a BARE message did not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed BARE message: {0}")]
-pub struct BareError(pub String);
-
-fn error(message: impl Into<String>) -> BareError {
-    BareError(message.into())
+#[non_exhaustive]
+pub enum BareError {
+    /// Fewer than the two bytes of the `vbare` version prefix.
+    #[error("malformed BARE message: missing version prefix")]
+    MissingVersion,
+    /// The message ends inside a value.
+    #[error("malformed BARE message: truncated (needed {needed} more bytes, {left} left)")]
+    Truncated {
+        /// The bytes the value needs.
+        needed: usize,
+        /// The bytes left in the message.
+        left: usize,
+    },
+    /// A `uint` whose value does not fit 64 bits.
+    #[error("malformed BARE message: uint overflows 64 bits")]
+    UintOverflow,
+    /// A `uint` of more than ten bytes.
+    #[error("malformed BARE message: uint too long")]
+    UintTooLong,
+    /// A `bool` byte other than 0 or 1.
+    #[error("malformed BARE message: invalid bool {0}")]
+    InvalidBool(u8),
+    /// An `optional` presence byte other than 0 or 1.
+    #[error("malformed BARE message: invalid optional tag {0}")]
+    InvalidOptionalTag(u8),
+    /// A `data` length larger than this platform's address space.
+    #[error("malformed BARE message: length too large")]
+    LengthTooLarge,
+    /// A `str` that is not UTF-8.
+    #[error("malformed BARE message: invalid UTF-8 in str")]
+    InvalidUtf8,
+    /// Bytes after the message.
+    #[error("malformed BARE message: {0} trailing bytes")]
+    TrailingBytes(usize),
 }
 
 /// Builds a BARE message.
@@ -93,36 +122,45 @@ impl<'a> Reader<'a> {
 
     /// A reader over a `vbare` message; returns its version.
     pub fn versioned(bytes: &'a [u8]) -> Result<(u16, Self), BareError> {
-        if bytes.len() < 2 {
-            return Err(error("missing version prefix"));
+        match bytes {
+            [low, high, rest @ ..] => Ok((u16::from_le_bytes([*low, *high]), Self { rest })),
+            _ => Err(BareError::MissingVersion),
         }
-        let version = u16::from_le_bytes([bytes[0], bytes[1]]);
-        Ok((version, Self { rest: &bytes[2..] }))
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], BareError> {
         if self.rest.len() < n {
-            return Err(error("truncated"));
+            return Err(BareError::Truncated {
+                needed: n,
+                left: self.rest.len(),
+            });
         }
         let (head, rest) = self.rest.split_at(n);
         self.rest = rest;
         Ok(head)
     }
 
+    fn byte(&mut self) -> Result<u8, BareError> {
+        match self.take(1)? {
+            [byte] => Ok(*byte),
+            _ => Err(BareError::Truncated { needed: 1, left: 0 }),
+        }
+    }
+
     /// `uint`.
     pub fn uint(&mut self) -> Result<u64, BareError> {
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
-            let byte = *self.take(1)?.first().ok_or_else(|| error("truncated"))?;
+            let byte = self.byte()?;
             if shift == 63 && byte > 1 {
-                return Err(error("uint overflows 64 bits"));
+                return Err(BareError::UintOverflow);
             }
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(value);
             }
         }
-        Err(error("uint too long"))
+        Err(BareError::UintTooLong)
     }
 
     /// `u64`.
@@ -135,22 +173,22 @@ impl<'a> Reader<'a> {
 
     /// `bool`.
     pub fn bool(&mut self) -> Result<bool, BareError> {
-        match self.take(1)?.first() {
-            Some(0) => Ok(false),
-            Some(1) => Ok(true),
-            _ => Err(error("invalid bool")),
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(BareError::InvalidBool(other)),
         }
     }
 
     /// `data`.
     pub fn data(&mut self) -> Result<&'a [u8], BareError> {
-        let len = usize::try_from(self.uint()?).map_err(|_| error("length too large"))?;
+        let len = usize::try_from(self.uint()?).map_err(|_| BareError::LengthTooLarge)?;
         self.take(len)
     }
 
     /// `str`.
     pub fn str(&mut self) -> Result<&'a str, BareError> {
-        std::str::from_utf8(self.data()?).map_err(|_| error("invalid UTF-8 in str"))
+        std::str::from_utf8(self.data()?).map_err(|_| BareError::InvalidUtf8)
     }
 
     /// `optional<T>`.
@@ -158,10 +196,10 @@ impl<'a> Reader<'a> {
         &mut self,
         read: impl FnOnce(&mut Self) -> Result<T, BareError>,
     ) -> Result<Option<T>, BareError> {
-        if self.bool().map_err(|_| error("invalid optional tag"))? {
-            read(self).map(Some)
-        } else {
-            Ok(None)
+        match self.byte()? {
+            0 => Ok(None),
+            1 => read(self).map(Some),
+            other => Err(BareError::InvalidOptionalTag(other)),
         }
     }
 
@@ -170,7 +208,7 @@ impl<'a> Reader<'a> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(error("trailing bytes"))
+            Err(BareError::TrailingBytes(self.rest.len()))
         }
     }
 }
@@ -190,15 +228,29 @@ mod tests {
             r.end().unwrap();
         }
         let too_big = [0xff; 10];
-        assert!(Reader::new(&too_big).uint().is_err());
-        assert!(Reader::new(&[0x80]).uint().is_err());
+        assert_eq!(Reader::new(&too_big).uint(), Err(BareError::UintOverflow));
+        assert_eq!(
+            Reader::new(&[0x80]).uint(),
+            Err(BareError::Truncated { needed: 1, left: 0 })
+        );
     }
 
     #[test]
     fn truncated_data_is_an_error() {
-        assert!(Reader::new(&[5, b'a']).data().is_err());
+        assert_eq!(
+            Reader::new(&[5, b'a']).data(),
+            Err(BareError::Truncated { needed: 5, left: 1 })
+        );
         assert!(Reader::new(&[0xff, 0xff, 0xff, 0xff, 0x0f]).data().is_err());
-        assert!(Reader::versioned(&[4]).is_err());
-        assert!(Reader::new(&[2]).bool().is_err());
+        assert_eq!(
+            Reader::versioned(&[4]).err(),
+            Some(BareError::MissingVersion)
+        );
+        assert_eq!(Reader::new(&[2]).bool(), Err(BareError::InvalidBool(2)));
+        assert_eq!(
+            Reader::new(&[2]).optional(Reader::bool),
+            Err(BareError::InvalidOptionalTag(2))
+        );
+        assert_eq!(Reader::new(&[1, 2]).end(), Err(BareError::TrailingBytes(2)));
     }
 }

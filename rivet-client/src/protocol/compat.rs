@@ -20,15 +20,56 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ciborium::Value;
 use serde_json::Value as Json;
 
-use crate::codec;
+use crate::codec::{self, CborError};
 
 /// A value that cannot cross the boundary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CompatError(pub String);
+#[non_exhaustive]
+pub enum CompatError {
+    /// Malformed CBOR, or a value that cannot be encoded.
+    #[error("{0}")]
+    Cbor(#[from] CborError),
+    /// A value nested deeper than the converters go.
+    #[error("value nested too deeply")]
+    TooDeep,
+    /// A marker whose payload has the wrong type (`["$BigInt", 5]`).
+    #[error("{marker} needs {expected}")]
+    MarkerPayload {
+        /// The marker, such as `$BigInt`.
+        marker: String,
+        /// What its payload must be.
+        expected: &'static str,
+    },
+    /// A `$Uint8Array` or `$ArrayBuffer` whose payload is not base64.
+    #[error("{marker}: invalid base64: {source}")]
+    InvalidBase64 {
+        /// The marker.
+        marker: String,
+        /// Why the payload did not decode.
+        source: base64::DecodeError,
+    },
+    /// A `$BigInt` that is not a decimal integer of at most 128 bits.
+    #[error("$BigInt `{text}` is not an integer that fits 128 bits")]
+    BigIntOutOfRange {
+        /// The payload.
+        text: String,
+    },
+    /// A marker this layer does not know.
+    #[error("unknown JSON encoding type `{marker}`")]
+    UnknownMarker {
+        /// The marker.
+        marker: String,
+    },
+}
 
-fn error(message: impl Into<String>) -> CompatError {
-    CompatError(message.into())
+/// Encodes `value` as CBOR into a new vector of `capacity`.
+fn encode<T: serde::Serialize + ?Sized>(
+    value: &T,
+    capacity: usize,
+) -> Result<Vec<u8>, CompatError> {
+    let mut out = Vec::with_capacity(capacity);
+    codec::write(value, &mut out).map_err(CborError::from)?;
+    Ok(out)
 }
 
 /// The largest integer a JavaScript number holds exactly.
@@ -36,42 +77,32 @@ const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
 
 /// JSON from a JavaScript client to internal CBOR, reviving compat markers.
 pub fn json_to_cbor(json: &Json) -> Result<Vec<u8>, CompatError> {
-    let value = json_to_value(json, 0)?;
-    let mut out = Vec::new();
-    codec::write(&value, &mut out).map_err(|e| error(e.to_string()))?;
-    Ok(out)
+    encode(&json_to_value(json, 0)?, 0)
 }
 
 /// Internal CBOR to JSON for a JavaScript client, adding compat markers.
 pub fn cbor_to_json(bytes: &[u8]) -> Result<Json, CompatError> {
-    let value: Value = codec::decode(bytes).map_err(|e| error(codec::describe_de_error(&e)))?;
-    Ok(value_to_json(&value))
+    Ok(value_to_json(&codec::from_cbor(bytes)?))
 }
 
 /// Plain JSON (such as error metadata) to internal CBOR, without interpreting markers.
 pub fn plain_json_to_cbor(json: &Json) -> Result<Vec<u8>, CompatError> {
-    let mut out = Vec::new();
-    codec::write(json, &mut out).map_err(|e| error(e.to_string()))?;
-    Ok(out)
+    encode(json, 0)
 }
 
 /// Internal CBOR to plain JSON for Rust code (see [`value_to_plain_json`]).
 pub fn cbor_to_plain_json(bytes: &[u8]) -> Result<Json, CompatError> {
-    let value: Value = codec::decode(bytes).map_err(|e| error(codec::describe_de_error(&e)))?;
-    Ok(value_to_plain_json(&value))
+    Ok(value_to_plain_json(&codec::from_cbor(bytes)?))
 }
 
 /// Compat-marked CBOR from a JavaScript client (the BARE encoding) to internal CBOR.
 pub fn revive_cbor(bytes: &[u8]) -> Result<Cow<'_, [u8]>, CompatError> {
-    codec::check_item(bytes).map_err(error)?;
+    codec::check_item(bytes)?;
     if !codec::has_dollar_pair(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
-    let value: Value = codec::decode(bytes).map_err(|e| error(codec::describe_de_error(&e)))?;
-    let revived = revive_value(value, 0)?;
-    let mut out = Vec::with_capacity(bytes.len());
-    codec::write(&revived, &mut out).map_err(|e| error(e.to_string()))?;
-    Ok(Cow::Owned(out))
+    let revived = revive_value(codec::from_cbor(bytes)?, 0)?;
+    Ok(Cow::Owned(encode(&revived, bytes.len())?))
 }
 
 /// Internal CBOR to what a JavaScript client decodes with `decodeCborCompat`: user arrays that
@@ -80,11 +111,31 @@ pub fn escape_cbor(bytes: &[u8]) -> Result<Cow<'_, [u8]>, CompatError> {
     if !codec::has_dollar_pair(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
-    let value: Value = codec::decode(bytes).map_err(|e| error(codec::describe_de_error(&e)))?;
-    let escaped = escape_value(value);
-    let mut out = Vec::with_capacity(bytes.len() + 8);
-    codec::write(&escaped, &mut out).map_err(|e| error(e.to_string()))?;
-    Ok(Cow::Owned(out))
+    let escaped = escape_value(codec::from_cbor(bytes)?);
+    Ok(Cow::Owned(encode(&escaped, bytes.len() + 8)?))
+}
+
+/// Error metadata (plain JSON) as the client's `jsonParseCompat` expects it; `null` if it cannot
+/// be converted (nested too deeply).
+#[cfg(any(test, feature = "server"))]
+pub(super) fn metadata_to_wire_json(metadata: &Json) -> Json {
+    plain_json_to_cbor(metadata)
+        .and_then(|c| cbor_to_json(&c))
+        .unwrap_or(Json::Null)
+}
+
+/// Error metadata (plain JSON) as CBOR for the client's `decodeCborCompat`; `None` if it cannot
+/// be converted (nested too deeply), so that the error still goes out, without it.
+#[cfg(any(test, feature = "server"))]
+pub(super) fn metadata_to_wire_cbor(metadata: &Json) -> Option<Vec<u8>> {
+    let plain = plain_json_to_cbor(metadata).ok()?;
+    let escaped = escape_cbor(&plain).ok()?.into_owned();
+    Some(escaped)
+}
+
+/// Error metadata received as compat CBOR, as plain JSON.
+pub(super) fn metadata_from_wire_cbor(bytes: &[u8]) -> Result<Json, CompatError> {
+    cbor_to_plain_json(&revive_cbor(bytes)?)
 }
 
 const MAX_DEPTH: usize = 256;
@@ -106,7 +157,7 @@ fn json_marker(items: &[Json]) -> Option<&str> {
 
 fn json_to_value(json: &Json, depth: usize) -> Result<Value, CompatError> {
     if depth > MAX_DEPTH {
-        return Err(error("value nested too deeply"));
+        return Err(CompatError::TooDeep);
     }
     Ok(match json {
         Json::Null => Value::Null,
@@ -143,48 +194,52 @@ fn json_to_value(json: &Json, depth: usize) -> Result<Value, CompatError> {
 
 /// Turns a compat marker with its (already converted) payload into the value it stands for.
 fn revive_marker(tag: &str, payload: Value, depth: usize) -> Result<Value, CompatError> {
+    let wrong_payload = |expected| CompatError::MarkerPayload {
+        marker: tag.to_owned(),
+        expected,
+    };
     Ok(match tag {
         "$BigInt" => {
             let text = match &payload {
                 Value::Text(t) => t.as_str(),
-                _ => return Err(error("$BigInt needs a decimal string")),
+                _ => return Err(wrong_payload("a decimal string")),
             };
             bigint_value(text)?
         }
         "$Uint8Array" | "$ArrayBuffer" => {
             let text = match &payload {
                 Value::Text(t) => t.as_str(),
-                _ => return Err(error(format!("{tag} needs a base64 string"))),
+                _ => return Err(wrong_payload("a base64 string")),
             };
             Value::Bytes(
                 BASE64
                     .decode(text)
-                    .map_err(|e| error(format!("{tag}: invalid base64: {e}")))?,
+                    .map_err(|source| CompatError::InvalidBase64 {
+                        marker: tag.to_owned(),
+                        source,
+                    })?,
             )
         }
         "$Undefined" => Value::Null,
         "$Set" => match payload {
-            Value::Array(items) => Value::Array(
-                items
-                    .into_iter()
-                    .map(|item| revive_value(item, depth + 1))
-                    .collect::<Result<_, _>>()?,
-            ),
-            _ => return Err(error("$Set needs an array")),
+            Value::Array(items) => revive_items(items, depth)?,
+            _ => return Err(wrong_payload("an array")),
         },
         escaped if escaped.starts_with("$$") => {
             Value::Array(vec![Value::Text(escaped[1..].to_owned()), payload])
         }
-        unknown => return Err(error(format!("unknown JSON encoding type `{unknown}`"))),
+        unknown => {
+            return Err(CompatError::UnknownMarker {
+                marker: unknown.to_owned(),
+            });
+        }
     })
 }
 
 /// A decimal integer of any size: a CBOR integer when it fits, else a bignum (tag 2 or 3).
 fn bigint_value(text: &str) -> Result<Value, CompatError> {
-    let parsed: i128 = text.parse().map_err(|_| {
-        error(format!(
-            "$BigInt `{text}` is not an integer that fits 128 bits"
-        ))
+    let parsed: i128 = text.parse().map_err(|_| CompatError::BigIntOutOfRange {
+        text: text.to_owned(),
     })?;
     if let Ok(int) = ciborium::value::Integer::try_from(parsed) {
         return Ok(Value::Integer(int));
@@ -207,26 +262,17 @@ fn bigint_value(text: &str) -> Result<Value, CompatError> {
 
 fn revive_value(value: Value, depth: usize) -> Result<Value, CompatError> {
     if depth > MAX_DEPTH {
-        return Err(error("value nested too deeply"));
+        return Err(CompatError::TooDeep);
     }
     Ok(match value {
-        Value::Array(items) => {
-            if marker(&items).is_some() {
-                let mut items = items.into_iter();
-                let (Some(Value::Text(tag)), Some(payload)) = (items.next(), items.next()) else {
-                    return Err(error("malformed compat marker"));
-                };
+        Value::Array(items) => match <[Value; 2]>::try_from(items) {
+            Ok([Value::Text(tag), payload]) if tag.starts_with('$') => {
                 let payload = revive_value(payload, depth + 1)?;
                 revive_marker(&tag, payload, depth)?
-            } else {
-                Value::Array(
-                    items
-                        .into_iter()
-                        .map(|item| revive_value(item, depth + 1))
-                        .collect::<Result<_, _>>()?,
-                )
             }
-        }
+            Ok(pair) => revive_items(Vec::from(pair), depth)?,
+            Err(items) => revive_items(items, depth)?,
+        },
         Value::Map(entries) => Value::Map(
             entries
                 .into_iter()
@@ -236,6 +282,15 @@ fn revive_value(value: Value, depth: usize) -> Result<Value, CompatError> {
         Value::Tag(tag, inner) => Value::Tag(tag, Box::new(revive_value(*inner, depth + 1)?)),
         other => other,
     })
+}
+
+/// An array whose elements are revived.
+fn revive_items(items: Vec<Value>, depth: usize) -> Result<Value, CompatError> {
+    items
+        .into_iter()
+        .map(|item| revive_value(item, depth + 1))
+        .collect::<Result<_, _>>()
+        .map(Value::Array)
 }
 
 fn escape_value(value: Value) -> Value {
@@ -375,10 +430,22 @@ mod tests {
 
     #[test]
     fn unknown_markers_and_bad_payloads_are_errors() {
-        assert!(json_to_cbor(&json!(["$Nope", 1])).is_err());
-        assert!(json_to_cbor(&json!(["$BigInt", 5])).is_err());
-        assert!(json_to_cbor(&json!(["$BigInt", "1e5"])).is_err());
-        assert!(json_to_cbor(&json!(["$Uint8Array", "!!"])).is_err());
+        assert_eq!(
+            json_to_cbor(&json!(["$Nope", 1])),
+            Err(CompatError::UnknownMarker {
+                marker: "$Nope".into()
+            })
+        );
+        let not_text = json_to_cbor(&json!(["$BigInt", 5])).unwrap_err();
+        assert_eq!(not_text.to_string(), "$BigInt needs a decimal string");
+        assert_eq!(
+            json_to_cbor(&json!(["$BigInt", "1e5"])),
+            Err(CompatError::BigIntOutOfRange { text: "1e5".into() })
+        );
+        assert!(matches!(
+            json_to_cbor(&json!(["$Uint8Array", "!!"])),
+            Err(CompatError::InvalidBase64 { marker, .. }) if marker == "$Uint8Array"
+        ));
     }
 
     #[test]
@@ -431,7 +498,13 @@ mod tests {
 
     #[test]
     fn revive_rejects_malformed_cbor() {
-        assert!(revive_cbor(&[0x82, 0x01]).is_err());
-        assert!(revive_cbor(&[0x01, 0x01]).is_err());
+        assert_eq!(
+            revive_cbor(&[0x82, 0x01]),
+            Err(CompatError::Cbor(CborError::Truncated))
+        );
+        assert_eq!(
+            revive_cbor(&[0x01, 0x01]),
+            Err(CompatError::Cbor(CborError::TrailingBytes))
+        );
     }
 }

@@ -2,10 +2,11 @@
 //! (`shared/reference/rivetkit-protocol.md`), round trips, and fuzzing of every decoder.
 
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::*;
 use crate::codec::to_cbor;
+use crate::error::ActorError;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
@@ -335,6 +336,91 @@ fn every_message_round_trips_in_every_encoding() {
             response
         );
     }
+}
+
+#[test]
+fn decoding_errors_say_what_failed() {
+    use ProtocolError::*;
+    let json = |text: &str| ToServer::decode(text.as_bytes(), Encoding::Json);
+    let id = json(r#"{"body":{"tag":"ActionRequest","val":{"id":-1,"name":"x"}}}"#).unwrap_err();
+    assert_eq!(
+        id,
+        InvalidField {
+            field: "id",
+            expected: Expected::NonNegativeInteger
+        }
+    );
+    assert_eq!(id.to_string(), "id must be a non-negative integer");
+    assert_eq!(
+        json(r#"{"body":{"tag":"Nope","val":{}}}"#),
+        Err(UnknownMessage { tag: "Nope".into() })
+    );
+    assert_eq!(
+        json(r#"{"body":{"tag":"SubscriptionRequest","val":{"eventName":"e"}}}"#),
+        Err(InvalidField {
+            field: "subscribe",
+            expected: Expected::Boolean
+        })
+    );
+    assert_eq!(
+        json("[1]"),
+        Err(InvalidField {
+            field: "message",
+            expected: Expected::Object
+        })
+    );
+    assert!(matches!(json("{"), Err(InvalidJson { .. })));
+
+    // CBOR `{}`, then `{body: {tag: "Init"}}`: paths name the nesting.
+    assert_eq!(
+        ToClient::decode(&[0xa0], Encoding::Cbor),
+        Err(MissingField { field: "body" })
+    );
+    let no_val = hex(&format!(
+        "a1 64{} a1 63{} 64{}",
+        text("body"),
+        text("tag"),
+        text("Init")
+    ));
+    let missing = ToClient::decode(&no_val, Encoding::Cbor).unwrap_err();
+    assert_eq!(missing, MissingField { field: "body.val" });
+    assert_eq!(missing.to_string(), "body.val is missing");
+    assert_eq!(
+        ToClient::decode(&[0x82, 0x01], Encoding::Cbor),
+        Err(Cbor(crate::codec::CborError::Truncated))
+    );
+
+    let bare = |bytes: &[u8]| ToServer::decode(bytes, Encoding::Bare);
+    assert_eq!(bare(&[9, 0, 0]), Err(UnsupportedVersion { version: 9 }));
+    assert_eq!(bare(&[4, 0, 7]), Err(UnknownTag { tag: 7 }));
+    assert_eq!(
+        bare(&[4, 0, 0, 1]),
+        Err(Bare(bare::BareError::Truncated { needed: 1, left: 0 }))
+    );
+
+    let marker = HttpActionRequest::decode(br#"{"args":[["$Nope",1]]}"#, Encoding::Json);
+    assert_eq!(
+        marker,
+        Err(Compat(compat::CompatError::UnknownMarker {
+            marker: "$Nope".into()
+        }))
+    );
+    let timeout = |body: &str| HttpQueueRequest::decode(body.as_bytes(), Encoding::Json);
+    assert_eq!(
+        timeout(r#"{"timeout":-5}"#),
+        Err(InvalidField {
+            field: "timeout",
+            expected: Expected::NonNegativeNumber
+        })
+    );
+    assert_eq!(
+        timeout(r#"{"timeout":"soon"}"#),
+        Err(InvalidField {
+            field: "timeout",
+            expected: Expected::Number
+        })
+    );
+    assert_eq!(timeout(r#"{"timeout":2.5}"#).unwrap().timeout_ms, Some(2));
 }
 
 proptest! {

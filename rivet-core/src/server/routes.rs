@@ -200,7 +200,7 @@ async fn http_action(
         .await
         .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
     let body = protocol::encode_http_action_response(&output, encoding, version)
-        .map_err(|e| codes::INTERNAL_ERROR.with_message(e.0))?;
+        .map_err(|e| codes::INTERNAL_ERROR.with_message(e.to_string()))?;
     if body.len() > config.max_outgoing_message_size {
         return Err(codes::OUTGOING_TOO_LONG.error());
     }
@@ -267,7 +267,7 @@ async fn http_queue(
     };
     let body = response
         .encode(encoding, version)
-        .map_err(|e| codes::INTERNAL_ERROR.with_message(e.0))?;
+        .map_err(|e| codes::INTERNAL_ERROR.with_message(e.to_string()))?;
     Ok(ok_response(body, encoding, ray, actor_id.as_deref()))
 }
 
