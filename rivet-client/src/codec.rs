@@ -4,7 +4,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ActorError, codes};
+use crate::codes;
+use crate::error::ActorError;
 
 mod fast;
 

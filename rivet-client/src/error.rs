@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// An error as a caller sees it: a stable `group.code`, a human message and optional metadata.
 ///
 /// Errors raised by an actor with `UserError` arrive with group `user` and the code, message and
-/// metadata the actor gave. Runtime errors use the RivetKit codes listed in [`codes`]; any other
+/// metadata the actor gave. Runtime errors use the RivetKit codes listed in [`codes`](crate::codes); any other
 /// failure inside an actor is masked as `core.internal_error` so no detail leaks to callers.
 ///
 /// ```
@@ -119,107 +119,4 @@ impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.group, self.code)
     }
-}
-
-/// Every error code the runtime and the clients return. The codes match RivetKit's.
-pub mod codes {
-    use super::ErrorCode;
-
-    /// No actor has this id, or this name and key; or it was destroyed.
-    pub const ACTOR_NOT_FOUND: ErrorCode = ErrorCode::new(
-        "actor",
-        "not_found",
-        "The actor does not exist or was destroyed.",
-    );
-    /// The actor has no action of that name.
-    pub const ACTION_NOT_FOUND: ErrorCode =
-        ErrorCode::new("actor", "action_not_found", "Action not found");
-    /// `create` was called with a key that is already in use.
-    pub const DUPLICATE_KEY: ErrorCode =
-        ErrorCode::new("actor", "duplicate_key", "Actor key already in use.");
-    /// No actor type of that name is registered.
-    pub const NOT_REGISTERED: ErrorCode = ErrorCode::new(
-        "actor",
-        "not_registered",
-        "Actor factory is not registered.",
-    );
-    /// Arguments, input or a message did not match the declared types.
-    pub const VALIDATION_ERROR: ErrorCode =
-        ErrorCode::new("actor", "validation_error", "Actor validation failed");
-    /// The actor needs creation input and none was given.
-    pub const MISSING_INPUT: ErrorCode =
-        ErrorCode::new("actor", "missing_input", "Actor input is missing.");
-    /// The action did not finish within the action timeout.
-    pub const ACTION_TIMED_OUT: ErrorCode =
-        ErrorCode::new("actor", "action_timed_out", "Action timed out");
-    /// A call back into an actor whose turn is waiting for this very call (A calls B, and B
-    /// calls A): it could only deadlock, so it fails at once.
-    pub const CALL_CYCLE: ErrorCode = ErrorCode::new(
-        "actor",
-        "call_cycle",
-        "The called actor is waiting for this call; calling back into it would deadlock.",
-    );
-    /// The actor's mailbox is full.
-    pub const OVERLOADED: ErrorCode = ErrorCode::new("actor", "overloaded", "Actor is overloaded.");
-    /// The request is malformed.
-    pub const INVALID_REQUEST: ErrorCode =
-        ErrorCode::new("actor", "invalid_request", "Invalid request.");
-    /// The actor stopped before it answered.
-    pub const DROPPED_REPLY: ErrorCode = ErrorCode::new(
-        "actor",
-        "dropped_reply",
-        "Actor reply channel was dropped without a response.",
-    );
-    /// The actor's state grew past the configured limit; the state is unchanged.
-    pub const STATE_TOO_LARGE: ErrorCode =
-        ErrorCode::new("actor", "state_too_large", "Actor state is too large.");
-    /// The actor has no queue of that name.
-    pub const QUEUE_NOT_FOUND: ErrorCode = ErrorCode::new("queue", "not_found", "Queue not found.");
-    /// The queue holds its maximum number of messages.
-    pub const QUEUE_FULL: ErrorCode = ErrorCode::new("queue", "full", "Queue is full.");
-    /// The message is larger than the queue accepts.
-    pub const QUEUE_MESSAGE_TOO_LARGE: ErrorCode =
-        ErrorCode::new("queue", "message_too_large", "Queue message is too large.");
-    /// The message was queued but not completed within the wait timeout; it stays queued.
-    pub const QUEUE_TIMED_OUT: ErrorCode = ErrorCode::new(
-        "queue",
-        "timed_out",
-        "Timed out waiting for queue message completion.",
-    );
-    /// The encoding asked for is not json, cbor or bare.
-    pub const UNSUPPORTED_ENCODING: ErrorCode = ErrorCode::new(
-        "protocol",
-        "unsupported_encoding",
-        "Unsupported protocol encoding.",
-    );
-    /// A message or request body is larger than the server accepts.
-    pub const INCOMING_TOO_LONG: ErrorCode =
-        ErrorCode::new("message", "incoming_too_long", "Incoming message too long.");
-    /// A response or event is larger than the server sends.
-    pub const OUTGOING_TOO_LONG: ErrorCode =
-        ErrorCode::new("message", "outgoing_too_long", "Outgoing message too long.");
-    /// The server is going away (shutting down or restarting the actor); clients reconnect.
-    pub const GOING_AWAY: ErrorCode =
-        ErrorCode::new("ws", "going_away", "The server is going away.");
-    /// The registry is shut down.
-    pub const SHUT_DOWN: ErrorCode =
-        ErrorCode::new("registry", "shut_down", "Registry is shut down.");
-    /// A failure whose detail is not shown to callers; the server logs it.
-    pub const INTERNAL_ERROR: ErrorCode =
-        ErrorCode::new("core", "internal_error", "An internal error occurred");
-    /// The client could not encode a request or decode a response.
-    pub const CLIENT_CODEC: ErrorCode = ErrorCode::new(
-        "client",
-        "codec",
-        "The client could not encode or decode a message.",
-    );
-    /// The connection to the actor is closed.
-    pub const CONNECTION_CLOSED: ErrorCode =
-        ErrorCode::new("client", "connection_closed", "The connection is closed.");
-    /// The endpoint is not a URL this client can reach.
-    pub const INVALID_ENDPOINT: ErrorCode = ErrorCode::new(
-        "client",
-        "invalid_endpoint",
-        "The endpoint must be an http:// URL.",
-    );
 }

@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{decode_output, to_cbor};
+use crate::codes;
 use crate::connection::ActorConnection;
-use crate::error::{ActorError, codes};
+use crate::error::ActorError;
 use crate::transport::{ActorTarget, BoxFuture, QueueSendOutcome, Transport};
 
 /// An untyped reference to an actor, by address or id, over some [`Transport`].

@@ -9,6 +9,7 @@
 
 mod client;
 pub mod codec;
+pub mod codes;
 mod connection;
 mod error;
 mod handle;
@@ -20,7 +21,7 @@ pub mod transport;
 
 pub use client::{ActorDescriptor, Client};
 pub use connection::{ActorConnection, Subscription};
-pub use error::{ActorError, ErrorCode, USER_GROUP, codes};
+pub use error::{ActorError, ErrorCode, USER_GROUP};
 pub use handle::{ActorHandle, QueueSend};
 pub use key::ActorKey;
 #[cfg(feature = "net")]

@@ -29,7 +29,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::client::Client;
-use crate::error::{ActorError, codes};
+use crate::codes;
+use crate::error::ActorError;
 use crate::key::ActorKey;
 use crate::protocol::{
     self, Encoding, Frame, HttpActionRequest, HttpQueueRequest, HttpQueueResponse, ToClient,

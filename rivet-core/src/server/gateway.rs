@@ -5,7 +5,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use rivet_client::{ActorError, ActorKey, ErrorCode};
+use rivet_client::codes::guard::{
+    NO_ROUTE, QUERY_BAD_BASE64, QUERY_BAD_CBOR, QUERY_BAD_ENCODING, QUERY_DUPLICATE,
+    QUERY_EMPTY_NAME, QUERY_GET_DISALLOWED, QUERY_INVALID, QUERY_MISSING_POOL, QUERY_TOKEN_SYNTAX,
+};
+use rivet_client::{ActorError, ActorKey};
 
 /// The query parameter prefix reserved for gateway routing.
 const RVT_PREFIX: &str = "rvt-";
@@ -34,54 +38,6 @@ pub(crate) struct GatewayPath {
     /// The query without `rvt-*` parameters, `?`-prefixed, or empty.
     pub(crate) query: String,
 }
-
-pub(crate) const QUERY_INVALID: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_invalid_params",
-    "Invalid gateway query parameters.",
-);
-const QUERY_DUPLICATE: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_duplicate_param",
-    "Duplicate gateway query parameter.",
-);
-const QUERY_GET_DISALLOWED: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_get_disallowed_params",
-    "`rvt-method=get` does not take input, region, crash policy or runner.",
-);
-const QUERY_MISSING_POOL: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_missing_pool",
-    "`rvt-method=getOrCreate` needs `rvt-runner` or `rvt-pool`.",
-);
-const QUERY_EMPTY_NAME: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_empty_actor_name",
-    "The actor name is empty.",
-);
-const QUERY_TOKEN_SYNTAX: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_path_token_syntax",
-    "A query gateway path names an actor type, so it cannot carry `@token`; use `rvt-token`.",
-);
-const QUERY_BAD_ENCODING: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_invalid_percent_encoding",
-    "Invalid percent-encoding.",
-);
-const QUERY_BAD_BASE64: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_invalid_base64_input",
-    "`rvt-input` is not base64url without padding.",
-);
-const QUERY_BAD_CBOR: ErrorCode = ErrorCode::new(
-    "guard",
-    "query_invalid_cbor_input",
-    "`rvt-input` is not valid CBOR.",
-);
-pub(crate) const NO_ROUTE: ErrorCode =
-    ErrorCode::new("guard", "no_route", "No route for this path.");
 
 /// Parses `tail`, the path after `/gateway/` (the actor segment and the rest), and the raw query.
 pub(crate) fn parse(tail: &str, raw_query: Option<&str>) -> Result<GatewayPath, ActorError> {

@@ -9,6 +9,7 @@ use axum::extract::{FromRequestParts, Path, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, Method, header};
+use rivet_client::codes::guard::NO_ROUTE;
 use rivet_client::protocol::{
     self, Encoding, HttpActionRequest, HttpQueueRequest, HttpQueueResponse,
 };
@@ -16,7 +17,7 @@ use rivet_client::transport::QueueSendOutcome;
 use rivet_client::{ActorAddr, ActorError, ActorTarget, codes};
 use tokio::sync::oneshot;
 
-use super::gateway::{self, GatewayTarget, NO_ROUTE};
+use super::gateway::{self, GatewayTarget};
 use super::request::{HEADER_CONN_PARAMS, params_from_json, request_encoding};
 use super::response::{HEADER_RAY_ID, error_response, ok_response, ray_id};
 use super::ws;
