@@ -339,7 +339,7 @@ fn every_message_round_trips_in_every_encoding() {
 }
 
 #[test]
-fn decoding_errors_say_what_failed() {
+fn json_errors_name_the_field() {
     use ProtocolError::*;
     let json = |text: &str| ToServer::decode(text.as_bytes(), Encoding::Json);
     let id = json(r#"{"body":{"tag":"ActionRequest","val":{"id":-1,"name":"x"}}}"#).unwrap_err();
@@ -370,8 +370,12 @@ fn decoding_errors_say_what_failed() {
         })
     );
     assert!(matches!(json("{"), Err(InvalidJson { .. })));
+}
 
-    // CBOR `{}`, then `{body: {tag: "Init"}}`: paths name the nesting.
+#[test]
+fn cbor_errors_name_the_path() {
+    use ProtocolError::*;
+    // `{}`, then `{body: {tag: "Init"}}`.
     assert_eq!(
         ToClient::decode(&[0xa0], Encoding::Cbor),
         Err(MissingField { field: "body" })
@@ -389,7 +393,11 @@ fn decoding_errors_say_what_failed() {
         ToClient::decode(&[0x82, 0x01], Encoding::Cbor),
         Err(Cbor(crate::codec::CborError::Truncated))
     );
+}
 
+#[test]
+fn bare_errors_say_what_failed() {
+    use ProtocolError::*;
     let bare = |bytes: &[u8]| ToServer::decode(bytes, Encoding::Bare);
     assert_eq!(bare(&[9, 0, 0]), Err(UnsupportedVersion { version: 9 }));
     assert_eq!(bare(&[4, 0, 7]), Err(UnknownTag { tag: 7 }));
@@ -397,7 +405,11 @@ fn decoding_errors_say_what_failed() {
         bare(&[4, 0, 0, 1]),
         Err(Bare(bare::BareError::Truncated { needed: 1, left: 0 }))
     );
+}
 
+#[test]
+fn body_errors_say_what_failed() {
+    use ProtocolError::*;
     let marker = HttpActionRequest::decode(br#"{"args":[["$Nope",1]]}"#, Encoding::Json);
     assert_eq!(
         marker,
