@@ -38,6 +38,8 @@ pub use http::{encode_http_action_response, encode_http_error};
 pub use ws::WS_BARE_VERSION;
 pub use ws::{Frame, ToClient, ToServer};
 
+use bare::Reader;
+
 /// The client protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u16 = 4;
 /// The oldest version accepted over HTTP (rivetkit 2.1 and 2.2 clients).
@@ -84,13 +86,19 @@ impl Encoding {
     }
 }
 
-/// Fails unless a versioned BARE message has a version this crate reads.
-fn check_version(version: u16) -> Result<(), ProtocolError> {
-    if (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
-        Ok(())
-    } else {
-        Err(ProtocolError::UnsupportedVersion { version })
+/// Reads a versioned BARE message of a version this crate reads: `read` gets the reader after
+/// the version prefix and the version, and must read the message to its end.
+fn read_bare<T>(
+    bytes: &[u8],
+    read: impl FnOnce(&mut Reader<'_>, u16) -> Result<T, ProtocolError>,
+) -> Result<T, ProtocolError> {
+    let (version, mut r) = Reader::versioned(bytes)?;
+    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
+        return Err(ProtocolError::UnsupportedVersion { version });
     }
+    let value = read(&mut r, version)?;
+    r.end()?;
+    Ok(value)
 }
 
 /// A BARE payload received in a message of `version`: rivetkit 2.3 (v4) compat-encodes values

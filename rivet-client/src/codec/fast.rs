@@ -291,49 +291,52 @@ impl Compound<Encoder<'_>> {
     }
 }
 
-impl ser::SerializeSeq for Compound<Encoder<'_>> {
-    type Ok = ();
-    type Error = FastError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FastError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), FastError> {
-        self.finish()
-    }
+/// Serde's sequence-like compounds are all a CBOR array (or a variant's payload) whose items
+/// are written in turn: one impl, generated for each trait.
+macro_rules! sequence_compound {
+    ($($name:ident::$method:ident),*) => {$(
+        impl ser::$name for Compound<Encoder<'_>> {
+            type Ok = ();
+            type Error = FastError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FastError> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), FastError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<Encoder<'_>> {
-    type Ok = ();
-    type Error = FastError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FastError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), FastError> {
-        self.finish()
-    }
+sequence_compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+
+/// Structs and struct variants are CBOR maps keyed by field name.
+macro_rules! struct_compound {
+    ($($name:ident),*) => {$(
+        impl ser::$name for Compound<Encoder<'_>> {
+            type Ok = ();
+            type Error = FastError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), FastError> {
+                self.encoder.text(key);
+                self.element(value)
+            }
+            fn end(self) -> Result<(), FastError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleStruct for Compound<Encoder<'_>> {
-    type Ok = ();
-    type Error = FastError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FastError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), FastError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<Encoder<'_>> {
-    type Ok = ();
-    type Error = FastError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FastError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), FastError> {
-        self.finish()
-    }
-}
+struct_compound!(SerializeStruct, SerializeStructVariant);
 
 impl ser::SerializeMap for Compound<Encoder<'_>> {
     type Ok = ();
@@ -342,38 +345,6 @@ impl ser::SerializeMap for Compound<Encoder<'_>> {
         self.element(key)
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), FastError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), FastError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStruct for Compound<Encoder<'_>> {
-    type Ok = ();
-    type Error = FastError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), FastError> {
-        self.encoder.text(key);
-        self.element(value)
-    }
-    fn end(self) -> Result<(), FastError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<Encoder<'_>> {
-    type Ok = ();
-    type Error = FastError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), FastError> {
-        self.encoder.text(key);
         self.element(value)
     }
     fn end(self) -> Result<(), FastError> {

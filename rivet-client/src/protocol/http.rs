@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::bare::{Reader, Writer};
 use super::error::ProtocolError;
 use super::fields::{Field, Named, Sender};
-use super::{Encoding, PROTOCOL_VERSION, actor_error, bare_in, bare_out, check_version};
+use super::{Encoding, PROTOCOL_VERSION, actor_error, bare_in, bare_out, read_bare};
 use crate::error::ActorError;
 
 #[cfg(any(test, feature = "server"))]
@@ -46,13 +46,7 @@ pub fn decode_http_action_response(
         Some(named) => named.read(body, "response body", Sender::Server, |f| {
             f.payload("output")
         }),
-        None => {
-            let (version, mut r) = Reader::versioned(body)?;
-            check_version(version)?;
-            let output = bare_in(r.data()?, version)?;
-            r.end()?;
-            Ok(output)
-        }
+        None => read_bare(body, |r, version| bare_in(r.data()?, version)),
     }
 }
 
@@ -127,17 +121,15 @@ impl HttpQueueResponse {
                     response: f.opt_payload("response")?,
                 })
             }),
-            None => {
-                let (version, mut r) = Reader::versioned(body)?;
-                check_version(version)?;
-                let status = r.str()?.to_owned();
-                let response = r
-                    .optional(Reader::data)?
-                    .map(|d| bare_in(d, version))
-                    .transpose()?;
-                r.end()?;
-                Ok(Self { status, response })
-            }
+            None => read_bare(body, |r, version| {
+                Ok(Self {
+                    status: r.str()?.to_owned(),
+                    response: r
+                        .optional(Reader::data)?
+                        .map(|d| bare_in(d, version))
+                        .transpose()?,
+                })
+            }),
         }
     }
 }
@@ -146,14 +138,11 @@ impl HttpQueueResponse {
 pub fn decode_http_error(body: &[u8], encoding: Encoding) -> Result<ActorError, ProtocolError> {
     match Named::of(encoding) {
         Some(named) => named.read(body, "error body", Sender::Server, actor_error::read),
-        None => {
-            let (version, mut r) = Reader::versioned(body)?;
-            check_version(version)?;
-            let error = actor_error::read_bare(&mut r)?;
-            actor_error::skip_bare_actor(&mut r, version)?;
-            r.end()?;
+        None => read_bare(body, |r, version| {
+            let error = actor_error::read_bare(r)?;
+            actor_error::skip_bare_actor(r, version)?;
             Ok(error)
-        }
+        }),
     }
 }
 
@@ -163,7 +152,7 @@ mod server {
     use super::super::{MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
     use super::{
         ActorError, Encoding, Field, HttpActionRequest, HttpQueueRequest, HttpQueueResponse, Named,
-        ProtocolError, Reader, Sender, Writer, actor_error, bare_in, bare_out, check_version,
+        ProtocolError, Reader, Sender, Writer, actor_error, bare_in, bare_out, read_bare,
     };
 
     impl HttpActionRequest {
@@ -177,13 +166,12 @@ mod server {
                         version: PROTOCOL_VERSION,
                     })
                 }),
-                None => {
-                    let (version, mut r) = Reader::versioned(body)?;
-                    check_version(version)?;
-                    let args = bare_in(r.data()?, version)?;
-                    r.end()?;
-                    Ok(Self { args, version })
-                }
+                None => read_bare(body, |r, version| {
+                    Ok(Self {
+                        args: bare_in(r.data()?, version)?,
+                        version,
+                    })
+                }),
             }
         }
     }
@@ -217,22 +205,15 @@ mod server {
                         version: PROTOCOL_VERSION,
                     })
                 }),
-                None => {
-                    let (version, mut r) = Reader::versioned(body)?;
-                    check_version(version)?;
-                    let body = bare_in(r.data()?, version)?;
-                    let name = r.optional(|r| r.str().map(str::to_owned))?;
-                    let wait = r.optional(Reader::bool)?.unwrap_or(false);
-                    let timeout_ms = r.optional(Reader::u64)?;
-                    r.end()?;
+                None => read_bare(body, |r, version| {
                     Ok(Self {
-                        body,
-                        name,
-                        wait,
-                        timeout_ms,
+                        body: bare_in(r.data()?, version)?,
+                        name: r.optional(|r| r.str().map(str::to_owned))?,
+                        wait: r.optional(Reader::bool)?.unwrap_or(false),
+                        timeout_ms: r.optional(Reader::u64)?,
                         version,
                     })
-                }
+                }),
             }
         }
     }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::bare::{Reader, Writer};
 use super::error::ProtocolError;
 use super::fields::{Field, Fields, Named, Object, Sender};
-use super::{Encoding, PROTOCOL_VERSION, actor_error, bare_in, bare_out, check_version};
+use super::{Encoding, PROTOCOL_VERSION, actor_error, bare_in, bare_out, read_bare};
 use crate::error::ActorError;
 
 #[cfg(any(test, feature = "server"))]
@@ -180,41 +180,39 @@ impl ToClient {
     }
 
     fn from_bare(payload: &[u8]) -> Result<Self, ProtocolError> {
-        let (version, mut r) = Reader::versioned(payload)?;
-        check_version(version)?;
-        let msg = match r.uint()? {
-            0 => Self::Init {
-                actor_id: r.str()?.to_owned(),
-                connection_id: r.str()?.to_owned(),
-            },
-            1 => {
-                let error = actor_error::read_bare(&mut r)?;
-                let action_id = r.optional(Reader::uint)?;
-                actor_error::skip_bare_actor(&mut r, version)?;
-                Self::Error { error, action_id }
-            }
-            // Servers escape compat markers whatever version they write (the official client
-            // revives them in every version it accepts).
-            2 => Self::ActionResponse {
-                id: r.uint()?,
-                output: bare_in(r.data()?, PROTOCOL_VERSION)?,
-            },
-            3 => Self::Event {
-                name: r.str()?.to_owned(),
-                args: bare_in(r.data()?, PROTOCOL_VERSION)?,
-            },
-            tag => return Err(ProtocolError::UnknownTag { tag }),
-        };
-        r.end()?;
-        Ok(msg)
+        read_bare(payload, |r, version| {
+            Ok(match r.uint()? {
+                0 => Self::Init {
+                    actor_id: r.str()?.to_owned(),
+                    connection_id: r.str()?.to_owned(),
+                },
+                1 => {
+                    let error = actor_error::read_bare(r)?;
+                    let action_id = r.optional(Reader::uint)?;
+                    actor_error::skip_bare_actor(r, version)?;
+                    Self::Error { error, action_id }
+                }
+                // Servers escape compat markers whatever version they write (the official
+                // client revives them in every version it accepts).
+                2 => Self::ActionResponse {
+                    id: r.uint()?,
+                    output: bare_in(r.data()?, PROTOCOL_VERSION)?,
+                },
+                3 => Self::Event {
+                    name: r.str()?.to_owned(),
+                    args: bare_in(r.data()?, PROTOCOL_VERSION)?,
+                },
+                tag => return Err(ProtocolError::UnknownTag { tag }),
+            })
+        })
     }
 }
 
 /// The server's half: encoding [`ToClient`], decoding [`ToServer`].
 #[cfg(any(test, feature = "server"))]
 mod server {
-    use super::super::bare::{Reader, Writer};
-    use super::super::{Encoding, actor_error, bare_in, check_version, compat};
+    use super::super::bare::Writer;
+    use super::super::{Encoding, actor_error, bare_in, compat, read_bare};
     use super::{Field, Fields, Frame, Named, Object, ProtocolError, Sender, ToClient, ToServer};
 
     /// The BARE version of server WebSocket frames: v3, which rivetkit 2.2 requires and 2.3
@@ -324,22 +322,20 @@ mod server {
         }
 
         fn from_bare(payload: &[u8]) -> Result<Self, ProtocolError> {
-            let (version, mut r) = Reader::versioned(payload)?;
-            check_version(version)?;
-            let msg = match r.uint()? {
-                0 => Self::ActionRequest {
-                    id: r.uint()?,
-                    name: r.str()?.to_owned(),
-                    args: bare_in(r.data()?, version)?,
-                },
-                1 => Self::SubscriptionRequest {
-                    event_name: r.str()?.to_owned(),
-                    subscribe: r.bool()?,
-                },
-                tag => return Err(ProtocolError::UnknownTag { tag }),
-            };
-            r.end()?;
-            Ok(msg)
+            read_bare(payload, |r, version| {
+                Ok(match r.uint()? {
+                    0 => Self::ActionRequest {
+                        id: r.uint()?,
+                        name: r.str()?.to_owned(),
+                        args: bare_in(r.data()?, version)?,
+                    },
+                    1 => Self::SubscriptionRequest {
+                        event_name: r.str()?.to_owned(),
+                        subscribe: r.bool()?,
+                    },
+                    tag => return Err(ProtocolError::UnknownTag { tag }),
+                })
+            })
         }
     }
 }
