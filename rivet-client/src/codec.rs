@@ -19,8 +19,12 @@ pub const EMPTY_ARRAY: &[u8] = &[0x80];
 /// assert_eq!(&bytes[..], &[0x81, 0x05]);
 /// ```
 pub fn to_cbor<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, ActorError> {
-    encode(value)
-        .map_err(|e| codes::CLIENT_CODEC.with_message(format!("cannot encode value as CBOR: {e}")))
+    encode(value).map_err(encode_failure)
+}
+
+/// A value the caller gave that cannot be encoded (`client.codec`).
+fn encode_failure(error: ciborium::ser::Error<std::io::Error>) -> ActorError {
+    codes::CLIENT_CODEC.with_message(CborError::from(error).to_string())
 }
 
 /// Encodes a value as CBOR into exactly sized `Bytes`.
@@ -228,9 +232,7 @@ pub struct ArrayEncoder<'a> {
 impl ArrayEncoder<'_> {
     /// Appends one element.
     pub fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ActorError> {
-        write(value, self.out).map_err(|e| {
-            codes::CLIENT_CODEC.with_message(format!("cannot encode value as CBOR: {e}"))
-        })
+        write(value, self.out).map_err(encode_failure)
     }
 }
 
@@ -530,6 +532,19 @@ mod tests {
         let mut bytes = vec![0x81; 100_000];
         bytes.push(0x01);
         assert!(ArrayDecoder::new(&bytes).is_err());
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_encoded_is_a_codec_error() {
+        struct Fails;
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("boom"))
+            }
+        }
+        let error = to_cbor(&(1, Fails)).unwrap_err();
+        assert!(error.is(codes::CLIENT_CODEC), "{error}");
+        assert_eq!(error.message, "cannot encode value as CBOR: boom");
     }
 
     #[test]

@@ -173,6 +173,21 @@ fn transport_error(error: impl fmt::Display) -> ActorError {
     codes::CONNECTION_CLOSED.with_message(format!("request failed: {error}"))
 }
 
+/// A request this client could not encode.
+fn encode_error(error: impl fmt::Display) -> ActorError {
+    codes::CLIENT_CODEC.with_message(error.to_string())
+}
+
+/// A response this client could not decode.
+fn decode_error(error: impl fmt::Display) -> ActorError {
+    codes::CLIENT_CODEC.with_message(format!("cannot decode response: {error}"))
+}
+
+/// Creation input as it travels: compat-escaped CBOR.
+fn wire_input(input: &[u8]) -> Result<Cow<'_, [u8]>, ActorError> {
+    compat::escape_cbor(input).map_err(encode_error)
+}
+
 /// Whether the query gateway (which joins key parts with commas, without escaping) can carry
 /// this key exactly.
 fn query_safe(key: &ActorKey) -> bool {
@@ -210,9 +225,7 @@ impl NetTransport {
             ActorTarget::GetOrCreate { addr, input } => {
                 let input = match input {
                     Some(input) => {
-                        let wire = compat::escape_cbor(input)
-                            .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))?;
-                        format!("&rvt-input={}", URL_SAFE_NO_PAD.encode(&wire))
+                        format!("&rvt-input={}", URL_SAFE_NO_PAD.encode(wire_input(input)?))
                     }
                     None => String::new(),
                 };
@@ -305,11 +318,7 @@ impl NetTransport {
 
     fn input_base64(input: Option<&Bytes>) -> Result<Option<String>, ActorError> {
         input
-            .map(|i| {
-                compat::escape_cbor(i)
-                    .map(|wire| BASE64.encode(&wire))
-                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))
-            })
+            .map(|i| wire_input(i).map(|wire| BASE64.encode(wire)))
             .transpose()
     }
 
@@ -372,7 +381,7 @@ impl NetTransport {
             .map(|p| {
                 compat::cbor_to_plain_json(p)
                     .map(|json| json.to_string())
-                    .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))
+                    .map_err(encode_error)
             })
             .transpose()
     }
@@ -397,8 +406,7 @@ impl Transport for NetTransport {
             let url = self
                 .gateway_url(target, &format!("/action/{}", encode_component(&name)))
                 .await?;
-            let body = HttpActionRequest::encode(&args, self.encoding)
-                .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))?;
+            let body = HttpActionRequest::encode(&args, self.encoding).map_err(encode_error)?;
             let mut builder = self
                 .request(reqwest::Method::POST, &url)
                 .header("x-rivet-encoding", self.encoding.as_str())
@@ -409,9 +417,7 @@ impl Transport for NetTransport {
             }
             let result = async {
                 let body = self.send(builder).await?;
-                protocol::decode_http_action_response(&body, self.encoding).map_err(|e| {
-                    codes::CLIENT_CODEC.with_message(format!("cannot decode response: {e}"))
-                })
+                protocol::decode_http_action_response(&body, self.encoding).map_err(decode_error)
             }
             .await;
             if let Err(error) = &result {
@@ -439,18 +445,14 @@ impl Transport for NetTransport {
                 timeout_ms: wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
                 version: protocol::PROTOCOL_VERSION,
             };
-            let encoded = request
-                .encode(self.encoding)
-                .map_err(|e| codes::CLIENT_CODEC.with_message(e.to_string()))?;
+            let encoded = request.encode(self.encoding).map_err(encode_error)?;
             let builder = self
                 .request(reqwest::Method::POST, &url)
                 .header("x-rivet-encoding", self.encoding.as_str())
                 .header(reqwest::header::CONTENT_TYPE, self.encoding.content_type())
                 .body(encoded);
             let body = self.send(builder).await?;
-            let response = HttpQueueResponse::decode(&body, self.encoding).map_err(|e| {
-                codes::CLIENT_CODEC.with_message(format!("cannot decode response: {e}"))
-            })?;
+            let response = HttpQueueResponse::decode(&body, self.encoding).map_err(decode_error)?;
             Ok(match (wait, response.status.as_str()) {
                 (None, _) => QueueSendOutcome::Queued,
                 (Some(_), "timedOut") => QueueSendOutcome::TimedOut,

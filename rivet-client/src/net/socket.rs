@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use super::{lock, transport_error};
+use super::{encode_error, lock, transport_error};
 use crate::codes;
 use crate::error::ActorError;
 use crate::protocol::{Encoding, Frame, ToClient, ToServer};
@@ -356,7 +356,7 @@ impl SocketTask {
                         frame
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(codes::CLIENT_CODEC.with_message(e.to_string())));
+                        let _ = reply.send(Err(encode_error(e)));
                         return ControlFlow::Continue(());
                     }
                 }

@@ -16,6 +16,14 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A frame's payload.
+fn bytes(frame: Frame) -> Vec<u8> {
+    match frame {
+        Frame::Text(t) => t.into_bytes(),
+        Frame::Binary(b) => b,
+    }
+}
+
 fn text(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
@@ -281,11 +289,7 @@ fn every_message_round_trips_in_every_encoding() {
     ];
     for encoding in [Encoding::Json, Encoding::Cbor, Encoding::Bare] {
         for msg in &client_messages {
-            let frame = msg.encode(encoding).unwrap();
-            let payload = match &frame {
-                Frame::Text(t) => t.as_bytes().to_vec(),
-                Frame::Binary(b) => b.clone(),
-            };
+            let payload = bytes(msg.encode(encoding).unwrap());
             assert_eq!(
                 &ToClient::decode(&payload, encoding).unwrap(),
                 msg,
@@ -293,11 +297,7 @@ fn every_message_round_trips_in_every_encoding() {
             );
         }
         for msg in &server_messages {
-            let frame = msg.encode(encoding).unwrap();
-            let payload = match &frame {
-                Frame::Text(t) => t.as_bytes().to_vec(),
-                Frame::Binary(b) => b.clone(),
-            };
+            let payload = bytes(msg.encode(encoding).unwrap());
             // CBOR requests carry values as they are (no compat markers), like cbor-x does.
             assert_eq!(
                 &ToServer::decode(&payload, encoding).unwrap(),
