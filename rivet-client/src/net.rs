@@ -199,28 +199,26 @@ fn query_safe(key: &ActorKey) -> bool {
 impl NetTransport {
     /// The gateway URL of `path` for a target resolved to its URL form.
     async fn gateway_url(&self, target: &ActorTarget, path: &str) -> Result<String, ActorError> {
-        match target {
-            ActorTarget::Id { id, .. } => Ok(format!(
-                "{}/gateway/{}{path}",
-                self.endpoint,
-                encode_component(id)
-            )),
-            ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. }
-                if !query_safe(&addr.key) =>
-            {
-                let id = self.resolve_exact(target).await?;
-                Ok(format!(
-                    "{}/gateway/{}{path}",
-                    self.endpoint,
-                    encode_component(&id)
-                ))
-            }
-            ActorTarget::Get(addr) => Ok(format!(
-                "{}/gateway/{}{path}?rvt-namespace={}&rvt-method=get{}",
+        let direct = |id: &str| format!("{}/gateway/{}{path}", self.endpoint, encode_component(id));
+        let query = |addr: &ActorAddr, method: &str| {
+            format!(
+                "{}/gateway/{}{path}?rvt-namespace={}&rvt-method={method}",
                 self.endpoint,
                 encode_component(&addr.name),
                 encode_component(&self.namespace),
-                self.key_param(&addr.key),
+            )
+        };
+        match target {
+            ActorTarget::Id { id, .. } => Ok(direct(id)),
+            ActorTarget::Get(addr) | ActorTarget::GetOrCreate { addr, .. }
+                if !query_safe(&addr.key) =>
+            {
+                Ok(direct(&self.resolve_exact(target).await?))
+            }
+            ActorTarget::Get(addr) => Ok(format!(
+                "{}{}",
+                query(addr, "get"),
+                self.key_param(&addr.key)
             )),
             ActorTarget::GetOrCreate { addr, input } => {
                 let input = match input {
@@ -230,10 +228,8 @@ impl NetTransport {
                     None => String::new(),
                 };
                 Ok(format!(
-                    "{}/gateway/{}{path}?rvt-namespace={}&rvt-method=getOrCreate&rvt-runner=default{}{input}&rvt-crash-policy=sleep",
-                    self.endpoint,
-                    encode_component(&addr.name),
-                    encode_component(&self.namespace),
+                    "{}&rvt-runner=default{}{input}&rvt-crash-policy=sleep",
+                    query(addr, "getOrCreate"),
                     self.key_param(&addr.key),
                 ))
             }
