@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use rivet_client::ErrorCode;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
 use serde::Serialize;
@@ -19,40 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Error;
 use crate::storage::{Batch, Storage, StorageError, keys};
 
-/// Database error codes.
-pub mod codes {
-    use super::ErrorCode;
-
-    /// SQLite refused a statement (a syntax error, a constraint, ...); the message says why.
-    pub const SQL_ERROR: ErrorCode = ErrorCode::new("db", "sql_error", "The SQL statement failed.");
-    /// A parameter that SQLite cannot bind (a map or a list).
-    pub const INVALID_PARAMETER: ErrorCode = ErrorCode::new(
-        "db",
-        "invalid_parameter",
-        "A parameter is not a number, text, bytes, boolean or null.",
-    );
-    /// A row that does not decode as the requested type.
-    pub const INVALID_ROW: ErrorCode = ErrorCode::new(
-        "db",
-        "invalid_row",
-        "A row does not decode as the requested type.",
-    );
-    /// `cx.db()` on an actor that declares no migrations.
-    pub const NOT_CONFIGURED: ErrorCode = ErrorCode::new(
-        "db",
-        "not_configured",
-        "This actor has no database: declare it with #[actor(migrations = ...)].",
-    );
-    /// A migration failed; the actor cannot start.
-    pub const MIGRATION_FAILED: ErrorCode =
-        ErrorCode::new("db", "migration_failed", "A database migration failed.");
-    /// A transaction begun with `BEGIN` was still open at the end of the turn.
-    pub const TRANSACTION_OPEN: ErrorCode = ErrorCode::new(
-        "db",
-        "transaction_open",
-        "A transaction was left open at the end of the turn.",
-    );
-}
+pub use rivet_client::codes::db as codes;
 
 /// The page size an SQLite image declares (bytes 16–17 of its header; 1 means 65536).
 fn page_size(image: &[u8]) -> usize {

@@ -10,7 +10,6 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use rivet_client::ErrorCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -25,29 +24,7 @@ pub const MAX_VALUE_SIZE: usize = 128 * 1024;
 /// The most keys in one batch call.
 pub const MAX_BATCH_KEYS: usize = 128;
 
-/// KV error codes.
-pub mod codes {
-    use super::ErrorCode;
-
-    /// A key longer than [`MAX_KEY_SIZE`](super::MAX_KEY_SIZE).
-    pub const KEY_TOO_LARGE: ErrorCode =
-        ErrorCode::new("kv", "key_too_large", "The key is larger than 2048 bytes.");
-    /// A value larger than [`MAX_VALUE_SIZE`](super::MAX_VALUE_SIZE).
-    pub const VALUE_TOO_LARGE: ErrorCode = ErrorCode::new(
-        "kv",
-        "value_too_large",
-        "The value is larger than 131072 bytes.",
-    );
-    /// A batch of more than [`MAX_BATCH_KEYS`](super::MAX_BATCH_KEYS) keys.
-    pub const BATCH_TOO_LARGE: ErrorCode =
-        ErrorCode::new("kv", "batch_too_large", "A batch has more than 128 keys.");
-    /// A stored value that is not the CBOR of the requested type.
-    pub const INVALID_VALUE: ErrorCode = ErrorCode::new(
-        "kv",
-        "invalid_value",
-        "The stored value does not decode as the requested type.",
-    );
-}
+pub use rivet_client::codes::kv as codes;
 
 /// Options of [`Kv::list_prefix`] and [`Kv::list_range`].
 #[derive(Debug, Clone, Copy, Default)]

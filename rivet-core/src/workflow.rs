@@ -75,7 +75,7 @@
 //! ```
 
 mod api;
-pub mod codes;
+pub use rivet_client::codes::workflow as codes;
 pub(crate) mod engine;
 mod entries;
 pub(crate) mod history;

@@ -31,7 +31,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "kv",
             "db",
             "schedule",
-            "workflow/codes",
             "workflow/record",
             "workflow/history",
             "workflow/engine",

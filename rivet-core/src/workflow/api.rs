@@ -9,7 +9,6 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::codes;
 use super::engine::{Engine, Op};
 use super::record::{Record, display_path, from_value, to_value};
 use crate::actor::Actor;
@@ -18,6 +17,7 @@ use crate::error::Error;
 use crate::run::{RunCx, stopping};
 use crate::storage::keys;
 use crate::sync::lock;
+use rivet_client::codes::workflow as codes;
 
 pub(super) struct Shared<A: Actor> {
     pub(super) run: RunCx<A>,

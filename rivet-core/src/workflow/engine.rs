@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
 
-use super::codes;
 use super::history::{HistoryEntry, WorkflowHistory, WorkflowStatus, json};
 use super::record::{MAX_RECORD_SIZE, Record, RecordKind, check_name, corrupt, display_path};
 use crate::error::Error;
@@ -14,6 +13,7 @@ use crate::schedule::Schedules;
 use crate::storage::Batch;
 use crate::storage::keys::{self, Segment, push_name, segments};
 use crate::time::now_ms;
+use rivet_client::codes::workflow as codes;
 
 /// The entries recorded in one scope, by position, and what this activation visited.
 #[derive(Debug, Default)]

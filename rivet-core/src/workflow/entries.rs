@@ -12,7 +12,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::api::{Cancel, Loop, Step, StepCx, StepShared, Workflow, WorkflowMessage};
-use super::codes;
 use super::engine::Op;
 use super::record::{
     Record, RecordKind, check_name, display_path, from_value, to_value, unexpected,
@@ -24,6 +23,7 @@ use crate::run::{Next, stopping};
 use crate::storage::keys::{push_iteration, push_name};
 use crate::sync::lock;
 use crate::time::{now_ms, to_ms};
+use rivet_client::codes::workflow as codes;
 
 /// The actor's queue as a workflow waits on it ([`Workflow::queue`]).
 #[derive(Debug)]

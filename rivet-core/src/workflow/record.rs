@@ -4,10 +4,10 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::codes;
 use crate::error::Error;
 use crate::storage::keys::{Segment, segments};
 use crate::time::now_ms;
+use rivet_client::codes::workflow as codes;
 
 pub(super) const MAX_NAME: usize = 256;
 /// The largest encoded history entry (a step's result, a loop's state, a message with its
