@@ -405,3 +405,172 @@ impl Kv {
         self.turn.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::held::Held;
+
+    fn store() -> (Arc<Held>, Kv) {
+        let storage = Arc::new(Held::default());
+        let kv = Kv::new(Arc::clone(&storage) as Arc<dyn Storage>, 1);
+        (storage, kv)
+    }
+
+    /// Ends the turn as the host does: its writes join a batch, which goes to storage; the
+    /// returned callback runs once that batch committed.
+    fn end_turn(storage: &Held, kv: &mut Kv) -> Option<impl FnOnce() + use<>> {
+        let mut batch = Batch::default();
+        let done = kv.finish_turn(&mut batch);
+        storage.commit(crate::storage::Commit {
+            actor: 1,
+            batch,
+            poisoned: Arc::default(),
+            done: Box::new(|_| {}),
+        });
+        done
+    }
+
+    fn keys_of(entries: &[(Bytes, Bytes)]) -> Vec<&[u8]> {
+        entries.iter().map(|(k, _)| k.as_ref()).collect()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_turn_reads_its_own_writes_and_a_failed_turn_leaves_nothing() {
+        let (_storage, mut kv) = store();
+        kv.put("a", "1").expect("put");
+        assert_eq!(kv.get("a").await.expect("get").as_deref(), Some(&b"1"[..]));
+        kv.delete("a").expect("delete");
+        assert_eq!(kv.get("a").await.expect("get"), None);
+        kv.put("b", "2").expect("put");
+        kv.discard_turn();
+        assert_eq!(kv.get("b").await.expect("get"), None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn writes_in_flight_are_seen_by_later_turns_until_they_commit() {
+        let (storage, mut kv) = store();
+        kv.put("a", "1").expect("put");
+        let committed = end_turn(&storage, &mut kv).expect("writes");
+        // The batch is held: storage has nothing, the pending overlay has the value.
+        assert_eq!(
+            storage.inner.get(1, &keys::kv(b"a")).await.expect("get"),
+            None
+        );
+        assert_eq!(kv.get("a").await.expect("get").as_deref(), Some(&b"1"[..]));
+        let listed = kv
+            .list_prefix("", ListOptions::default())
+            .await
+            .expect("list");
+        assert_eq!(keys_of(&listed), [b"a"]);
+        storage.release_all();
+        committed();
+        assert_eq!(
+            storage
+                .inner
+                .get(1, &keys::kv(b"a"))
+                .await
+                .expect("get")
+                .as_deref(),
+            Some(&b"1"[..])
+        );
+        assert_eq!(kv.get("a").await.expect("get").as_deref(), Some(&b"1"[..]));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_earlier_commit_does_not_drop_a_later_batch_of_the_same_key() {
+        let (storage, mut kv) = store();
+        kv.put("a", "1").expect("put");
+        let first = end_turn(&storage, &mut kv).expect("first");
+        kv.put("a", "2").expect("put");
+        let second = end_turn(&storage, &mut kv).expect("second");
+        // The first batch commits (its callback runs) while the second is still held back:
+        // simulate by running the first callback alone.
+        first();
+        kv.cache.clear();
+        assert_eq!(kv.get("a").await.expect("get").as_deref(), Some(&b"2"[..]));
+        storage.release_all();
+        second();
+        kv.cache.clear();
+        assert_eq!(kv.get("a").await.expect("get").as_deref(), Some(&b"2"[..]));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn listings_merge_turn_pending_and_stored_entries_exactly() {
+        let (storage, mut kv) = store();
+        for key in ["k1", "k2", "k3", "k4", "k5"] {
+            kv.put(key, "stored").expect("put");
+        }
+        let committed = end_turn(&storage, &mut kv).expect("writes");
+        storage.release_all();
+        committed();
+        // In flight: k2 deleted, k6 added. In the turn: k1 deleted, k0 added.
+        kv.delete("k2").expect("delete");
+        kv.put("k6", "pending").expect("put");
+        let _in_flight = end_turn(&storage, &mut kv).expect("writes");
+        kv.delete("k1").expect("delete");
+        kv.put("k0", "turn").expect("put");
+        let all = kv
+            .list_prefix("k", ListOptions::default())
+            .await
+            .expect("list");
+        assert_eq!(keys_of(&all), [&b"k0"[..], b"k3", b"k4", b"k5", b"k6"]);
+        // Two deletions hide stored entries: a limit still returns exactly the first ones.
+        let first = kv
+            .list_prefix("k", ListOptions::default().limit(3))
+            .await
+            .expect("list");
+        assert_eq!(keys_of(&first), [&b"k0"[..], b"k3", b"k4"]);
+        let last = kv
+            .list_prefix("k", ListOptions::default().limit(2).reverse())
+            .await
+            .expect("list");
+        assert_eq!(keys_of(&last), [&b"k6"[..], b"k5"]);
+        let range = kv
+            .list_range("k1", "k4", ListOptions::default())
+            .await
+            .expect("range");
+        assert_eq!(keys_of(&range), [b"k3"]);
+        assert_eq!(kv.delete_range("k3", "k5").await.expect("delete range"), 2);
+        let all = kv
+            .list_prefix("k", ListOptions::default())
+            .await
+            .expect("list");
+        assert_eq!(keys_of(&all), [&b"k0"[..], b"k5", b"k6"]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn limits_refuse_without_changing_anything() {
+        let (_storage, mut kv) = store();
+        let long_key = vec![b'k'; MAX_KEY_SIZE + 1];
+        let code = |e: Error| e.to_actor_error().full_code();
+        assert_eq!(
+            kv.put(long_key.clone(), "v").map_err(code),
+            Err("kv.key_too_large".to_owned())
+        );
+        assert_eq!(
+            kv.put("k", vec![0u8; MAX_VALUE_SIZE + 1]).map_err(code),
+            Err("kv.value_too_large".to_owned())
+        );
+        let batch: Vec<(String, &str)> = (0..=MAX_BATCH_KEYS)
+            .map(|i| (format!("{i}"), "v"))
+            .collect();
+        assert_eq!(
+            kv.put_batch(batch).map_err(code),
+            Err("kv.batch_too_large".to_owned())
+        );
+        // One bad entry in a batch: none of it is written.
+        let mixed = vec![
+            (Bytes::from("ok"), Bytes::from("v")),
+            (Bytes::from(long_key), Bytes::from("v")),
+        ];
+        assert!(kv.put_batch(mixed).is_err());
+        assert_eq!(kv.get("ok").await.expect("get"), None);
+        let got = kv.get_batch(&["ok", "missing"]).await.expect("batch");
+        assert_eq!(got, [None, None]);
+        kv.put_batch([("x", "1"), ("y", "2")]).expect("batch");
+        kv.delete_batch(["x"]).expect("delete batch");
+        let got = kv.get_batch(&["x", "y"]).await.expect("batch");
+        assert_eq!(got, [None, Some(Bytes::from("2"))]);
+    }
+}

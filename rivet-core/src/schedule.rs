@@ -321,3 +321,132 @@ impl<'a, A> Schedule<'a, A> {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::KvOp;
+
+    struct Pinger;
+
+    fn call(action: &'static str) -> Call<Pinger> {
+        Call::new(action, Ok(Bytes::from_static(&[0x80])))
+    }
+
+    fn written(batch: &Batch) -> Vec<(String, bool)> {
+        batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                KvOp::Put(k, _) => (keys::schedule_id(k).unwrap_or("?").to_owned(), true),
+                KvOp::Delete(k) => (keys::schedule_id(k).unwrap_or("?").to_owned(), false),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_turn_s_schedules_are_visible_to_it_and_written_only_when_it_commits() {
+        let mut schedules = Schedules::default();
+        let now = SystemTime::now();
+        let (later, sooner) = {
+            let mut api = Schedule::<Pinger>::new(&mut schedules);
+            let later = api
+                .at(now + Duration::from_secs(60), call("later"))
+                .expect("at");
+            let sooner = api
+                .at(now + Duration::from_secs(1), call("sooner"))
+                .expect("at");
+            let listed: Vec<_> = api.list().into_iter().map(|c| c.action).collect();
+            assert_eq!(listed, ["sooner", "later"]);
+            assert!(api.cancel(&sooner));
+            assert!(!api.cancel(&sooner), "already cancelled");
+            assert_eq!(api.get(&later).map(|c| c.action), Some("later".to_owned()));
+            (later, sooner)
+        };
+        // Nothing is committed before the turn ends.
+        assert_eq!(schedules.next_due(), None);
+        let mut batch = Batch::default();
+        schedules.finish_turn(&mut batch);
+        // The cancelled one is written and deleted in the same atomic batch.
+        assert_eq!(
+            written(&batch),
+            [
+                (later.clone(), true),
+                (sooner.clone(), true),
+                (sooner, false)
+            ]
+        );
+        assert_eq!(
+            schedules.next_due(),
+            Some(to_ms(now + Duration::from_secs(60)))
+        );
+        // A failed turn's changes are dropped.
+        assert!(Schedule::<Pinger>::new(&mut schedules).cancel(&later));
+        schedules.discard_turn();
+        let mut batch = Batch::default();
+        schedules.finish_turn(&mut batch);
+        assert!(batch.is_empty());
+        assert!(
+            Schedule::<Pinger>::new(&mut schedules)
+                .get(&later)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn due_schedules_are_taken_once_earliest_first_and_removed_in_the_batch() {
+        let mut schedules = Schedules::load(vec![
+            Entry {
+                id: "b".into(),
+                at_ms: 200,
+                action: "second".into(),
+                args: Bytes::new(),
+            },
+            Entry {
+                id: "a".into(),
+                at_ms: 100,
+                action: "first".into(),
+                args: Bytes::new(),
+            },
+        ]);
+        let mut batch = Batch::default();
+        assert!(schedules.take_due(99, &mut batch).is_none());
+        assert!(batch.is_empty());
+        assert_eq!(
+            schedules.take_due(150, &mut batch).map(|e| e.action),
+            Some("first".into())
+        );
+        assert!(schedules.take_due(150, &mut batch).is_none(), "taken once");
+        assert_eq!(written(&batch), [("a".to_owned(), false)]);
+        assert_eq!(schedules.next_due(), Some(200));
+    }
+
+    #[test]
+    fn wake_ups_are_internal_and_entries_round_trip_through_storage() {
+        let mut schedules = Schedules::default();
+        schedules.wake_at("w".into(), 500);
+        let mut batch = Batch::default();
+        schedules.finish_turn(&mut batch);
+        assert_eq!(schedules.next_due(), Some(500), "a wake-up wakes the actor");
+        let api = Schedule::<Pinger>::new(&mut schedules);
+        assert!(
+            api.list().is_empty() && api.get("w").is_none(),
+            "but is no user schedule"
+        );
+        let KvOp::Put(key, value) = &batch.ops[0] else {
+            panic!("a put: {:?}", batch.ops);
+        };
+        let entry = Entry::decode(key, value).expect("decode");
+        assert!(entry.is_wake());
+        assert_eq!((entry.id.as_str(), entry.at_ms), ("w", 500));
+        schedules.cancel_wake("w");
+        let mut batch = Batch::default();
+        schedules.finish_turn(&mut batch);
+        assert_eq!(written(&batch), [("w".to_owned(), false)]);
+        assert_eq!(schedules.next_due(), None);
+        let error = Entry::decode(key, &[0xff])
+            .map(|_| ())
+            .expect_err("corrupt");
+        assert!(matches!(error, StorageError::Corrupt { .. }));
+    }
+}

@@ -14,6 +14,8 @@ use bytes::Bytes;
 use rivet_client::ActorKey;
 use rivet_client::transport::BoxFuture;
 
+#[cfg(test)]
+pub(crate) mod held;
 pub mod keys;
 pub mod memory;
 #[cfg(feature = "sqlite")]

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "storage/keys",
             "storage/memory",
             "storage/sqlite",
+            "storage/held",
         ],
     ),
     ("errors and queue messages", &["error", "message"]),

@@ -77,6 +77,9 @@ enum WriterMsg {
     ),
     Destroy(i64, oneshot::Sender<Result<(), StorageError>>),
     Flush(oneshot::Sender<()>),
+    /// Reads a pragma of the writer's own connection (tests check what a commit survives).
+    #[cfg(test)]
+    Pragma(&'static str, oneshot::Sender<Result<String, StorageError>>),
 }
 
 impl SqliteStorage {
@@ -409,6 +412,20 @@ fn open_connection(path: &Path) -> Result<Connection, StorageError> {
 
 fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<WriterMsg>, max_group: usize) {
     while let Ok(first) = rx.recv() {
+        #[cfg(test)]
+        let first = match first {
+            WriterMsg::Pragma(name, tx) => {
+                let value = conn
+                    .query_row(&format!("PRAGMA {name}"), [], |row| {
+                        row.get::<_, rusqlite::types::Value>(0)
+                    })
+                    .map(|v| format!("{v:?}"))
+                    .map_err(backend);
+                let _ = tx.send(value);
+                continue;
+            }
+            other => other,
+        };
         let mut group = vec![first];
         while group.len() < max_group {
             match rx.try_recv() {
@@ -545,6 +562,9 @@ fn apply(conn: &Connection, msg: &WriterMsg) -> Result<Applied, StorageError> {
             Ok(Applied::Done)
         }
         WriterMsg::Flush(_) => Ok(Applied::Done),
+        // Answered by the writer loop before any group.
+        #[cfg(test)]
+        WriterMsg::Pragma(..) => Ok(Applied::Done),
     }
 }
 
@@ -563,6 +583,8 @@ fn finish(msg: WriterMsg, applied: Applied) {
         (WriterMsg::Destroy(_, tx), Applied::Done) => Outcome::Destroy(tx, Ok(())),
         (WriterMsg::Destroy(_, tx), other) => Outcome::Destroy(tx, Err(failure(other))),
         (WriterMsg::Flush(tx), _) => Outcome::Flush(tx),
+        #[cfg(test)]
+        (WriterMsg::Pragma(..), _) => return,
     };
     match outcome {
         Outcome::Commit(c, result) => (c.done)(result),
@@ -617,4 +639,120 @@ fn decode_key(bytes: &[u8]) -> Result<ActorKey, StorageError> {
 
 fn backend(error: rusqlite::Error) -> StorageError {
     StorageError::backend("SQLite", error)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::storage::Batch;
+
+    impl SqliteStorage {
+        async fn pragma(&self, name: &'static str) -> String {
+            let (tx, rx) = oneshot::channel();
+            assert!(
+                self.send(WriterMsg::Pragma(name, tx)).is_ok(),
+                "writer gone"
+            );
+            rx.await.expect("answer").expect("pragma")
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_durability_sets_the_writer_s_sync_mode() {
+        // SQLite's `synchronous`: 2 = FULL (fsync the WAL on every commit), 1 = NORMAL (fsync
+        // only at checkpoints: a commit survives the process, not the machine).
+        for (durability, expected) in [
+            (Durability::PowerLoss, "Integer(2)"),
+            (Durability::ProcessCrash, "Integer(1)"),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let options = SqliteOptions {
+                durability,
+                ..SqliteOptions::default()
+            };
+            let storage = SqliteStorage::open(dir.path(), options).expect("open");
+            assert_eq!(
+                storage.pragma("synchronous").await,
+                expected,
+                "{durability:?}"
+            );
+            assert_eq!(storage.pragma("journal_mode").await, "Text(\"wal\")");
+            storage.close().await.expect("close");
+        }
+        assert_eq!(SqliteOptions::default().durability, Durability::PowerLoss);
+    }
+
+    fn commit(
+        storage: &SqliteStorage,
+        actor: i64,
+        key: &'static [u8],
+        poisoned: &Arc<AtomicBool>,
+    ) -> oneshot::Receiver<Result<(), StorageError>> {
+        let (tx, rx) = oneshot::channel();
+        let mut batch = Batch::default();
+        batch.put(Bytes::from_static(key), Bytes::from_static(b"v"));
+        storage.commit(Commit {
+            actor,
+            batch,
+            poisoned: Arc::clone(poisoned),
+            done: Box::new(move |result| {
+                let _ = tx.send(result);
+            }),
+        });
+        rx
+    }
+
+    /// A real SQLite failure in the middle of a group commit: a trigger refuses one key, as a
+    /// full disk or a constraint would.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_batch_is_isolated_poisons_its_activation_and_spares_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = SqliteStorage::open(dir.path(), SqliteOptions::default()).expect("open");
+        let other = Connection::open(storage.path()).expect("second connection");
+        other
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.key = X'626164'
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+            )
+            .expect("trigger");
+        // Hold the database so that the writer waits in its first transaction while the next
+        // batches queue up behind it: they then form one group.
+        other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let (healthy, failing) = (Arc::default(), Arc::default());
+        let first = commit(&storage, 1, b"first", &healthy);
+        let bad = commit(&storage, 2, b"bad", &failing);
+        let good = commit(&storage, 3, b"good", &healthy);
+        other.execute_batch("COMMIT").expect("unlock");
+        assert!(first.await.expect("answer").is_ok());
+        let refused = bad.await.expect("answer");
+        assert!(
+            matches!(&refused, Err(StorageError::Backend { .. })),
+            "{refused:?}"
+        );
+        assert!(
+            failing.load(Ordering::Acquire),
+            "the failing activation is poisoned"
+        );
+        assert!(
+            good.await.expect("answer").is_ok(),
+            "its group's other batch commits"
+        );
+        // A later batch of the poisoned activation is refused without being written.
+        let later = commit(&storage, 2, b"later", &failing)
+            .await
+            .expect("answer");
+        assert!(matches!(later, Err(StorageError::Poisoned)), "{later:?}");
+        for (actor, key, stored) in [
+            (1, &b"first"[..], true),
+            (2, b"bad", false),
+            (2, b"later", false),
+            (3, b"good", true),
+        ] {
+            let found = storage.get(actor, key).await.expect("read").is_some();
+            assert_eq!(found, stored, "actor {actor} key {key:?}");
+        }
+        storage.close().await.expect("close");
+    }
 }
