@@ -6,12 +6,13 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::HeaderMap;
 use rivet_client::protocol::{Encoding, Frame, ToClient, ToServer};
-use rivet_client::transport::ConnMessage;
+use rivet_client::transport::{ConnMessage, ConnSender};
 use rivet_client::{ActorError, ActorTarget, codes};
 use tokio::sync::{mpsc, oneshot};
 
 use super::gateway::percent_decode;
 use super::request::params_from_json;
+use crate::config::ServerConfig;
 use crate::conn::ConnKind;
 use crate::mailbox::{ConnRef, Envelope, RawSocketEnvelope, ReplyTo};
 use crate::raw::{RawCommand, RawMessage};
@@ -124,27 +125,9 @@ async fn run_connection(
             return;
         }
     };
-    let config = registry.server_config().clone();
-    let (sink, mut events) = mpsc::unbounded_channel();
-
+    let (sink, events) = mpsc::unbounded_channel();
     let opened = match handshake.params {
-        Ok(params) => {
-            let (tx, rx) = oneshot::channel();
-            let envelope = Envelope::Connect {
-                params,
-                kind: ConnKind::WebSocket,
-                sink: sink.clone(),
-                reply: tx,
-            };
-            let actor_id = registry.inner().deliver(&target, envelope).await.ok();
-            match rx
-                .await
-                .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))
-            {
-                Ok(conn_id) => Ok((actor_id.map(|a| a.to_string()).unwrap_or_default(), conn_id)),
-                Err(error) => Err(error),
-            }
-        }
+        Ok(params) => open_connection(&registry, &target, params, sink.clone()).await,
         Err(error) => Err(error),
     };
     let (actor_id, conn_id) = match opened {
@@ -162,66 +145,137 @@ async fn run_connection(
             return;
         }
     };
-    let actor = ActorTarget::Id {
-        name: target.name().to_owned(),
-        id: actor_id.clone(),
+    let connection = Connection {
+        actor: ActorTarget::Id {
+            name: target.name().to_owned(),
+            id: actor_id.clone(),
+        },
+        conn_id,
+        sink,
+        encoding,
+        config: registry.server_config().clone(),
+        registry,
     };
     let init = ToClient::Init {
         actor_id,
-        connection_id: conn_id.clone(),
+        connection_id: connection.conn_id.clone(),
     };
-    let mut open = match encode(&init, encoding) {
-        Some(frame) => send_frame(&mut socket, frame).await,
-        None => false,
+    if let Some(frame) = encode(&init, encoding)
+        && send_frame(&mut socket, frame).await
+    {
+        connection.relay(&mut socket, events).await;
+    }
+    let disconnect = Envelope::Disconnect {
+        conn: connection.conn_id,
     };
+    let _ = connection
+        .registry
+        .inner()
+        .deliver(&connection.actor, disconnect)
+        .await;
+}
 
-    while open {
-        tokio::select! {
-            incoming = socket.recv() => {
-                let payload = match incoming {
-                    Some(Ok(Message::Text(text))) => Bytes::from(text),
-                    Some(Ok(Message::Binary(bytes))) => bytes,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                };
-                if payload.len() > config.max_incoming_message_size {
-                    close(&mut socket, 1011, "message.incoming_too_long").await;
-                    break;
-                }
-                let message = match ToServer::decode(&payload, encoding) {
-                    Ok(message) => message,
-                    Err(error) => {
-                        tracing::debug!(%error, "malformed client message");
-                        close(&mut socket, 1011, "actor.invalid_request").await;
-                        break;
+/// Opens the actor's side of a connection; returns the actor's id and the connection's.
+async fn open_connection(
+    registry: &Registry,
+    target: &ActorTarget,
+    params: Option<Bytes>,
+    sink: ConnSender,
+) -> Result<(String, String), ActorError> {
+    let (tx, rx) = oneshot::channel();
+    let envelope = Envelope::Connect {
+        params,
+        kind: ConnKind::WebSocket,
+        sink,
+        reply: tx,
+    };
+    let actor_id = registry.inner().deliver(target, envelope).await.ok();
+    let conn_id = rx
+        .await
+        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+    Ok((actor_id.map(|a| a.to_string()).unwrap_or_default(), conn_id))
+}
+
+/// An open client-protocol connection: relays the client's messages to the actor and the
+/// actor's to the client.
+struct Connection {
+    registry: Registry,
+    actor: ActorTarget,
+    conn_id: String,
+    sink: ConnSender,
+    encoding: Encoding,
+    config: ServerConfig,
+}
+
+impl Connection {
+    /// Relays until either side closes.
+    async fn relay(
+        &self,
+        socket: &mut WebSocket,
+        mut events: mpsc::UnboundedReceiver<ConnMessage>,
+    ) {
+        loop {
+            tokio::select! {
+                incoming = socket.recv() => {
+                    let payload = match incoming {
+                        Some(Ok(Message::Text(text))) => Bytes::from(text),
+                        Some(Ok(Message::Binary(bytes))) => bytes,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    };
+                    if !self.pass_on(socket, &payload).await {
+                        return;
                     }
-                };
-                let envelope = match message {
-                    ToServer::ActionRequest { id, name, args } => Envelope::Action {
-                        name: name.into(),
-                        args,
-                        conn: ConnRef::Id(conn_id.clone()),
-                        reply: ReplyTo::Conn { sink: sink.clone(), id },
-                        chain: None,
-                    },
-                    ToServer::SubscriptionRequest { event_name, subscribe } => Envelope::Subscribe {
-                        conn: conn_id.clone(),
-                        event: event_name,
-                        subscribe,
-                    },
-                };
-                let _ = registry.inner().deliver(&actor, envelope).await;
-            }
-            outgoing = events.recv() => {
-                let Some(outgoing) = outgoing else { break };
-                open = deliver(&mut socket, outgoing, encoding, config.max_outgoing_message_size).await;
+                }
+                outgoing = events.recv() => {
+                    let Some(outgoing) = outgoing else { return };
+                    let limit = self.config.max_outgoing_message_size;
+                    if !deliver(socket, outgoing, self.encoding, limit).await {
+                        return;
+                    }
+                }
             }
         }
     }
-    let _ = registry
-        .inner()
-        .deliver(&actor, Envelope::Disconnect { conn: conn_id })
-        .await;
+
+    /// Passes one client message to the actor; returns whether the socket stays open (an
+    /// oversized or malformed message closes it).
+    async fn pass_on(&self, socket: &mut WebSocket, payload: &[u8]) -> bool {
+        if payload.len() > self.config.max_incoming_message_size {
+            close(socket, 1011, "message.incoming_too_long").await;
+            return false;
+        }
+        let message = match ToServer::decode(payload, self.encoding) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::debug!(%error, "malformed client message");
+                close(socket, 1011, "actor.invalid_request").await;
+                return false;
+            }
+        };
+        let envelope = match message {
+            ToServer::ActionRequest { id, name, args } => Envelope::Action {
+                name: name.into(),
+                args,
+                conn: ConnRef::Id(self.conn_id.clone()),
+                reply: ReplyTo::Conn {
+                    sink: self.sink.clone(),
+                    id,
+                },
+                chain: None,
+            },
+            ToServer::SubscriptionRequest {
+                event_name,
+                subscribe,
+            } => Envelope::Subscribe {
+                conn: self.conn_id.clone(),
+                event: event_name,
+                subscribe,
+            },
+        };
+        let _ = self.registry.inner().deliver(&self.actor, envelope).await;
+        true
+    }
 }
 
 /// Writes one message from the actor; returns whether the socket stays open.
@@ -383,6 +437,3 @@ async fn run_raw(
     let envelope = Envelope::RawSocket(RawSocketEnvelope::Close { id, code, reason });
     let _ = registry.inner().deliver(&actor, envelope).await;
 }
-
-#[allow(dead_code)]
-fn _unused(_: ActorError) {}
