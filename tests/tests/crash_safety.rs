@@ -27,8 +27,8 @@ struct Acked {
     rows: BTreeSet<i64>,
 }
 
-fn start(dir: &std::path::Path) -> (ServerProcess, String) {
-    ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir)
+async fn start(dir: &std::path::Path) -> (ServerProcess, String) {
+    ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir).await
 }
 
 /// Increments and puts until the first failure (the kill).
@@ -121,7 +121,7 @@ async fn acknowledged_writes_survive_sigkill() {
     // A fixed seed: the kill moments differ between rounds and are the same on every run.
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     for round in 0..ROUNDS {
-        let (mut server, endpoint) = start(dir.path());
+        let (mut server, endpoint) = start(dir.path()).await;
         let client = Client::new(endpoint);
         verify(&client, &writers, round).await;
         let tasks: Vec<_> = writers
@@ -139,7 +139,7 @@ async fn acknowledged_writes_survive_sigkill() {
             writers[i] = task.await.expect("writer");
         }
     }
-    let (_server, endpoint) = start(dir.path());
+    let (_server, endpoint) = start(dir.path()).await;
     verify(&Client::new(endpoint), &writers, ROUNDS).await;
     let total: usize = writers.iter().map(|w| w.keys.len()).sum();
     assert!(total > 0, "no write was ever acknowledged");

@@ -14,8 +14,8 @@ const WORKERS: u64 = 2;
 const TASKS: u64 = 400;
 const MAX_ROUNDS: usize = 40;
 
-fn start(dir: &std::path::Path) -> (ServerProcess, Client) {
-    let (server, endpoint) = ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir);
+async fn start(dir: &std::path::Path) -> (ServerProcess, Client) {
+    let (server, endpoint) = ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir).await;
     (server, Client::new(endpoint))
 }
 
@@ -26,7 +26,7 @@ fn worker(client: &Client, w: u64) -> <TaskWorker as rivet_core::client::ActorDe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_finishes_each_task_exactly_once_across_kills() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (server, client) = start(dir.path());
+    let (server, client) = start(dir.path()).await;
     // Every send is acknowledged (so stored) before the first kill; the worker takes about a
     // millisecond per task, so most of the queue is still waiting then.
     let senders: Vec<_> = (0..WORKERS)
@@ -53,7 +53,7 @@ async fn the_worker_finishes_each_task_exactly_once_across_kills() {
         // 5 to 65 ms of work, then SIGKILL.
         tokio::time::sleep(Duration::from_millis(5 + (seed >> 33) % 60)).await;
         drop(server.take());
-        let (next, client) = start(dir.path());
+        let (next, client) = start(dir.path()).await;
         server = Some(next);
         let mut done = true;
         for w in 0..WORKERS {
@@ -79,7 +79,7 @@ async fn the_worker_finishes_each_task_exactly_once_across_kills() {
     );
 
     drop(server.take());
-    let (_server, client) = start(dir.path());
+    let (_server, client) = start(dir.path()).await;
     for w in 0..WORKERS {
         let worker = worker(&client, w);
         // FIFO: once this last task is answered, every earlier one was processed.

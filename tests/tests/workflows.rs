@@ -10,8 +10,8 @@ use rivet_core::{LifecycleKind, Registry};
 use rivet_examples::order::{Inventory, Order, OrderStatus, PlaceOrder, Receipt};
 use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
 use rivet_tests::{
-    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, Racer, entered, flow_ended, gate,
-    hook_log, set_flow_version, wait_for,
+    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, Racer, entered, gate, hook_log,
+    set_flow_version, wait_for, workflow_ended,
 };
 
 fn registry(dir: &std::path::Path) -> Registry {
@@ -42,7 +42,7 @@ async fn a_workflow_runs_each_entry_once_and_records_its_history() {
     let flow = registry.client().get_or_create::<Flow>(["once"]);
     // 2 * 10, then the loop adds 1, 2 and 3.
     assert_eq!(flow.send_start(2).wait(PATIENCE).await.unwrap(), 26);
-    acquire(flow_ended("once"), "the workflow's end").await;
+    acquire(workflow_ended("once"), "the workflow's end").await;
     assert_eq!(
         flow.log().await.unwrap(),
         ["prepare", "gated", "add:0", "add:1", "add:2", "finish:26"]
@@ -80,7 +80,7 @@ async fn a_workflow_runs_each_entry_once_and_records_its_history() {
     let registry = self::registry(dir.path());
     let flow = registry.client().get::<Flow>(["once"]);
     assert_eq!(flow.log().await.unwrap().len(), 6);
-    acquire(flow_ended("once"), "the finished workflow's return").await;
+    acquire(workflow_ended("once"), "the finished workflow's return").await;
     assert_eq!(
         hook_log("once"),
         [
@@ -102,7 +102,7 @@ async fn a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that
     gate("flow:cut").add_permits(1);
     // Start-up wakes the actor, whose workflow is unfinished; nothing else calls it.
     let registry = self::registry(dir.path());
-    acquire(flow_ended("cut"), "the resumed workflow's end").await;
+    acquire(workflow_ended("cut"), "the resumed workflow's end").await;
     assert_eq!(
         hook_log("cut"),
         [
@@ -130,7 +130,7 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
     // The new code calls the recorded `prepare` step `setup`.
     set_flow_version("renamed", FlowVersion::Renamed);
     let registry = self::registry(dir.path());
-    acquire(flow_ended("renamed"), "the diverged workflow's end").await;
+    acquire(workflow_ended("renamed"), "the diverged workflow's end").await;
     assert_eq!(
         hook_log("renamed").last().map(String::as_str),
         Some("ended:workflow.history_diverged")
@@ -154,7 +154,7 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
     set_flow_version("renamed", FlowVersion::Removed);
     gate("flow:renamed").add_permits(1);
     let registry = self::registry(dir.path());
-    acquire(flow_ended("renamed"), "the fixed workflow's end").await;
+    acquire(workflow_ended("renamed"), "the fixed workflow's end").await;
     assert_eq!(
         hook_log("renamed"),
         [
@@ -208,7 +208,7 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
         wait_for(&mut events, &id, LifecycleKind::Slept).await;
         wait_for(&mut events, &id, LifecycleKind::Woke).await;
     }
-    acquire(flow_ended("chores"), "the chores workflow's end").await;
+    acquire(workflow_ended("chores"), "the chores workflow's end").await;
     assert_eq!(
         hook_log("chores"),
         [
@@ -374,7 +374,7 @@ async fn a_step_whose_state_change_cannot_be_committed_does_not_count_as_done() 
     let bloat = registry.client().get_or_create::<Bloat>(["bloat"]);
     // The first call wakes the actor; the workflow starts with it.
     assert_eq!(bloat.blob_len().await.unwrap(), 0);
-    acquire(flow_ended("bloat"), "the workflow's end").await;
+    acquire(workflow_ended("bloat"), "the workflow's end").await;
     assert_eq!(hook_log("bloat"), ["ended:workflow.step_failed"]);
     assert_eq!(
         bloat.blob_len().await.unwrap(),
@@ -404,6 +404,6 @@ async fn a_message_a_losing_branch_received_last_goes_back_to_the_queue() {
     let doubled = racer.send_numbers(21).wait(PATIENCE).await.unwrap();
     assert_eq!(doubled, 42);
     assert_eq!(racer.got().await.unwrap(), [21]);
-    acquire(flow_ended("loser"), "the racer's end").await;
+    acquire(workflow_ended("loser"), "the racer's end").await;
     assert_eq!(hook_log("loser"), ["ended:ok"]);
 }

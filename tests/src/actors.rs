@@ -1,0 +1,29 @@
+//! The test actors, one file each, re-exported here with their generated clients and events.
+
+mod bloat;
+mod chores;
+mod drain;
+mod ended;
+mod flow;
+mod ledger;
+mod lobby;
+mod pipeline;
+mod probe;
+mod racer;
+mod relay;
+mod store;
+mod timer;
+
+pub use bloat::*;
+pub use chores::*;
+pub use drain::*;
+pub use ended::workflow_ended;
+pub use flow::*;
+pub use ledger::*;
+pub use lobby::*;
+pub use pipeline::*;
+pub use probe::*;
+pub use racer::*;
+pub use relay::*;
+pub use store::*;
+pub use timer::*;

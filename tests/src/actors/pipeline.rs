@@ -1,0 +1,71 @@
+//! `pipeline`: a `#[run]` loop over a declared queue, next to a queue with a handler.
+
+use rivet_core::prelude::*;
+
+use crate::support::log::record;
+use crate::support::sync::gate;
+
+/// An actor with a `#[run]` loop over a declared queue, next to a queue with a handler.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// Tasks the run loop finished, in order.
+    pub done: Vec<u32>,
+    /// Notes the `notes` handler took.
+    pub handled: Vec<u32>,
+}
+
+#[actor(name = "pipeline")]
+impl Pipeline {
+    /// Tasks for the run loop; completing one answers how many are done.
+    #[queue]
+    fn tasks(task: u32) -> usize;
+
+    /// Notes, taken by this handler rather than the run loop.
+    #[queue]
+    fn notes(&mut self, note: u32) -> usize {
+        self.handled.push(note);
+        self.handled.len()
+    }
+
+    /// Takes tasks one by one; task 500 first waits for `gate("pipeline-500")`, ignoring the
+    /// request to stop, so a test can cut the loop off in the middle of a message.
+    #[run]
+    async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
+        record(cx.key(), "run:start");
+        while let Some(message) = cx.queue().next(rivet_core::run::Next::new()).await? {
+            let task: u32 = message.decode()?;
+            if task == 500
+                && let Ok(permit) = gate("pipeline-500").acquire().await
+            {
+                permit.forget();
+            }
+            let count = cx
+                .turn(move |state: &mut Self, _cx| {
+                    state.done.push(task);
+                    Ok(state.done.len())
+                })
+                .await?;
+            message.complete(&count).await?;
+        }
+        record(cx.key(), "run:stop");
+        Ok(())
+    }
+
+    /// Tasks done.
+    #[action]
+    fn done(&self) -> Vec<u32> {
+        self.done.clone()
+    }
+
+    /// Notes handled.
+    #[action]
+    fn handled(&self) -> Vec<u32> {
+        self.handled.clone()
+    }
+
+    /// Sleeps after this turn.
+    #[action]
+    fn nap(&self, cx: &mut Cx<Self>) {
+        cx.sleep();
+    }
+}

@@ -1,0 +1,124 @@
+//! `store`: an actor that exercises `cx.kv()` through scripts of steps.
+
+use rivet_core::prelude::*;
+
+/// One step of [`Store::script`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum KvStep {
+    /// Put a key.
+    Put(String, String),
+    /// Delete a key.
+    Delete(String),
+    /// Read a key.
+    Get(String),
+    /// List a prefix with a limit, maybe reversed.
+    List(String, Option<usize>, bool),
+    /// Delete a range.
+    DeleteRange(String, String),
+}
+
+/// What a [`KvStep`] returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum KvOutcome {
+    /// Put or delete.
+    Done,
+    /// A read.
+    Value(Option<String>),
+    /// A listing.
+    Entries(Vec<(String, String)>),
+    /// A range deletion's count.
+    Removed(usize),
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// An actor that exercises `cx.kv()`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Store {
+    turns: u64,
+}
+
+#[actor(name = "store")]
+impl Store {
+    /// Runs `steps` in one turn; fails after them when `fail` (so none of the writes stick).
+    #[action]
+    async fn script(
+        &mut self,
+        cx: &mut Cx<Self>,
+        steps: Vec<KvStep>,
+        fail: bool,
+    ) -> Result<Vec<KvOutcome>, Error> {
+        self.turns += 1;
+        let mut out = Vec::with_capacity(steps.len());
+        for step in steps {
+            out.push(match step {
+                KvStep::Put(k, v) => {
+                    cx.kv().put(k, v)?;
+                    KvOutcome::Done
+                }
+                KvStep::Delete(k) => {
+                    cx.kv().delete(k)?;
+                    KvOutcome::Done
+                }
+                KvStep::Get(k) => KvOutcome::Value(cx.kv().get(k).await?.map(|v| text(&v))),
+                KvStep::List(prefix, limit, reverse) => {
+                    let options = ListOptions { limit, reverse };
+                    let entries = cx.kv().list_prefix(prefix, options).await?;
+                    KvOutcome::Entries(entries.iter().map(|(k, v)| (text(k), text(v))).collect())
+                }
+                KvStep::DeleteRange(start, end) => {
+                    KvOutcome::Removed(cx.kv().delete_range(start, end).await?)
+                }
+            });
+        }
+        if fail {
+            return Err(UserError::new("failed", "failed after the steps").into());
+        }
+        Ok(out)
+    }
+
+    /// Puts a key of `key_len` bytes with a value of `value_len` bytes.
+    #[action]
+    fn put_sized(&self, cx: &mut Cx<Self>, key_len: usize, value_len: usize) -> Result<(), Error> {
+        cx.kv().put(vec![b'k'; key_len], vec![b'v'; value_len])
+    }
+
+    /// Puts `n` keys in one batch call.
+    #[action]
+    fn put_many(&self, cx: &mut Cx<Self>, n: usize) -> Result<(), Error> {
+        cx.kv()
+            .put_batch((0..n).map(|i| (format!("many/{i:05}"), format!("{i}"))))
+    }
+
+    /// Stores and reads back a typed value.
+    #[action]
+    async fn typed(
+        &self,
+        cx: &mut Cx<Self>,
+        key: String,
+        value: Vec<u32>,
+    ) -> Result<Option<Vec<u32>>, Error> {
+        cx.kv().put_value(key.clone(), &value)?;
+        cx.kv().get_value(key).await
+    }
+
+    /// Turns taken (persisted state next to the KV entries).
+    #[action]
+    fn turns(&self) -> u64 {
+        self.turns
+    }
+
+    /// Destroys the actor after this turn.
+    #[action]
+    fn destroy_me(&self, cx: &mut Cx<Self>) {
+        cx.destroy();
+    }
+
+    /// Asks for the database this actor does not declare.
+    #[action]
+    fn use_db(&self, cx: &mut Cx<Self>) -> Result<(), Error> {
+        cx.db().map(|_| ())
+    }
+}

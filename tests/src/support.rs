@@ -1,0 +1,7 @@
+//! Small shared helpers of the integration tests, one file per kind.
+
+pub mod log;
+pub mod net;
+pub mod process;
+pub mod storage;
+pub mod sync;

@@ -1,0 +1,56 @@
+//! The crash tests' server child process (`src/bin/crash_server.rs`).
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::support::sync::within;
+
+/// A server child process of the crash tests; killed with SIGKILL when dropped, so a failing
+/// test leaves none behind.
+#[derive(Debug)]
+pub struct ServerProcess(Child);
+
+impl ServerProcess {
+    /// Starts `binary` (a test passes `env!("CARGO_BIN_EXE_crash_server")`) on the data
+    /// directory `dir`; returns it with its endpoint once it listens.
+    pub async fn start(binary: &str, dir: &Path) -> (Self, String) {
+        let mut child = Command::new(binary)
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().expect("stdout");
+        // Owned before the wait: if the wait fails, the drop kills the child, which ends the
+        // blocking read as well.
+        let server = Self(child);
+        let read = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map(|_| line)
+        });
+        let line = within(read)
+            .await
+            .expect("the reading task")
+            .expect("the server's address");
+        assert!(
+            !line.trim().is_empty(),
+            "the server exited before listening"
+        );
+        (server, format!("http://{}", line.trim()))
+    }
+
+    /// Kills it (SIGKILL on Unix) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
