@@ -1,5 +1,6 @@
 //! The test actors, one file each, re-exported here with their generated clients and events.
 
+mod backlog;
 mod bloat;
 mod chores;
 mod drain;
@@ -14,6 +15,7 @@ mod relay;
 mod store;
 mod timer;
 
+pub use backlog::*;
 pub use bloat::*;
 pub use chores::*;
 pub use drain::*;

@@ -12,5 +12,5 @@ pub use support::net::{ENCODINGS, network_client, query_url, serve};
 pub use support::process::ServerProcess;
 pub use support::storage::{CommitPolicy, TestStorage};
 pub use support::sync::{
-    PATIENCE, Within, acquire, entered, gate, recv, wait_for, within, within_for,
+    PATIENCE, Within, acquire, entered, eventually, gate, recv, wait_for, within, within_for,
 };

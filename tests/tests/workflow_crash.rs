@@ -1,87 +1,105 @@
 //! The workflow worker example (`taskWorker`: loop -> queue.next -> step) killed with SIGKILL
-//! at random moments while it works through its queue: after every restart it resumes by
-//! itself, and in the end each task was processed exactly once (count, sum, and the loop's
-//! iteration count all match).
+//! while it works through its queue: after every restart it resumes by itself, and in the end
+//! each task was processed exactly once (count, sum, and the loop's iteration count all match).
+//! Each kill comes as soon as every worker has been seen taking a task in that process, not
+//! after a delay, so the kills land in the middle of the work on a fast machine as on a slow one.
 
-use std::time::Duration;
-
-use rivet_core::Client;
+use futures_util::future::join_all;
 use rivet_core::workflow::EntryKind;
-use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
-use rivet_tests::ServerProcess;
+use rivet_core::{Client, Registry};
+use rivet_examples::task_worker::{Task, TaskDone, TaskWorker, TaskWorkerClient};
+use rivet_tests::{PATIENCE, ServerProcess, TaskBacklog, Within, eventually};
 
 const WORKERS: u64 = 2;
+/// Per worker (a queue holds up to 1000). A kill costs a few tasks (about 4 here), so most of
+/// the backlog still waits after the last one.
 const TASKS: u64 = 400;
-const MAX_ROUNDS: usize = 40;
+const KILLS: usize = 12;
 
-async fn start(dir: &std::path::Path) -> (ServerProcess, Client) {
-    let (server, endpoint) = ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir).await;
-    (server, Client::new(endpoint))
+fn key(w: u64) -> String {
+    format!("crash-{w}")
 }
 
-fn worker(client: &Client, w: u64) -> <TaskWorker as rivet_core::client::ActorDescriptor>::Client {
-    client.get_or_create::<TaskWorker>([format!("crash-{w}")])
+async fn start(dir: &std::path::Path) -> (ServerProcess, Vec<TaskWorkerClient>) {
+    let (server, endpoint) = ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir).await;
+    let client = Client::new(endpoint);
+    let workers = (0..WORKERS)
+        .map(|w| client.get_or_create::<TaskWorker>([key(w)]))
+        .collect();
+    (server, workers)
+}
+
+async fn processed(workers: &[TaskWorkerClient]) -> Vec<u64> {
+    let mut counts = Vec::with_capacity(workers.len());
+    for worker in workers {
+        counts.push(worker.get_processed().within().await.expect("processed"));
+    }
+    counts
+}
+
+/// Queues `TASKS` tasks per worker while no worker runs (see [`TaskBacklog`]); every send is
+/// acknowledged, so stored.
+async fn fill(dir: &std::path::Path) {
+    let registry = Registry::builder()
+        .with::<TaskBacklog>()
+        .data_dir(dir)
+        .build()
+        .expect("registry");
+    let client = registry.client();
+    for w in 0..WORKERS {
+        let backlog = client.get_or_create::<TaskBacklog>([key(w)]);
+        let sends = (1..=TASKS).map(|id| backlog.send_tasks(Task { id, amount: id }).into_future());
+        for sent in join_all(sends).within().await {
+            sent.expect("queued");
+        }
+    }
+    registry.shutdown().within().await;
+}
+
+/// Starts the server again after `kills` kills; checks where the last kill left each worker
+/// against what it was last `seen` to have processed, and returns that.
+async fn restart(
+    dir: &std::path::Path,
+    seen: &[u64],
+    kills: usize,
+) -> (ServerProcess, Vec<TaskWorkerClient>, Vec<u64>) {
+    let (server, workers) = start(dir).await;
+    // The workers resumed at start-up: read at once.
+    let now = processed(&workers).await;
+    for (w, (now, seen)) in now.iter().zip(seen).enumerate() {
+        // What a read returned was committed, so a kill cannot take it back.
+        assert!(
+            now >= seen,
+            "after {kills} kills, worker {w}: processed went back from {seen} to {now}"
+        );
+        assert!(
+            *now < TASKS,
+            "after {kills} kills, worker {w}: the work was done before the kill; raise TASKS"
+        );
+    }
+    (server, workers, now)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_finishes_each_task_exactly_once_across_kills() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (server, client) = start(dir.path()).await;
-    // Every send is acknowledged (so stored) before the first kill; the worker takes about a
-    // millisecond per task, so most of the queue is still waiting then.
-    let senders: Vec<_> = (0..WORKERS)
-        .map(|w| {
-            let worker = worker(&client, w);
-            tokio::spawn(async move {
-                for id in 1..=TASKS {
-                    worker.send_tasks(Task { id, amount: id }).await.unwrap();
-                }
-            })
+    fill(dir.path()).await;
+    let mut seen = vec![0u64; usize::try_from(WORKERS).expect("workers")];
+    for kills in 0..KILLS {
+        let (mut server, workers, before) = restart(dir.path(), &seen, kills).await;
+        // Every worker takes at least one task in this process, then the kill comes at once,
+        // in the middle of its work.
+        let (workers, before) = (&workers, &before);
+        seen = eventually(move || async move {
+            let now = processed(workers).await;
+            now.iter().zip(before).all(|(n, b)| n > b).then_some(now)
         })
-        .collect();
-    for sender in senders {
-        sender.await.expect("sender");
+        .await;
+        server.kill();
     }
-    let mut server = Some(server);
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut last = vec![0u64; usize::try_from(WORKERS).expect("workers")];
-    let mut cut_midway = 0;
-    for round in 0..MAX_ROUNDS {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        // 5 to 65 ms of work, then SIGKILL.
-        tokio::time::sleep(Duration::from_millis(5 + (seed >> 33) % 60)).await;
-        drop(server.take());
-        let (next, client) = start(dir.path()).await;
-        server = Some(next);
-        let mut done = true;
-        for w in 0..WORKERS {
-            let processed = worker(&client, w).get_processed().await.unwrap();
-            let slot = &mut last[usize::try_from(w).expect("worker")];
-            assert!(
-                processed >= *slot && processed <= TASKS,
-                "round {round}, worker {w}: processed went from {slot} to {processed}"
-            );
-            if processed > 0 && processed < TASKS {
-                cut_midway += 1;
-            }
-            *slot = processed;
-            done &= processed == TASKS;
-        }
-        if done {
-            break;
-        }
-    }
-    assert!(
-        cut_midway >= 3,
-        "only {cut_midway} kills landed in the middle of the work"
-    );
 
-    drop(server.take());
-    let (_server, client) = start(dir.path()).await;
-    for w in 0..WORKERS {
-        let worker = worker(&client, w);
+    let (_server, workers, _) = restart(dir.path(), &seen, KILLS).await;
+    for (w, worker) in workers.iter().enumerate() {
         // FIFO: once this last task is answered, every earlier one was processed.
         let last_id = TASKS + 1;
         let done = worker
@@ -89,17 +107,22 @@ async fn the_worker_finishes_each_task_exactly_once_across_kills() {
                 id: last_id,
                 amount: last_id,
             })
-            .wait(Duration::from_secs(60))
+            .wait(PATIENCE)
+            .within()
             .await
             .unwrap();
         assert_eq!(done, TaskDone { id: last_id });
-        assert_eq!(worker.get_processed().await.unwrap(), last_id, "worker {w}");
         assert_eq!(
-            worker.get_total().await.unwrap(),
+            worker.get_processed().within().await.unwrap(),
+            last_id,
+            "worker {w}"
+        );
+        assert_eq!(
+            worker.get_total().within().await.unwrap(),
             last_id * (last_id + 1) / 2,
             "worker {w}: a task was lost or counted twice"
         );
-        let history = worker.history().await.unwrap().expect("history");
+        let history = worker.history().within().await.unwrap().expect("history");
         let iterations = match history.entry("task-loop").map(|e| &e.kind) {
             Some(EntryKind::Loop { iteration, .. }) => *iteration,
             other => panic!("no loop entry: {other:?}"),

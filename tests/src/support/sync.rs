@@ -68,6 +68,26 @@ pub fn acquire(semaphore: Arc<Semaphore>) -> impl Future<Output = ()> {
     }
 }
 
+/// Calls `check` until it returns `Some`, and returns that; fails the test if it has not within
+/// [`PATIENCE`]. For conditions that no event announces (a counter read over the network).
+#[track_caller]
+pub fn eventually<T, F, Fut>(mut check: F) -> impl Future<Output = T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(async move {
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            // Only so that polling does not crowd out the work it watches; nothing depends on
+            // its length.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+}
+
 /// Waits for lifecycle event `kind` of actor `id`.
 pub async fn wait_for(rx: &mut broadcast::Receiver<LifecycleEvent>, id: &str, kind: LifecycleKind) {
     let found = tokio::time::timeout(PATIENCE, async {
