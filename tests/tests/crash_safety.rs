@@ -1,14 +1,16 @@
-//! Crash safety: a server process is killed with SIGKILL at random moments while clients
-//! increment counters, write KV entries and insert database rows over the network; after every
-//! restart, every write a client saw acknowledged is there, state and database agree, and the
-//! storage opens cleanly. 20 rounds.
+//! Crash safety: a server process is killed with SIGKILL while clients increment counters,
+//! write KV entries and insert database rows over the network; after every restart, every write
+//! a client saw acknowledged is there, state and database agree, and the storage opens cleanly.
+//! 20 rounds. A kill comes after a number of acknowledged writes that varies between rounds,
+//! never after a delay, so it lands in the middle of the writing on any machine.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::sync::Arc;
 
 use rivet_core::Client;
 use rivet_examples::counter::Counter;
-use rivet_tests::{KvOutcome, KvStep, Ledger, ServerProcess, Store};
+use rivet_tests::{KvOutcome, KvStep, Ledger, ServerProcess, Store, Within, within};
+use tokio::sync::Semaphore;
 
 const ROUNDS: usize = 20;
 const WRITERS: usize = 4;
@@ -31,8 +33,9 @@ async fn start(dir: &std::path::Path) -> (ServerProcess, String) {
     ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir).await
 }
 
-/// Increments and puts until the first failure (the kill).
-async fn write(client: Client, writer: usize, mut acked: Acked) -> Acked {
+/// Increments, puts and inserts until the first failure (the kill); adds a permit to `acks` for
+/// each acknowledged write.
+async fn write(client: Client, writer: usize, mut acked: Acked, acks: Arc<Semaphore>) -> Acked {
     let counter = client.get_or_create::<Counter>([format!("crash-{writer}")]);
     let store = client.get_or_create::<Store>([format!("crash-{writer}")]);
     let ledger = client.get_or_create::<Ledger>([format!("crash-{writer}")]);
@@ -42,6 +45,7 @@ async fn write(client: Client, writer: usize, mut acked: Acked) -> Acked {
             Ok(count) => acked.count = count,
             Err(_) => return acked,
         }
+        acks.add_permits(1);
         let key = acked.next_key;
         acked.next_key += 1;
         let step = KvStep::Put(format!("k/{key:08}"), format!("v{key}"));
@@ -51,6 +55,7 @@ async fn write(client: Client, writer: usize, mut acked: Acked) -> Acked {
             }
             Err(_) => return acked,
         }
+        acks.add_permits(1);
         // A database row and the state's total, in one turn.
         match ledger.add(format!("row {key}"), 1).await {
             Ok(id) => {
@@ -58,6 +63,7 @@ async fn write(client: Client, writer: usize, mut acked: Acked) -> Acked {
             }
             Err(_) => return acked,
         }
+        acks.add_permits(1);
     }
 }
 
@@ -65,7 +71,11 @@ async fn write(client: Client, writer: usize, mut acked: Acked) -> Acked {
 async fn verify(client: &Client, writers: &[Acked], round: usize) {
     for (writer, acked) in writers.iter().enumerate() {
         let counter = client.get_or_create::<Counter>([format!("crash-{writer}")]);
-        let count = counter.get_count().await.expect("read the counter");
+        let count = counter
+            .get_count()
+            .within()
+            .await
+            .expect("read the counter");
         assert!(
             count >= acked.count && count <= acked.attempted,
             "round {round}, writer {writer}: count {count}, acknowledged {}, attempted {}",
@@ -75,6 +85,7 @@ async fn verify(client: &Client, writers: &[Acked], round: usize) {
         let store = client.get_or_create::<Store>([format!("crash-{writer}")]);
         let listed = store
             .script(vec![KvStep::List("k/".into(), None, false)], false)
+            .within()
             .await
             .expect("list the keys");
         let [KvOutcome::Entries(entries)] = &listed[..] else {
@@ -95,6 +106,7 @@ async fn verify(client: &Client, writers: &[Acked], round: usize) {
         let ledger = client.get_or_create::<Ledger>([format!("crash-{writer}")]);
         let rows: BTreeSet<i64> = ledger
             .entries()
+            .within()
             .await
             .expect("read the rows")
             .iter()
@@ -106,7 +118,7 @@ async fn verify(client: &Client, writers: &[Acked], round: usize) {
             "round {round}, writer {writer}: acknowledged rows lost: {lost:?}"
         );
         // The state's total and the rows were committed together.
-        let (total, sum) = ledger.totals().await.expect("read the totals");
+        let (total, sum) = ledger.totals().within().await.expect("read the totals");
         assert_eq!(
             total, sum,
             "round {round}, writer {writer}: state and database disagree"
@@ -118,29 +130,36 @@ async fn verify(client: &Client, writers: &[Acked], round: usize) {
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut writers = vec![Acked::default(); WRITERS];
-    // A fixed seed: the kill moments differ between rounds and are the same on every run.
+    // A fixed seed: the kill points differ between rounds and are the same on every run.
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     for round in 0..ROUNDS {
         let (mut server, endpoint) = start(dir.path()).await;
         let client = Client::new(endpoint);
         verify(&client, &writers, round).await;
+        let acks = Arc::new(Semaphore::new(0));
         let tasks: Vec<_> = writers
             .iter()
             .enumerate()
-            .map(|(i, acked)| tokio::spawn(write(client.clone(), i, acked.clone())))
+            .map(|(i, acked)| {
+                let acks = Arc::clone(&acks);
+                tokio::spawn(write(client.clone(), i, acked.clone(), acks))
+            })
             .collect();
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        // The moment of the kill is what varies between rounds: 30 to 330 ms of writing.
-        tokio::time::sleep(Duration::from_millis(30 + (seed >> 33) % 300)).await;
+        // What varies between rounds is how far the writers got: 1 to 120 acknowledged writes
+        // (of all writers together), then the kill, with more writes in flight.
+        let target = 1 + u32::try_from((seed >> 33) % 120).expect("small");
+        within(acks.acquire_many(target))
+            .await
+            .expect("never closed")
+            .forget();
         server.kill();
         for (i, task) in tasks.into_iter().enumerate() {
-            writers[i] = task.await.expect("writer");
+            writers[i] = task.within().await.expect("writer");
         }
     }
     let (_server, endpoint) = start(dir.path()).await;
     verify(&Client::new(endpoint), &writers, ROUNDS).await;
-    let total: usize = writers.iter().map(|w| w.keys.len()).sum();
-    assert!(total > 0, "no write was ever acknowledged");
 }
