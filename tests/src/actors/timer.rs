@@ -6,7 +6,7 @@ use std::time::Duration;
 use rivet_core::prelude::*;
 use tokio::sync::Semaphore;
 
-use crate::support::sync::semaphore;
+use crate::support::sync::{entered, gate, semaphore};
 
 /// A permit for every run of [`Timer`]'s `record(text)`, so a test can wait for a schedule to
 /// fire even while the actor sleeps between.
@@ -96,9 +96,36 @@ impl Timer {
         cx.schedule().cancel(&id)
     }
 
-    /// Sleeps after this turn.
+    /// Schedules `record(text)` in `ms` milliseconds and sleeps after this turn: the actor is
+    /// asleep before the schedule is due, however short `ms` and however slow the machine.
     #[action]
-    fn nap(&self, cx: &mut Cx<Self>) {
+    fn remind_then_nap(&self, cx: &mut Cx<Self>, text: String, ms: u64) -> Result<String, Error> {
+        let id = cx
+            .schedule()
+            .after(Duration::from_millis(ms), TimerCall::record(text))?;
         cx.sleep();
+        Ok(id)
+    }
+
+    /// Signals `entered(name)`, waits for `gate(name)`, then schedules `record(text)` at
+    /// `unix_ms` and sleeps after this turn. A test opens the gate once its registry is shutting
+    /// down, when nothing can wake the actor any more: the schedule is stored and does not run
+    /// in this process, even if it is already due.
+    #[action]
+    async fn remind_at_when_let_go(
+        &self,
+        cx: &mut Cx<Self>,
+        text: String,
+        unix_ms: u64,
+        name: String,
+    ) -> Result<String, Error> {
+        entered(&name).add_permits(1);
+        if let Ok(permit) = gate(&name).acquire().await {
+            permit.forget();
+        }
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(unix_ms);
+        let id = cx.schedule().at(at, TimerCall::record(text))?;
+        cx.sleep();
+        Ok(id)
     }
 }
