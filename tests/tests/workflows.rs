@@ -10,8 +10,8 @@ use rivet_core::{LifecycleKind, Registry};
 use rivet_examples::order::{Inventory, Order, OrderStatus, PlaceOrder, Receipt};
 use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
 use rivet_tests::{
-    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, Racer, entered, gate, hook_log,
-    set_flow_version, wait_for, workflow_ended,
+    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, Racer, Within, acquire, entered,
+    eventually, gate, hook_log, set_flow_version, wait_for, workflow_ended,
 };
 
 fn registry(dir: &std::path::Path) -> Registry {
@@ -26,14 +26,6 @@ fn registry(dir: &std::path::Path) -> Registry {
         .expect("registry")
 }
 
-async fn acquire(semaphore: std::sync::Arc<tokio::sync::Semaphore>, what: &str) {
-    tokio::time::timeout(PATIENCE, semaphore.acquire())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .expect("semaphore")
-        .forget();
-}
-
 #[tokio::test]
 async fn a_workflow_runs_each_entry_once_and_records_its_history() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -41,10 +33,13 @@ async fn a_workflow_runs_each_entry_once_and_records_its_history() {
     gate("flow:once").add_permits(1);
     let flow = registry.client().get_or_create::<Flow>(["once"]);
     // 2 * 10, then the loop adds 1, 2 and 3.
-    assert_eq!(flow.send_start(2).wait(PATIENCE).await.unwrap(), 26);
-    acquire(workflow_ended("once"), "the workflow's end").await;
     assert_eq!(
-        flow.log().await.unwrap(),
+        flow.send_start(2).wait(PATIENCE).within().await.unwrap(),
+        26
+    );
+    acquire(workflow_ended("once")).await;
+    assert_eq!(
+        flow.log().within().await.unwrap(),
         ["prepare", "gated", "add:0", "add:1", "add:2", "finish:26"]
     );
     assert_eq!(
@@ -52,7 +47,7 @@ async fn a_workflow_runs_each_entry_once_and_records_its_history() {
         ["prepare", "gated", "add:0", "add:1", "add:2", "ended:ok"]
     );
 
-    let history = flow.history().await.unwrap().expect("history");
+    let history = flow.history().within().await.unwrap().expect("history");
     assert_eq!(history.status, WorkflowStatus::Completed);
     assert_eq!(history.output, Some(serde_json::json!(26)));
     let paths: Vec<&str> = history.entries.iter().map(|e| e.path.as_str()).collect();
@@ -76,11 +71,11 @@ async fn a_workflow_runs_each_entry_once_and_records_its_history() {
 
     // A finished workflow does not run again when the actor wakes: it returns its recorded
     // output at once, running no step.
-    registry.shutdown().await;
+    registry.shutdown().within().await;
     let registry = self::registry(dir.path());
     let flow = registry.client().get::<Flow>(["once"]);
-    assert_eq!(flow.log().await.unwrap().len(), 6);
-    acquire(workflow_ended("once"), "the finished workflow's return").await;
+    assert_eq!(flow.log().within().await.unwrap().len(), 6);
+    acquire(workflow_ended("once")).await;
     assert_eq!(
         hook_log("once"),
         [
@@ -94,15 +89,15 @@ async fn a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = registry(dir.path());
     let flow = registry.client().get_or_create::<Flow>(["cut"]);
-    flow.send_start(1).await.unwrap();
+    flow.send_start(1).within().await.unwrap();
     // Inside `gated`, after `start` and `prepare` were recorded: stop the process there.
-    acquire(entered("flow:cut"), "the gated step").await;
-    registry.shutdown().await;
+    acquire(entered("flow:cut")).await;
+    registry.shutdown().within().await;
 
     gate("flow:cut").add_permits(1);
     // Start-up wakes the actor, whose workflow is unfinished; nothing else calls it.
     let registry = self::registry(dir.path());
-    acquire(workflow_ended("cut"), "the resumed workflow's end").await;
+    acquire(workflow_ended("cut")).await;
     assert_eq!(
         hook_log("cut"),
         [
@@ -112,7 +107,7 @@ async fn a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that
     );
     let flow = registry.client().get::<Flow>(["cut"]);
     assert_eq!(
-        flow.log().await.unwrap(),
+        flow.log().within().await.unwrap(),
         ["prepare", "gated", "add:0", "add:1", "add:2", "finish:16"],
         "each state change happened once"
     );
@@ -123,20 +118,20 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let registry = registry(dir.path());
     let flow = registry.client().get_or_create::<Flow>(["renamed"]);
-    flow.send_start(3).await.unwrap();
-    acquire(entered("flow:renamed"), "the gated step").await;
-    registry.shutdown().await;
+    flow.send_start(3).within().await.unwrap();
+    acquire(entered("flow:renamed")).await;
+    registry.shutdown().within().await;
 
     // The new code calls the recorded `prepare` step `setup`.
     set_flow_version("renamed", FlowVersion::Renamed);
     let registry = self::registry(dir.path());
-    acquire(workflow_ended("renamed"), "the diverged workflow's end").await;
+    acquire(workflow_ended("renamed")).await;
     assert_eq!(
         hook_log("renamed").last().map(String::as_str),
         Some("ended:workflow.history_diverged")
     );
     let flow = registry.client().get::<Flow>(["renamed"]);
-    let history = flow.history().await.unwrap().expect("history");
+    let history = flow.history().within().await.unwrap().expect("history");
     match &history.status {
         WorkflowStatus::Failed { code, message } => {
             assert_eq!(code, "workflow.history_diverged");
@@ -147,14 +142,18 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
         }
         other => panic!("expected a failure, got {other:?}"),
     }
-    assert_eq!(flow.log().await.unwrap(), ["prepare"], "setup did not run");
-    registry.shutdown().await;
+    assert_eq!(
+        flow.log().within().await.unwrap(),
+        ["prepare"],
+        "setup did not run"
+    );
+    registry.shutdown().within().await;
 
     // `removed("prepare")` skips the recorded step; the rest resumes.
     set_flow_version("renamed", FlowVersion::Removed);
     gate("flow:renamed").add_permits(1);
     let registry = self::registry(dir.path());
-    acquire(workflow_ended("renamed"), "the fixed workflow's end").await;
+    acquire(workflow_ended("renamed")).await;
     assert_eq!(
         hook_log("renamed"),
         [
@@ -170,7 +169,7 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
     );
     let flow = registry.client().get::<Flow>(["renamed"]);
     assert_eq!(
-        flow.log().await.unwrap(),
+        flow.log().within().await.unwrap(),
         ["prepare", "gated", "add:0", "add:1", "add:2", "finish:36"]
     );
 
@@ -178,8 +177,11 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
     set_flow_version("fresh", FlowVersion::Removed);
     gate("flow:fresh").add_permits(1);
     let fresh = registry.client().get_or_create::<Flow>(["fresh"]);
-    assert_eq!(fresh.send_start(1).wait(PATIENCE).await.unwrap(), 16);
-    let history = fresh.history().await.unwrap().expect("history");
+    assert_eq!(
+        fresh.send_start(1).wait(PATIENCE).within().await.unwrap(),
+        16
+    );
+    let history = fresh.history().within().await.unwrap().expect("history");
     assert_eq!(
         history.entry("prepare").expect("placeholder").kind,
         EntryKind::Removed
@@ -193,22 +195,23 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
     let registry = rivet_examples::registry()
         .with::<Chores>()
         .data_dir(dir.path())
-        .sleep_timeout(Duration::from_millis(300))
+        // Short, to keep the test fast: the workflow keeps the actor awake except in its waits,
+        // which last many times longer.
+        .sleep_timeout(Duration::from_millis(100))
         .build()
         .expect("registry");
     let mut events = registry.lifecycle_events();
     let chores = registry.client().get_or_create::<Chores>(["chores"]);
     // Queued before the race starts, so the message branch wins it.
-    chores.send_pokes(7).await.unwrap();
-    let id = chores.resolve().await.unwrap();
+    chores.send_pokes(7).within().await.unwrap();
+    let id = chores.resolve().within().await.unwrap();
     // The workflow waits out `quiet` (a queue wait with a timeout), then `rest` (a durable
-    // sleep), each longer than the sleep timeout: the actor sleeps, and the recorded deadline
-    // wakes it, twice.
+    // sleep), and the actor sleeps in each: the recorded deadline wakes it, twice.
     for _ in 0..2 {
         wait_for(&mut events, &id, LifecycleKind::Slept).await;
         wait_for(&mut events, &id, LifecycleKind::Woke).await;
     }
-    acquire(workflow_ended("chores"), "the chores workflow's end").await;
+    acquire(workflow_ended("chores")).await;
     assert_eq!(
         hook_log("chores"),
         [
@@ -226,9 +229,11 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
         ],
         "after the wake, the recorded steps were not run again"
     );
-    assert_eq!(chores.log().await.unwrap(), ["3 2 [1, 2] 7 true"]);
+    assert_eq!(chores.log().within().await.unwrap(), ["3 2 [1, 2] 7 true"]);
 
-    let history = chores.history().await.unwrap().expect("history");
+    // Idle since the end, the actor may have slept: a call wakes it, and its history shows
+    // once the new activation's run loop has loaded it.
+    let history = eventually(|| async { chores.history().within().await.unwrap() }).await;
     match &history.status {
         WorkflowStatus::Failed { code, message } => {
             assert_eq!(code, "workflow.step_failed");
@@ -246,13 +251,19 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
         &history.entry("first").expect("race").kind,
         EntryKind::Race { winner: Some(w), output: Some(o) } if w == "message" && o == &serde_json::json!(7)
     ));
-    let EntryKind::Sleep { until_ms } = history.entry("rest").expect("rest").kind else {
+    // Clock readings are compared only where their order is certain: the sleep's end was taken
+    // after the step before it completed and before the sleep's record was made.
+    let rest_ms = i64::try_from(CHORES_REST.as_millis()).expect("ms");
+    let rest = history.entry("rest").expect("rest");
+    let EntryKind::Sleep { until_ms } = rest.kind else {
         panic!("rest is not a sleep");
     };
-    let recorded_at = history.entry("rest").expect("rest").created_at_ms;
-    assert_eq!(
-        until_ms - recorded_at,
-        i64::try_from(CHORES_REST.as_millis()).expect("ms"),
+    let before_rest = history.entry("before-rest").expect("before-rest");
+    let after = before_rest.completed_at_ms.expect("completed");
+    assert!(
+        after + rest_ms <= until_ms && until_ms <= rest.created_at_ms + rest_ms,
+        "the sleep ends at {until_ms}, {rest_ms} ms after neither {after} nor {}",
+        rest.created_at_ms
     );
     let quiet = history.entry("quiet").expect("quiet");
     assert_eq!(
@@ -262,10 +273,15 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
             body: None
         }
     );
-    let waited = quiet.completed_at_ms.expect("ended") - quiet.created_at_ms;
+    // The wait began after the race was decided, and timed out no earlier than its length.
+    let decided = history
+        .entry("first")
+        .and_then(|e| e.completed_at_ms)
+        .expect("decided");
+    let waited = quiet.completed_at_ms.expect("ended") - decided;
     assert!(
-        waited >= i64::try_from(CHORES_REST.as_millis()).expect("ms"),
-        "the wait ended after {waited} ms"
+        waited >= rest_ms,
+        "the wait ended {waited} ms after the race"
     );
     assert!(
         history.entry("doomed").is_none(),
@@ -282,13 +298,14 @@ async fn the_task_worker_answers_each_task_and_keeps_only_the_current_iteration(
         let done = worker
             .send_tasks(Task { id, amount: id })
             .wait(PATIENCE)
+            .within()
             .await
             .unwrap();
         assert_eq!(done, TaskDone { id });
     }
-    assert_eq!(worker.get_processed().await.unwrap(), 20);
-    assert_eq!(worker.get_total().await.unwrap(), 210);
-    let history = worker.history().await.unwrap().expect("history");
+    assert_eq!(worker.get_processed().within().await.unwrap(), 20);
+    assert_eq!(worker.get_total().within().await.unwrap(), 210);
+    let history = worker.history().within().await.unwrap().expect("history");
     assert_eq!(history.status, WorkflowStatus::Running);
     let loop_entry = history.entry("task-loop").expect("loop");
     assert!(matches!(
@@ -305,7 +322,7 @@ async fn an_order_reserves_in_another_actor_then_charges_or_releases() {
     let registry = registry(dir.path());
     let client = registry.client();
     let inventory = client.get_or_create::<Inventory>(["lamp"]);
-    assert_eq!(inventory.get_stock().await.unwrap(), 10);
+    assert_eq!(inventory.get_stock().within().await.unwrap(), 10);
 
     let place = |quantity, window_ms| PlaceOrder {
         item: "lamp".into(),
@@ -328,30 +345,35 @@ async fn an_order_reserves_in_another_actor_then_charges_or_releases() {
         }
     );
     payment.unwrap();
-    assert_eq!(inventory.get_stock().await.unwrap(), 7);
+    assert_eq!(inventory.get_stock().within().await.unwrap(), 7);
 
     // Never paid: the window closes and the stock goes back.
     let unpaid = client.get_or_create::<Order>(["unpaid"]);
     let receipt = unpaid
         .send_place(place(4, 50))
         .wait(PATIENCE)
+        .within()
         .await
         .unwrap();
     assert_eq!(receipt.status, OrderStatus::Expired);
-    assert_eq!(unpaid.get_status().await.unwrap(), OrderStatus::Expired);
-    assert_eq!(inventory.get_stock().await.unwrap(), 7);
+    assert_eq!(
+        unpaid.get_status().within().await.unwrap(),
+        OrderStatus::Expired
+    );
+    assert_eq!(inventory.get_stock().within().await.unwrap(), 7);
 
     // More than is left: rejected without waiting.
     let greedy = client.get_or_create::<Order>(["greedy"]);
     let receipt = greedy
         .send_place(place(8, 60_000))
         .wait(PATIENCE)
+        .within()
         .await
         .unwrap();
     assert_eq!(receipt.status, OrderStatus::Rejected);
-    assert_eq!(inventory.get_stock().await.unwrap(), 7);
+    assert_eq!(inventory.get_stock().within().await.unwrap(), 7);
 
-    let history = paid.history().await.unwrap().expect("history");
+    let history = paid.history().within().await.unwrap().expect("history");
     let paths: Vec<&str> = history.entries.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -373,15 +395,15 @@ async fn a_step_whose_state_change_cannot_be_committed_does_not_count_as_done() 
     let registry = registry(dir.path());
     let bloat = registry.client().get_or_create::<Bloat>(["bloat"]);
     // The first call wakes the actor; the workflow starts with it.
-    assert_eq!(bloat.blob_len().await.unwrap(), 0);
-    acquire(workflow_ended("bloat"), "the workflow's end").await;
+    assert_eq!(bloat.blob_len().within().await.unwrap(), 0);
+    acquire(workflow_ended("bloat")).await;
     assert_eq!(hook_log("bloat"), ["ended:workflow.step_failed"]);
     assert_eq!(
-        bloat.blob_len().await.unwrap(),
+        bloat.blob_len().within().await.unwrap(),
         0,
         "the state change was refused"
     );
-    let history = bloat.history().await.unwrap().expect("history");
+    let history = bloat.history().within().await.unwrap().expect("history");
     assert!(history.entries.is_empty(), "{:?}", history.entries);
     assert!(
         matches!(
@@ -401,9 +423,14 @@ async fn a_message_a_losing_branch_received_last_goes_back_to_the_queue() {
     let racer = registry.client().get_or_create::<Racer>(["loser"]);
     // `listen` records the message, then `work` wins the race: the message is given back, and
     // the wait after the race gets it; its sender, still waiting, gets the answer from there.
-    let doubled = racer.send_numbers(21).wait(PATIENCE).await.unwrap();
+    let doubled = racer
+        .send_numbers(21)
+        .wait(PATIENCE)
+        .within()
+        .await
+        .unwrap();
     assert_eq!(doubled, 42);
-    assert_eq!(racer.got().await.unwrap(), [21]);
-    acquire(workflow_ended("loser"), "the racer's end").await;
+    assert_eq!(racer.got().within().await.unwrap(), [21]);
+    acquire(workflow_ended("loser")).await;
     assert_eq!(hook_log("loser"), ["ended:ok"]);
 }

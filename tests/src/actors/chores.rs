@@ -8,8 +8,11 @@ use rivet_core::prelude::*;
 use crate::actors::ended::report_end;
 use crate::support::log::record;
 
-/// An actor whose workflow shows retries, a step timeout, a join, a race, a durable sleep and
-/// a step that fails for good. Step bodies log each attempt with [`hook_log`](crate::hook_log).
+/// An actor whose workflow shows retries, a step timeout, a join, a race, a timed queue wait, a
+/// durable sleep and a step that fails for good. Step bodies log each attempt with
+/// [`hook_log`](crate::hook_log). The workflow keeps the actor awake except in its two long
+/// waits, so an idle timeout shorter than [`CHORES_REST`] puts it to sleep in each of them and
+/// nowhere else, however slow the machine.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Chores {
     /// What the recorded steps wrote.
@@ -17,7 +20,7 @@ pub struct Chores {
 }
 
 /// How long the `chores` workflow's timed `quiet` queue wait and durable `rest` sleep last;
-/// longer than the sleep timeout of the registry in the test, so the actor sleeps in the middle
+/// many times the sleep timeout of the registry in the test, so the actor sleeps in the middle
 /// of each.
 pub const CHORES_REST: Duration = Duration::from_millis(1500);
 
@@ -36,6 +39,7 @@ impl Chores {
         let fast = Duration::from_millis(1);
         let result: Result<u32, Error> = cx
             .workflow(async move |wf| {
+                let awake = wf.run_cx().keep_awake();
                 let k = key.clone();
                 let flaky = wf
                     .step_with(Step::named("flaky").backoff(fast, fast), async move |s| {
@@ -103,8 +107,10 @@ impl Chores {
                     .await?;
                 // A wait that times out, longer than the idle timeout: the actor sleeps in the
                 // middle, the recorded deadline wakes it, and the timeout is recorded.
+                drop(awake);
                 let quiet = Next::new().names(["nothing"]).timeout(CHORES_REST);
                 let quiet = wf.queue().next("quiet", quiet).await?.is_none();
+                let awake = wf.run_cx().keep_awake();
                 let k = key.clone();
                 let line = format!("{flaky} {slow} {both:?} {poke} {quiet}");
                 wf.step("before-rest", async move |s| {
@@ -118,7 +124,9 @@ impl Chores {
                     Ok(())
                 })
                 .await?;
+                drop(awake);
                 wf.sleep("rest", CHORES_REST).await?;
+                let _awake = wf.run_cx().keep_awake();
                 let k = key.clone();
                 wf.step_with(
                     Step::named("doomed").max_retries(1).backoff(fast, fast),
