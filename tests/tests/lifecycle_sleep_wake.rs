@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rivet_core::{LifecycleKind, Registry};
-use rivet_tests::{Probe, hook_log, wait_for};
+use rivet_tests::{Probe, Within, hook_log, wait_for};
 
 fn registry(sleep_timeout: Duration) -> Registry {
     rivet_examples::registry()
@@ -20,20 +20,29 @@ async fn idle_actor_sleeps_and_wakes_with_state_and_fresh_vars() {
     let registry = registry(Duration::from_millis(50));
     let mut events = registry.lifecycle_events();
     let probe = registry.client().get_or_create::<Probe>(["sleepy"]);
-    probe.set(12).await.unwrap();
-    assert_eq!(probe.count_call().await.unwrap(), 1);
-    assert_eq!(probe.count_call().await.unwrap(), 2);
-    let id = probe.resolve().await.unwrap();
+    // An open connection keeps the actor awake, so these calls share one activation however
+    // long they take; the idle timeout counts from the disconnection.
+    let conn = probe.connect().within().await.unwrap();
+    conn.set(12).within().await.unwrap();
+    assert_eq!(conn.count_call().within().await.unwrap(), 1);
+    assert_eq!(conn.count_call().within().await.unwrap(), 2);
+    let id = probe.resolve().within().await.unwrap();
+    conn.disconnect();
 
     wait_for(&mut events, &id, LifecycleKind::Slept).await;
     assert_eq!(registry.awake_count(), 0);
 
-    let snapshot = probe.snapshot().await.unwrap();
+    let conn = probe.connect().within().await.unwrap();
+    let snapshot = conn.snapshot().within().await.unwrap();
     assert_eq!(snapshot.value, 12);
     assert_eq!(snapshot.sleeps, 1, "on_sleep ran and its change was kept");
     assert_eq!(snapshot.wakes, 2);
     assert_eq!(snapshot.created, 1, "on_create does not run again");
-    assert_eq!(probe.count_call().await.unwrap(), 1, "vars were rebuilt");
+    assert_eq!(
+        conn.count_call().within().await.unwrap(),
+        1,
+        "vars were rebuilt"
+    );
     assert_eq!(hook_log("sleepy"), ["create", "wake", "sleep", "wake"]);
 }
 
@@ -42,11 +51,11 @@ async fn cx_sleep_puts_the_actor_to_sleep_after_the_turn() {
     let registry = registry(Duration::from_secs(3600));
     let mut events = registry.lifecycle_events();
     let probe = registry.client().get_or_create::<Probe>(["napper"]);
-    probe.set(5).await.unwrap();
-    let id = probe.resolve().await.unwrap();
-    probe.nap().await.unwrap();
+    probe.set(5).within().await.unwrap();
+    let id = probe.resolve().within().await.unwrap();
+    probe.nap().within().await.unwrap();
     wait_for(&mut events, &id, LifecycleKind::Slept).await;
-    assert_eq!(probe.snapshot().await.unwrap().value, 5);
+    assert_eq!(probe.snapshot().within().await.unwrap().value, 5);
 }
 
 #[tokio::test]
@@ -56,9 +65,9 @@ async fn an_open_connection_keeps_the_actor_awake() {
     let client = registry.client();
     let held = client.get_or_create::<Probe>(["held"]);
     let free = client.get_or_create::<Probe>(["free"]);
-    let conn = held.connect().await.unwrap();
-    let held_id = held.resolve().await.unwrap();
-    let free_id = free.resolve().await.unwrap();
+    let conn = held.connect().within().await.unwrap();
+    let held_id = held.resolve().within().await.unwrap();
+    let free_id = free.resolve().within().await.unwrap();
     // The unconnected actor sleeps; the connected one, started earlier, must still be awake.
     wait_for(&mut events, &free_id, LifecycleKind::Slept).await;
     assert_eq!(registry.awake_count(), 1);
@@ -75,11 +84,12 @@ async fn shutdown_puts_every_actor_to_sleep() {
         client
             .get_or_create::<Probe>([format!("shutdown-{i}")])
             .set(i)
+            .within()
             .await
             .unwrap();
     }
     assert_eq!(registry.awake_count(), 10);
-    registry.shutdown().await;
+    registry.shutdown().within().await;
     assert_eq!(registry.awake_count(), 0);
     for i in 0..10 {
         assert_eq!(
@@ -97,11 +107,11 @@ async fn keep_awake_holds_off_sleep_until_the_work_ends() {
     let mut events = registry.lifecycle_events();
     let client = registry.client();
     let busy = client.get_or_create::<Probe>(["busy"]);
-    busy.background("busy-work".into()).await.unwrap();
-    let busy_id = busy.resolve().await.unwrap();
+    busy.background("busy-work".into()).within().await.unwrap();
+    let busy_id = busy.resolve().within().await.unwrap();
     // Started later with the same timeout, the idle actor sleeps first.
     let idle = client.get_or_create::<Probe>(["idle"]);
-    let idle_id = idle.resolve().await.unwrap();
+    let idle_id = idle.resolve().within().await.unwrap();
     wait_for(&mut events, &idle_id, LifecycleKind::Slept).await;
     assert_eq!(registry.awake_count(), 1, "the busy actor is awake");
     rivet_tests::gate("busy-work").add_permits(1);
@@ -121,17 +131,23 @@ async fn shutdown_waits_for_keep_awake_work_up_to_the_grace_period() {
         .build()
         .expect("registry");
     let probe = registry.client().get_or_create::<Probe>(["graceful"]);
-    probe.background("graceful-work".into()).await.unwrap();
+    probe
+        .background("graceful-work".into())
+        .within()
+        .await
+        .unwrap();
     let mut shutdown = tokio::spawn({
         let registry = registry.clone();
-        async move { registry.shutdown().await }
+        async move { registry.shutdown().within().await }
     });
     // While the work runs, the shutdown waits (it would wait up to the 30 s grace period; a
     // tenth of a second shows it does not skip the wait).
-    let waited = tokio::time::timeout(Duration::from_millis(100), &mut shutdown).await;
+    let waited = tokio::time::timeout(Duration::from_millis(100), &mut shutdown)
+        .within()
+        .await;
     assert!(waited.is_err(), "the shutdown did not wait for the work");
     rivet_tests::gate("graceful-work").add_permits(1);
-    shutdown.await.unwrap();
+    shutdown.within().await.unwrap();
     // The work finished before `on_sleep` ran.
     assert_eq!(
         hook_log("graceful"),
@@ -146,7 +162,7 @@ async fn shutdown_waits_for_keep_awake_work_up_to_the_grace_period() {
         .build()
         .expect("registry");
     let probe = registry.client().get_or_create::<Probe>(["impatient"]);
-    probe.background("never".into()).await.unwrap();
-    registry.shutdown().await;
+    probe.background("never".into()).within().await.unwrap();
+    registry.shutdown().within().await;
     assert_eq!(hook_log("impatient"), ["create", "wake", "sleep"]);
 }
