@@ -3,7 +3,7 @@
 
 use rivet_core::codes;
 use rivet_examples::counter::Counter;
-use rivet_tests::{Relay, memory_registry};
+use rivet_tests::{Relay, Within, memory_registry};
 
 #[tokio::test]
 async fn calls_pass_through_other_actors() {
@@ -11,18 +11,34 @@ async fn calls_pass_through_other_actors() {
     let client = registry.client();
     let a = client.get_or_create::<Relay>(["a"]);
     assert_eq!(
-        a.relay(vec!["b".into(), "c".into()]).await.unwrap(),
+        a.relay(vec!["b".into(), "c".into()])
+            .within()
+            .await
+            .unwrap(),
         "a>b>c"
     );
-    assert_eq!(a.bump("shared".into(), 4).await.unwrap(), 4);
+    assert_eq!(a.bump("shared".into(), 4).within().await.unwrap(), 4);
     assert_eq!(
-        client.get::<Counter>(["shared"]).get_count().await.unwrap(),
+        client
+            .get::<Counter>(["shared"])
+            .get_count()
+            .within()
+            .await
+            .unwrap(),
         4
     );
     // The same actor may appear twice in a path as long as it is not waiting: b, then a fresh
     // call to b after the first one returned.
-    assert_eq!(a.relay(vec!["b".into()]).await.unwrap(), "a>b");
-    assert_eq!(client.get::<Relay>(["b"]).answered().await.unwrap(), 2);
+    assert_eq!(a.relay(vec!["b".into()]).within().await.unwrap(), "a>b");
+    assert_eq!(
+        client
+            .get::<Relay>(["b"])
+            .answered()
+            .within()
+            .await
+            .unwrap(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -31,21 +47,26 @@ async fn a_call_back_into_a_waiting_actor_fails_at_once() {
     let client = registry.client();
     let a = client.get_or_create::<Relay>(["x"]);
     // x -> y -> x: x is waiting for y.
-    let err = a.relay(vec!["y".into(), "x".into()]).await.unwrap_err();
+    let err = a
+        .relay(vec!["y".into(), "x".into()])
+        .within()
+        .await
+        .unwrap_err();
     assert!(err.is(codes::CALL_CYCLE), "{err}");
     assert!(err.message.contains("call path"), "{err}");
     // x -> x directly.
-    let err = a.relay(vec!["x".into()]).await.unwrap_err();
+    let err = a.relay(vec!["x".into()]).within().await.unwrap_err();
     assert!(err.is(codes::CALL_CYCLE), "{err}");
     // Longer: x -> y -> z -> y.
     let err = a
         .relay(vec!["y".into(), "z".into(), "y".into()])
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::CALL_CYCLE), "{err}");
     // Nobody is stuck: every relay still answers.
     for key in ["x", "y", "z"] {
         let relay = client.get_or_create::<Relay>([key]);
-        assert_eq!(relay.relay(vec![]).await.unwrap(), key);
+        assert_eq!(relay.relay(vec![]).within().await.unwrap(), key);
     }
 }

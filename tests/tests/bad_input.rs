@@ -4,22 +4,23 @@
 use bytes::Bytes;
 use rivet_core::codes;
 use rivet_examples::counter::Counter;
-use rivet_tests::memory_registry;
+use rivet_tests::{Within, memory_registry};
 
 #[tokio::test]
 async fn wrong_argument_type_names_the_argument() {
     let registry = memory_registry();
     let counter = registry.client().get_or_create::<Counter>(["bad-type"]);
-    counter.increment(2).await.unwrap();
+    counter.increment(2).within().await.unwrap();
     let err = counter
         .handle()
         .action::<_, i64>("increment", &("five",))
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::VALIDATION_ERROR), "{err}");
     assert!(err.message.contains("`amount`"), "{err}");
     assert!(err.message.contains("increment"), "{err}");
-    assert_eq!(counter.get_count().await.unwrap(), 2);
+    assert_eq!(counter.get_count().within().await.unwrap(), 2);
 }
 
 #[tokio::test]
@@ -29,6 +30,7 @@ async fn too_many_or_too_few_arguments() {
     let too_many = counter
         .handle()
         .action::<_, i64>("increment", &(1, 2))
+        .within()
         .await
         .unwrap_err();
     assert!(too_many.is(codes::VALIDATION_ERROR), "{too_many}");
@@ -41,10 +43,11 @@ async fn too_many_or_too_few_arguments() {
     let too_few = counter
         .handle()
         .action::<_, i64>("increment", &[0u8; 0])
+        .within()
         .await
         .unwrap_err();
     assert!(too_few.is(codes::VALIDATION_ERROR), "{too_few}");
-    assert_eq!(counter.increment(1).await.unwrap(), 1);
+    assert_eq!(counter.increment(1).within().await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -60,9 +63,10 @@ async fn malformed_payloads_are_refused() {
         let err = counter
             .handle()
             .action_raw("increment", Bytes::copy_from_slice(payload))
+            .within()
             .await
             .unwrap_err();
         assert!(err.is(codes::VALIDATION_ERROR), "{payload:?}: {err}");
     }
-    assert_eq!(counter.increment(1).await.unwrap(), 1);
+    assert_eq!(counter.increment(1).within().await.unwrap(), 1);
 }

@@ -2,21 +2,19 @@
 //! state, refusal by `#[on_before_connect]`, broadcasts and targeted sends, kicks, fan-out, and
 //! reconnection after a server restart.
 
-use rivet_core::client::Encoding;
 use rivet_core::{Client, Registry, codes};
-use rivet_tests::{Lobby, LobbyClient, LobbyConnection, LobbyParams, PATIENCE, serve_memory};
+use rivet_tests::{
+    ENCODINGS, Lobby, LobbyClient, LobbyConnection, LobbyParams, Within, network_client, recv,
+    serve_memory,
+};
 use tokio::sync::mpsc;
 
 /// The in-process client and one network client per encoding, each with a label for keys and
 /// messages.
 fn clients(registry: &Registry, endpoint: &str) -> Vec<(&'static str, Client)> {
     let mut clients = vec![("local", registry.client())];
-    for encoding in [Encoding::Json, Encoding::Cbor, Encoding::Bare] {
-        let client = Client::builder(endpoint)
-            .encoding(encoding)
-            .build()
-            .expect("client");
-        clients.push((encoding.as_str(), client));
+    for encoding in ENCODINGS {
+        clients.push((encoding.as_str(), network_client(endpoint, encoding)));
     }
     clients
 }
@@ -29,13 +27,6 @@ fn as_user(lobby: &LobbyClient, user: &str) -> LobbyClient {
             token: None,
         })
         .expect("params")
-}
-
-async fn next<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
-    tokio::time::timeout(PATIENCE, rx.recv())
-        .await
-        .expect("event in time")
-        .expect("channel open")
 }
 
 /// Subscribes to `said` and returns the `(from, text)` pairs as they come.
@@ -52,42 +43,47 @@ async fn params_and_state_belong_to_each_connection() {
     let (registry, endpoint) = serve_memory().await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["params", label]);
-        let ana = as_user(&lobby, "ana").connect().await.unwrap();
-        let anon = lobby.connect().await.unwrap();
+        let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
+        let anon = lobby.connect().within().await.unwrap();
         assert_eq!(
-            ana.whoami().await.unwrap().as_deref(),
+            ana.whoami().within().await.unwrap().as_deref(),
             Some("ana"),
             "{label}"
         );
         assert_eq!(
-            anon.whoami().await.unwrap().as_deref(),
+            anon.whoami().within().await.unwrap().as_deref(),
             Some("anonymous"),
             "{label}"
         );
         // A stateless call is a connection of its own, made with the handle's parameters.
         assert_eq!(
-            as_user(&lobby, "bob").whoami().await.unwrap().as_deref(),
+            as_user(&lobby, "bob")
+                .whoami()
+                .within()
+                .await
+                .unwrap()
+                .as_deref(),
             Some("bob")
         );
         assert_eq!(
-            lobby.online().await.unwrap(),
+            lobby.online().within().await.unwrap(),
             ["ana", "anonymous"],
             "{label}"
         );
         // `#[conn_state]` ran once per connection: two sockets and three stateless calls.
-        assert_eq!(lobby.joins().await.unwrap(), 5, "{label}");
+        assert_eq!(lobby.joins().within().await.unwrap(), 5, "{label}");
 
         let (tx, mut left) = mpsc::unbounded_channel();
         ana.on_left(move |user| {
             let _ = tx.send(user);
         });
         // Ordered after the subscription on the same connection.
-        ana.whoami().await.unwrap();
+        ana.whoami().within().await.unwrap();
         anon.disconnect();
-        assert_eq!(next(&mut left).await, "anonymous", "{label}");
-        assert_eq!(ana.online().await.unwrap(), ["ana"], "{label}");
+        assert_eq!(recv(&mut left).await, "anonymous", "{label}");
+        assert_eq!(ana.online().within().await.unwrap(), ["ana"], "{label}");
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -102,7 +98,7 @@ async fn on_before_connect_refuses_with_its_error() {
                 token: Some("bad".to_owned()),
             })
             .unwrap();
-        let err = intruder.connect().await.unwrap_err();
+        let err = intruder.connect().within().await.unwrap_err();
         assert_eq!(
             (err.group.as_str(), err.code.as_str()),
             ("user", "forbidden"),
@@ -115,12 +111,12 @@ async fn on_before_connect_refuses_with_its_error() {
             "{label}"
         );
         // Stateless calls go through the same hook.
-        let err = intruder.whoami().await.unwrap_err();
+        let err = intruder.whoami().within().await.unwrap_err();
         assert_eq!(err.code, "forbidden", "{label}");
         // Refused connections never ran `#[conn_state]`.
-        assert_eq!(lobby.joins().await.unwrap(), 1, "{label}");
+        assert_eq!(lobby.joins().within().await.unwrap(), 1, "{label}");
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -128,47 +124,49 @@ async fn broadcasts_reach_subscribers_and_sends_reach_one() {
     let (registry, endpoint) = serve_memory().await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["events", label]);
-        let ana = as_user(&lobby, "ana").connect().await.unwrap();
-        let bob = as_user(&lobby, "bob").connect().await.unwrap();
+        let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
+        let bob = as_user(&lobby, "bob").connect().within().await.unwrap();
         let mut to_ana = said(&ana);
         let mut to_bob = said(&bob);
-        ana.whoami().await.unwrap();
+        ana.whoami().within().await.unwrap();
 
-        bob.shout("hi".to_owned()).await.unwrap();
+        bob.shout("hi".to_owned()).within().await.unwrap();
         assert_eq!(
-            next(&mut to_ana).await,
+            recv(&mut to_ana).await,
             ("bob".to_owned(), "hi".to_owned()),
             "{label}"
         );
         assert_eq!(
-            next(&mut to_bob).await,
+            recv(&mut to_bob).await,
             ("bob".to_owned(), "hi".to_owned()),
             "{label}"
         );
 
         assert!(
             ana.whisper("bob".to_owned(), "psst".to_owned())
+                .within()
                 .await
                 .unwrap()
         );
         assert!(
             !ana.whisper("nobody".to_owned(), "?".to_owned())
+                .within()
                 .await
                 .unwrap()
         );
         assert_eq!(
-            next(&mut to_bob).await,
+            recv(&mut to_bob).await,
             ("ana".to_owned(), "psst".to_owned()),
             "{label}"
         );
         // Ana's next event is the next broadcast: the whisper never reached her. A stateless
         // call has a connection of its own, with the handle's (here absent) parameters.
-        lobby.shout("all".to_owned()).await.unwrap();
+        lobby.shout("all".to_owned()).within().await.unwrap();
         let all = ("anonymous".to_owned(), "all".to_owned());
-        assert_eq!(next(&mut to_ana).await, all, "{label}");
-        assert_eq!(next(&mut to_bob).await, all, "{label}");
+        assert_eq!(recv(&mut to_ana).await, all, "{label}");
+        assert_eq!(recv(&mut to_bob).await, all, "{label}");
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -176,29 +174,26 @@ async fn a_kicked_connection_closes_with_the_reason() {
     let (registry, endpoint) = serve_memory().await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["kick", label]);
-        let ana = as_user(&lobby, "ana").connect().await.unwrap();
-        let bob = as_user(&lobby, "bob").connect().await.unwrap();
-        lobby.kick("ana".to_owned()).await.unwrap();
-        let reason = tokio::time::timeout(PATIENCE, ana.connection().closed())
-            .await
-            .expect("closed in time")
-            .expect("a reason");
+        let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
+        let bob = as_user(&lobby, "bob").connect().within().await.unwrap();
+        lobby.kick("ana".to_owned()).within().await.unwrap();
+        let reason = ana.connection().closed().within().await.expect("a reason");
         assert_eq!(
             (reason.group.as_str(), reason.code.as_str()),
             ("user", "kicked"),
             "{label}"
         );
         assert_eq!(reason.message, "you were kicked", "{label}");
-        let err = ana.whoami().await.unwrap_err();
+        let err = ana.whoami().within().await.unwrap_err();
         assert!(err.is(codes::CONNECTION_CLOSED), "{label}: {err}");
         assert_eq!(
-            bob.whoami().await.unwrap().as_deref(),
+            bob.whoami().within().await.unwrap().as_deref(),
             Some("bob"),
             "{label}"
         );
         assert_eq!(bob.connection().closed_reason(), None, "{label}");
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -209,18 +204,22 @@ async fn a_broadcast_fans_out_to_every_connection() {
         let mut conns = Vec::new();
         let mut inboxes = Vec::new();
         for i in 0..40 {
-            let conn = as_user(&lobby, &format!("u{i}")).connect().await.unwrap();
+            let conn = as_user(&lobby, &format!("u{i}"))
+                .connect()
+                .within()
+                .await
+                .unwrap();
             inboxes.push(said(&conn));
             // Ordered after the subscription.
-            conn.whoami().await.unwrap();
+            conn.whoami().within().await.unwrap();
             conns.push(conn);
         }
-        lobby.shout("everyone".to_owned()).await.unwrap();
+        lobby.shout("everyone".to_owned()).within().await.unwrap();
         for inbox in &mut inboxes {
-            assert_eq!(next(inbox).await.1, "everyone", "{label}");
+            assert_eq!(recv(inbox).await.1, "everyone", "{label}");
         }
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -234,26 +233,26 @@ async fn network_connections_reconnect_and_resubscribe_after_a_restart() {
             .unwrap()
     };
     let first = build();
-    let addr = first.spawn_server("127.0.0.1:0").await.unwrap();
+    let addr = first.spawn_server("127.0.0.1:0").within().await.unwrap();
     let client = Client::new(format!("http://{addr}"));
     let lobby = client.get_or_create::<Lobby>(["restart"]);
-    let ana = as_user(&lobby, "ana").connect().await.unwrap();
+    let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
     let mut inbox = said(&ana);
-    ana.shout("before".to_owned()).await.unwrap();
-    assert_eq!(next(&mut inbox).await.1, "before");
+    ana.shout("before".to_owned()).within().await.unwrap();
+    assert_eq!(recv(&mut inbox).await.1, "before");
     let first_id = ana.connection().connection_id();
 
     // Shutting down closes sockets with `ws.going_away`, which the client retries.
-    first.shutdown().await;
+    first.shutdown().within().await;
     let second = build();
-    second.spawn_server(addr).await.unwrap();
+    second.spawn_server(addr).within().await.unwrap();
 
     // An action sent before the client saw the close fails with it; later ones wait for the
     // new socket.
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match ana.shout("after".to_owned()).await {
+        match ana.shout("after".to_owned()).within().await {
             Ok(()) => break,
             Err(err)
                 if attempts < 3
@@ -262,11 +261,11 @@ async fn network_connections_reconnect_and_resubscribe_after_a_restart() {
         }
     }
     assert_eq!(
-        next(&mut inbox).await,
+        recv(&mut inbox).await,
         ("ana".to_owned(), "after".to_owned())
     );
-    assert_eq!(ana.whoami().await.unwrap().as_deref(), Some("ana"));
+    assert_eq!(ana.whoami().within().await.unwrap().as_deref(), Some("ana"));
     assert_ne!(ana.connection().connection_id(), first_id);
     assert_eq!(ana.connection().closed_reason(), None);
-    second.shutdown().await;
+    second.shutdown().within().await;
 }

@@ -41,7 +41,7 @@ async fn write(client: Client, writer: usize, mut acked: Acked, acks: Arc<Semaph
     let ledger = client.get_or_create::<Ledger>([format!("crash-{writer}")]);
     loop {
         acked.attempted += 1;
-        match counter.increment(1).await {
+        match counter.increment(1).within().await {
             Ok(count) => acked.count = count,
             Err(_) => return acked,
         }
@@ -49,7 +49,7 @@ async fn write(client: Client, writer: usize, mut acked: Acked, acks: Arc<Semaph
         let key = acked.next_key;
         acked.next_key += 1;
         let step = KvStep::Put(format!("k/{key:08}"), format!("v{key}"));
-        match store.script(vec![step], false).await {
+        match store.script(vec![step], false).within().await {
             Ok(_) => {
                 acked.keys.insert(key);
             }
@@ -57,7 +57,7 @@ async fn write(client: Client, writer: usize, mut acked: Acked, acks: Arc<Semaph
         }
         acks.add_permits(1);
         // A database row and the state's total, in one turn.
-        match ledger.add(format!("row {key}"), 1).await {
+        match ledger.add(format!("row {key}"), 1).within().await {
             Ok(id) => {
                 acked.rows.insert(id);
             }

@@ -3,7 +3,7 @@
 
 use rivet_core::codes;
 use rivet_examples::counter::Counter;
-use rivet_tests::{Probe, ProbeInput, hook_log, memory_registry};
+use rivet_tests::{Probe, ProbeInput, Within, hook_log, memory_registry};
 
 #[tokio::test]
 async fn create_with_typed_input() {
@@ -11,9 +11,10 @@ async fn create_with_typed_input() {
     let client = registry.client();
     let probe = client
         .create_with_input::<Probe>(["created"], &Some(ProbeInput { start: 41 }))
+        .within()
         .await
         .unwrap();
-    let snapshot = probe.snapshot().await.unwrap();
+    let snapshot = probe.snapshot().within().await.unwrap();
     assert_eq!(snapshot.value, 41);
     assert_eq!(snapshot.created, 1, "on_create runs once");
     assert_eq!(snapshot.wakes, 1);
@@ -27,14 +28,14 @@ async fn get_or_create_uses_input_only_when_creating() {
     let first = client
         .get_or_create_with_input::<Probe>(["goc"], &Some(ProbeInput { start: 5 }))
         .unwrap();
-    assert_eq!(first.snapshot().await.unwrap().value, 5);
+    assert_eq!(first.snapshot().within().await.unwrap().value, 5);
     let second = client
         .get_or_create_with_input::<Probe>(["goc"], &Some(ProbeInput { start: 99 }))
         .unwrap();
-    assert_eq!(second.snapshot().await.unwrap().value, 5);
+    assert_eq!(second.snapshot().within().await.unwrap().value, 5);
     assert_eq!(
-        first.resolve().await.unwrap(),
-        second.resolve().await.unwrap()
+        first.resolve().within().await.unwrap(),
+        second.resolve().within().await.unwrap()
     );
 }
 
@@ -42,7 +43,7 @@ async fn get_or_create_uses_input_only_when_creating() {
 async fn actors_without_create_start_from_default() {
     let registry = memory_registry();
     let counter = registry.client().get_or_create::<Counter>(["default"]);
-    assert_eq!(counter.get_count().await.unwrap(), 0);
+    assert_eq!(counter.get_count().within().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -52,6 +53,7 @@ async fn get_of_a_missing_actor_is_not_found() {
         .client()
         .get::<Counter>(["nobody"])
         .get_count()
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
@@ -60,6 +62,7 @@ async fn get_of_a_missing_actor_is_not_found() {
         .client()
         .get::<Counter>(["nobody"])
         .resolve()
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
@@ -69,8 +72,12 @@ async fn get_of_a_missing_actor_is_not_found() {
 async fn create_on_an_existing_key_is_duplicate_key() {
     let registry = memory_registry();
     let client = registry.client();
-    client.create::<Counter>(["dup"]).await.unwrap();
-    let err = client.create::<Counter>(["dup"]).await.unwrap_err();
+    client.create::<Counter>(["dup"]).within().await.unwrap();
+    let err = client
+        .create::<Counter>(["dup"])
+        .within()
+        .await
+        .unwrap_err();
     assert!(err.is(codes::DUPLICATE_KEY), "{err}");
 }
 
@@ -80,6 +87,7 @@ async fn create_fn_errors_reach_the_caller_and_create_nothing() {
     let client = registry.client();
     let err = client
         .create_with_input::<Probe>(["negative"], &Some(ProbeInput { start: -1 }))
+        .within()
         .await
         .unwrap_err();
     assert_eq!(err.code, "negative_start");
@@ -87,15 +95,17 @@ async fn create_fn_errors_reach_the_caller_and_create_nothing() {
     let err = client
         .get::<Probe>(["negative"])
         .snapshot()
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
     // The key is free again.
     let probe = client
         .create_with_input::<Probe>(["negative"], &Some(ProbeInput { start: 1 }))
+        .within()
         .await
         .unwrap();
-    assert_eq!(probe.snapshot().await.unwrap().value, 1);
+    assert_eq!(probe.snapshot().within().await.unwrap().value, 1);
 }
 
 #[tokio::test]
@@ -109,7 +119,11 @@ async fn input_of_the_wrong_type_is_a_validation_error() {
         },
         input: Some(rivet_core::client::codec::to_cbor("not an object").unwrap()),
     });
-    let err = handle.action::<_, i64>("set", &(1,)).await.unwrap_err();
+    let err = handle
+        .action::<_, i64>("set", &(1,))
+        .within()
+        .await
+        .unwrap_err();
     assert!(err.is(codes::VALIDATION_ERROR), "{err}");
 }
 
@@ -118,18 +132,24 @@ async fn get_for_id_reaches_the_same_actor() {
     let registry = memory_registry();
     let client = registry.client();
     let counter = client.get_or_create::<Counter>(["by-id"]);
-    counter.increment(8).await.unwrap();
-    let id = counter.resolve().await.unwrap();
+    counter.increment(8).within().await.unwrap();
+    let id = counter.resolve().within().await.unwrap();
     assert_eq!(
         client
             .get_for_id::<Counter>(id.clone())
             .get_count()
+            .within()
             .await
             .unwrap(),
         8
     );
     // An id of another type is not found.
-    let err = client.get_for_id::<Probe>(id).snapshot().await.unwrap_err();
+    let err = client
+        .get_for_id::<Probe>(id)
+        .snapshot()
+        .within()
+        .await
+        .unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
 }
 
@@ -140,6 +160,7 @@ async fn unregistered_actor_names_are_refused() {
         .client()
         .get_or_create::<Counter>(["x"])
         .get_count()
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::NOT_REGISTERED), "{err}");

@@ -5,15 +5,16 @@ use std::time::Duration;
 
 use rivet_core::{Registry, codes};
 use rivet_examples::counter::Counter;
-use rivet_tests::{Probe, memory_registry};
+use rivet_tests::{Probe, Within, memory_registry};
 
 #[tokio::test]
 async fn user_error_reaches_the_caller_with_code_message_and_metadata() {
     let registry = memory_registry();
     let counter = registry.client().get_or_create::<Counter>(["errors"]);
-    counter.increment(3).await.unwrap();
+    counter.increment(3).within().await.unwrap();
     let err = counter
         .fail_with("out_of_stock".to_owned())
+        .within()
         .await
         .unwrap_err();
     assert_eq!(err.group, "user");
@@ -30,7 +31,7 @@ async fn user_error_reaches_the_caller_with_code_message_and_metadata() {
 async fn other_errors_are_masked_as_internal_error() {
     let registry = memory_registry();
     let probe = registry.client().get_or_create::<Probe>(["masked"]);
-    let err = probe.fail_internally().await.unwrap_err();
+    let err = probe.fail_internally().within().await.unwrap_err();
     assert!(err.is(codes::INTERNAL_ERROR), "{err}");
     assert!(!err.message.contains("password"), "{err}");
     assert_eq!(err.metadata, None);
@@ -40,21 +41,21 @@ async fn other_errors_are_masked_as_internal_error() {
 async fn a_failed_turn_rolls_the_state_back() {
     let registry = memory_registry();
     let probe = registry.client().get_or_create::<Probe>(["rollback"]);
-    probe.set(7).await.unwrap();
-    let err = probe.set_then_fail(100).await.unwrap_err();
+    probe.set(7).within().await.unwrap();
+    let err = probe.set_then_fail(100).within().await.unwrap_err();
     assert_eq!(err.code, "refused");
-    assert_eq!(probe.snapshot().await.unwrap().value, 7);
+    assert_eq!(probe.snapshot().within().await.unwrap().value, 7);
 }
 
 #[tokio::test]
 async fn a_panic_is_an_internal_error_and_the_actor_keeps_running() {
     let registry = memory_registry();
     let probe = registry.client().get_or_create::<Probe>(["panic"]);
-    probe.set(1).await.unwrap();
-    let err = probe.set_then_panic(50).await.unwrap_err();
+    probe.set(1).within().await.unwrap();
+    let err = probe.set_then_panic(50).within().await.unwrap_err();
     assert!(err.is(codes::INTERNAL_ERROR), "{err}");
-    assert_eq!(probe.snapshot().await.unwrap().value, 1);
-    assert_eq!(probe.set(2).await.unwrap(), 2);
+    assert_eq!(probe.snapshot().within().await.unwrap().value, 1);
+    assert_eq!(probe.set(2).within().await.unwrap(), 2);
 }
 
 #[tokio::test]
@@ -66,10 +67,10 @@ async fn a_turn_past_the_action_timeout_fails_and_is_rolled_back() {
         .build()
         .unwrap();
     let probe = registry.client().get_or_create::<Probe>(["timeout"]);
-    probe.set(3).await.unwrap();
-    let err = probe.set_then_stall(9, 60_000).await.unwrap_err();
+    probe.set(3).within().await.unwrap();
+    let err = probe.set_then_stall(9, 60_000).within().await.unwrap_err();
     assert!(err.is(codes::ACTION_TIMED_OUT), "{err}");
-    assert_eq!(probe.snapshot().await.unwrap().value, 3);
+    assert_eq!(probe.snapshot().within().await.unwrap().value, 3);
 }
 
 #[tokio::test]
@@ -81,10 +82,10 @@ async fn state_over_the_limit_is_refused_and_unchanged() {
         .build()
         .unwrap();
     let probe = registry.client().get_or_create::<Probe>(["big"]);
-    assert_eq!(probe.grow(100).await.unwrap(), 100);
-    let err = probe.grow(2000).await.unwrap_err();
+    assert_eq!(probe.grow(100).within().await.unwrap(), 100);
+    let err = probe.grow(2000).within().await.unwrap_err();
     assert!(err.is(codes::STATE_TOO_LARGE), "{err}");
-    assert_eq!(probe.grow(1).await.unwrap(), 101);
+    assert_eq!(probe.grow(1).within().await.unwrap(), 101);
 }
 
 #[tokio::test]
@@ -92,8 +93,8 @@ async fn calls_after_shutdown_fail_with_shut_down() {
     let registry: Registry = memory_registry();
     let client = registry.client();
     let counter = client.get_or_create::<Counter>(["shutdown"]);
-    counter.increment(1).await.unwrap();
-    registry.shutdown().await;
-    let err = counter.increment(1).await.unwrap_err();
+    counter.increment(1).within().await.unwrap();
+    registry.shutdown().within().await;
+    let err = counter.increment(1).within().await.unwrap_err();
     assert!(err.is(codes::SHUT_DOWN), "{err}");
 }

@@ -4,20 +4,34 @@
 //! time (or when the lockfile changed).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use std::time::Duration;
+
+use rivet_tests::{Within, serve, within_for};
+use tokio::process::Command;
+
+/// Bounds that only a hang reaches: a first `npm install` downloads the clients; the suite takes
+/// well under a minute.
+const INSTALL_LIMIT: Duration = Duration::from_secs(600);
+const SUITE_LIMIT: Duration = Duration::from_secs(300);
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("interop")
 }
 
-fn run(command: &mut Command) -> Output {
-    command.output().unwrap_or_else(|e| {
-        panic!("cannot run {command:?} ({e}); the interop tests need Node 20+ and npm")
-    })
+/// Runs `command` to its end; it is killed if the test stops waiting for it.
+async fn run(command: &mut Command) -> Output {
+    command
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot run {command:?} ({e}); the interop tests need Node 20+ and npm")
+        })
 }
 
-fn check_node() {
-    let out = run(Command::new("node").arg("--version"));
+async fn check_node() {
+    let out = run(Command::new("node").arg("--version")).within().await;
     let version = String::from_utf8_lossy(&out.stdout);
     let major: u32 = version
         .trim()
@@ -39,16 +53,17 @@ fn check_node() {
 /// server-side dependencies (the registry this project installs from does not have them), which
 /// `npm ci` refuses; `npm install` installs exactly the locked versions and leaves the lockfile
 /// as it is.
-fn install(dir: &Path) {
+async fn install(dir: &Path) {
     let lock =
         std::fs::read(dir.join("package-lock.json")).expect("tests/interop/package-lock.json");
     let stamp = dir.join("node_modules").join(".rivet-lock-stamp");
     if std::fs::read(&stamp).is_ok_and(|s| s == lock) {
         return;
     }
-    let out = run(Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir));
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir);
+    let out = within_for(INSTALL_LIMIT, run(&mut npm)).await;
     assert!(
         out.status.success(),
         "npm install failed in {}:\n{}{}",
@@ -61,14 +76,9 @@ fn install(dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_javascript_client_works_unchanged() {
-    check_node();
+    check_node().await;
     let dir = interop_dir();
-    tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || install(&dir)
-    })
-    .await
-    .expect("install");
+    install(&dir).await;
 
     // The main job's setup: the example actors on durable embedded storage.
     let data = tempfile::tempdir().expect("tempdir");
@@ -76,19 +86,17 @@ async fn the_official_javascript_client_works_unchanged() {
         .data_dir(data.path())
         .build()
         .expect("registry");
-    let addr = registry.spawn_server("127.0.0.1:0").await.expect("bind");
+    let (registry, endpoint) = serve(registry).await;
 
-    let out = tokio::task::spawn_blocking(move || {
-        run(Command::new("node")
-            .arg("interop.mjs")
-            .env("RIVET_ENDPOINT", format!("http://{addr}"))
-            .current_dir(&dir))
-    })
-    .await
-    .expect("node");
+    let mut suite = Command::new("node");
+    suite
+        .arg("interop.mjs")
+        .env("RIVET_ENDPOINT", endpoint)
+        .current_dir(&dir);
+    let out = within_for(SUITE_LIMIT, run(&mut suite)).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    registry.shutdown().await;
+    registry.shutdown().within().await;
     assert!(
         out.status.success(),
         "interop failures:\n{stdout}\n{stderr}"

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use rivet_core::Registry;
-use rivet_tests::{KvOutcome, KvStep, Store, StoreClient};
+use rivet_tests::{KvOutcome, KvStep, Store, StoreClient, Within};
 
 fn sqlite_registry(dir: &std::path::Path) -> Registry {
     rivet_examples::registry()
@@ -105,7 +105,7 @@ async fn against_the_model(store: &StoreClient, seed: u64) -> BTreeMap<String, S
     let mut model = BTreeMap::new();
     // Calls that race to wake an actor are not ordered among themselves; calls to an awake
     // actor enter its mailbox in the order they are made.
-    store.turns().await.expect("wake");
+    store.turns().within().await.expect("wake");
     for round in 0..40 {
         let scripts: Vec<(Vec<KvStep>, bool)> = (0..4)
             .map(|_| {
@@ -118,7 +118,7 @@ async fn against_the_model(store: &StoreClient, seed: u64) -> BTreeMap<String, S
         let calls = scripts
             .iter()
             .map(|(steps, fail)| store.script(steps.clone(), *fail));
-        let results = join_all(calls).await;
+        let results = join_all(calls).within().await;
         for ((steps, fail), result) in scripts.iter().zip(results) {
             if *fail {
                 let err = result.expect_err("the script fails");
@@ -151,19 +151,20 @@ async fn kv_matches_a_model_on_sqlite_and_survives_a_restart() {
         let registry = sqlite_registry(dir.path());
         let store = registry.client().get_or_create::<Store>(["model"]);
         let model = against_the_model(&store, 11).await;
-        registry.shutdown().await;
+        registry.shutdown().within().await;
         model
     };
     let registry = sqlite_registry(dir.path());
     let store = registry.client().get_or_create::<Store>(["model"]);
     let listed = store
         .script(vec![KvStep::List(String::new(), None, false)], false)
+        .within()
         .await
         .unwrap();
     let want: Vec<(String, String)> = model.into_iter().collect();
     assert_eq!(listed, [KvOutcome::Entries(want)]);
-    assert!(store.turns().await.unwrap() > 100);
-    registry.shutdown().await;
+    assert!(store.turns().within().await.unwrap() > 100);
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -171,21 +172,37 @@ async fn limits_give_clear_errors_and_write_nothing() {
     use rivet_core::kv::{MAX_BATCH_KEYS, MAX_KEY_SIZE, MAX_VALUE_SIZE};
     let registry = rivet_tests::memory_registry();
     let store = registry.client().get_or_create::<Store>(["limits"]);
-    store.put_sized(MAX_KEY_SIZE, MAX_VALUE_SIZE).await.unwrap();
-    let err = store.put_sized(MAX_KEY_SIZE + 1, 1).await.unwrap_err();
+    store
+        .put_sized(MAX_KEY_SIZE, MAX_VALUE_SIZE)
+        .within()
+        .await
+        .unwrap();
+    let err = store
+        .put_sized(MAX_KEY_SIZE + 1, 1)
+        .within()
+        .await
+        .unwrap_err();
     assert_eq!(
         (err.group.as_str(), err.code.as_str()),
         ("kv", "key_too_large"),
         "{err}"
     );
-    let err = store.put_sized(1, MAX_VALUE_SIZE + 1).await.unwrap_err();
+    let err = store
+        .put_sized(1, MAX_VALUE_SIZE + 1)
+        .within()
+        .await
+        .unwrap_err();
     assert_eq!(
         (err.group.as_str(), err.code.as_str()),
         ("kv", "value_too_large"),
         "{err}"
     );
-    store.put_many(MAX_BATCH_KEYS).await.unwrap();
-    let err = store.put_many(MAX_BATCH_KEYS + 1).await.unwrap_err();
+    store.put_many(MAX_BATCH_KEYS).within().await.unwrap();
+    let err = store
+        .put_many(MAX_BATCH_KEYS + 1)
+        .within()
+        .await
+        .unwrap_err();
     assert_eq!(
         (err.group.as_str(), err.code.as_str()),
         ("kv", "batch_too_large"),
@@ -193,6 +210,7 @@ async fn limits_give_clear_errors_and_write_nothing() {
     );
     let listed = store
         .script(vec![KvStep::List("many/".into(), None, false)], false)
+        .within()
         .await
         .unwrap();
     let KvOutcome::Entries(entries) = &listed[0] else {
@@ -201,7 +219,11 @@ async fn limits_give_clear_errors_and_write_nothing() {
     assert_eq!(entries.len(), MAX_BATCH_KEYS);
     // Typed values round-trip as CBOR.
     assert_eq!(
-        store.typed("t".into(), vec![1, 2, 3]).await.unwrap(),
+        store
+            .typed("t".into(), vec![1, 2, 3])
+            .within()
+            .await
+            .unwrap(),
         Some(vec![1, 2, 3])
     );
 }
@@ -215,14 +237,16 @@ async fn destroy_removes_the_kv_entries() {
     let store = client.get_or_create::<Store>(["gone"]);
     store
         .script(vec![KvStep::Put("k".into(), "v".into())], false)
+        .within()
         .await
         .unwrap();
-    let id = store.resolve().await.unwrap();
-    store.destroy_me().await.unwrap();
+    let id = store.resolve().within().await.unwrap();
+    store.destroy_me().within().await.unwrap();
     rivet_tests::wait_for(&mut events, &id, rivet_core::LifecycleKind::Destroyed).await;
     let fresh = client.get_or_create::<Store>(["gone"]);
     let got = fresh
         .script(vec![KvStep::Get("k".into())], false)
+        .within()
         .await
         .unwrap();
     assert_eq!(got, [KvOutcome::Value(None)]);

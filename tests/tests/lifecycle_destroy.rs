@@ -2,7 +2,7 @@
 //! and `get_or_create` makes a fresh actor.
 
 use rivet_core::{LifecycleKind, codes};
-use rivet_tests::{Probe, hook_log, memory_registry, wait_for};
+use rivet_tests::{Probe, Within, hook_log, memory_registry, wait_for};
 
 #[tokio::test]
 async fn destroy_then_get_is_not_found_and_get_or_create_is_fresh() {
@@ -10,9 +10,9 @@ async fn destroy_then_get_is_not_found_and_get_or_create_is_fresh() {
     let mut events = registry.lifecycle_events();
     let client = registry.client();
     let probe = client.get_or_create::<Probe>(["doomed"]);
-    probe.set(77).await.unwrap();
-    let id = probe.resolve().await.unwrap();
-    probe.destroy_me().await.unwrap();
+    probe.set(77).within().await.unwrap();
+    let id = probe.resolve().within().await.unwrap();
+    probe.destroy_me().within().await.unwrap();
     wait_for(&mut events, &id, LifecycleKind::Destroyed).await;
     assert_eq!(
         hook_log("doomed").last().map(String::as_str),
@@ -22,22 +22,24 @@ async fn destroy_then_get_is_not_found_and_get_or_create_is_fresh() {
     let err = client
         .get::<Probe>(["doomed"])
         .snapshot()
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
     let err = client
         .get_for_id::<Probe>(id.clone())
         .snapshot()
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
 
     let fresh = client.get_or_create::<Probe>(["doomed"]);
-    let snapshot = fresh.snapshot().await.unwrap();
+    let snapshot = fresh.snapshot().within().await.unwrap();
     assert_eq!(snapshot.value, 0);
     assert_eq!(snapshot.created, 1);
     assert_ne!(
-        fresh.resolve().await.unwrap(),
+        fresh.resolve().within().await.unwrap(),
         id,
         "a new actor gets a new id"
     );
@@ -48,10 +50,10 @@ async fn destroy_closes_connections() {
     let registry = memory_registry();
     let mut events = registry.lifecycle_events();
     let probe = registry.client().get_or_create::<Probe>(["doomed-conn"]);
-    let conn = probe.connect().await.unwrap();
-    let id = probe.resolve().await.unwrap();
-    conn.destroy_me().await.unwrap();
+    let conn = probe.connect().within().await.unwrap();
+    let id = probe.resolve().within().await.unwrap();
+    conn.destroy_me().within().await.unwrap();
     wait_for(&mut events, &id, LifecycleKind::Destroyed).await;
-    let err = conn.snapshot().await.unwrap_err();
+    let err = conn.snapshot().within().await.unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
 }

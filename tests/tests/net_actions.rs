@@ -6,26 +6,27 @@ use rivet_core::{Client, codes};
 use rivet_examples::chat_room::ChatRoom;
 use rivet_examples::counter::Counter;
 use rivet_examples::worker::{Job, Worker};
-use rivet_tests::{Probe, ProbeInput, serve_memory};
-
-const ENCODINGS: [Encoding; 3] = [Encoding::Json, Encoding::Cbor, Encoding::Bare];
-
-fn client(endpoint: &str, encoding: Encoding) -> Client {
-    Client::builder(endpoint)
-        .encoding(encoding)
-        .build()
-        .expect("client")
-}
+use rivet_tests::{
+    ENCODINGS, PATIENCE, Probe, ProbeInput, Within, network_client, recv, serve_memory,
+};
 
 #[tokio::test]
 async fn actions_and_user_errors_in_every_encoding() {
     let (registry, endpoint) = serve_memory().await;
     for encoding in ENCODINGS {
-        let client = client(&endpoint, encoding);
+        let client = network_client(&endpoint, encoding);
         let counter = client.get_or_create::<Counter>(["net", encoding.as_str()]);
-        assert_eq!(counter.increment(5).await.unwrap(), 5, "{encoding:?}");
-        assert_eq!(counter.get_count().await.unwrap(), 5);
-        let err = counter.fail_with("nope".to_owned()).await.unwrap_err();
+        assert_eq!(
+            counter.increment(5).within().await.unwrap(),
+            5,
+            "{encoding:?}"
+        );
+        assert_eq!(counter.get_count().within().await.unwrap(), 5);
+        let err = counter
+            .fail_with("nope".to_owned())
+            .within()
+            .await
+            .unwrap_err();
         assert_eq!(
             (err.group.as_str(), err.code.as_str()),
             ("user", "nope"),
@@ -38,38 +39,42 @@ async fn actions_and_user_errors_in_every_encoding() {
         let err = counter
             .handle()
             .action::<_, i64>("nothing", &[0u8; 0])
+            .within()
             .await
             .unwrap_err();
         assert!(err.is(codes::ACTION_NOT_FOUND), "{encoding:?}: {err}");
         let err = counter
             .handle()
             .action::<_, i64>("increment", &("x",))
+            .within()
             .await
             .unwrap_err();
         assert!(err.is(codes::VALIDATION_ERROR), "{encoding:?}: {err}");
-        assert_eq!(counter.get_count().await.unwrap(), 5);
+        assert_eq!(counter.get_count().within().await.unwrap(), 5);
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
 async fn create_get_resolve_and_get_for_id() {
     let (registry, endpoint) = serve_memory().await;
     for encoding in ENCODINGS {
-        let client = client(&endpoint, encoding);
-        let key = ["created", encoding.as_str()];
+        let client = network_client(&endpoint, encoding);
+        let key = ["net-created", encoding.as_str()];
         let probe = client
             .create_with_input::<Probe>(key, &Some(ProbeInput { start: 7 }))
+            .within()
             .await
             .unwrap();
-        assert_eq!(probe.snapshot().await.unwrap().value, 7);
-        let err = client.create::<Probe>(key).await.unwrap_err();
+        assert_eq!(probe.snapshot().within().await.unwrap().value, 7);
+        let err = client.create::<Probe>(key).within().await.unwrap_err();
         assert!(err.is(codes::DUPLICATE_KEY), "{err}");
-        let id = client.get::<Probe>(key).resolve().await.unwrap();
+        let id = client.get::<Probe>(key).resolve().within().await.unwrap();
         assert_eq!(
             client
                 .get_for_id::<Probe>(id.clone())
                 .snapshot()
+                .within()
                 .await
                 .unwrap()
                 .value,
@@ -78,6 +83,7 @@ async fn create_get_resolve_and_get_for_id() {
         let err = client
             .get::<Probe>(["missing", encoding.as_str()])
             .snapshot()
+            .within()
             .await
             .unwrap_err();
         assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
@@ -86,6 +92,7 @@ async fn create_get_resolve_and_get_for_id() {
         let err = client
             .get_for_id::<Counter>(id)
             .get_count()
+            .within()
             .await
             .unwrap_err();
         assert!(
@@ -94,6 +101,7 @@ async fn create_get_resolve_and_get_for_id() {
         );
         let err = client
             .create_with_input::<Probe>(["neg", encoding.as_str()], &Some(ProbeInput { start: -3 }))
+            .within()
             .await
             .unwrap_err();
         assert_eq!(err.code, "negative_start");
@@ -104,15 +112,15 @@ async fn create_get_resolve_and_get_for_id() {
                 &Some(ProbeInput { start: 11 }),
             )
             .unwrap();
-        assert_eq!(goc.snapshot().await.unwrap().value, 11);
+        assert_eq!(goc.snapshot().within().await.unwrap().value, 11);
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
 async fn compound_keys_stay_exact_over_the_network() {
     let (registry, endpoint) = serve_memory().await;
-    let client = client(&endpoint, Encoding::Bare);
+    let client = network_client(&endpoint, Encoding::Bare);
     // Commas and empty parts cannot travel in the query gateway; the client resolves those
     // keys over REST, so every key still names its own actor.
     let keys: [&[&str]; 5] = [&["a,b"], &["a", "b"], &["a/b"], &["", "x"], &[]];
@@ -120,43 +128,57 @@ async fn compound_keys_stay_exact_over_the_network() {
         client
             .get_or_create::<Counter>(*key)
             .increment(i as i64 + 1)
+            .within()
             .await
             .unwrap();
     }
     for (i, key) in keys.iter().enumerate() {
         assert_eq!(
-            client.get::<Counter>(*key).get_count().await.unwrap(),
+            client
+                .get::<Counter>(*key)
+                .get_count()
+                .within()
+                .await
+                .unwrap(),
             i as i64 + 1,
             "{key:?}"
         );
     }
     let room = client.get_or_create::<ChatRoom>(["org-acme", "general"]);
-    room.send_message("ana".into(), "hi".into()).await.unwrap();
-    assert_eq!(room.get_room_info().await.unwrap(), ["org-acme", "general"]);
-    registry.shutdown().await;
+    room.send_message("ana".into(), "hi".into())
+        .within()
+        .await
+        .unwrap();
+    assert_eq!(
+        room.get_room_info().within().await.unwrap(),
+        ["org-acme", "general"]
+    );
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
 async fn queue_send_and_wait_over_http() {
     let (registry, endpoint) = serve_memory().await;
     for encoding in ENCODINGS {
-        let client = client(&endpoint, encoding);
+        let client = network_client(&endpoint, encoding);
         let worker = client.get_or_create::<Worker>(["w", encoding.as_str()]);
         let done = worker
             .send_jobs(Job { n: 2 })
-            .wait(std::time::Duration::from_secs(5))
+            .wait(PATIENCE)
+            .within()
             .await
             .unwrap();
         assert_eq!(done.total, 2);
-        worker.send_jobs(Job { n: 3 }).await.unwrap();
+        worker.send_jobs(Job { n: 3 }).within().await.unwrap();
         let done = worker
             .send_jobs(Job { n: 4 })
-            .wait(std::time::Duration::from_secs(5))
+            .wait(PATIENCE)
+            .within()
             .await
             .unwrap();
         assert_eq!(done.total, 9, "{encoding:?}");
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -166,13 +188,14 @@ async fn example_actors_over_websockets_in_every_encoding() {
 
     let (registry, endpoint) = serve_memory().await;
     for encoding in ENCODINGS {
-        let client = client(&endpoint, encoding);
+        let client = network_client(&endpoint, encoding);
         let label = encoding.as_str();
 
         // Counter: actions through the connection, events in order.
         let conn = client
             .get_or_create::<Counter>(["ws", label])
             .connect()
+            .within()
             .await
             .unwrap();
         let (tx, mut counts) = mpsc::unbounded_channel();
@@ -180,19 +203,20 @@ async fn example_actors_over_websockets_in_every_encoding() {
             let _ = tx.send(n);
         });
         for amount in [1, 2, 3] {
-            conn.increment(amount).await.unwrap();
+            conn.increment(amount).within().await.unwrap();
         }
-        let err = conn.fail_with("ws_nope".to_owned()).await.unwrap_err();
+        let err = conn
+            .fail_with("ws_nope".to_owned())
+            .within()
+            .await
+            .unwrap_err();
         assert_eq!(
             err.metadata,
             Some(serde_json::json!({"code": "ws_nope", "count": 6})),
             "{label}"
         );
         for expected in [1, 3, 6] {
-            let got = tokio::time::timeout(rivet_tests::PATIENCE, counts.recv())
-                .await
-                .unwrap();
-            assert_eq!(got, Some(expected), "{label}");
+            assert_eq!(recv(&mut counts).await, expected, "{label}");
         }
 
         // Chat room: connection parameters become connection state; bad ones are refused.
@@ -203,15 +227,15 @@ async fn example_actors_over_websockets_in_every_encoding() {
                 username: "ana".into(),
             })
             .unwrap();
-        let ana_conn = ana.connect().await.unwrap();
-        assert_eq!(ana_conn.whoami().await.unwrap(), "ana", "{label}");
+        let ana_conn = ana.connect().within().await.unwrap();
+        assert_eq!(ana_conn.whoami().within().await.unwrap(), "ana", "{label}");
         assert_eq!(
-            ana.whoami().await.unwrap(),
+            ana.whoami().within().await.unwrap(),
             "ana",
             "stateless call with params, {label}"
         );
-        assert_eq!(room.whoami().await.unwrap(), "guest", "{label}");
-        let said = ana_conn.say("hi".into()).await.unwrap();
+        assert_eq!(room.whoami().within().await.unwrap(), "guest", "{label}");
+        let said = ana_conn.say("hi".into()).within().await.unwrap();
         assert_eq!(
             said,
             Message {
@@ -227,6 +251,7 @@ async fn example_actors_over_websockets_in_every_encoding() {
             .with_params(&long)
             .unwrap()
             .connect()
+            .within()
             .await
             .unwrap_err();
         assert_eq!(
@@ -244,26 +269,23 @@ async fn example_actors_over_websockets_in_every_encoding() {
         let (tx, mut inbox) = mpsc::unbounded_channel();
         let mut listeners = Vec::new();
         for _ in 0..25 {
-            let conn = room.connect().await.unwrap();
+            let conn = room.connect().within().await.unwrap();
             let tx = tx.clone();
             conn.on_new_message(move |m| {
                 let _ = tx.send(m);
             });
-            conn.get_history().await.unwrap();
+            conn.get_history().within().await.unwrap();
             listeners.push(conn);
         }
         room.send_message("bot".into(), "to all".into())
+            .within()
             .await
             .unwrap();
         for _ in 0..25 {
-            let m = tokio::time::timeout(rivet_tests::PATIENCE, inbox.recv())
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(m.text, "to all", "{label}");
+            assert_eq!(recv(&mut inbox).await.text, "to all", "{label}");
         }
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[test]

@@ -8,7 +8,9 @@ use rivet_core::client::protocol::{HttpActionRequest, ToClient};
 use rivet_core::client::{Encoding, ErrorCode, codec};
 use rivet_core::{Client, Registry, codes};
 use rivet_examples::counter::Counter;
-use rivet_tests::{PATIENCE, Probe, query_url, serve_memory};
+use rivet_tests::{
+    ENCODINGS, Probe, Within, network_client, query_url, recv, serve, serve_memory, within,
+};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -16,8 +18,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const ENCODINGS: [Encoding; 3] = [Encoding::Json, Encoding::Cbor, Encoding::Bare];
 
 /// The query form of the gateway with `getOrCreate`.
 fn gateway(endpoint: &str, name: &str, key: &str, path: &str) -> String {
@@ -31,10 +31,11 @@ async fn post(url: &str, encoding: &str, body: Vec<u8>) -> (u16, Value) {
         .header("x-rivet-encoding", encoding)
         .body(body)
         .send()
+        .within()
         .await
         .expect("request");
     let status = response.status().as_u16();
-    let body = response.bytes().await.expect("body");
+    let body = response.bytes().within().await.expect("body");
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -52,6 +53,7 @@ async fn open_socket(endpoint: &str, key: &str, protocols: &str) -> Socket {
         .headers_mut()
         .insert("sec-websocket-protocol", protocols.parse().expect("header"));
     tokio_tungstenite::connect_async(request)
+        .within()
         .await
         .expect("upgrade")
         .0
@@ -59,9 +61,9 @@ async fn open_socket(endpoint: &str, key: &str, protocols: &str) -> Socket {
 
 /// Reads until the server closes; returns the close code and reason and the messages before it.
 async fn until_close(socket: &mut Socket) -> (u16, String, Vec<Message>) {
-    tokio::time::timeout(PATIENCE, async {
+    within(async {
         let mut before = Vec::new();
-        while let Some(message) = socket.next().await {
+        while let Some(message) = socket.next().within().await {
             match message.expect("frame") {
                 Message::Close(frame) => {
                     let (code, reason) = frame.map_or((1005, String::new()), |f| {
@@ -75,13 +77,10 @@ async fn until_close(socket: &mut Socket) -> (u16, String, Vec<Message>) {
         panic!("the socket ended without a close frame");
     })
     .await
-    .expect("closed in time")
 }
 
 async fn init(socket: &mut Socket, encoding: Encoding) {
-    let frame = tokio::time::timeout(PATIENCE, socket.next())
-        .await
-        .expect("init in time");
+    let frame = socket.next().within().await;
     let payload = match frame.expect("frame").expect("frame") {
         Message::Text(text) => text.as_bytes().to_vec(),
         Message::Binary(bytes) => bytes.to_vec(),
@@ -138,13 +137,14 @@ async fn malformed_http_bodies_get_invalid_request_in_every_encoding() {
         .header("x-rivet-conn-params", "{not json")
         .body(r#"{"args":[1]}"#)
         .send()
+        .within()
         .await
         .expect("request");
     assert_eq!(bad_params.status().as_u16(), 400);
     // Nothing ran and nothing broke.
     let counter = Client::new(endpoint.clone()).get_or_create::<Counter>(["http-bad"]);
-    assert_eq!(counter.increment(1).await.unwrap(), 1);
-    registry.shutdown().await;
+    assert_eq!(counter.increment(1).within().await.unwrap(), 1);
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -158,8 +158,8 @@ async fn oversized_http_bodies_are_refused_at_the_default_limit() {
     let reply = post(&queue, "json", big.into_bytes()).await;
     assert_code(&reply, 400, codes::INCOMING_TOO_LONG, "queue");
     let counter = Client::new(endpoint.clone()).get_or_create::<Counter>(["http-big"]);
-    assert_eq!(counter.increment(1).await.unwrap(), 1);
-    registry.shutdown().await;
+    assert_eq!(counter.increment(1).within().await.unwrap(), 1);
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -169,6 +169,7 @@ async fn malformed_frames_close_only_their_connection() {
     let healthy = client
         .get_or_create::<Counter>(["frames"])
         .connect()
+        .within()
         .await
         .unwrap();
     let (tx, mut counts) = mpsc::unbounded_channel();
@@ -194,7 +195,7 @@ async fn malformed_frames_close_only_their_connection() {
         )
         .await;
         init(&mut socket, encoding).await;
-        socket.send(frame).await.expect("send");
+        socket.send(frame).within().await.expect("send");
         let (code, reason, _) = until_close(&mut socket).await;
         assert_eq!(
             (code, reason.as_str()),
@@ -203,12 +204,9 @@ async fn malformed_frames_close_only_their_connection() {
         );
     }
     // The other connection on the same actor never noticed.
-    assert_eq!(healthy.increment(2).await.unwrap(), 2);
-    assert_eq!(
-        tokio::time::timeout(PATIENCE, counts.recv()).await.unwrap(),
-        Some(2)
-    );
-    registry.shutdown().await;
+    assert_eq!(healthy.increment(2).within().await.unwrap(), 2);
+    assert_eq!(recv(&mut counts).await, 2);
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -241,7 +239,7 @@ async fn unsupported_encodings_and_bad_params_are_refused_on_connect() {
         }
         other => panic!("expected an Error, got {other:?}"),
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 /// A registry with small limits, to show they are configurable and enforced both ways.
@@ -253,45 +251,43 @@ async fn small_limits() -> (Registry, String) {
         .max_outgoing_message_size(4096)
         .build()
         .expect("registry");
-    let addr = registry.spawn_server("127.0.0.1:0").await.expect("bind");
-    (registry, format!("http://{addr}"))
+    serve(registry).await
 }
 
 #[tokio::test]
 async fn configured_limits_apply_to_http_and_websocket_messages() {
     let (registry, endpoint) = small_limits().await;
     for encoding in ENCODINGS {
-        let client = Client::builder(&endpoint)
-            .encoding(encoding)
-            .build()
-            .expect("client");
+        let client = network_client(&endpoint, encoding);
         let probe = client.get_or_create::<Probe>(["limits", encoding.as_str()]);
         // Outgoing over HTTP: the caller gets the error instead of the output.
-        let err = probe.blob(5000).await.unwrap_err();
+        let err = probe.blob(5000).within().await.unwrap_err();
         assert!(err.is(codes::OUTGOING_TOO_LONG), "{encoding:?}: {err}");
-        assert_eq!(probe.blob(100).await.unwrap().len(), 100);
+        assert_eq!(probe.blob(100).within().await.unwrap().len(), 100);
         // Incoming over HTTP.
         let err = probe
             .handle()
             .action::<_, ()>("emit", &("y".repeat(2000),))
+            .within()
             .await
             .unwrap_err();
         assert!(err.is(codes::INCOMING_TOO_LONG), "{encoding:?}: {err}");
 
-        let conn = probe.connect().await.unwrap();
+        let conn = probe.connect().within().await.unwrap();
         // Outgoing over a socket: that action fails, the connection stays.
-        let err = conn.blob(5000).await.unwrap_err();
+        let err = conn.blob(5000).within().await.unwrap_err();
         assert!(err.is(codes::OUTGOING_TOO_LONG), "{encoding:?}: {err}");
-        assert_eq!(conn.blob(10).await.unwrap().len(), 10);
+        assert_eq!(conn.blob(10).within().await.unwrap().len(), 10);
         // Incoming over a socket: the server closes it with the reason; the action fails with it.
         let err = conn
             .connection()
             .action::<_, ()>("emit", &("y".repeat(2000),))
+            .within()
             .await
             .unwrap_err();
         assert!(err.is(codes::INCOMING_TOO_LONG), "{encoding:?}: {err}");
         // The actor is fine.
-        assert_eq!(probe.blob(1).await.unwrap(), "x");
+        assert_eq!(probe.blob(1).within().await.unwrap(), "x");
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use rivet_core::storage::memory::MemoryStorage;
 use rivet_core::storage::{Commit, Storage};
 use rivet_examples::counter::Counter;
-use rivet_tests::{CommitPolicy, TestStorage};
+use rivet_tests::{CommitPolicy, TestStorage, Within};
 use tokio::sync::{Notify, mpsc};
 
 /// Commits wait until released.
@@ -56,34 +56,34 @@ async fn reply_and_events_wait_for_the_commit() {
         .build()
         .unwrap();
     let counter = registry.client().get_or_create::<Counter>(["gated"]);
-    counter.increment(1).await.unwrap();
-    let conn = counter.connect().await.unwrap();
+    counter.increment(1).within().await.unwrap();
+    let conn = counter.connect().within().await.unwrap();
     let (tx, mut events) = mpsc::unbounded_channel();
     conn.on_new_count(move |n| {
         let _ = tx.send(n);
     });
 
     storage.policy.hold();
-    let call = tokio::spawn(async move { conn.increment(10).await.map(|n| (n, conn)) });
-    storage.policy.submitted.notified().await;
+    let call = tokio::spawn(async move { conn.increment(10).within().await.map(|n| (n, conn)) });
+    storage.policy.submitted.notified().within().await;
     // The turn ran and submitted its write; while that write is not committed, neither the
     // reply nor the event may have left.
     assert_eq!(storage.policy.held_count(), 1);
-    tokio::task::yield_now().await;
+    tokio::task::yield_now().within().await;
     assert!(!call.is_finished());
     assert!(events.try_recv().is_err());
 
     // A read-only call after it must not overtake it either: it saw the uncommitted value.
     let read = {
         let counter = counter.clone();
-        tokio::spawn(async move { counter.get_count().await })
+        tokio::spawn(async move { counter.get_count().within().await })
     };
-    storage.policy.submitted.notified().await;
+    storage.policy.submitted.notified().within().await;
     assert!(!read.is_finished());
 
     storage.policy.release(&storage.inner);
-    let (n, _conn) = call.await.unwrap().unwrap();
+    let (n, _conn) = call.within().await.unwrap().unwrap();
     assert_eq!(n, 11);
-    assert_eq!(read.await.unwrap().unwrap(), 11);
-    assert_eq!(events.recv().await, Some(11));
+    assert_eq!(read.within().await.unwrap().unwrap(), 11);
+    assert_eq!(events.recv().within().await, Some(11));
 }

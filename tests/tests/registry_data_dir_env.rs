@@ -3,6 +3,7 @@
 #![allow(unsafe_code)]
 
 use rivet_examples::counter::Counter;
+use rivet_tests::Within;
 
 #[tokio::test]
 async fn rivet_data_dir_sets_the_default_location() {
@@ -14,8 +15,9 @@ async fn rivet_data_dir_sets_the_default_location() {
         .client()
         .get_or_create::<Counter>(["env"])
         .increment(1)
+        .within()
         .await
         .unwrap();
-    registry.shutdown().await;
+    registry.shutdown().within().await;
     assert!(dir.path().join("rivet.db").exists());
 }

@@ -5,22 +5,45 @@
 use std::time::Duration;
 
 use rivet_core::{LifecycleKind, Registry};
-use rivet_tests::{Pipeline, gate, hook_log, memory_registry, wait_for};
+use rivet_tests::{PATIENCE, Pipeline, Within, gate, hook_log, memory_registry, wait_for};
 
 #[tokio::test]
 async fn the_run_loop_takes_declared_queues_and_handlers_take_theirs() {
     let registry = memory_registry();
     let pipeline = registry.client().get_or_create::<Pipeline>(["flow"]);
-    let wait = Duration::from_secs(10);
-    assert_eq!(pipeline.send_tasks(7).wait(wait).await.unwrap(), 1);
-    pipeline.send_tasks(8).await.unwrap();
+    assert_eq!(
+        pipeline
+            .send_tasks(7)
+            .wait(PATIENCE)
+            .within()
+            .await
+            .unwrap(),
+        1
+    );
+    pipeline.send_tasks(8).within().await.unwrap();
     // FIFO: the third completion counts all three.
-    assert_eq!(pipeline.send_tasks(9).wait(wait).await.unwrap(), 3);
-    assert_eq!(pipeline.done().await.unwrap(), [7, 8, 9]);
+    assert_eq!(
+        pipeline
+            .send_tasks(9)
+            .wait(PATIENCE)
+            .within()
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(pipeline.done().within().await.unwrap(), [7, 8, 9]);
     // The handler queue never reaches the run loop.
-    assert_eq!(pipeline.send_notes(1).wait(wait).await.unwrap(), 1);
-    assert_eq!(pipeline.handled().await.unwrap(), [1]);
-    assert_eq!(pipeline.done().await.unwrap(), [7, 8, 9]);
+    assert_eq!(
+        pipeline
+            .send_notes(1)
+            .wait(PATIENCE)
+            .within()
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(pipeline.handled().within().await.unwrap(), [1]);
+    assert_eq!(pipeline.done().within().await.unwrap(), [7, 8, 9]);
 }
 
 #[tokio::test]
@@ -28,14 +51,29 @@ async fn the_run_loop_stops_on_sleep_and_starts_again_on_wake() {
     let registry = memory_registry();
     let mut events = registry.lifecycle_events();
     let pipeline = registry.client().get_or_create::<Pipeline>(["naps"]);
-    let wait = Duration::from_secs(10);
-    assert_eq!(pipeline.send_tasks(1).wait(wait).await.unwrap(), 1);
-    let id = pipeline.resolve().await.unwrap();
-    pipeline.nap().await.unwrap();
+    assert_eq!(
+        pipeline
+            .send_tasks(1)
+            .wait(PATIENCE)
+            .within()
+            .await
+            .unwrap(),
+        1
+    );
+    let id = pipeline.resolve().within().await.unwrap();
+    pipeline.nap().within().await.unwrap();
     wait_for(&mut events, &id, LifecycleKind::Slept).await;
     assert_eq!(hook_log("naps"), ["run:start", "run:stop"]);
     // A message for a sleeping actor wakes it, and the new loop takes it.
-    assert_eq!(pipeline.send_tasks(2).wait(wait).await.unwrap(), 2);
+    assert_eq!(
+        pipeline
+            .send_tasks(2)
+            .wait(PATIENCE)
+            .within()
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(hook_log("naps"), ["run:start", "run:stop", "run:start"]);
 }
 
@@ -51,34 +89,36 @@ async fn a_message_the_loop_did_not_complete_comes_back_after_a_restart() {
             .expect("registry")
     };
     let registry: Registry = build();
-    let pipeline = registry.client().get_or_create::<Pipeline>(["cut"]);
+    let pipeline = registry.client().get_or_create::<Pipeline>(["cut-loop"]);
     pipeline
         .send_tasks(1)
-        .wait(Duration::from_secs(10))
+        .wait(PATIENCE)
+        .within()
         .await
         .unwrap();
     // 500 blocks the loop while it holds the message; the shutdown cancels the loop.
-    pipeline.send_tasks(500).await.unwrap();
-    registry.shutdown().await;
+    pipeline.send_tasks(500).within().await.unwrap();
+    registry.shutdown().within().await;
 
     // Start-up wakes the actor for its queued message; this time the gate is open.
     gate("pipeline-500").add_permits(1);
     let registry = build();
-    let pipeline = registry.client().get::<Pipeline>(["cut"]);
+    let pipeline = registry.client().get::<Pipeline>(["cut-loop"]);
     assert_eq!(
         pipeline
             .send_tasks(2)
-            .wait(Duration::from_secs(10))
+            .wait(PATIENCE)
+            .within()
             .await
             .unwrap(),
         3
     );
     assert_eq!(
-        pipeline.done().await.unwrap(),
+        pipeline.done().within().await.unwrap(),
         [1, 500, 2],
         "500 ran once, after the restart"
     );
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -88,15 +128,16 @@ async fn the_queue_reads_as_a_stream() {
         .client()
         .get_or_create::<rivet_tests::Drain>(["stream"]);
     for n in 1..=9 {
-        drain.send_numbers(n).await.unwrap();
+        drain.send_numbers(n).within().await.unwrap();
     }
     assert_eq!(
         drain
             .send_numbers(10)
-            .wait(Duration::from_secs(10))
+            .wait(PATIENCE)
+            .within()
             .await
             .unwrap(),
         55
     );
-    assert_eq!(drain.sum().await.unwrap(), 55);
+    assert_eq!(drain.sum().within().await.unwrap(), 55);
 }

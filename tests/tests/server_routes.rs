@@ -5,7 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use rivet_core::client::ActorKey;
-use rivet_tests::{query_url, serve_memory};
+use rivet_tests::{Within, query_url, serve_memory};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -52,11 +52,11 @@ async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Option<
     if let Some(body) = body {
         request = request.body(body);
     }
-    let response = request.send().await.expect("request");
+    let response = request.send().within().await.expect("request");
     Reply {
         status: response.status(),
         headers: response.headers().clone(),
-        body: response.bytes().await.expect("body").to_vec(),
+        body: response.bytes().within().await.expect("body").to_vec(),
     }
 }
 
@@ -111,7 +111,7 @@ async fn metadata_health_and_names() {
             "worker"
         ]
     );
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn the_actors_api_creates_finds_and_destroys() {
     )
     .await
     .assert_error(404, "actor", "not_found");
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -230,7 +230,7 @@ async fn malformed_api_bodies_get_json_errors() {
     json_request(Method::POST, &actors, &bad_input)
         .await
         .assert_error(400, "actor", "invalid_request");
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 fn enc(text: &str) -> String {
@@ -287,6 +287,7 @@ async fn both_gateway_forms_reach_the_actor() {
         .client()
         .get::<rivet_examples::counter::Counter>(["with space"])
         .get_count()
+        .within()
         .await;
     assert_eq!(count.ok(), Some(1));
 
@@ -299,7 +300,7 @@ async fn both_gateway_forms_reach_the_actor() {
     )
     .await
     .assert_error(404, "actor", "not_found");
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -349,7 +350,7 @@ async fn bad_gateway_queries_name_the_problem() {
     send(Method::POST, &url, &json, body())
         .await
         .assert_error(404, "actor", "not_registered");
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -403,7 +404,7 @@ async fn cors_answers_preflight_requests() {
         reply.header("access-control-allow-origin"),
         Some("http://app.example")
     );
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -441,7 +442,7 @@ async fn raw_requests_reach_on_request() {
         String::from_utf8_lossy(&reply.body)
     );
     assert!(reply.json()["code"].is_string());
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -451,25 +452,35 @@ async fn raw_websockets_reach_on_websocket() {
         .replace("http://", "ws://")
         .replace("?", "?room=1&");
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .within()
         .await
         .expect("upgrade");
     let text = |m: Option<Result<Message, _>>| match m {
         Some(Ok(Message::Text(t))) => t.to_string(),
         other => panic!("expected text, got {other:?}"),
     };
-    assert_eq!(text(socket.next().await), "welcome /chat?room=1");
-    socket.send(Message::text("hey")).await.expect("send");
-    assert_eq!(text(socket.next().await), "HEY");
+    assert_eq!(text(socket.next().within().await), "welcome /chat?room=1");
     socket
-        .send(Message::binary(vec![1u8, 2, 3]))
+        .send(Message::text("hey"))
+        .within()
         .await
         .expect("send");
-    match socket.next().await {
+    assert_eq!(text(socket.next().within().await), "HEY");
+    socket
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .within()
+        .await
+        .expect("send");
+    match socket.next().within().await {
         Some(Ok(Message::Binary(b))) => assert_eq!(&b[..], [1, 2, 3]),
         other => panic!("expected binary, got {other:?}"),
     }
-    socket.send(Message::text("bye")).await.expect("send");
-    match socket.next().await {
+    socket
+        .send(Message::text("bye"))
+        .within()
+        .await
+        .expect("send");
+    match socket.next().within().await {
         Some(Ok(Message::Close(Some(frame)))) => {
             assert_eq!(
                 (u16::from(frame.code), frame.reason.as_str()),
@@ -478,7 +489,7 @@ async fn raw_websockets_reach_on_websocket() {
         }
         other => panic!("expected a close, got {other:?}"),
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -525,9 +536,10 @@ async fn skip_ready_wait_routes_name_the_actor_in_headers() {
         .headers_mut()
         .insert("sec-websocket-protocol", protocols.parse().expect("header"));
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .within()
         .await
         .expect("upgrade");
-    match socket.next().await {
+    match socket.next().within().await {
         Some(Ok(Message::Text(init))) => {
             let init: Value = serde_json::from_str(&init).expect("json");
             assert_eq!(init["body"]["tag"], "Init", "{init}");
@@ -535,7 +547,7 @@ async fn skip_ready_wait_routes_name_the_actor_in_headers() {
         }
         other => panic!("expected Init, got {other:?}"),
     }
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -551,6 +563,7 @@ async fn the_router_nests_under_a_prefix_of_an_existing_app() {
         .route("/hello", axum::routing::get(|| async { "my app" }))
         .nest("/api/rivet", registry.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .within()
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -559,12 +572,12 @@ async fn the_router_nests_under_a_prefix_of_an_existing_app() {
     assert_eq!(get(&format!("http://{addr}/hello")).await.body, b"my app");
     let client = Client::new(format!("http://{addr}/api/rivet"));
     let counter = client.get_or_create::<Counter>(["nested"]);
-    assert_eq!(counter.increment(3).await.unwrap(), 3);
-    let conn = counter.connect().await.unwrap();
-    assert_eq!(conn.increment(1).await.unwrap(), 4);
+    assert_eq!(counter.increment(3).within().await.unwrap(), 3);
+    let conn = counter.connect().within().await.unwrap();
+    assert_eq!(conn.increment(1).within().await.unwrap(), 4);
     let metadata = get(&format!("http://{addr}/api/rivet/metadata"))
         .await
         .json();
     assert_eq!(metadata["runtime"], "rivetkit");
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }

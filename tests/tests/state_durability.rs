@@ -5,7 +5,7 @@ use rivet_core::{LifecycleKind, codes};
 use rivet_examples::chat_room::ChatRoom;
 use rivet_examples::counter::Counter;
 use rivet_examples::worker::{Job, Worker};
-use rivet_tests::{Probe, Task, entered, gate, wait_for};
+use rivet_tests::{PATIENCE, Probe, Task, Within, entered, gate, wait_for};
 
 fn open(dir: &std::path::Path) -> rivet_core::Registry {
     rivet_examples::registry()
@@ -22,28 +22,34 @@ async fn state_survives_a_registry_restart() {
         let registry = open(dir.path());
         let client = registry.client();
         let counter = client.get_or_create::<Counter>(["durable"]);
-        counter.increment(5).await.unwrap();
-        counter.increment(6).await.unwrap();
+        counter.increment(5).within().await.unwrap();
+        counter.increment(6).within().await.unwrap();
         let room = client.get_or_create::<ChatRoom>(["org", "room"]);
         room.send_message("a".to_owned(), "persisted".to_owned())
+            .within()
             .await
             .unwrap();
-        let id = counter.resolve().await.unwrap();
-        registry.shutdown().await;
+        let id = counter.resolve().within().await.unwrap();
+        registry.shutdown().within().await;
         id
     };
     let registry = open(dir.path());
     let client = registry.client();
     let counter = client.get::<Counter>(["durable"]);
-    assert_eq!(counter.get_count().await.unwrap(), 11);
-    assert_eq!(counter.resolve().await.unwrap(), id, "same actor, same id");
+    assert_eq!(counter.get_count().within().await.unwrap(), 11);
+    assert_eq!(
+        counter.resolve().within().await.unwrap(),
+        id,
+        "same actor, same id"
+    );
     let history = client
         .get::<ChatRoom>(["org", "room"])
         .get_history()
+        .within()
         .await
         .unwrap();
     assert_eq!(history[0].text, "persisted");
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -52,11 +58,11 @@ async fn hooks_see_persisted_state_across_restarts() {
     for round in 1..=3 {
         let registry = open(dir.path());
         let probe = registry.client().get_or_create::<Probe>(["hooks"]);
-        let snapshot = probe.snapshot().await.unwrap();
+        let snapshot = probe.snapshot().within().await.unwrap();
         assert_eq!(snapshot.created, 1);
         assert_eq!(snapshot.wakes, round);
         assert_eq!(snapshot.sleeps, round - 1);
-        registry.shutdown().await;
+        registry.shutdown().within().await;
     }
 }
 
@@ -66,19 +72,20 @@ async fn destroyed_actors_stay_destroyed_after_restart() {
     {
         let registry = open(dir.path());
         let probe = registry.client().get_or_create::<Probe>(["gone"]);
-        probe.set(3).await.unwrap();
-        probe.destroy_me().await.unwrap();
-        registry.shutdown().await;
+        probe.set(3).within().await.unwrap();
+        probe.destroy_me().within().await.unwrap();
+        registry.shutdown().within().await;
     }
     let registry = open(dir.path());
     let err = registry
         .client()
         .get::<Probe>(["gone"])
         .snapshot()
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
-    registry.shutdown().await;
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -87,15 +94,20 @@ async fn accepted_queue_messages_survive_a_restart_and_are_processed() {
     let id = {
         let registry = open(dir.path());
         let probe = registry.client().get_or_create::<Probe>(["queued"]);
-        let id = probe.resolve().await.unwrap();
+        let id = probe.resolve().within().await.unwrap();
         // Hold the actor in one turn so that three sends wait in its mailbox together; they
         // are then all stored before the first is processed. The first task holds its handler,
         // so the next two are stored but not processed when the registry shuts down.
         let held = {
             let probe = probe.clone();
-            tokio::spawn(async move { probe.hold("queued-turn".to_owned()).await })
+            tokio::spawn(async move { probe.hold("queued-turn".to_owned()).within().await })
         };
-        entered("queued-turn").acquire().await.unwrap().forget();
+        entered("queued-turn")
+            .acquire()
+            .within()
+            .await
+            .unwrap()
+            .forget();
         let first = Task {
             hold: Some("queued-task".to_owned()),
             ..Task::add(1)
@@ -104,23 +116,28 @@ async fn accepted_queue_messages_survive_a_restart_and_are_processed() {
             .into_iter()
             .map(|task| {
                 let probe = probe.clone();
-                tokio::spawn(async move { probe.send_tasks(task).await })
+                tokio::spawn(async move { probe.send_tasks(task).within().await })
             })
             .collect();
-        tokio::task::yield_now().await;
+        tokio::task::yield_now().within().await;
         gate("queued-turn").add_permits(1);
-        held.await.unwrap().unwrap();
+        held.within().await.unwrap().unwrap();
         for send in sends {
-            send.await.unwrap().unwrap();
+            send.within().await.unwrap().unwrap();
         }
-        entered("queued-task").acquire().await.unwrap().forget();
+        entered("queued-task")
+            .acquire()
+            .within()
+            .await
+            .unwrap()
+            .forget();
         let shutdown = {
             let registry = registry.clone();
-            tokio::spawn(async move { registry.shutdown().await })
+            tokio::spawn(async move { registry.shutdown().within().await })
         };
-        tokio::task::yield_now().await;
+        tokio::task::yield_now().within().await;
         gate("queued-task").add_permits(1);
-        shutdown.await.unwrap();
+        shutdown.within().await.unwrap();
         id
     };
     let registry = rivet_examples::registry()
@@ -135,9 +152,9 @@ async fn accepted_queue_messages_survive_a_restart_and_are_processed() {
     wait_for(&mut events, &id, LifecycleKind::Woke).await;
     wait_for(&mut events, &id, LifecycleKind::Slept).await;
     let probe = registry.client().get::<Probe>(["queued"]);
-    assert_eq!(probe.processed().await.unwrap(), [1, 2, 3]);
-    assert_eq!(probe.snapshot().await.unwrap().value, 6);
-    registry.shutdown().await;
+    assert_eq!(probe.processed().within().await.unwrap(), [1, 2, 3]);
+    assert_eq!(probe.snapshot().within().await.unwrap().value, 6);
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -147,9 +164,9 @@ async fn a_second_registry_on_the_same_directory_is_refused() {
     let second = rivet_examples::registry().data_dir(dir.path()).build();
     let err = second.expect_err("the directory is locked");
     assert!(err.to_string().contains("in use"), "{err}");
-    first.shutdown().await;
+    first.shutdown().within().await;
     let third = open(dir.path());
-    third.shutdown().await;
+    third.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -161,15 +178,16 @@ async fn worker_totals_are_durable() {
         for n in 1..=5 {
             worker
                 .send_jobs(Job { n })
-                .wait(std::time::Duration::from_secs(10))
+                .wait(PATIENCE)
+                .within()
                 .await
                 .unwrap();
         }
-        registry.shutdown().await;
+        registry.shutdown().within().await;
     }
     let registry = open(dir.path());
     let worker = registry.client().get::<Worker>(["w"]);
-    assert_eq!(worker.get_total().await.unwrap(), 15);
-    assert_eq!(worker.get_processed().await.unwrap(), 5);
-    registry.shutdown().await;
+    assert_eq!(worker.get_total().within().await.unwrap(), 15);
+    assert_eq!(worker.get_processed().within().await.unwrap(), 5);
+    registry.shutdown().within().await;
 }

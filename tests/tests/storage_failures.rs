@@ -11,7 +11,7 @@ use rivet_core::storage::memory::MemoryStorage;
 use rivet_core::storage::{Commit, Storage, StorageError};
 use rivet_core::{Registry, codes};
 use rivet_examples::counter::Counter;
-use rivet_tests::{CommitPolicy, KvOutcome, KvStep, Store, TestStorage};
+use rivet_tests::{CommitPolicy, KvOutcome, KvStep, Store, TestStorage, Within};
 
 /// Commits fail while `failing` is set, as on a full disk.
 #[derive(Debug, Default)]
@@ -46,16 +46,16 @@ async fn a_failed_commit_is_an_error_and_nothing_uncommitted_is_shown() {
     let storage = Arc::new(FailingStorage::default());
     let registry = registry(&storage);
     let counter = registry.client().get_or_create::<Counter>(["disk"]);
-    assert_eq!(counter.increment(1).await.unwrap(), 1);
+    assert_eq!(counter.increment(1).within().await.unwrap(), 1);
 
     storage.policy.failing.store(true, Ordering::Release);
-    let err = counter.increment(5).await.unwrap_err();
+    let err = counter.increment(5).within().await.unwrap_err();
     assert!(err.is(codes::INTERNAL_ERROR), "{err}");
     storage.policy.failing.store(false, Ordering::Release);
 
     // The actor restarted from storage: the acknowledged 1, not the failed 6.
-    assert_eq!(counter.get_count().await.unwrap(), 1);
-    assert_eq!(counter.increment(1).await.unwrap(), 2);
+    assert_eq!(counter.get_count().within().await.unwrap(), 1);
+    assert_eq!(counter.increment(1).within().await.unwrap(), 2);
 }
 
 #[tokio::test]
@@ -65,12 +65,14 @@ async fn a_failed_commit_loses_no_acknowledged_kv_entry() {
     let store = registry.client().get_or_create::<Store>(["disk"]);
     store
         .script(vec![KvStep::Put("kept".into(), "1".into())], false)
+        .within()
         .await
         .unwrap();
 
     storage.policy.failing.store(true, Ordering::Release);
     let err = store
         .script(vec![KvStep::Put("lost".into(), "2".into())], false)
+        .within()
         .await
         .unwrap_err();
     assert!(err.is(codes::INTERNAL_ERROR), "{err}");
@@ -81,6 +83,7 @@ async fn a_failed_commit_loses_no_acknowledged_kv_entry() {
             vec![KvStep::Get("kept".into()), KvStep::Get("lost".into())],
             false,
         )
+        .within()
         .await
         .unwrap();
     assert_eq!(
