@@ -1,0 +1,29 @@
+//! The integration tests that can share a process, one module per `<area>_<behaviour>.rs` file,
+//! linked into one binary. Tests that change process-wide state (`registry_data_dir_env`) or
+//! run other programs (`crash_safety`, `workflow_crash`, `interop_js`) have binaries of their
+//! own (see Cargo.toml). Tests here run in parallel in one process: the hook log and the named
+//! semaphores of `rivet_tests` are shared, so each test uses actor keys and names of its own.
+
+mod actions_typed;
+mod actor_calls;
+mod actor_db;
+mod async_send_sync;
+mod bad_input;
+mod connections;
+mod create_input;
+mod errors_user;
+mod events_broadcast;
+mod keys_compound;
+mod kv_store;
+mod lifecycle_destroy;
+mod lifecycle_sleep_wake;
+mod net_actions;
+mod net_bad_input;
+mod output_gate;
+mod queue_handlers;
+mod run_loop;
+mod schedules;
+mod server_routes;
+mod state_durability;
+mod storage_failures;
+mod workflows;
