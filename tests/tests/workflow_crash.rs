@@ -11,22 +11,14 @@ use rivet_examples::task_worker::{Task, TaskDone, TaskWorker, TaskWorkerClient};
 use rivet_tests::{PATIENCE, ServerProcess, TaskBacklog, Within, eventually};
 
 const WORKERS: u64 = 2;
-/// Per worker (a queue holds up to 1000). A kill costs a few tasks (about 4 here), so most of
-/// the backlog still waits after the last one.
+/// Per worker (a queue holds up to 1000). A kill costs a few tasks (4 per worker when measured;
+/// polling and processing slow down together, so not more on a slower machine), so most of the
+/// backlog still waits after the last kill.
 const TASKS: u64 = 400;
 const KILLS: usize = 12;
 
 fn key(w: u64) -> String {
     format!("crash-{w}")
-}
-
-async fn start(dir: &std::path::Path) -> (ServerProcess, Vec<TaskWorkerClient>) {
-    let (server, endpoint) = ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir).await;
-    let client = Client::new(endpoint);
-    let workers = (0..WORKERS)
-        .map(|w| client.get_or_create::<TaskWorker>([key(w)]))
-        .collect();
-    (server, workers)
 }
 
 async fn processed(workers: &[TaskWorkerClient]) -> Vec<u64> {
@@ -56,14 +48,18 @@ async fn fill(dir: &std::path::Path) {
     registry.shutdown().within().await;
 }
 
-/// Starts the server again after `kills` kills; checks where the last kill left each worker
+/// Starts the server (again, after `kills` kills); checks where the last kill left each worker
 /// against what it was last `seen` to have processed, and returns that.
 async fn restart(
     dir: &std::path::Path,
     seen: &[u64],
     kills: usize,
 ) -> (ServerProcess, Vec<TaskWorkerClient>, Vec<u64>) {
-    let (server, workers) = start(dir).await;
+    let (server, endpoint) = ServerProcess::start(env!("CARGO_BIN_EXE_crash_server"), dir).await;
+    let client = Client::new(endpoint);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| client.get_or_create::<TaskWorker>([key(w)]))
+        .collect();
     // The workers resumed at start-up: read at once.
     let now = processed(&workers).await;
     for (w, (now, seen)) in now.iter().zip(seen).enumerate() {
