@@ -231,9 +231,14 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
     );
     assert_eq!(chores.log().within().await.unwrap(), ["3 2 [1, 2] 7 true"]);
 
-    // Idle since the end, the actor may have slept: a call wakes it, and its history shows
-    // once the new activation's run loop has loaded it.
-    let history = eventually(|| async { chores.history().within().await.unwrap() }).await;
+    // Idle since the end, the actor may have slept. Then a call wakes it, and the new
+    // activation's workflow (a failure is not stored) replays its history and fails again: its
+    // history shows once loaded, and its status once the replay has ended.
+    let history = eventually(|| async {
+        let history = chores.history().within().await.unwrap()?;
+        (history.status != WorkflowStatus::Running).then_some(history)
+    })
+    .await;
     match &history.status {
         WorkflowStatus::Failed { code, message } => {
             assert_eq!(code, "workflow.step_failed");
