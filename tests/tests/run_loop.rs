@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use rivet_core::{LifecycleKind, Registry};
-use rivet_tests::{PATIENCE, Pipeline, Within, gate, hook_log, memory_registry, wait_for};
+use rivet_tests::{
+    PATIENCE, Pipeline, Within, acquire, entered, gate, hook_log, memory_registry, wait_for,
+};
 
 #[tokio::test]
 async fn the_run_loop_takes_declared_queues_and_handlers_take_theirs() {
@@ -75,6 +77,23 @@ async fn the_run_loop_stops_on_sleep_and_starts_again_on_wake() {
         2
     );
     assert_eq!(hook_log("naps"), ["run:start", "run:stop", "run:start"]);
+}
+
+#[tokio::test]
+async fn a_stopping_loop_still_commits_its_last_turn_and_completion() {
+    let registry = memory_registry();
+    let mut events = registry.lifecycle_events();
+    let pipeline = registry.client().get_or_create::<Pipeline>(["last-words"]);
+    let id = pipeline.resolve().within().await.unwrap();
+    let sender = pipeline.clone();
+    let waiting = tokio::spawn(async move { sender.send_tasks(501).wait(PATIENCE).await });
+    // The loop holds 501 and waits to be told to stop.
+    acquire(entered("pipeline-501")).await;
+    pipeline.nap().within().await.unwrap();
+    wait_for(&mut events, &id, LifecycleKind::Slept).await;
+    // Within the grace period its turn committed and its completion answered the sender.
+    assert_eq!(waiting.within().await.expect("sender").unwrap(), 1);
+    assert_eq!(pipeline.done().within().await.unwrap(), [501]);
 }
 
 #[tokio::test]

@@ -263,12 +263,17 @@ impl DurableQueue {
         self.serve_next_waiters();
     }
 
-    /// The run loop stops: waiting requests get nothing, and what it held stays stored for the
-    /// next activation.
-    pub(super) fn end_run_loop(&mut self) {
+    /// The run loop is stopping: its waiting requests get nothing (it takes no new messages,
+    /// but may still complete or release those it holds).
+    pub(super) fn refuse_waiting(&mut self) {
         for waiter in self.next_waiters.drain(..) {
             let _ = waiter.reply.send(Vec::new());
         }
+    }
+
+    /// The run loop ended: what it held and did not complete stays stored for the next
+    /// activation.
+    pub(super) fn forget_taken(&mut self) {
         self.taken.clear();
     }
 

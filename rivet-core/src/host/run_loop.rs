@@ -108,7 +108,7 @@ impl<A: Actor> Host<A> {
             return;
         };
         run.abort.send_replace(true);
-        self.queue.end_run_loop();
+        self.queue.refuse_waiting();
         let grace = tokio::time::sleep(self.runtime.config().sleep_grace_period);
         tokio::pin!(grace);
         loop {
@@ -135,6 +135,6 @@ impl<A: Actor> Host<A> {
             }
         }
         // Messages it held and did not complete stay stored: the next activation loads them.
-        self.queue.end_run_loop();
+        self.queue.forget_taken();
     }
 }

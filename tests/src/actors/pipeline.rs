@@ -3,7 +3,7 @@
 use rivet_core::prelude::*;
 
 use crate::support::log::record;
-use crate::support::sync::gate;
+use crate::support::sync::{entered, gate};
 
 /// An actor with a `#[run]` loop over a declared queue, next to a queue with a handler.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -28,7 +28,9 @@ impl Pipeline {
     }
 
     /// Takes tasks one by one; task 500 first waits for `gate("pipeline-500")`, ignoring the
-    /// request to stop, so a test can cut the loop off in the middle of a message.
+    /// request to stop, so a test can cut the loop off in the middle of a message; task 501
+    /// signals `entered("pipeline-501")` and finishes only once the loop is told to stop, so a
+    /// test can see the loop's last turn and completion go through while the actor stops.
     #[run]
     async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
         record(cx.key(), "run:start");
@@ -38,6 +40,10 @@ impl Pipeline {
                 && let Ok(permit) = gate("pipeline-500").acquire().await
             {
                 permit.forget();
+            }
+            if task == 501 {
+                entered("pipeline-501").add_permits(1);
+                cx.aborted().await;
             }
             let count = cx
                 .turn(move |state: &mut Self, _cx| {
