@@ -44,11 +44,6 @@ use transport::LocalTransport;
 ///
 /// Cloning is cheap. The registry runs until [`shutdown`](Self::shutdown), or until it and every
 /// client it gave out are dropped.
-/// A set of actor types with their storage: wakes actors on demand, puts idle ones to sleep, and
-/// gives clients (in-process here, over the network with the server).
-///
-/// Cloning is cheap. The registry runs until [`shutdown`](Self::shutdown), or until it and every
-/// client it gave out are dropped.
 #[derive(Clone, Debug)]
 pub struct Registry {
     guard: Arc<RegistryGuard>,

@@ -12,7 +12,6 @@ use crate::mailbox::Envelope;
 use crate::storage::{ActorRecord, Lookup};
 
 impl RegistryInner {
-    #[cfg(feature = "server")]
     /// The type name of the actor with this id, if it exists.
     pub(crate) async fn actor_name(&self, id: &str) -> Result<Option<String>, ActorError> {
         if let Some(slot) = self.live().by_id.get(id) {
@@ -21,13 +20,11 @@ impl RegistryInner {
         Ok(self.lookup_id(id).await?.map(|r| r.name))
     }
 
-    #[cfg(feature = "server")]
     /// The actor with this id, from storage.
     pub(crate) async fn lookup_id(&self, id: &str) -> Result<Option<ActorRecord>, ActorError> {
         self.storage.lookup(Lookup::Id(id)).await.map_err(internal)
     }
 
-    #[cfg(feature = "server")]
     /// The actor at this address, from storage.
     pub(crate) async fn lookup_addr(
         &self,
@@ -40,7 +37,6 @@ impl RegistryInner {
     }
 
     /// Up to `limit` actors of a type.
-    #[cfg(feature = "server")]
     pub(crate) async fn list_actors(
         &self,
         name: &str,
@@ -52,7 +48,6 @@ impl RegistryInner {
             .map_err(internal)
     }
 
-    #[cfg(feature = "server")]
     /// Gets or creates the actor at `addr`, starting it so that a failing `#[create]` is reported;
     /// the flag tells whether it was created.
     pub(crate) async fn get_or_create_record(
@@ -72,7 +67,6 @@ impl RegistryInner {
         Ok((record, true))
     }
 
-    #[cfg(feature = "server")]
     /// Creates the actor at `addr` (`actor.duplicate_key` if it exists) and starts it.
     pub(crate) async fn create_started(
         self: &Arc<Self>,
@@ -88,7 +82,6 @@ impl RegistryInner {
         Ok(record)
     }
 
-    #[cfg(feature = "server")]
     /// Wakes the target (creating it for get-or-create) and waits until it is ready.
     pub(crate) async fn ping(
         self: &Arc<Self>,
@@ -101,7 +94,6 @@ impl RegistryInner {
         id.map_err(|()| codes::DROPPED_REPLY.error())
     }
 
-    #[cfg(feature = "server")]
     /// Destroys the actor with this id, running its `#[on_destroy]`.
     pub(crate) async fn destroy_by_id(self: &Arc<Self>, id: &str) -> Result<(), ActorError> {
         let name = self.actor_name(id).await?.ok_or_else(|| {

@@ -10,7 +10,6 @@ use crate::sync::lock;
 use crate::time::now_ms;
 
 /// Wake-up times of sleeping actors with schedules, one per actor.
-/// Wake-up times of sleeping actors with schedules, one per actor.
 #[derive(Default)]
 pub(super) struct Alarms {
     pub(super) by_time: BTreeSet<(i64, String)>,

@@ -14,7 +14,6 @@ use crate::runtime::ActorRuntime;
 use crate::storage::ActorRecord;
 
 /// An actor type, with its type erased.
-/// An actor type, with its type erased.
 pub(super) trait ActorFactory: Send + Sync {
     fn metadata(&self) -> &'static ActorMetadata;
     fn check_input(&self, input: Option<Bytes>) -> Result<Option<Bytes>, ActorError>;
