@@ -293,7 +293,7 @@ impl<A: Actor> Cx<A> {
             .map(<[Arc<str>]>::to_vec)
             .unwrap_or_default();
         chain.push(Arc::from(self.identity.id.as_str()));
-        self.identity.runtime().client(Some(chain.into()))
+        self.identity.client(Some(chain.into()))
     }
 }
 

@@ -5,6 +5,8 @@ use std::fmt;
 
 use rivet_client::{ActorError, USER_GROUP, codes};
 
+use crate::report::chain;
+
 /// An error meant for the caller: its code, message and metadata reach the client intact
 /// (RivetKit's `UserError`; group `user`).
 ///
@@ -138,7 +140,7 @@ impl Error {
         match self.0 {
             Repr::Public(e) => e,
             Repr::Internal(e) => {
-                tracing::error!(error = %DisplayChain(&*e), "{what} failed");
+                tracing::error!(error = %chain(&*e), "{what} failed");
                 codes::INTERNAL_ERROR.error()
             }
         }
@@ -172,7 +174,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Public(e) => fmt::Display::fmt(e, f),
-            Repr::Internal(e) => fmt::Display::fmt(&DisplayChain(&**e), f),
+            Repr::Internal(e) => fmt::Display::fmt(&chain(&**e), f),
         }
     }
 }
@@ -219,21 +221,6 @@ pub enum BuildError {
     /// The storage could not be opened.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
-}
-
-/// Shows an error with its chain of sources.
-struct DisplayChain<'a>(&'a (dyn StdError + 'static));
-
-impl fmt::Display for DisplayChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
-    }
 }
 
 /// `Result` with [`Error`].

@@ -63,6 +63,7 @@ mod mailbox;
 mod message;
 pub mod raw;
 mod registry;
+mod report;
 pub mod run;
 mod runtime;
 pub mod schedule;

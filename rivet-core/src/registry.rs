@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 #[cfg(feature = "server")]
 use std::time::Duration;
 
@@ -20,8 +20,9 @@ use tokio::sync::broadcast;
 use crate::actor::ActorMetadata;
 use crate::config::Config;
 use crate::lifecycle::{LifecycleEvent, LifecycleKind};
-use crate::mailbox::{CallChain, Envelope, Leftovers, MailboxRx};
-use crate::runtime::ActorRuntime;
+use crate::mailbox::{Envelope, Leftovers, MailboxRx};
+use crate::report::chain;
+use crate::runtime::{ActorRuntime, ClientMaker};
 use crate::storage::{ActorRecord, Storage, StorageError};
 
 #[cfg(feature = "server")]
@@ -120,14 +121,14 @@ impl Registry {
             stopped.await;
         }
         if let Err(error) = inner.storage.close().await {
-            tracing::error!(%error, "closing storage failed");
+            tracing::error!(error = %chain(&error), "closing storage failed");
         }
     }
 }
 
 pub(crate) struct RegistryInner {
-    /// Itself, for the in-process clients it gives to actor code (which must not keep it alive).
-    me: Weak<RegistryInner>,
+    /// Makes the in-process clients of actor code, which hold the registry weakly.
+    clients: ClientMaker,
     factories: HashMap<&'static str, Arc<dyn ActorFactory>>,
     storage: Arc<dyn Storage>,
     config: Config,
@@ -195,8 +196,8 @@ impl ActorRuntime for RegistryInner {
         &self.config
     }
 
-    fn client(&self, chain: Option<CallChain>) -> Client {
-        Client::from_transport(Arc::new(LocalTransport::for_actor(self.me.clone(), chain)))
+    fn clients(&self) -> &ClientMaker {
+        &self.clients
     }
 
     fn publish(&self, record: &ActorRecord, kind: LifecycleKind) {
@@ -233,6 +234,6 @@ impl Drop for ActiveGuard {
 }
 
 fn internal(error: StorageError) -> ActorError {
-    tracing::error!(%error, "storage failure");
+    tracing::error!(error = %chain(&error), "storage failure");
     codes::INTERNAL_ERROR.error()
 }

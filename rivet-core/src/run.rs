@@ -146,7 +146,7 @@ impl<A: Actor> RunCx<A> {
     /// A client for calling other actors. The run loop is not a turn, so calls from it may come
     /// back to this actor.
     pub fn client(&self) -> rivet_client::Client {
-        self.identity.runtime().client(None)
+        self.identity.client(None)
     }
 
     /// Runs `f` on the state as a turn of its own, between the actor's other turns, and returns

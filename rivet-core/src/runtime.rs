@@ -2,7 +2,7 @@
 //! registry implements, so that no layer below the registry names it; and the identity the
 //! contexts of one activation share.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use rivet_client::{ActorKey, Client};
 
@@ -20,9 +20,8 @@ pub(crate) trait ActorRuntime: Send + Sync + 'static {
     /// Limits and timeouts.
     fn config(&self) -> &Config;
 
-    /// A client that calls actors in this process; `chain` names the actors whose turns wait
-    /// on its calls (`None` outside a turn). It does not keep the registry alive.
-    fn client(&self, chain: Option<CallChain>) -> Client;
+    /// What makes the in-process clients of actor code.
+    fn clients(&self) -> &ClientMaker;
 
     /// Reports what happened to an actor.
     fn publish(&self, record: &ActorRecord, kind: LifecycleKind);
@@ -43,6 +42,30 @@ pub(crate) trait ActorRuntime: Send + Sync + 'static {
     );
 }
 
+/// Makes in-process clients for actor code. It holds the registry weakly, so a client kept
+/// by actor code (even in a task of its own) never keeps the registry alive: once the registry
+/// is gone, its calls fail with `registry.shut_down`. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct ClientMaker(Arc<dyn Fn(Option<CallChain>) -> Client + Send + Sync>);
+
+impl ClientMaker {
+    pub(crate) fn new(make: impl Fn(Option<CallChain>) -> Client + Send + Sync + 'static) -> Self {
+        Self(Arc::new(make))
+    }
+
+    /// A client whose calls carry `chain`, the actors whose turns wait on them (`None` outside
+    /// a turn).
+    pub(crate) fn client(&self, chain: Option<CallChain>) -> Client {
+        (self.0)(chain)
+    }
+}
+
+impl std::fmt::Debug for ClientMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientMaker")
+    }
+}
+
 /// Who an actor is, and the runtime hosting this activation: shared by its contexts.
 #[derive(Debug)]
 pub(crate) struct ActorIdentity {
@@ -51,8 +74,11 @@ pub(crate) struct ActorIdentity {
     pub(crate) key: ActorKey,
     /// The actor's id in storage.
     pub(crate) storage_id: i64,
-    /// Held by every context of the activation, all of which end with it.
-    runtime: Arc<dyn ActorRuntime>,
+    /// Held weakly: contexts can outlive the activation (actor code may move a `RunCx` or a
+    /// workflow step's context into a task of its own), and must not keep the registry, and
+    /// its storage, alive.
+    runtime: Weak<dyn ActorRuntime>,
+    clients: ClientMaker,
     /// The running workflow's history, once `RunCx::workflow` loaded it in this activation.
     workflow: Mutex<Option<Arc<Mutex<Engine>>>>,
 }
@@ -64,19 +90,26 @@ impl std::fmt::Debug for dyn ActorRuntime {
 }
 
 impl ActorIdentity {
-    pub(crate) fn new(record: &ActorRecord, runtime: Arc<dyn ActorRuntime>) -> Self {
+    pub(crate) fn new(record: &ActorRecord, runtime: &Arc<dyn ActorRuntime>) -> Self {
         Self {
             id: record.id.clone(),
             name: record.name.clone(),
             key: record.key.clone(),
             storage_id: record.storage_id,
-            runtime,
+            runtime: Arc::downgrade(runtime),
+            clients: runtime.clients().clone(),
             workflow: Mutex::new(None),
         }
     }
 
-    pub(crate) fn runtime(&self) -> &Arc<dyn ActorRuntime> {
-        &self.runtime
+    /// The runtime, unless the registry is gone.
+    pub(crate) fn runtime(&self) -> Option<Arc<dyn ActorRuntime>> {
+        self.runtime.upgrade()
+    }
+
+    /// An in-process client for actor code (see [`ClientMaker`]).
+    pub(crate) fn client(&self, chain: Option<CallChain>) -> Client {
+        self.clients.client(chain)
     }
 
     /// The workflow engine of this activation, if its workflow started.

@@ -13,7 +13,16 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "base",
-        &["cbor", "config", "ids", "lifecycle", "raw", "sync", "time"],
+        &[
+            "cbor",
+            "config",
+            "ids",
+            "lifecycle",
+            "raw",
+            "report",
+            "sync",
+            "time",
+        ],
     ),
     (
         "storage",

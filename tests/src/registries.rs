@@ -2,7 +2,7 @@
 
 use rivet_core::Registry;
 
-use crate::actors::{Drain, Lobby, Pipeline, Probe, Relay, Store, Timer};
+use crate::actors::{Drain, Kicker, Lobby, Pipeline, Probe, Relay, Store, Timer};
 use crate::support::net::serve;
 
 /// A registry with the examples and the in-memory test actors, in memory, with the default
@@ -15,6 +15,7 @@ pub fn memory_registry() -> Registry {
         .with::<Relay>()
         .with::<Pipeline>()
         .with::<Drain>()
+        .with::<Kicker>()
         .in_memory()
         .build()
         .expect("registry")

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rivet_core::{LifecycleKind, Registry};
 use rivet_tests::{
-    PATIENCE, Pipeline, Within, acquire, entered, gate, hook_log, memory_registry, wait_for,
+    Kicker, PATIENCE, Pipeline, Within, acquire, entered, gate, hook_log, memory_registry, wait_for,
 };
 
 #[tokio::test]
@@ -94,6 +94,21 @@ async fn a_stopping_loop_still_commits_its_last_turn_and_completion() {
     // Within the grace period its turn committed and its completion answered the sender.
     assert_eq!(waiting.within().await.expect("sender").unwrap(), 1);
     assert_eq!(pipeline.done().within().await.unwrap(), [501]);
+}
+
+#[tokio::test]
+async fn a_run_loop_turn_closes_a_connection_with_its_reason() {
+    let registry = memory_registry();
+    let kicker = registry.client().get_or_create::<Kicker>(["kick"]);
+    let conn = kicker.connect().within().await.unwrap();
+    kicker
+        .send_kicks(conn.connection().connection_id())
+        .within()
+        .await
+        .unwrap();
+    // Nothing else reaches the actor: the turn alone closes the connection.
+    let reason = conn.connection().closed().within().await.expect("a reason");
+    assert_eq!(reason.full_code(), "user.kicked");
 }
 
 #[tokio::test]

@@ -105,6 +105,8 @@ impl<A: Actor> Host<A> {
         let mut alarm = Alarm::default();
         // Mailbox messages taken in a row while queue messages wait.
         let mut streak = 0;
+        // Which of the run loop's requests and the mailbox goes first when both have one.
+        let mut run_first = true;
         let stop = loop {
             if self.gate.is_poisoned() {
                 break Stop::Restart;
@@ -129,10 +131,15 @@ impl<A: Actor> Host<A> {
                 idle.active();
                 continue;
             }
-            let next = if self.queue.has_handled() {
-                self.poll_next(&mut rx, &mut streak)
-            } else {
-                self.wait_next(&mut rx, &mut idle, &mut alarm).await
+            let next = match self.ready(&mut rx, &mut run_first) {
+                Ok(Some(incoming)) => Next::Handle(incoming),
+                Err(stop) => Next::Stop(stop),
+                // Nothing there: the queue's turn, or wait.
+                Ok(None) if self.queue.has_handled() => {
+                    streak = MAILBOX_STREAK;
+                    Next::Again
+                }
+                Ok(None) => self.wait_next(&mut rx, &mut idle, &mut alarm).await,
             };
             match next {
                 Next::Handle(incoming) => {
@@ -147,23 +154,32 @@ impl<A: Actor> Host<A> {
         Box::pin(self.stop(stop, rx)).await;
     }
 
-    /// The next message if one is there now; with none, the queue's turn comes.
-    fn poll_next(&mut self, rx: &mut MailboxRx, streak: &mut usize) -> Next<A> {
-        if let Some(request) = self
-            .run_loop
-            .as_mut()
-            .and_then(|run| run.requests.try_recv().ok())
-        {
-            return Next::Handle(Incoming::Run(request));
+    /// A message that is there now. The run loop's requests and the mailbox take turns when
+    /// both have one, as they did when they shared one queue.
+    fn ready(
+        &mut self,
+        rx: &mut MailboxRx,
+        run_first: &mut bool,
+    ) -> Result<Option<Incoming<A>>, Stop> {
+        if *run_first && let Some(request) = self.try_run_request() {
+            *run_first = false;
+            return Ok(Some(Incoming::Run(request)));
         }
         match rx.try_recv() {
-            Ok(envelope) => Next::Handle(Incoming::Envelope(envelope)),
-            Err(mpsc::error::TryRecvError::Empty) => {
-                *streak = MAILBOX_STREAK;
-                Next::Again
+            Ok(envelope) => {
+                *run_first = true;
+                Ok(Some(Incoming::Envelope(envelope)))
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => Next::Stop(Stop::Shutdown),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(Stop::Shutdown),
+            Err(mpsc::error::TryRecvError::Empty) => Ok(self.try_run_request().map(|request| {
+                *run_first = false;
+                Incoming::Run(request)
+            })),
         }
+    }
+
+    fn try_run_request(&mut self) -> Option<crate::run::request::RunRequest<A>> {
+        self.run_loop.as_mut()?.requests.try_recv().ok()
     }
 
     /// Waits for the next message, a due schedule, or an idle tick.
@@ -181,10 +197,9 @@ impl<A: Actor> Host<A> {
         }
         let run = self.run_loop.as_mut().map(|run| &mut run.requests);
         let run_open = run.is_some();
+        // Nothing was there (see `ready`): whichever comes first.
         let woken = tokio::select! {
             biased;
-            // The run loop's requests first: each waits for its answer, so they cannot crowd
-            // out the mailbox.
             Some(request) = async {
                 match run {
                     Some(requests) => requests.recv().await,
@@ -229,6 +244,8 @@ impl<A: Actor> Host<A> {
         let envelope = match incoming {
             Incoming::Run(request) => {
                 self.run_request(request);
+                // A run-loop turn may have asked to close connections, as any turn.
+                self.run_pending_disconnects().await;
                 return;
             }
             Incoming::Envelope(envelope) => envelope,

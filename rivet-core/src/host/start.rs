@@ -25,7 +25,7 @@ impl<A: Actor> Host<A> {
         generation: u64,
     ) -> Result<Self, Error> {
         let storage = runtime.storage();
-        let identity = Arc::new(ActorIdentity::new(record, Arc::clone(runtime)));
+        let identity = Arc::new(ActorIdentity::new(record, runtime));
         let create_cx = CreateCx::new(Arc::clone(&identity));
         let stored = storage.get(record.storage_id, keys::STATE).await?;
         let vars = A::create_vars(&create_cx).await?;

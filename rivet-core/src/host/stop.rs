@@ -10,6 +10,7 @@ use super::{Host, Stop};
 use crate::actor::{Actor, Hook};
 use crate::lifecycle::LifecycleKind;
 use crate::mailbox::{Leftovers, MailboxRx};
+use crate::report::chain;
 
 impl<A: Actor> Host<A> {
     pub(super) async fn stop(mut self: Box<Self>, stop: Stop, mut rx: MailboxRx) {
@@ -30,7 +31,7 @@ impl<A: Actor> Host<A> {
         if stop != Stop::Restart
             && let Err(error) = self.gate.flush().await
         {
-            tracing::error!(%error, "final flush failed");
+            tracing::error!(error = %chain(&error), "final flush failed");
         }
         match stop {
             Stop::Destroy => self.runtime.clear_alarm(&self.record.id),
@@ -78,7 +79,7 @@ impl<A: Actor> Host<A> {
         match self.runtime.storage().destroy(self.record.storage_id).await {
             Ok(()) => true,
             Err(error) => {
-                tracing::error!(%error, "destroy failed");
+                tracing::error!(error = %chain(&error), "destroy failed");
                 false
             }
         }

@@ -17,6 +17,7 @@ use crate::conn::{Conn, ConnKind};
 use crate::context::Cx;
 use crate::error::Error;
 use crate::raw::{self, WebSocketEvent};
+use crate::report::chain;
 use crate::run::request::{TurnAnswer, TurnFn};
 use crate::storage::{Batch, StorageError, keys};
 use crate::time::now_ms;
@@ -462,6 +463,6 @@ pub(super) fn decode_state<A: Actor>(bytes: &[u8]) -> Result<A, Error> {
 
 /// What a caller learns of a failed commit (the detail goes to the log).
 pub(super) fn storage_failure(error: &StorageError) -> ActorError {
-    tracing::error!(%error, "storage commit failed");
+    tracing::error!(error = %chain(error), "storage commit failed");
     codes::INTERNAL_ERROR.error()
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard, Weak};
 
 use super::RegistryInner;
+use crate::report::chain;
 use crate::storage::{ActorRecord, Lookup};
 use crate::sync::lock;
 use crate::time::now_ms;
@@ -86,7 +87,9 @@ impl RegistryInner {
                 }
             }
             Ok(None) => {}
-            Err(error) => tracing::error!(%error, "cannot look up an actor for its schedule"),
+            Err(error) => {
+                tracing::error!(error = %chain(&error), "cannot look up an actor for its schedule")
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 use super::alarms::Alarms;
 use super::factory::{ActorFactory, Factory};
 use super::live::Live;
+use super::transport::LocalTransport;
 use super::{Registry, RegistryGuard, RegistryInner};
 use crate::actor::Actor;
 use crate::config::Config;
@@ -235,8 +236,8 @@ impl RegistryBuilder {
         };
         let (lifecycle, _) = broadcast::channel(1024);
         let (closing, _) = tokio::sync::watch::channel(false);
-        let inner = Arc::new_cyclic(|me| RegistryInner {
-            me: me.clone(),
+        let inner = Arc::new_cyclic(|me: &Weak<RegistryInner>| RegistryInner {
+            clients: LocalTransport::client_maker(me.clone()),
             factories,
             storage,
             config: self.config,

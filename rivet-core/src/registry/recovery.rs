@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::RegistryInner;
+use crate::report::chain;
 use crate::schedule::Entry;
 use crate::storage::StorageError;
 use crate::storage::keys;
@@ -14,15 +15,15 @@ impl RegistryInner {
     /// Wakes the actors with work waiting and sets the alarms of those with schedules.
     pub(super) async fn recover(self: Arc<Self>) {
         if let Err(error) = self.wake_with_queued_messages().await {
-            tracing::error!(%error, "cannot list actors with queued messages");
+            tracing::error!(error = %chain(&error), "cannot list actors with queued messages");
         }
         // Actors whose workflow had not finished resume it.
         if let Err(error) = self.wake_unfinished_workflows().await {
-            tracing::error!(%error, "cannot list actors with unfinished workflows");
+            tracing::error!(error = %chain(&error), "cannot list actors with unfinished workflows");
         }
         // Actors with schedules wake when the first one is due (at once for missed ones).
         if let Err(error) = self.load_alarms().await {
-            tracing::error!(%error, "cannot load the schedules of sleeping actors");
+            tracing::error!(error = %chain(&error), "cannot load the schedules of sleeping actors");
         }
     }
 
@@ -72,7 +73,7 @@ impl RegistryInner {
                         earliest = Some(earliest.map_or(entry.at_ms, |e| e.min(entry.at_ms)))
                     }
                     Err(error) => {
-                        tracing::error!(actor = %record.id, %error, "unreadable schedule")
+                        tracing::error!(actor = %record.id, error = %chain(&error), "unreadable schedule")
                     }
                 }
             }

@@ -11,12 +11,13 @@ use bytes::Bytes;
 use rivet_client::transport::{
     BoxFuture, ConnSender, ConnectionTransport, QueueSendOutcome, Transport,
 };
-use rivet_client::{ActorAddr, ActorError, ActorTarget, codes};
+use rivet_client::{ActorAddr, ActorError, ActorTarget, Client, codes};
 use tokio::sync::oneshot;
 
 use super::{RegistryGuard, RegistryInner};
 use crate::conn::ConnKind;
 use crate::mailbox::{CallChain, ConnRef, Envelope, ReplyTo};
+use crate::runtime::ClientMaker;
 
 /// How a transport holds its registry: the user's client keeps it alive, actor code's does not.
 enum RegistryRef {
@@ -48,7 +49,14 @@ impl LocalTransport {
         }
     }
 
-    pub(super) fn for_actor(registry: Weak<RegistryInner>, chain: Option<CallChain>) -> Self {
+    /// What makes the clients of actor code: they hold the registry weakly.
+    pub(super) fn client_maker(registry: Weak<RegistryInner>) -> ClientMaker {
+        ClientMaker::new(move |chain| {
+            Client::from_transport(Arc::new(Self::for_actor(registry.clone(), chain)))
+        })
+    }
+
+    fn for_actor(registry: Weak<RegistryInner>, chain: Option<CallChain>) -> Self {
         Self {
             registry: RegistryRef::Weak(registry),
             chain,

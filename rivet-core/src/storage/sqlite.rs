@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use super::{
     ActorRecord, Commit, KeyRange, KvOp, Lookup, NewActor, Storage, StorageError, prefix_end,
 };
+use crate::report::chain;
 use crate::sync::lock;
 
 /// How much a commit survives.
@@ -461,7 +462,7 @@ fn run_group(conn: &Connection, group: Vec<WriterMsg>) {
         Err(error) => {
             // Something failed: find out what by applying each message in its own transaction,
             // so one bad batch does not fail the others.
-            tracing::warn!(%error, "group commit failed; retrying its batches one by one");
+            tracing::warn!(error = %chain(&error), "group commit failed; retrying its batches one by one");
             for msg in group {
                 let result = apply_all(conn, std::slice::from_ref(&msg))
                     .map(|mut r| r.pop().unwrap_or(Applied::Done))

@@ -217,7 +217,9 @@ impl<A: Actor> RunCx<A> {
         T: Serialize + DeserializeOwned + Send + 'static,
         F: AsyncFnOnce(Workflow<A>) -> Result<T, Error>,
     {
-        let storage = Arc::clone(self.identity().runtime().storage());
+        let runtime = self.identity().runtime().ok_or_else(stopping)?;
+        let storage = Arc::clone(runtime.storage());
+        drop(runtime);
         let stored = storage
             .scan_prefix(self.identity().storage_id, keys::WORKFLOW)
             .await?;
