@@ -119,7 +119,7 @@ impl Db {
                     .map_err(|_| StorageError::corrupt("the database length"))?;
                 len = usize::try_from(u64::from_be_bytes(bytes))
                     .map_err(|_| StorageError::corrupt("the database length"))?;
-            } else {
+            } else if key.starts_with(keys::DB_PAGES) {
                 let index = keys::db_page_index(&key)
                     .ok_or_else(|| StorageError::corrupt("a database page key"))?;
                 pages.insert(index, value);
