@@ -9,6 +9,7 @@ pub use actors::*;
 pub use registries::{memory_registry, serve_memory};
 pub use support::log::hook_log;
 pub use support::net::{ENCODINGS, network_client, query_url, serve};
+pub use support::power_loss::{Held, SyncShim, WAL};
 pub use support::process::ServerProcess;
 pub use support::storage::{CommitPolicy, TestStorage};
 pub use support::sync::{

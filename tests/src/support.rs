@@ -2,6 +2,7 @@
 
 pub mod log;
 pub mod net;
+pub mod power_loss;
 pub mod process;
 pub mod storage;
 pub mod sync;

@@ -1,18 +1,28 @@
 //! The server of the crash tests (`tests/crash_safety.rs`): the example actors and `Store` on
-//! the data directory given as the only argument, on a free loopback port that it prints.
+//! the data directory given as the first argument, with the durability named by the optional
+//! second (`power-loss`, the default, or `process-crash`), on a free loopback port that it
+//! prints.
 #![allow(clippy::print_stdout)]
 
 use std::io::Write as _;
 
+use rivet_core::storage::sqlite::Durability;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .ok_or("usage: crash_server <data dir>")?;
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: crash_server <data dir> [power-loss|process-crash]";
+    let dir = args.next().ok_or(usage)?;
+    let durability = match args.next().as_deref() {
+        None | Some("power-loss") => Durability::PowerLoss,
+        Some("process-crash") => Durability::ProcessCrash,
+        Some(_) => return Err(usage.into()),
+    };
     let registry = rivet_examples::registry()
         .with::<rivet_tests::Store>()
         .with::<rivet_tests::Ledger>()
         .data_dir(dir)
+        .durability(durability)
         .build()?;
     let addr = registry.spawn_server("127.0.0.1:0").await?;
     println!("{addr}");

@@ -15,8 +15,16 @@ impl ServerProcess {
     /// Starts `binary` (a test passes `env!("CARGO_BIN_EXE_crash_server")`) on the data
     /// directory `dir`; returns it with its endpoint once it listens.
     pub async fn start(binary: &str, dir: &Path) -> (Self, String) {
-        let mut child = Command::new(binary)
-            .arg(dir)
+        let mut command = Command::new(binary);
+        command.arg(dir);
+        Self::spawn(command).await
+    }
+
+    /// Starts `command`, a server's binary with its arguments and environment (a test that
+    /// picks the durability or loads the power-loss shim); returns it with its endpoint once
+    /// it listens.
+    pub async fn spawn(mut command: Command) -> (Self, String) {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
