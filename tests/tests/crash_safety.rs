@@ -8,7 +8,8 @@
 //! Under the power-loss shim ([`SyncShim`]), each kill is followed by a power cut that drops
 //! every write the server did not sync: the same rounds keep every acknowledged write with
 //! `Durability::PowerLoss`, and `Durability::ProcessCrash`, which keeps them across a kill,
-//! does lose acknowledged writes to a power cut.
+//! does lose acknowledged writes to a power cut. (The shim is Linux-only: an LD_PRELOAD library
+//! that finds the files being synced through /proc.)
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -188,6 +189,7 @@ async fn acknowledged_writes_survive_sigkill() {
     kill_rounds(dir.path(), "power-loss", None).await;
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_power_loss() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -203,11 +205,13 @@ async fn process_crash_mode_keeps_acknowledged_writes_across_sigkill() {
 
 /// Increments per writer in [`increments_kept_after_a_power_cut`]: 40 small commits in all,
 /// which fill far less than the 1000 WAL pages after which SQLite checkpoints.
+#[cfg(target_os = "linux")]
 const INCREMENTS: i64 = 10;
 
 /// [`WRITERS`] writers increment counters [`INCREMENTS`] times each on a fresh data directory,
 /// each increment acknowledged; then the server is killed and the power cut. Returns the
 /// increments acknowledged and those still counted after a restart.
+#[cfg(target_os = "linux")]
 async fn increments_kept_after_a_power_cut(durability: &str) -> (i64, i64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let shim = SyncShim::build(dir.path());
@@ -241,6 +245,7 @@ async fn increments_kept_after_a_power_cut(durability: &str) -> (i64, i64) {
 /// What shows that the shim drops what was not synced: the same writes, acknowledged alike, are
 /// all kept with `PowerLoss` and lost with `ProcessCrash`, whose WAL is synced only at
 /// checkpoints, and none comes before the cut.
+#[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_crash_mode_loses_acknowledged_writes_to_power_loss() {
     let (acked, kept) = increments_kept_after_a_power_cut("power-loss").await;

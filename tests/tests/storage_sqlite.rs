@@ -3,7 +3,8 @@
 //! aborts one actor's writes). Each test runs in a child process of this binary loaded with the
 //! power-loss shim ([`SyncShim`]), which counts the WAL's fsyncs and can hold one: while the
 //! storage's writer waits inside a commit, the writes submitted meanwhile line up for the next
-//! one, on any machine.
+//! one, on any machine. Linux only, like the shim.
+#![cfg(target_os = "linux")]
 
 use rivet_core::storage::sqlite::Durability;
 use rivet_core::{ActorError, LifecycleKind, Registry, codes};

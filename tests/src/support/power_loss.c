@@ -6,7 +6,9 @@
  * fdatasync, or fsync where that is missing, and never sync_file_range or msync on these
  * files), it first makes <file>.synced equal to the file's current content. A test that kills
  * the process then puts each <file>.synced in place of its file: writes never synced are gone,
- * as the page cache is on power loss, while a SIGKILL alone keeps them.
+ * as the page cache is on power loss, while a SIGKILL alone keeps them. Only contents are
+ * modelled: a file synced once is taken to exist (SQLite syncs the directory as it creates the
+ * WAL), one never synced is removed.
  *
  * The shadow is brought up to date in place, 64 KiB at a time, writing only what differs (a
  * whole copy per commit would be slow once the WAL has grown). A kill in the middle of that
