@@ -6,7 +6,8 @@ pub mod registries;
 pub mod support;
 
 pub use actors::*;
-pub use registries::{memory_registry, serve_memory};
+pub use registries::{memory_registry, registry_on, serve_memory, test_actors};
+pub use support::backend::Backend;
 pub use support::log::hook_log;
 pub use support::net::{ENCODINGS, network_client, query_url, serve};
 pub use support::power_loss::{Held, SyncShim, WAL};

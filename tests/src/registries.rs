@@ -1,13 +1,14 @@
 //! The registries of test actors that most tests start: in memory, and served on a free port.
 
-use rivet_core::Registry;
+use rivet_core::{Registry, RegistryBuilder};
 
 use crate::actors::{Drain, Kicker, Lobby, Pipeline, Probe, Relay, Store, Timer};
+use crate::support::backend::Backend;
 use crate::support::net::serve;
 
-/// A registry with the examples and the in-memory test actors, in memory, with the default
-/// limits and timeouts.
-pub fn memory_registry() -> Registry {
+/// The examples and the test actors that most tests use, with the default limits and timeouts,
+/// not yet pointed at a storage.
+pub fn test_actors() -> RegistryBuilder {
     rivet_examples::registry()
         .with::<Probe>()
         .with::<Store>()
@@ -16,9 +17,16 @@ pub fn memory_registry() -> Registry {
         .with::<Pipeline>()
         .with::<Drain>()
         .with::<Kicker>()
-        .in_memory()
-        .build()
-        .expect("registry")
+}
+
+/// [`test_actors`] in memory.
+pub fn memory_registry() -> Registry {
+    registry_on(&Backend::memory())
+}
+
+/// [`test_actors`] on `backend`.
+pub fn registry_on(backend: &Backend) -> Registry {
+    backend.build(test_actors())
 }
 
 /// A registry with the examples, the probe and the lobby, in memory, serving on a free loopback

@@ -1,5 +1,6 @@
 //! Small shared helpers of the integration tests, one file per kind.
 
+pub mod backend;
 pub mod log;
 pub mod net;
 pub mod power_loss;

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use rivet_core::{Registry, codes};
 use rivet_examples::counter::Counter;
-use rivet_tests::{Probe, Within, memory_registry};
+use rivet_tests::{Backend, Probe, Within, on_each_backend, registry_on};
 
-#[tokio::test]
-async fn user_error_reaches_the_caller_with_code_message_and_metadata() {
-    let registry = memory_registry();
+async fn user_error_reaches_the_caller_with_code_message_and_metadata(backend: Backend) {
+    let registry = registry_on(&backend);
     let counter = registry.client().get_or_create::<Counter>(["errors"]);
     counter.increment(3).within().await.unwrap();
     let err = counter
@@ -27,9 +26,8 @@ async fn user_error_reaches_the_caller_with_code_message_and_metadata() {
     assert!(err.is_user());
 }
 
-#[tokio::test]
-async fn other_errors_are_masked_as_internal_error() {
-    let registry = memory_registry();
+async fn other_errors_are_masked_as_internal_error(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["masked"]);
     let err = probe.fail_internally().within().await.unwrap_err();
     assert!(err.is(codes::INTERNAL_ERROR), "{err}");
@@ -37,9 +35,8 @@ async fn other_errors_are_masked_as_internal_error() {
     assert_eq!(err.metadata, None);
 }
 
-#[tokio::test]
-async fn a_failed_turn_rolls_the_state_back() {
-    let registry = memory_registry();
+async fn a_failed_turn_rolls_the_state_back(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["rollback"]);
     probe.set(7).within().await.unwrap();
     let err = probe.set_then_fail(100).within().await.unwrap_err();
@@ -47,9 +44,8 @@ async fn a_failed_turn_rolls_the_state_back() {
     assert_eq!(probe.snapshot().within().await.unwrap().value, 7);
 }
 
-#[tokio::test]
-async fn a_panic_is_an_internal_error_and_the_actor_keeps_running() {
-    let registry = memory_registry();
+async fn a_panic_is_an_internal_error_and_the_actor_keeps_running(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["panic"]);
     probe.set(1).within().await.unwrap();
     let err = probe.set_then_panic(50).within().await.unwrap_err();
@@ -58,14 +54,11 @@ async fn a_panic_is_an_internal_error_and_the_actor_keeps_running() {
     assert_eq!(probe.set(2).within().await.unwrap(), 2);
 }
 
-#[tokio::test]
-async fn a_turn_past_the_action_timeout_fails_and_is_rolled_back() {
+async fn a_turn_past_the_action_timeout_fails_and_is_rolled_back(backend: Backend) {
     let registry = rivet_examples::registry()
         .with::<Probe>()
-        .in_memory()
-        .action_timeout(Duration::from_millis(50))
-        .build()
-        .unwrap();
+        .action_timeout(Duration::from_millis(50));
+    let registry = backend.build(registry);
     let probe = registry.client().get_or_create::<Probe>(["timeout"]);
     probe.set(3).within().await.unwrap();
     let err = probe.set_then_stall(9, 60_000).within().await.unwrap_err();
@@ -73,14 +66,11 @@ async fn a_turn_past_the_action_timeout_fails_and_is_rolled_back() {
     assert_eq!(probe.snapshot().within().await.unwrap().value, 3);
 }
 
-#[tokio::test]
-async fn state_over_the_limit_is_refused_and_unchanged() {
+async fn state_over_the_limit_is_refused_and_unchanged(backend: Backend) {
     let registry = rivet_examples::registry()
         .with::<Probe>()
-        .in_memory()
-        .max_state_size(1024)
-        .build()
-        .unwrap();
+        .max_state_size(1024);
+    let registry = backend.build(registry);
     let probe = registry.client().get_or_create::<Probe>(["big"]);
     assert_eq!(probe.grow(100).within().await.unwrap(), 100);
     let err = probe.grow(2000).within().await.unwrap_err();
@@ -88,9 +78,8 @@ async fn state_over_the_limit_is_refused_and_unchanged() {
     assert_eq!(probe.grow(1).within().await.unwrap(), 101);
 }
 
-#[tokio::test]
-async fn calls_after_shutdown_fail_with_shut_down() {
-    let registry: Registry = memory_registry();
+async fn calls_after_shutdown_fail_with_shut_down(backend: Backend) {
+    let registry: Registry = registry_on(&backend);
     let client = registry.client();
     let counter = client.get_or_create::<Counter>(["shutdown"]);
     counter.increment(1).within().await.unwrap();
@@ -98,3 +87,13 @@ async fn calls_after_shutdown_fail_with_shut_down() {
     let err = counter.increment(1).within().await.unwrap_err();
     assert!(err.is(codes::SHUT_DOWN), "{err}");
 }
+
+on_each_backend!(
+    user_error_reaches_the_caller_with_code_message_and_metadata,
+    other_errors_are_masked_as_internal_error,
+    a_failed_turn_rolls_the_state_back,
+    a_panic_is_an_internal_error_and_the_actor_keeps_running,
+    a_turn_past_the_action_timeout_fails_and_is_rolled_back,
+    state_over_the_limit_is_refused_and_unchanged,
+    calls_after_shutdown_fail_with_shut_down,
+);

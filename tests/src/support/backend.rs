@@ -1,0 +1,74 @@
+//! The storage a behaviour test runs on: memory (commits apply at once) or SQLite in a fresh
+//! directory (commits are in flight while later turns run, as in production), and
+//! [`on_each_backend!`](crate::on_each_backend) to run one test body on both.
+
+use rivet_core::{Registry, RegistryBuilder};
+use tempfile::TempDir;
+
+/// Where a test's registry keeps its actors. A SQLite backend owns its directory, which is
+/// removed when the backend is dropped, so keep it alive as long as the registry.
+#[derive(Debug)]
+pub enum Backend {
+    /// [`RegistryBuilder::in_memory`].
+    Memory,
+    /// [`RegistryBuilder::data_dir`] in a temporary directory, with the default durability.
+    Sqlite(TempDir),
+}
+
+impl Backend {
+    /// The in-memory backend.
+    pub fn memory() -> Self {
+        Self::Memory
+    }
+
+    /// A SQLite backend in a new temporary directory.
+    pub fn sqlite() -> Self {
+        Self::Sqlite(tempfile::tempdir().expect("a temporary directory"))
+    }
+
+    /// `base` suffixed with the backend's name. The two runs of a test share the process, and
+    /// with it the hook log and the named semaphores, which are keyed by actor key or name: a
+    /// test that uses those gives its keys through this.
+    pub fn key(&self, base: &str) -> String {
+        match self {
+            Self::Memory => format!("{base}-memory"),
+            Self::Sqlite(_) => format!("{base}-sqlite"),
+        }
+    }
+
+    /// Points `builder` at this backend.
+    pub fn apply(&self, builder: RegistryBuilder) -> RegistryBuilder {
+        match self {
+            Self::Memory => builder.in_memory(),
+            Self::Sqlite(dir) => builder.data_dir(dir.path()),
+        }
+    }
+
+    /// Builds `builder` on this backend.
+    pub fn build(&self, builder: RegistryBuilder) -> Registry {
+        self.apply(builder).build().expect("registry")
+    }
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `<name>::memory` and `<name>::sqlite`:
+///
+/// ```ignore
+/// async fn rollback(backend: Backend) { /* ... */ }
+/// on_each_backend!(rollback);
+/// ```
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn memory() {
+                super::$name($crate::Backend::memory()).await
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::Backend::sqlite()).await
+            }
+        }
+    )+};
+}
