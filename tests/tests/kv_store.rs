@@ -5,15 +5,18 @@
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
-use rivet_core::Registry;
-use rivet_tests::{KvOutcome, KvStep, Store, StoreClient, Within};
+use std::sync::Arc;
+
+use rivet_core::storage::memory::MemoryStorage;
+use rivet_core::storage::sqlite::{SqliteOptions, SqliteStorage};
+use rivet_core::storage::{KeyRange, Lookup, Storage};
+use rivet_core::{LifecycleKind, Registry};
+use rivet_tests::{
+    Backend, KvOutcome, KvStep, Store, StoreClient, Within, on_each_backend, test_actors, wait_for,
+};
 
 fn sqlite_registry(dir: &std::path::Path) -> Registry {
-    rivet_examples::registry()
-        .with::<Store>()
-        .data_dir(dir)
-        .build()
-        .expect("registry")
+    test_actors().data_dir(dir).build().expect("registry")
 }
 
 /// What the steps should return, applied to a model of the store.
@@ -30,21 +33,22 @@ fn expected(model: &mut BTreeMap<String, String>, steps: &[KvStep]) -> Vec<KvOut
                 KvOutcome::Done
             }
             KvStep::Get(k) => KvOutcome::Value(model.get(k).cloned()),
-            KvStep::List(prefix, limit, reverse) => {
-                let matching = model.iter().filter(|(k, _)| k.starts_with(prefix.as_str()));
-                let entries: Vec<(String, String)> = if *reverse {
-                    matching
-                        .rev()
-                        .take(limit.unwrap_or(usize::MAX))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                } else {
-                    matching
-                        .take(limit.unwrap_or(usize::MAX))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                };
-                KvOutcome::Entries(entries)
+            KvStep::List(prefix, limit, reverse) => listed(
+                model.iter().filter(|(k, _)| k.starts_with(prefix.as_str())),
+                *limit,
+                *reverse,
+            ),
+            KvStep::ListRange(start, end, limit, reverse) => {
+                listed(model.range(start.clone()..end.clone()), *limit, *reverse)
+            }
+            KvStep::GetBatch(keys) => {
+                KvOutcome::Values(keys.iter().map(|k| model.get(k).cloned()).collect())
+            }
+            KvStep::DeleteBatch(keys) => {
+                for k in keys {
+                    model.remove(k);
+                }
+                KvOutcome::Done
             }
             KvStep::DeleteRange(start, end) => {
                 let doomed: Vec<String> = model
@@ -58,6 +62,25 @@ fn expected(model: &mut BTreeMap<String, String>, steps: &[KvStep]) -> Vec<KvOut
             }
         })
         .collect()
+}
+
+/// A listing of the model: `limit` entries at most, highest keys first when `reverse`.
+fn listed<'a>(
+    matching: impl DoubleEndedIterator<Item = (&'a String, &'a String)>,
+    limit: Option<usize>,
+    reverse: bool,
+) -> KvOutcome {
+    let matching: Box<dyn Iterator<Item = (&String, &String)>> = if reverse {
+        Box::new(matching.rev())
+    } else {
+        Box::new(matching)
+    };
+    KvOutcome::Entries(
+        matching
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 /// A small deterministic generator (no dependency, reproducible from the seed).
@@ -80,19 +103,34 @@ impl Rng {
         )
     }
 
+    fn keys(&mut self, most: u64) -> Vec<String> {
+        (0..self.next(most) + 1).map(|_| self.key()).collect()
+    }
+
+    fn limit(&mut self) -> Option<usize> {
+        [None, Some(1), Some(3), Some(5)][self.next(4) as usize]
+    }
+
     fn step(&mut self) -> KvStep {
-        match self.next(10) {
+        match self.next(13) {
             0..=3 => KvStep::Put(self.key(), format!("v{}", self.next(1000))),
             4 => KvStep::Delete(self.key()),
             5 | 6 => KvStep::Get(self.key()),
             7 | 8 => {
                 let prefix = ["", "a/", "b/1", "c/"][self.next(4) as usize].to_owned();
-                let limit = [None, Some(1), Some(3), Some(5)][self.next(4) as usize];
+                let limit = self.limit();
                 KvStep::List(prefix, limit, self.next(2) == 1)
             }
-            _ => {
+            9 => {
                 let (a, b) = (self.key(), self.key());
                 KvStep::DeleteRange(a.clone().min(b.clone()), a.max(b))
+            }
+            10 => KvStep::GetBatch(self.keys(4)),
+            11 => KvStep::DeleteBatch(self.keys(3)),
+            _ => {
+                let (a, b) = (self.key(), self.key());
+                let limit = self.limit();
+                KvStep::ListRange(a.clone().min(b.clone()), a.max(b), limit, self.next(2) == 1)
             }
         }
     }
@@ -228,26 +266,63 @@ async fn limits_give_clear_errors_and_write_nothing() {
     );
 }
 
-#[tokio::test]
-async fn destroy_removes_the_kv_entries() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = sqlite_registry(dir.path());
-    let mut events = registry.lifecycle_events();
-    let client = registry.client();
-    let store = client.get_or_create::<Store>(["gone"]);
-    store
-        .script(vec![KvStep::Put("k".into(), "v".into())], false)
-        .within()
-        .await
-        .unwrap();
-    let id = store.resolve().within().await.unwrap();
-    store.destroy_me().within().await.unwrap();
-    rivet_tests::wait_for(&mut events, &id, rivet_core::LifecycleKind::Destroyed).await;
-    let fresh = client.get_or_create::<Store>(["gone"]);
-    let got = fresh
-        .script(vec![KvStep::Get("k".into())], false)
-        .within()
-        .await
-        .unwrap();
-    assert_eq!(got, [KvOutcome::Value(None)]);
+/// The storage `backend` names, opened by the test so that it can read an actor's key space
+/// after the runtime is done with it.
+fn open_storage(backend: &Backend) -> Arc<dyn Storage> {
+    match backend {
+        Backend::Memory => Arc::new(MemoryStorage::new()),
+        Backend::Sqlite(dir) => {
+            Arc::new(SqliteStorage::open(dir.path(), SqliteOptions::default()).expect("open"))
+        }
+    }
 }
+
+/// Destroy empties the actor's whole key space (state, KV entries), not only its record: a
+/// fresh actor under the same key gets a new key space, so only the storage itself can show
+/// that the old one is gone.
+async fn destroy_empties_the_key_space(backend: Backend) {
+    let storage = open_storage(&backend);
+    let registry = test_actors()
+        .storage(storage.clone())
+        .build()
+        .expect("registry");
+    let mut events = registry.lifecycle_events();
+    let store = registry.client().get_or_create::<Store>(["gone"]);
+    let puts = (0..20).map(|i| KvStep::Put(format!("k/{i}"), "v".into()));
+    store.script(puts.collect(), false).within().await.unwrap();
+    let id = store.resolve().within().await.unwrap();
+    let record = storage
+        .lookup(Lookup::Id(&id))
+        .within()
+        .await
+        .expect("lookup")
+        .expect("the actor exists");
+    let everything = KeyRange {
+        start: &[],
+        end: None,
+        limit: None,
+        reverse: false,
+    };
+    let before = storage
+        .scan_range(record.storage_id, everything)
+        .within()
+        .await;
+    assert!(before.expect("scan").len() > 20, "state and 20 KV entries");
+    store.destroy_me().within().await.unwrap();
+    wait_for(&mut events, &id, LifecycleKind::Destroyed).await;
+    let after = storage
+        .scan_range(record.storage_id, everything)
+        .within()
+        .await;
+    let after = after.expect("scan");
+    assert!(after.is_empty(), "left behind: {after:?}");
+    let gone = storage
+        .lookup(Lookup::Id(&id))
+        .within()
+        .await
+        .expect("lookup");
+    assert!(gone.is_none(), "{gone:?}");
+    registry.shutdown().within().await;
+}
+
+on_each_backend!(destroy_empties_the_key_space);

@@ -15,6 +15,12 @@ pub enum KvStep {
     List(String, Option<usize>, bool),
     /// Delete a range.
     DeleteRange(String, String),
+    /// Read several keys at once.
+    GetBatch(Vec<String>),
+    /// Delete several keys at once.
+    DeleteBatch(Vec<String>),
+    /// List from a key (inclusive) to another (exclusive) with a limit, maybe reversed.
+    ListRange(String, String, Option<usize>, bool),
 }
 
 /// What a [`KvStep`] returned.
@@ -28,6 +34,12 @@ pub enum KvOutcome {
     Entries(Vec<(String, String)>),
     /// A range deletion's count.
     Removed(usize),
+    /// A batch read.
+    Values(Vec<Option<String>>),
+}
+
+fn entries(listed: &[(bytes::Bytes, bytes::Bytes)]) -> KvOutcome {
+    KvOutcome::Entries(listed.iter().map(|(k, v)| (text(k), text(v))).collect())
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -65,11 +77,22 @@ impl Store {
                 KvStep::Get(k) => KvOutcome::Value(cx.kv().get(k).await?.map(|v| text(&v))),
                 KvStep::List(prefix, limit, reverse) => {
                     let options = ListOptions { limit, reverse };
-                    let entries = cx.kv().list_prefix(prefix, options).await?;
-                    KvOutcome::Entries(entries.iter().map(|(k, v)| (text(k), text(v))).collect())
+                    entries(&cx.kv().list_prefix(prefix, options).await?)
                 }
                 KvStep::DeleteRange(start, end) => {
                     KvOutcome::Removed(cx.kv().delete_range(start, end).await?)
+                }
+                KvStep::GetBatch(keys) => {
+                    let values = cx.kv().get_batch(&keys).await?;
+                    KvOutcome::Values(values.iter().map(|v| v.as_deref().map(text)).collect())
+                }
+                KvStep::DeleteBatch(keys) => {
+                    cx.kv().delete_batch(keys)?;
+                    KvOutcome::Done
+                }
+                KvStep::ListRange(start, end, limit, reverse) => {
+                    let options = ListOptions { limit, reverse };
+                    entries(&cx.kv().list_range(start, end, options).await?)
                 }
             });
         }
