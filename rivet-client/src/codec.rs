@@ -485,11 +485,23 @@ mod tests {
     }
 
     #[test]
-    fn array_encoder_matches_tuple_encoding() {
-        for len in [0usize, 1, 23, 24, 255, 256, 70_000] {
+    fn array_encoder_writes_the_length_head_then_the_items() {
+        // RFC 8949 3.1: major type 4; lengths below 24 in the head byte, then 1, 2 or 4 bytes.
+        let heads: [(usize, &[u8]); 7] = [
+            (0, &[0x80]),
+            (1, &[0x81]),
+            (23, &[0x97]),
+            (24, &[0x98, 24]),
+            (255, &[0x98, 0xff]),
+            (256, &[0x99, 0x01, 0x00]),
+            (70_000, &[0x9a, 0x00, 0x01, 0x11, 0x70]),
+        ];
+        for (len, head) in heads {
             let items: Vec<u8> = (0..len).map(|i| (i % 7) as u8).collect();
             let encoded = encode_array(len, |enc| items.iter().try_for_each(|item| enc.push(item)));
-            assert_eq!(encoded.unwrap(), to_cbor(&items).unwrap(), "len {len}");
+            // Each item below 24 is one byte: itself.
+            let expected = [head, &items[..]].concat();
+            assert_eq!(&encoded.unwrap()[..], &expected[..], "len {len}");
         }
     }
 
