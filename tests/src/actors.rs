@@ -14,6 +14,7 @@ mod pipeline;
 mod probe;
 mod racer;
 mod relay;
+mod schema;
 mod store;
 mod timer;
 
@@ -31,5 +32,6 @@ pub use pipeline::*;
 pub use probe::*;
 pub use racer::*;
 pub use relay::*;
+pub use schema::*;
 pub use store::*;
 pub use timer::*;
