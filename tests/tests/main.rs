@@ -17,6 +17,7 @@ mod keys_compound;
 mod kv_store;
 mod lifecycle_destroy;
 mod lifecycle_sleep_wake;
+mod names_renamed;
 mod net_actions;
 mod net_bad_input;
 mod output_gate;
