@@ -4,16 +4,16 @@
 //! iterations pruned from the history, and the example workflows (`taskWorker`, `order`). Each
 //! runs on both storages; a restart is a new registry on the same one.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rivet_core::workflow::{EntryKind, WorkflowStatus};
 use rivet_core::{LifecycleKind, Registry};
 use rivet_examples::order::{Inventory, Order, OrderStatus, PlaceOrder, Receipt};
 use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
 use rivet_tests::{
-    Backend, Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, Racer, Within, acquire,
-    entered, eventually, gate, hook_log, on_each_backend, set_flow_version, wait_for,
-    workflow_ended,
+    Backend, Bloat, CHORES_REST, Chores, Flow, FlowVersion, Joiner, PATIENCE, Racer, Sleeper,
+    Within, acquire, entered, eventually, gate, hook_log, on_each_backend, set_flow_version,
+    set_sleeper_time, wait_for, workflow_ended,
 };
 
 /// The registry of these tests on `backend`; called again once the last one shut down, a
@@ -25,6 +25,8 @@ fn registry(backend: &Backend) -> Registry {
             .with::<Chores>()
             .with::<Bloat>()
             .with::<Racer>()
+            .with::<Sleeper>()
+            .with::<Joiner>()
             .sleep_grace_period(Duration::from_millis(50)),
     )
 }
@@ -437,7 +439,85 @@ async fn a_message_a_losing_branch_received_last_goes_back_to_the_queue(backend:
     assert_eq!(hook_log(&key), ["ended:ok"]);
 }
 
+async fn sleep_until_a_past_time_completes_at_once_and_replay_keeps_the_recorded_time(
+    backend: Backend,
+) {
+    let key = backend.key("sleeper");
+    set_sleeper_time(&key, UNIX_EPOCH + Duration::from_secs(1));
+    let registry = registry(&backend);
+    let sleeper = registry.client().get_or_create::<Sleeper>([key.as_str()]);
+    // Creating the actor wakes it, and its workflow starts. A time in the past does not wait:
+    // the step after the sleep runs.
+    sleeper.resolve().within().await.unwrap();
+    acquire(entered(&format!("sleeper:{key}"))).await;
+    assert_eq!(hook_log(&key), ["before", "after"]);
+    let history = sleeper.history().within().await.unwrap().expect("history");
+    let until = history.entry("until").expect("the sleep is recorded");
+    assert_eq!(until.kind, EntryKind::Sleep { until_ms: 1000 });
+    registry.shutdown().within().await;
+
+    // The code now computes a time an hour ahead. Replay keeps the recorded time, which has
+    // passed: it does not sleep again (an hour is far past the wait below), and runs no step
+    // again.
+    set_sleeper_time(&key, SystemTime::now() + Duration::from_secs(3600));
+    let registry = self::registry(&backend);
+    let sleeper = registry.client().get::<Sleeper>([key.as_str()]);
+    assert_eq!(
+        sleeper
+            .send_finish(5)
+            .wait(PATIENCE)
+            .within()
+            .await
+            .unwrap(),
+        5
+    );
+    acquire(workflow_ended(&key)).await;
+    assert_eq!(hook_log(&key), ["before", "after", "done", "ended:ok"]);
+    let history = sleeper.history().within().await.unwrap().expect("history");
+    assert_eq!(
+        history.entry("until").expect("until").kind,
+        EntryKind::Sleep { until_ms: 1000 }
+    );
+}
+
+async fn a_failed_join_branch_cancels_its_siblings(backend: Backend) {
+    let key = backend.key("joiner");
+    let registry = registry(&backend);
+    let joiner = registry.client().get_or_create::<Joiner>([key.as_str()]);
+    // Creating the actor wakes it, and its workflow starts. `broken` fails once `slow` is
+    // inside its step, waiting for a gate that this test never opens: the workflow can only
+    // end if the join gave up on `slow`.
+    joiner.resolve().within().await.unwrap();
+    acquire(workflow_ended(&key)).await;
+    assert_eq!(
+        hook_log(&key),
+        ["blocked:start", "broken", "ended:user.branch_broke"],
+        "the workflow failed with the failed branch's error; the step cut off did not finish"
+    );
+    let history = eventually(|| async {
+        let history = joiner.history().within().await.unwrap()?;
+        (history.status != WorkflowStatus::Running).then_some(history)
+    })
+    .await;
+    match &history.status {
+        WorkflowStatus::Failed { code, message } => {
+            assert_eq!(code, "user.branch_broke");
+            assert!(message.contains("the broken branch failed"), "{message}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(history.entry("both").is_some(), "{:?}", history.entries);
+    assert!(
+        history.entry("both/slow/blocked").is_none(),
+        "the cancelled step recorded nothing: {:?}",
+        history.entries
+    );
+    assert!(joiner.log().within().await.unwrap().is_empty());
+}
+
 on_each_backend!(
+    sleep_until_a_past_time_completes_at_once_and_replay_keeps_the_recorded_time,
+    a_failed_join_branch_cancels_its_siblings,
     a_workflow_runs_each_entry_once_and_records_its_history,
     a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that_step_again,
     renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it,
