@@ -1,6 +1,7 @@
 //! Durable workflows: recorded steps replay without running again, a restart in the middle of
 //! a step runs only that step again, renaming a recorded step is refused and `removed` is the
-//! way out, retries and timeouts, join and race, a durable sleep across an actor's sleep, loop
+//! way out, retries and timeouts, join and race (a failed join branch cancels its siblings), a
+//! durable sleep across an actor's sleep, `sleep_until` a past time and its replay, loop
 //! iterations pruned from the history, and the example workflows (`taskWorker`, `order`). Each
 //! runs on both storages; a restart is a new registry on the same one.
 
