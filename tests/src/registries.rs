@@ -2,7 +2,7 @@
 
 use rivet_core::{Registry, RegistryBuilder};
 
-use crate::actors::{Drain, Kicker, Lobby, Pipeline, Probe, Relay, Store, Timer};
+use crate::actors::{Drain, Kicker, Lobby, Pipeline, Probe, Relay, Renamer, Store, Timer};
 use crate::support::backend::Backend;
 use crate::support::net::serve;
 
@@ -17,6 +17,7 @@ pub fn test_actors() -> RegistryBuilder {
         .with::<Pipeline>()
         .with::<Drain>()
         .with::<Kicker>()
+        .with::<Renamer>()
 }
 
 /// [`test_actors`] in memory.

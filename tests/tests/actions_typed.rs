@@ -1,13 +1,12 @@
 //! Actions: sync and async, `&self` and `&mut self`, context or not, several arguments, plain
-//! and `Result` returns, wire names.
+//! and `Result` returns, wire names. On both storages.
 
 use rivet_core::codes;
 use rivet_examples::counter::Counter;
-use rivet_tests::{Probe, Within, memory_registry};
+use rivet_tests::{Backend, Probe, Within, on_each_backend, registry_on};
 
-#[tokio::test]
-async fn sync_and_async_actions_with_and_without_context() {
-    let registry = memory_registry();
+async fn sync_and_async_actions_with_and_without_context(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["actions"]);
     assert_eq!(probe.set(10).within().await.unwrap(), 10);
     assert_eq!(probe.add_both(2, 3).within().await.unwrap(), 15);
@@ -17,9 +16,8 @@ async fn sync_and_async_actions_with_and_without_context() {
     assert_eq!(snapshot.key, vec!["actions".to_owned()]);
 }
 
-#[tokio::test]
-async fn wire_names_are_camel_case_unless_overridden() {
-    let registry = memory_registry();
+async fn wire_names_are_camel_case_unless_overridden(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let counter = client.get_or_create::<Counter>(["wire"]);
     counter.increment(4).within().await.unwrap();
@@ -49,9 +47,8 @@ async fn wire_names_are_camel_case_unless_overridden() {
     assert_eq!(raw, "renamed");
 }
 
-#[tokio::test]
-async fn unknown_action_is_action_not_found_and_the_actor_keeps_running() {
-    let registry = memory_registry();
+async fn unknown_action_is_action_not_found_and_the_actor_keeps_running(backend: Backend) {
+    let registry = registry_on(&backend);
     let counter = registry.client().get_or_create::<Counter>(["unknown"]);
     counter.increment(1).within().await.unwrap();
     let err = counter
@@ -65,18 +62,16 @@ async fn unknown_action_is_action_not_found_and_the_actor_keeps_running() {
     assert_eq!(counter.get_count().within().await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn optional_trailing_arguments_may_be_left_out() {
-    let registry = memory_registry();
+async fn optional_trailing_arguments_may_be_left_out(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["optional"]);
     assert_eq!(probe.sum(1, Some(2)).within().await.unwrap(), 3);
     let only_first: i64 = probe.handle().action("sum", &(5,)).within().await.unwrap();
     assert_eq!(only_first, 5);
 }
 
-#[tokio::test]
-async fn concurrent_callers_never_lose_an_update() {
-    let registry = memory_registry();
+async fn concurrent_callers_never_lose_an_update(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -93,3 +88,11 @@ async fn concurrent_callers_never_lose_an_update() {
     let counter = client.get::<Counter>(["concurrent"]);
     assert_eq!(counter.get_count().within().await.unwrap(), 500);
 }
+
+on_each_backend!(
+    sync_and_async_actions_with_and_without_context,
+    wire_names_are_camel_case_unless_overridden,
+    unknown_action_is_action_not_found_and_the_actor_keeps_running,
+    optional_trailing_arguments_may_be_left_out,
+    concurrent_callers_never_lose_an_update,
+);

@@ -1,13 +1,12 @@
 //! Actor-to-actor calls with `cx.client()`: typed, in-process; a call back into an actor whose
-//! turn waits on it fails at once with `actor.call_cycle` rather than deadlocking.
+//! turn waits on it fails at once with `actor.call_cycle` rather than deadlocking. On both storages.
 
 use rivet_core::codes;
 use rivet_examples::counter::Counter;
-use rivet_tests::{Relay, Within, memory_registry};
+use rivet_tests::{Backend, Relay, Within, on_each_backend, registry_on};
 
-#[tokio::test]
-async fn calls_pass_through_other_actors() {
-    let registry = memory_registry();
+async fn calls_pass_through_other_actors(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let a = client.get_or_create::<Relay>(["a"]);
     assert_eq!(
@@ -41,9 +40,8 @@ async fn calls_pass_through_other_actors() {
     );
 }
 
-#[tokio::test]
-async fn a_call_back_into_a_waiting_actor_fails_at_once() {
-    let registry = memory_registry();
+async fn a_call_back_into_a_waiting_actor_fails_at_once(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let a = client.get_or_create::<Relay>(["x"]);
     // x -> y -> x: x is waiting for y.
@@ -70,3 +68,8 @@ async fn a_call_back_into_a_waiting_actor_fails_at_once() {
         assert_eq!(relay.relay(vec![]).within().await.unwrap(), key);
     }
 }
+
+on_each_backend!(
+    calls_pass_through_other_actors,
+    a_call_back_into_a_waiting_actor_fails_at_once,
+);

@@ -1,15 +1,16 @@
 //! `cx.db()`: each actor's own SQLite database, migrated on wake, committed with the turn (or
-//! not at all), surviving sleep and restarts, with clear errors for bad SQL.
+//! not at all), surviving sleep and restarts, with clear errors for bad SQL; a failed migration
+//! takes the good ones of its wake with it. The database is kept in the actor's storage, so
+//! each test runs on both; a restart is a new registry on the same storage.
 
-use rivet_core::{LifecycleKind, Registry};
-use rivet_tests::{Entry, FlaggedEntry, Ledger, LedgerV2, Within, wait_for};
+use rivet_core::{LifecycleKind, Registry, codes};
+use rivet_tests::{
+    Backend, Entry, FlaggedEntry, Ledger, LedgerV2, Schema, SchemaBroken, SchemaFixed,
+    SchemaInspect, SchemaV1, Within, on_each_backend, registry_on, wait_for,
+};
 
-fn v1(dir: &std::path::Path) -> Registry {
-    Registry::builder()
-        .with::<Ledger>()
-        .data_dir(dir)
-        .build()
-        .expect("registry")
+fn v1(backend: &Backend) -> Registry {
+    backend.build(Registry::builder().with::<Ledger>())
 }
 
 fn entry(id: i64, memo: &str, amount: i64) -> Entry {
@@ -20,11 +21,9 @@ fn entry(id: i64, memo: &str, amount: i64) -> Entry {
     }
 }
 
-#[tokio::test]
-async fn rows_commit_with_the_state_and_survive_sleep_and_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn rows_commit_with_the_state_and_survive_sleep_and_restart(backend: Backend) {
     {
-        let registry = v1(dir.path());
+        let registry = v1(&backend);
         let mut events = registry.lifecycle_events();
         let ledger = registry.client().get_or_create::<Ledger>(["books"]);
         assert_eq!(ledger.add("rent".into(), 900).within().await.unwrap(), 1);
@@ -38,7 +37,7 @@ async fn rows_commit_with_the_state_and_survive_sleep_and_restart() {
         );
         registry.shutdown().within().await;
     }
-    let registry = v1(dir.path());
+    let registry = v1(&backend);
     let ledger = registry.client().get::<Ledger>(["books"]);
     assert_eq!(ledger.totals().within().await.unwrap(), (1150, 1150));
     // Many rows: the database grows past one page.
@@ -50,20 +49,15 @@ async fn rows_commit_with_the_state_and_survive_sleep_and_restart() {
             .unwrap();
     }
     registry.shutdown().within().await;
-    let registry = v1(dir.path());
+    let registry = v1(&backend);
     let ledger = registry.client().get::<Ledger>(["books"]);
     assert_eq!(ledger.entries().within().await.unwrap().len(), 202);
     assert_eq!(ledger.totals().within().await.unwrap(), (1350, 1350));
     registry.shutdown().within().await;
 }
 
-#[tokio::test]
-async fn a_failed_turn_writes_no_rows() {
-    let registry = Registry::builder()
-        .with::<Ledger>()
-        .in_memory()
-        .build()
-        .expect("registry");
+async fn a_failed_turn_writes_no_rows(backend: Backend) {
+    let registry = v1(&backend);
     let ledger = registry.client().get_or_create::<Ledger>(["fail"]);
     ledger.add("ok".into(), 5).within().await.unwrap();
     let err = ledger.add("refused".into(), -5).within().await.unwrap_err();
@@ -84,13 +78,8 @@ async fn a_failed_turn_writes_no_rows() {
     assert_eq!(ledger.entries().within().await.unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn bad_sql_is_a_clear_error_and_the_actor_keeps_running() {
-    let registry = Registry::builder()
-        .with::<Ledger>()
-        .in_memory()
-        .build()
-        .expect("registry");
+async fn bad_sql_is_a_clear_error_and_the_actor_keeps_running(backend: Backend) {
+    let registry = v1(&backend);
     let ledger = registry.client().get_or_create::<Ledger>(["sql"]);
     ledger.add("one".into(), 1).within().await.unwrap();
     let err = ledger
@@ -126,21 +115,15 @@ async fn bad_sql_is_a_clear_error_and_the_actor_keeps_running() {
     );
 }
 
-#[tokio::test]
-async fn a_new_migration_runs_once_on_the_next_wake() {
-    let dir = tempfile::tempdir().expect("tempdir");
+async fn a_new_migration_runs_once_on_the_next_wake(backend: Backend) {
     {
-        let registry = v1(dir.path());
+        let registry = v1(&backend);
         let ledger = registry.client().get_or_create::<Ledger>(["schema"]);
         ledger.add("old".into(), 3).within().await.unwrap();
         registry.shutdown().within().await;
     }
     for _ in 0..2 {
-        let registry = Registry::builder()
-            .with::<LedgerV2>()
-            .data_dir(dir.path())
-            .build()
-            .expect("registry");
+        let registry = backend.build(Registry::builder().with::<LedgerV2>());
         let ledger = registry.client().get::<LedgerV2>(["schema"]);
         ledger.flag(1, vec![1, 2, 3]).within().await.unwrap();
         let flags = ledger.flags().within().await.unwrap();
@@ -155,7 +138,7 @@ async fn a_new_migration_runs_once_on_the_next_wake() {
         registry.shutdown().within().await;
     }
     // Going back to fewer migrations is refused rather than silently wrong.
-    let registry = v1(dir.path());
+    let registry = v1(&backend);
     let err = registry
         .client()
         .get::<Ledger>(["schema"])
@@ -170,9 +153,8 @@ async fn a_new_migration_runs_once_on_the_next_wake() {
     registry.shutdown().within().await;
 }
 
-#[tokio::test]
-async fn an_actor_without_migrations_has_no_database() {
-    let registry = rivet_tests::memory_registry();
+async fn an_actor_without_migrations_has_no_database(backend: Backend) {
+    let registry = registry_on(&backend);
     let store = registry
         .client()
         .get_or_create::<rivet_tests::Store>(["nodb"]);
@@ -183,3 +165,66 @@ async fn an_actor_without_migrations_has_no_database() {
         "{err}"
     );
 }
+
+fn schema(version: i64, tables: &[&str]) -> Schema {
+    Schema {
+        version,
+        tables: tables.iter().map(|&t| t.to_owned()).collect(),
+    }
+}
+
+async fn a_failed_migration_takes_the_good_ones_of_its_wake_with_it(backend: Backend) {
+    // Two actors at version 1.
+    let registry = backend.build(Registry::builder().with::<SchemaV1>());
+    for key in ["fixed", "inspected"] {
+        let actor = registry.client().get_or_create::<SchemaV1>([key]);
+        assert_eq!(actor.schema().within().await.unwrap(), schema(1, &["a"]));
+    }
+    registry.shutdown().within().await;
+
+    // The code adds a good migration (`b`) and one that fails after creating its table (`c`):
+    // waking fails, saying which migration and why.
+    let registry = backend.build(Registry::builder().with::<SchemaBroken>());
+    for key in ["fixed", "inspected"] {
+        let actor = registry.client().get::<SchemaBroken>([key]);
+        for _ in 0..2 {
+            let err = actor.schema().within().await.unwrap_err();
+            assert!(err.is(codes::db::MIGRATION_FAILED), "{err}");
+            assert!(
+                err.message.contains("Migration 3 failed")
+                    && err.message.contains("no such table: missing"),
+                "{err}"
+            );
+        }
+    }
+    registry.shutdown().within().await;
+
+    // The database was left at version 1, without `b` or `c`: a list whose second migration
+    // differs runs it, and sees only the first one's table.
+    let registry = backend.build(Registry::builder().with::<SchemaInspect>());
+    let inspected = registry.client().get::<SchemaInspect>(["inspected"]);
+    assert_eq!(
+        inspected.schema().within().await.unwrap(),
+        schema(2, &["a", "inspected"]),
+        "the good migration was rolled back with the failed one"
+    );
+    registry.shutdown().within().await;
+
+    // The fixed list applies both.
+    let registry = backend.build(Registry::builder().with::<SchemaFixed>());
+    let fixed = registry.client().get::<SchemaFixed>(["fixed"]);
+    assert_eq!(
+        fixed.schema().within().await.unwrap(),
+        schema(3, &["a", "b", "c"])
+    );
+    registry.shutdown().within().await;
+}
+
+on_each_backend!(
+    rows_commit_with_the_state_and_survive_sleep_and_restart,
+    a_failed_turn_writes_no_rows,
+    bad_sql_is_a_clear_error_and_the_actor_keeps_running,
+    a_new_migration_runs_once_on_the_next_wake,
+    an_actor_without_migrations_has_no_database,
+    a_failed_migration_takes_the_good_ones_of_its_wake_with_it,
+);

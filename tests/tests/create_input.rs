@@ -1,16 +1,16 @@
 //! Creation: typed input (`createState(c, input)`), `Default` without `#[create]`, get / create /
-//! get_or_create semantics and their errors.
+//! get_or_create semantics and their errors. On both storages.
 
 use rivet_core::codes;
 use rivet_examples::counter::Counter;
-use rivet_tests::{Probe, ProbeInput, Within, hook_log, memory_registry};
+use rivet_tests::{Backend, Probe, ProbeInput, Within, hook_log, on_each_backend, registry_on};
 
-#[tokio::test]
-async fn create_with_typed_input() {
-    let registry = memory_registry();
+async fn create_with_typed_input(backend: Backend) {
+    let key = backend.key("created");
+    let registry = registry_on(&backend);
     let client = registry.client();
     let probe = client
-        .create_with_input::<Probe>(["created"], &Some(ProbeInput { start: 41 }))
+        .create_with_input::<Probe>([key.as_str()], &Some(ProbeInput { start: 41 }))
         .within()
         .await
         .unwrap();
@@ -18,12 +18,11 @@ async fn create_with_typed_input() {
     assert_eq!(snapshot.value, 41);
     assert_eq!(snapshot.created, 1, "on_create runs once");
     assert_eq!(snapshot.wakes, 1);
-    assert_eq!(hook_log("created"), ["create", "wake"]);
+    assert_eq!(hook_log(&key), ["create", "wake"]);
 }
 
-#[tokio::test]
-async fn get_or_create_uses_input_only_when_creating() {
-    let registry = memory_registry();
+async fn get_or_create_uses_input_only_when_creating(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let first = client
         .get_or_create_with_input::<Probe>(["goc"], &Some(ProbeInput { start: 5 }))
@@ -39,16 +38,14 @@ async fn get_or_create_uses_input_only_when_creating() {
     );
 }
 
-#[tokio::test]
-async fn actors_without_create_start_from_default() {
-    let registry = memory_registry();
+async fn actors_without_create_start_from_default(backend: Backend) {
+    let registry = registry_on(&backend);
     let counter = registry.client().get_or_create::<Counter>(["default"]);
     assert_eq!(counter.get_count().within().await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn get_of_a_missing_actor_is_not_found() {
-    let registry = memory_registry();
+async fn get_of_a_missing_actor_is_not_found(backend: Backend) {
+    let registry = registry_on(&backend);
     let err = registry
         .client()
         .get::<Counter>(["nobody"])
@@ -68,9 +65,8 @@ async fn get_of_a_missing_actor_is_not_found() {
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
 }
 
-#[tokio::test]
-async fn create_on_an_existing_key_is_duplicate_key() {
-    let registry = memory_registry();
+async fn create_on_an_existing_key_is_duplicate_key(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     client.create::<Counter>(["dup"]).within().await.unwrap();
     let err = client
@@ -81,9 +77,8 @@ async fn create_on_an_existing_key_is_duplicate_key() {
     assert!(err.is(codes::DUPLICATE_KEY), "{err}");
 }
 
-#[tokio::test]
-async fn create_fn_errors_reach_the_caller_and_create_nothing() {
-    let registry = memory_registry();
+async fn create_fn_errors_reach_the_caller_and_create_nothing(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let err = client
         .create_with_input::<Probe>(["negative"], &Some(ProbeInput { start: -1 }))
@@ -108,9 +103,8 @@ async fn create_fn_errors_reach_the_caller_and_create_nothing() {
     assert_eq!(probe.snapshot().within().await.unwrap().value, 1);
 }
 
-#[tokio::test]
-async fn input_of_the_wrong_type_is_a_validation_error() {
-    let registry = memory_registry();
+async fn input_of_the_wrong_type_is_a_validation_error(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let handle = client.handle(rivet_core::client::ActorTarget::GetOrCreate {
         addr: rivet_core::client::ActorAddr {
@@ -127,9 +121,8 @@ async fn input_of_the_wrong_type_is_a_validation_error() {
     assert!(err.is(codes::VALIDATION_ERROR), "{err}");
 }
 
-#[tokio::test]
-async fn get_for_id_reaches_the_same_actor() {
-    let registry = memory_registry();
+async fn get_for_id_reaches_the_same_actor(backend: Backend) {
+    let registry = registry_on(&backend);
     let client = registry.client();
     let counter = client.get_or_create::<Counter>(["by-id"]);
     counter.increment(8).within().await.unwrap();
@@ -153,9 +146,8 @@ async fn get_for_id_reaches_the_same_actor() {
     assert!(err.is(codes::ACTOR_NOT_FOUND), "{err}");
 }
 
-#[tokio::test]
-async fn unregistered_actor_names_are_refused() {
-    let registry = rivet_core::Registry::builder().in_memory().build().unwrap();
+async fn unregistered_actor_names_are_refused(backend: Backend) {
+    let registry = backend.build(rivet_core::Registry::builder());
     let err = registry
         .client()
         .get_or_create::<Counter>(["x"])
@@ -165,3 +157,15 @@ async fn unregistered_actor_names_are_refused() {
         .unwrap_err();
     assert!(err.is(codes::NOT_REGISTERED), "{err}");
 }
+
+on_each_backend!(
+    create_with_typed_input,
+    get_or_create_uses_input_only_when_creating,
+    actors_without_create_start_from_default,
+    get_of_a_missing_actor_is_not_found,
+    create_on_an_existing_key_is_duplicate_key,
+    create_fn_errors_reach_the_caller_and_create_nothing,
+    input_of_the_wrong_type_is_a_validation_error,
+    get_for_id_reaches_the_same_actor,
+    unregistered_actor_names_are_refused,
+);

@@ -3,6 +3,9 @@
 //! run other programs (`crash_safety`, `workflow_crash`, `interop_js`) have binaries of their
 //! own (see Cargo.toml). Tests here run in parallel in one process: the hook log and the named
 //! semaphores of `rivet_tests` are shared, so each test uses actor keys and names of its own.
+// Everything here is test code, but the bodies that `on_each_backend!` runs twice are plain
+// `async fn`s, which clippy's `allow-unwrap-in-tests` does not count as tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actions_typed;
 mod actor_calls;
@@ -17,6 +20,7 @@ mod keys_compound;
 mod kv_store;
 mod lifecycle_destroy;
 mod lifecycle_sleep_wake;
+mod names_renamed;
 mod net_actions;
 mod net_bad_input;
 mod output_gate;

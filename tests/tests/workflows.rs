@@ -1,49 +1,54 @@
 //! Durable workflows: recorded steps replay without running again, a restart in the middle of
 //! a step runs only that step again, renaming a recorded step is refused and `removed` is the
-//! way out, retries and timeouts, join and race, a durable sleep across an actor's sleep, loop
-//! iterations pruned from the history, and the example workflows (`taskWorker`, `order`).
+//! way out, retries and timeouts, join and race (a failed join branch cancels its siblings), a
+//! durable sleep across an actor's sleep, `sleep_until` a past time and its replay, loop
+//! iterations pruned from the history, and the example workflows (`taskWorker`, `order`). Each
+//! runs on both storages; a restart is a new registry on the same one.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rivet_core::workflow::{EntryKind, WorkflowStatus};
 use rivet_core::{LifecycleKind, Registry};
 use rivet_examples::order::{Inventory, Order, OrderStatus, PlaceOrder, Receipt};
 use rivet_examples::task_worker::{Task, TaskDone, TaskWorker};
 use rivet_tests::{
-    Bloat, CHORES_REST, Chores, Flow, FlowVersion, PATIENCE, Racer, Within, acquire, entered,
-    eventually, gate, hook_log, set_flow_version, wait_for, workflow_ended,
+    Backend, Bloat, CHORES_REST, Chores, Flow, FlowVersion, Joiner, PATIENCE, Racer, Sleeper,
+    Within, acquire, entered, eventually, gate, hook_log, on_each_backend, set_flow_version,
+    set_sleeper_time, wait_for, workflow_ended,
 };
 
-fn registry(dir: &std::path::Path) -> Registry {
-    rivet_examples::registry()
-        .with::<Flow>()
-        .with::<Chores>()
-        .with::<Bloat>()
-        .with::<Racer>()
-        .data_dir(dir)
-        .sleep_grace_period(Duration::from_millis(50))
-        .build()
-        .expect("registry")
+/// The registry of these tests on `backend`; called again once the last one shut down, a
+/// restart.
+fn registry(backend: &Backend) -> Registry {
+    backend.build(
+        rivet_examples::registry()
+            .with::<Flow>()
+            .with::<Chores>()
+            .with::<Bloat>()
+            .with::<Racer>()
+            .with::<Sleeper>()
+            .with::<Joiner>()
+            .sleep_grace_period(Duration::from_millis(50)),
+    )
 }
 
-#[tokio::test]
-async fn a_workflow_runs_each_entry_once_and_records_its_history() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path());
-    gate("flow:once").add_permits(1);
-    let flow = registry.client().get_or_create::<Flow>(["once"]);
+async fn a_workflow_runs_each_entry_once_and_records_its_history(backend: Backend) {
+    let key = backend.key("once");
+    let registry = registry(&backend);
+    gate(&format!("flow:{key}")).add_permits(1);
+    let flow = registry.client().get_or_create::<Flow>([key.as_str()]);
     // 2 * 10, then the loop adds 1, 2 and 3.
     assert_eq!(
         flow.send_start(2).wait(PATIENCE).within().await.unwrap(),
         26
     );
-    acquire(workflow_ended("once")).await;
+    acquire(workflow_ended(&key)).await;
     assert_eq!(
         flow.log().within().await.unwrap(),
         ["prepare", "gated", "add:0", "add:1", "add:2", "finish:26"]
     );
     assert_eq!(
-        hook_log("once"),
+        hook_log(&key),
         ["prepare", "gated", "add:0", "add:1", "add:2", "ended:ok"]
     );
 
@@ -72,40 +77,41 @@ async fn a_workflow_runs_each_entry_once_and_records_its_history() {
     // A finished workflow does not run again when the actor wakes: it returns its recorded
     // output at once, running no step.
     registry.shutdown().within().await;
-    let registry = self::registry(dir.path());
-    let flow = registry.client().get::<Flow>(["once"]);
+    let registry = self::registry(&backend);
+    let flow = registry.client().get::<Flow>([key.as_str()]);
     assert_eq!(flow.log().within().await.unwrap().len(), 6);
-    acquire(workflow_ended("once")).await;
+    acquire(workflow_ended(&key)).await;
     assert_eq!(
-        hook_log("once"),
+        hook_log(&key),
         [
             "prepare", "gated", "add:0", "add:1", "add:2", "ended:ok", "ended:ok"
         ]
     );
 }
 
-#[tokio::test]
-async fn a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that_step_again() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path());
-    let flow = registry.client().get_or_create::<Flow>(["cut"]);
+async fn a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that_step_again(
+    backend: Backend,
+) {
+    let key = backend.key("cut");
+    let registry = registry(&backend);
+    let flow = registry.client().get_or_create::<Flow>([key.as_str()]);
     flow.send_start(1).within().await.unwrap();
     // Inside `gated`, after `start` and `prepare` were recorded: stop the process there.
-    acquire(entered("flow:cut")).await;
+    acquire(entered(&format!("flow:{key}"))).await;
     registry.shutdown().within().await;
 
-    gate("flow:cut").add_permits(1);
+    gate(&format!("flow:{key}")).add_permits(1);
     // Start-up wakes the actor, whose workflow is unfinished; nothing else calls it.
-    let registry = self::registry(dir.path());
-    acquire(workflow_ended("cut")).await;
+    let registry = self::registry(&backend);
+    acquire(workflow_ended(&key)).await;
     assert_eq!(
-        hook_log("cut"),
+        hook_log(&key),
         [
             "prepare", "gated", "gated", "add:0", "add:1", "add:2", "ended:ok"
         ],
         "prepare ran once; the gated step cut off ran again"
     );
-    let flow = registry.client().get::<Flow>(["cut"]);
+    let flow = registry.client().get::<Flow>([key.as_str()]);
     assert_eq!(
         flow.log().within().await.unwrap(),
         ["prepare", "gated", "add:0", "add:1", "add:2", "finish:16"],
@@ -113,24 +119,23 @@ async fn a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that
     );
 }
 
-#[tokio::test]
-async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path());
-    let flow = registry.client().get_or_create::<Flow>(["renamed"]);
+async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it(backend: Backend) {
+    let key = backend.key("renamed");
+    let registry = registry(&backend);
+    let flow = registry.client().get_or_create::<Flow>([key.as_str()]);
     flow.send_start(3).within().await.unwrap();
-    acquire(entered("flow:renamed")).await;
+    acquire(entered(&format!("flow:{key}"))).await;
     registry.shutdown().within().await;
 
     // The new code calls the recorded `prepare` step `setup`.
-    set_flow_version("renamed", FlowVersion::Renamed);
-    let registry = self::registry(dir.path());
-    acquire(workflow_ended("renamed")).await;
+    set_flow_version(&key, FlowVersion::Renamed);
+    let registry = self::registry(&backend);
+    acquire(workflow_ended(&key)).await;
     assert_eq!(
-        hook_log("renamed").last().map(String::as_str),
+        hook_log(&key).last().map(String::as_str),
         Some("ended:workflow.history_diverged")
     );
-    let flow = registry.client().get::<Flow>(["renamed"]);
+    let flow = registry.client().get::<Flow>([key.as_str()]);
     let history = flow.history().within().await.unwrap().expect("history");
     match &history.status {
         WorkflowStatus::Failed { code, message } => {
@@ -150,12 +155,12 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
     registry.shutdown().within().await;
 
     // `removed("prepare")` skips the recorded step; the rest resumes.
-    set_flow_version("renamed", FlowVersion::Removed);
-    gate("flow:renamed").add_permits(1);
-    let registry = self::registry(dir.path());
-    acquire(workflow_ended("renamed")).await;
+    set_flow_version(&key, FlowVersion::Removed);
+    gate(&format!("flow:{key}")).add_permits(1);
+    let registry = self::registry(&backend);
+    acquire(workflow_ended(&key)).await;
     assert_eq!(
-        hook_log("renamed"),
+        hook_log(&key),
         [
             "prepare",
             "gated",
@@ -167,16 +172,19 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
             "ended:ok"
         ]
     );
-    let flow = registry.client().get::<Flow>(["renamed"]);
+    let flow = registry.client().get::<Flow>([key.as_str()]);
     assert_eq!(
         flow.log().within().await.unwrap(),
         ["prepare", "gated", "add:0", "add:1", "add:2", "finish:36"]
     );
 
     // A workflow that never recorded the step gets a placeholder in its place.
-    set_flow_version("fresh", FlowVersion::Removed);
-    gate("flow:fresh").add_permits(1);
-    let fresh = registry.client().get_or_create::<Flow>(["fresh"]);
+    let fresh_key = backend.key("fresh");
+    set_flow_version(&fresh_key, FlowVersion::Removed);
+    gate(&format!("flow:{fresh_key}")).add_permits(1);
+    let fresh = registry
+        .client()
+        .get_or_create::<Flow>([fresh_key.as_str()]);
     assert_eq!(
         fresh.send_start(1).wait(PATIENCE).within().await.unwrap(),
         16
@@ -189,19 +197,17 @@ async fn renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it() {
     assert_eq!(history.entry("gated").expect("gated").index, 2);
 }
 
-#[tokio::test]
-async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = rivet_examples::registry()
-        .with::<Chores>()
-        .data_dir(dir.path())
-        // Short, to keep the test fast: the workflow keeps the actor awake except in its waits,
-        // which last many times longer.
-        .sleep_timeout(Duration::from_millis(100))
-        .build()
-        .expect("registry");
+async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep(backend: Backend) {
+    let key = backend.key("chores");
+    let registry = backend.build(
+        rivet_examples::registry()
+            .with::<Chores>()
+            // Short, to keep the test fast: the workflow keeps the actor awake except in its
+            // waits, which last many times longer.
+            .sleep_timeout(Duration::from_millis(100)),
+    );
     let mut events = registry.lifecycle_events();
-    let chores = registry.client().get_or_create::<Chores>(["chores"]);
+    let chores = registry.client().get_or_create::<Chores>([key.as_str()]);
     // Queued before the race starts, so the message branch wins it.
     chores.send_pokes(7).within().await.unwrap();
     let id = chores.resolve().within().await.unwrap();
@@ -211,9 +217,9 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
         wait_for(&mut events, &id, LifecycleKind::Slept).await;
         wait_for(&mut events, &id, LifecycleKind::Woke).await;
     }
-    acquire(workflow_ended("chores")).await;
+    acquire(workflow_ended(&key)).await;
     assert_eq!(
-        hook_log("chores"),
+        hook_log(&key),
         [
             "flaky:1",
             "flaky:2",
@@ -294,10 +300,8 @@ async fn retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep()
     );
 }
 
-#[tokio::test]
-async fn the_task_worker_answers_each_task_and_keeps_only_the_current_iteration() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path());
+async fn the_task_worker_answers_each_task_and_keeps_only_the_current_iteration(backend: Backend) {
+    let registry = registry(&backend);
     let worker = registry.client().get_or_create::<TaskWorker>(["tasks"]);
     for id in 1..=20 {
         let done = worker
@@ -321,10 +325,8 @@ async fn the_task_worker_answers_each_task_and_keeps_only_the_current_iteration(
     assert!(history.entries.len() <= 2, "{:?}", history.entries);
 }
 
-#[tokio::test]
-async fn an_order_reserves_in_another_actor_then_charges_or_releases() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path());
+async fn an_order_reserves_in_another_actor_then_charges_or_releases(backend: Backend) {
+    let registry = registry(&backend);
     let client = registry.client();
     let inventory = client.get_or_create::<Inventory>(["lamp"]);
     assert_eq!(inventory.get_stock().within().await.unwrap(), 10);
@@ -394,15 +396,14 @@ async fn an_order_reserves_in_another_actor_then_charges_or_releases() {
     );
 }
 
-#[tokio::test]
-async fn a_step_whose_state_change_cannot_be_committed_does_not_count_as_done() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path());
-    let bloat = registry.client().get_or_create::<Bloat>(["bloat"]);
+async fn a_step_whose_state_change_cannot_be_committed_does_not_count_as_done(backend: Backend) {
+    let key = backend.key("bloat");
+    let registry = registry(&backend);
+    let bloat = registry.client().get_or_create::<Bloat>([key.as_str()]);
     // The first call wakes the actor; the workflow starts with it.
     assert_eq!(bloat.blob_len().within().await.unwrap(), 0);
-    acquire(workflow_ended("bloat")).await;
-    assert_eq!(hook_log("bloat"), ["ended:workflow.step_failed"]);
+    acquire(workflow_ended(&key)).await;
+    assert_eq!(hook_log(&key), ["ended:workflow.step_failed"]);
     assert_eq!(
         bloat.blob_len().within().await.unwrap(),
         0,
@@ -421,11 +422,10 @@ async fn a_step_whose_state_change_cannot_be_committed_does_not_count_as_done() 
     );
 }
 
-#[tokio::test]
-async fn a_message_a_losing_branch_received_last_goes_back_to_the_queue() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let registry = registry(dir.path());
-    let racer = registry.client().get_or_create::<Racer>(["loser"]);
+async fn a_message_a_losing_branch_received_last_goes_back_to_the_queue(backend: Backend) {
+    let key = backend.key("loser");
+    let registry = registry(&backend);
+    let racer = registry.client().get_or_create::<Racer>([key.as_str()]);
     // `listen` records the message, then `work` wins the race: the message is given back, and
     // the wait after the race gets it; its sender, still waiting, gets the answer from there.
     let doubled = racer
@@ -436,6 +436,95 @@ async fn a_message_a_losing_branch_received_last_goes_back_to_the_queue() {
         .unwrap();
     assert_eq!(doubled, 42);
     assert_eq!(racer.got().within().await.unwrap(), [21]);
-    acquire(workflow_ended("loser")).await;
-    assert_eq!(hook_log("loser"), ["ended:ok"]);
+    acquire(workflow_ended(&key)).await;
+    assert_eq!(hook_log(&key), ["ended:ok"]);
 }
+
+async fn sleep_until_a_past_time_completes_at_once_and_replay_keeps_the_recorded_time(
+    backend: Backend,
+) {
+    let key = backend.key("sleeper");
+    set_sleeper_time(&key, UNIX_EPOCH + Duration::from_secs(1));
+    let registry = registry(&backend);
+    let sleeper = registry.client().get_or_create::<Sleeper>([key.as_str()]);
+    // Creating the actor wakes it, and its workflow starts. A time in the past does not wait:
+    // the step after the sleep runs.
+    sleeper.resolve().within().await.unwrap();
+    acquire(entered(&format!("sleeper:{key}"))).await;
+    assert_eq!(hook_log(&key), ["before", "after"]);
+    let history = sleeper.history().within().await.unwrap().expect("history");
+    let until = history.entry("until").expect("the sleep is recorded");
+    assert_eq!(until.kind, EntryKind::Sleep { until_ms: 1000 });
+    registry.shutdown().within().await;
+
+    // The code now computes a time an hour ahead. Replay keeps the recorded time, which has
+    // passed: it does not sleep again (an hour is far past the wait below), and runs no step
+    // again.
+    set_sleeper_time(&key, SystemTime::now() + Duration::from_secs(3600));
+    let registry = self::registry(&backend);
+    let sleeper = registry.client().get::<Sleeper>([key.as_str()]);
+    assert_eq!(
+        sleeper
+            .send_finish(5)
+            .wait(PATIENCE)
+            .within()
+            .await
+            .unwrap(),
+        5
+    );
+    acquire(workflow_ended(&key)).await;
+    assert_eq!(hook_log(&key), ["before", "after", "done", "ended:ok"]);
+    let history = sleeper.history().within().await.unwrap().expect("history");
+    assert_eq!(
+        history.entry("until").expect("until").kind,
+        EntryKind::Sleep { until_ms: 1000 }
+    );
+}
+
+async fn a_failed_join_branch_cancels_its_siblings(backend: Backend) {
+    let key = backend.key("joiner");
+    let registry = registry(&backend);
+    let joiner = registry.client().get_or_create::<Joiner>([key.as_str()]);
+    // Creating the actor wakes it, and its workflow starts. `broken` fails once `slow` is
+    // inside its step, waiting for a gate that this test never opens: the workflow can only
+    // end if the join gave up on `slow`.
+    joiner.resolve().within().await.unwrap();
+    acquire(workflow_ended(&key)).await;
+    assert_eq!(
+        hook_log(&key),
+        ["blocked:start", "broken", "ended:user.branch_broke"],
+        "the workflow failed with the failed branch's error; the step cut off did not finish"
+    );
+    let history = eventually(|| async {
+        let history = joiner.history().within().await.unwrap()?;
+        (history.status != WorkflowStatus::Running).then_some(history)
+    })
+    .await;
+    match &history.status {
+        WorkflowStatus::Failed { code, message } => {
+            assert_eq!(code, "user.branch_broke");
+            assert!(message.contains("the broken branch failed"), "{message}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(history.entry("both").is_some(), "{:?}", history.entries);
+    assert!(
+        history.entry("both/slow/blocked").is_none(),
+        "the cancelled step recorded nothing: {:?}",
+        history.entries
+    );
+    assert!(joiner.log().within().await.unwrap().is_empty());
+}
+
+on_each_backend!(
+    sleep_until_a_past_time_completes_at_once_and_replay_keeps_the_recorded_time,
+    a_failed_join_branch_cancels_its_siblings,
+    a_workflow_runs_each_entry_once_and_records_its_history,
+    a_restart_inside_a_step_replays_the_recorded_entries_and_runs_only_that_step_again,
+    renaming_a_recorded_step_diverges_and_removed_is_the_way_to_drop_it,
+    retries_timeouts_join_race_and_a_durable_sleep_through_an_actor_sleep,
+    the_task_worker_answers_each_task_and_keeps_only_the_current_iteration,
+    an_order_reserves_in_another_actor_then_charges_or_releases,
+    a_step_whose_state_change_cannot_be_committed_does_not_count_as_done,
+    a_message_a_losing_branch_received_last_goes_back_to_the_queue,
+);

@@ -2,15 +2,22 @@
 //! directory (commits are in flight while later turns run, as in production), and
 //! [`on_each_backend!`](crate::on_each_backend) to run one test body on both.
 
+use std::sync::Arc;
+
+use rivet_core::storage::memory::MemoryStorage;
 use rivet_core::{Registry, RegistryBuilder};
 use tempfile::TempDir;
 
 /// Where a test's registry keeps its actors. A SQLite backend owns its directory, which is
 /// removed when the backend is dropped, so keep it alive as long as the registry.
+///
+/// A backend is one storage: building a registry on it again, once the first one has shut
+/// down, is a restart of the process, on both backends (the memory one keeps its storage for
+/// that, as a process would keep nothing but a test can pretend).
 #[derive(Debug)]
 pub enum Backend {
-    /// [`RegistryBuilder::in_memory`].
-    Memory,
+    /// [`MemoryStorage`], the storage of [`RegistryBuilder::in_memory`], kept across builds.
+    Memory(Arc<MemoryStorage>),
     /// [`RegistryBuilder::data_dir`] in a temporary directory, with the default durability.
     Sqlite(TempDir),
 }
@@ -18,7 +25,7 @@ pub enum Backend {
 impl Backend {
     /// The in-memory backend.
     pub fn memory() -> Self {
-        Self::Memory
+        Self::Memory(Arc::new(MemoryStorage::new()))
     }
 
     /// A SQLite backend in a new temporary directory.
@@ -31,7 +38,7 @@ impl Backend {
     /// test that uses those gives its keys through this.
     pub fn key(&self, base: &str) -> String {
         match self {
-            Self::Memory => format!("{base}-memory"),
+            Self::Memory(_) => format!("{base}-memory"),
             Self::Sqlite(_) => format!("{base}-sqlite"),
         }
     }
@@ -39,7 +46,7 @@ impl Backend {
     /// Points `builder` at this backend.
     pub fn apply(&self, builder: RegistryBuilder) -> RegistryBuilder {
         match self {
-            Self::Memory => builder.in_memory(),
+            Self::Memory(storage) => builder.storage(Arc::clone(storage) as _),
             Self::Sqlite(dir) => builder.data_dir(dir.path()),
         }
     }
