@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use std::sync::Arc;
 
-use rivet_core::storage::memory::MemoryStorage;
 use rivet_core::storage::sqlite::{SqliteOptions, SqliteStorage};
 use rivet_core::storage::{KeyRange, Lookup, Storage};
 use rivet_core::{LifecycleKind, Registry};
@@ -270,7 +269,7 @@ async fn limits_give_clear_errors_and_write_nothing() {
 /// after the runtime is done with it.
 fn open_storage(backend: &Backend) -> Arc<dyn Storage> {
     match backend {
-        Backend::Memory => Arc::new(MemoryStorage::new()),
+        Backend::Memory(storage) => Arc::clone(storage) as _,
         Backend::Sqlite(dir) => {
             Arc::new(SqliteStorage::open(dir.path(), SqliteOptions::default()).expect("open"))
         }
