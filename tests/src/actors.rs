@@ -1,6 +1,7 @@
 //! The test actors, one file each, re-exported here with their generated clients and events.
 
 mod backlog;
+mod batcher;
 mod bloat;
 mod chores;
 mod drain;
@@ -11,13 +12,16 @@ mod ledger;
 mod lobby;
 mod marker;
 mod pipeline;
+mod poller;
 mod probe;
 mod racer;
 mod relay;
 mod store;
 mod timer;
+mod turns;
 
 pub use backlog::*;
+pub use batcher::*;
 pub use bloat::*;
 pub use chores::*;
 pub use drain::*;
@@ -28,8 +32,10 @@ pub use ledger::*;
 pub use lobby::*;
 pub use marker::*;
 pub use pipeline::*;
+pub use poller::*;
 pub use probe::*;
 pub use racer::*;
 pub use relay::*;
 pub use store::*;
 pub use timer::*;
+pub use turns::*;
