@@ -43,11 +43,12 @@ async fn only_subscribed_connections_receive_a_broadcast(backend: Backend) {
         conn.on_new_count(move |count| {
             let _ = tx.send(count);
         });
+        // Ordered after the subscription on the same socket: once it answers, the actor has the
+        // subscription.
+        conn.get_count().within().await.unwrap();
         receivers.push(rx);
         conns.push(conn);
     }
-    // Through a subscribed connection, so it is ordered after that subscription; the other
-    // subscriptions are in by the time their connections receive the event.
     conns[0].increment(7).within().await.unwrap();
     for rx in &mut receivers {
         assert_eq!(recv(rx).await, 7);
