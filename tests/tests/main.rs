@@ -4,6 +4,10 @@
 //! own (see Cargo.toml). Tests here run in parallel in one process: the hook log and the named
 //! semaphores of `rivet_tests` are shared, so each test uses actor keys and names of its own.
 
+// The bodies that `on_each_backend!` runs on both backends are plain `async fn`s, which clippy's
+// `allow-unwrap-in-tests` does not see as tests; unwrapping there is as fine as in any test.
+#![allow(clippy::unwrap_used)]
+
 mod actions_typed;
 mod actor_calls;
 mod actor_db;
