@@ -1,6 +1,7 @@
 //! The test actors, one file each, re-exported here with their generated clients and events.
 
 mod backlog;
+mod batcher;
 mod bloat;
 mod chores;
 mod drain;
@@ -12,6 +13,7 @@ mod ledger;
 mod lobby;
 mod marker;
 mod pipeline;
+mod poller;
 mod probe;
 mod racer;
 mod relay;
@@ -20,8 +22,10 @@ mod schema;
 mod sleeper;
 mod store;
 mod timer;
+mod turns;
 
 pub use backlog::*;
+pub use batcher::*;
 pub use bloat::*;
 pub use chores::*;
 pub use drain::*;
@@ -33,6 +37,7 @@ pub use ledger::*;
 pub use lobby::*;
 pub use marker::*;
 pub use pipeline::*;
+pub use poller::*;
 pub use probe::*;
 pub use racer::*;
 pub use relay::*;
@@ -41,3 +46,4 @@ pub use schema::*;
 pub use sleeper::*;
 pub use store::*;
 pub use timer::*;
+pub use turns::*;

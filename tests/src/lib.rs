@@ -6,10 +6,13 @@ pub mod registries;
 pub mod support;
 
 pub use actors::*;
-pub use registries::{memory_registry, registry_on, serve_memory, test_actors};
+pub use registries::{memory_registry, registry_on, serve_memory, serve_on, test_actors};
 pub use support::backend::Backend;
 pub use support::log::hook_log;
-pub use support::net::{ENCODINGS, network_client, query_url, serve};
+pub use support::net::{
+    ENCODINGS, Socket, init, network_client, open_socket, query_url, read_message, send_message,
+    serve,
+};
 pub use support::power_loss::{Held, SyncShim, WAL};
 pub use support::process::ServerProcess;
 pub use support::storage::{CommitPolicy, TestStorage};

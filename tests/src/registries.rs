@@ -2,7 +2,9 @@
 
 use rivet_core::{Registry, RegistryBuilder};
 
-use crate::actors::{Drain, Kicker, Lobby, Pipeline, Probe, Relay, Renamer, Store, Timer};
+use crate::actors::{
+    Batcher, Drain, Kicker, Lobby, Pipeline, Poller, Probe, Relay, Renamer, Store, Timer, Turns,
+};
 use crate::support::backend::Backend;
 use crate::support::net::serve;
 
@@ -18,6 +20,9 @@ pub fn test_actors() -> RegistryBuilder {
         .with::<Drain>()
         .with::<Kicker>()
         .with::<Renamer>()
+        .with::<Batcher>()
+        .with::<Poller>()
+        .with::<Turns>()
 }
 
 /// [`test_actors`] in memory.
@@ -33,11 +38,11 @@ pub fn registry_on(backend: &Backend) -> Registry {
 /// A registry with the examples, the probe and the lobby, in memory, serving on a free loopback
 /// port; returns the registry and its endpoint.
 pub async fn serve_memory() -> (Registry, String) {
-    let registry = rivet_examples::registry()
-        .with::<Probe>()
-        .with::<Lobby>()
-        .in_memory()
-        .build()
-        .expect("registry");
+    serve_on(&Backend::memory()).await
+}
+
+/// [`serve_memory`] on `backend`.
+pub async fn serve_on(backend: &Backend) -> (Registry, String) {
+    let registry = backend.build(rivet_examples::registry().with::<Probe>().with::<Lobby>());
     serve(registry).await
 }

@@ -4,8 +4,8 @@
 
 use rivet_core::{Client, Registry, codes};
 use rivet_tests::{
-    ENCODINGS, Lobby, LobbyClient, LobbyConnection, LobbyParams, Within, network_client, recv,
-    serve_memory,
+    Backend, ENCODINGS, Lobby, LobbyClient, LobbyConnection, LobbyParams, Within, network_client,
+    on_each_backend, recv, serve_on,
 };
 use tokio::sync::mpsc;
 
@@ -38,9 +38,8 @@ fn said(conn: &LobbyConnection) -> mpsc::UnboundedReceiver<(String, String)> {
     rx
 }
 
-#[tokio::test]
-async fn params_and_state_belong_to_each_connection() {
-    let (registry, endpoint) = serve_memory().await;
+async fn params_and_state_belong_to_each_connection(backend: Backend) {
+    let (registry, endpoint) = serve_on(&backend).await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["params", label]);
         let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
@@ -86,9 +85,8 @@ async fn params_and_state_belong_to_each_connection() {
     registry.shutdown().within().await;
 }
 
-#[tokio::test]
-async fn on_before_connect_refuses_with_its_error() {
-    let (registry, endpoint) = serve_memory().await;
+async fn on_before_connect_refuses_with_its_error(backend: Backend) {
+    let (registry, endpoint) = serve_on(&backend).await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["refuse", label]);
         let intruder = lobby
@@ -119,9 +117,8 @@ async fn on_before_connect_refuses_with_its_error() {
     registry.shutdown().within().await;
 }
 
-#[tokio::test]
-async fn broadcasts_reach_subscribers_and_sends_reach_one() {
-    let (registry, endpoint) = serve_memory().await;
+async fn broadcasts_reach_subscribers_and_sends_reach_one(backend: Backend) {
+    let (registry, endpoint) = serve_on(&backend).await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["events", label]);
         let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
@@ -169,9 +166,8 @@ async fn broadcasts_reach_subscribers_and_sends_reach_one() {
     registry.shutdown().within().await;
 }
 
-#[tokio::test]
-async fn a_kicked_connection_closes_with_the_reason() {
-    let (registry, endpoint) = serve_memory().await;
+async fn a_kicked_connection_closes_with_the_reason(backend: Backend) {
+    let (registry, endpoint) = serve_on(&backend).await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["kick", label]);
         let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
@@ -196,9 +192,8 @@ async fn a_kicked_connection_closes_with_the_reason() {
     registry.shutdown().within().await;
 }
 
-#[tokio::test]
-async fn a_broadcast_fans_out_to_every_connection() {
-    let (registry, endpoint) = serve_memory().await;
+async fn a_broadcast_fans_out_to_every_connection(backend: Backend) {
+    let (registry, endpoint) = serve_on(&backend).await;
     for (label, client) in clients(&registry, &endpoint) {
         let lobby = client.get_or_create::<Lobby>(["fanout", label]);
         let mut conns = Vec::new();
@@ -221,6 +216,14 @@ async fn a_broadcast_fans_out_to_every_connection() {
     }
     registry.shutdown().within().await;
 }
+
+on_each_backend!(
+    params_and_state_belong_to_each_connection,
+    on_before_connect_refuses_with_its_error,
+    broadcasts_reach_subscribers_and_sends_reach_one,
+    a_kicked_connection_closes_with_the_reason,
+    a_broadcast_fans_out_to_every_connection,
+);
 
 #[tokio::test]
 async fn network_connections_reconnect_and_resubscribe_after_a_restart() {

@@ -1,13 +1,19 @@
 //! Events: typed `on_*` subscriptions on a connection; a broadcast reaches only subscribed
 //! connections, and only after the turn committed.
 
+use rivet_core::Client;
+use rivet_core::client::Encoding;
+use rivet_core::client::codec;
+use rivet_core::client::protocol::{ToClient, ToServer};
 use rivet_examples::counter::Counter;
-use rivet_tests::{Probe, Within, memory_registry, recv};
+use rivet_tests::{
+    Backend, Probe, Within, init, on_each_backend, open_socket, read_message, recv, registry_on,
+    send_message, serve_on,
+};
 use tokio::sync::mpsc;
 
-#[tokio::test]
-async fn subscribed_connections_receive_typed_events() {
-    let registry = memory_registry();
+async fn subscribed_connections_receive_typed_events(backend: Backend) {
+    let registry = registry_on(&backend);
     let counter = registry.client().get_or_create::<Counter>(["events"]);
     let conn = counter.connect().within().await.unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -21,39 +27,52 @@ async fn subscribed_connections_receive_typed_events() {
     assert_eq!(recv(&mut rx).await, 5);
 }
 
-#[tokio::test]
-async fn only_subscribed_connections_receive_a_broadcast() {
-    let registry = memory_registry();
-    let counter = registry.client().get_or_create::<Counter>(["fanout"]);
+async fn only_subscribed_connections_receive_a_broadcast(backend: Backend) {
+    let (registry, endpoint) = serve_on(&backend).await;
+    let counter = Client::new(endpoint.clone()).get_or_create::<Counter>(["fanout"]);
+    // A connection that subscribes to nothing, spoken by hand so every message it gets is seen.
+    let encoding = Encoding::Json;
+    let mut bystander =
+        open_socket(&endpoint, "counter", "fanout", "rivet, rivet_encoding.json").await;
+    init(&mut bystander, encoding).await;
     let mut receivers = Vec::new();
     let mut conns = Vec::new();
-    for i in 0..20 {
+    for _ in 0..3 {
         let conn = counter.connect().within().await.unwrap();
-        if i % 2 == 0 {
-            let (tx, rx) = mpsc::unbounded_channel();
-            conn.on_new_count(move |count| {
-                let _ = tx.send(count);
-            });
-            receivers.push(rx);
-        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        conn.on_new_count(move |count| {
+            let _ = tx.send(count);
+        });
+        // Ordered after the subscription on the same socket: once it answers, the actor has the
+        // subscription.
+        conn.get_count().within().await.unwrap();
+        receivers.push(rx);
         conns.push(conn);
     }
-    // Unsubscribed connections count how many events reach them through a raw callback on an
-    // event nobody broadcasts.
-    let (stray_tx, mut stray_rx) = mpsc::unbounded_channel::<()>();
-    conns[1].connection().on_raw("somethingElse", move |_| {
-        let _ = stray_tx.send(());
-    });
-    conns[1].increment(7).within().await.unwrap();
+    conns[0].increment(7).within().await.unwrap();
     for rx in &mut receivers {
         assert_eq!(recv(rx).await, 7);
     }
-    assert!(stray_rx.try_recv().is_err());
+    // The broadcast is over. Had it reached the bystander, its event would come before the
+    // answer to an action the bystander sends now.
+    let request = ToServer::ActionRequest {
+        id: 1,
+        name: "getCount".to_owned(),
+        args: codec::to_cbor(&[0u8; 0]).expect("cbor"),
+    };
+    send_message(&mut bystander, &request, encoding).await;
+    match read_message(&mut bystander, encoding).await {
+        ToClient::ActionResponse { id, output } => {
+            assert_eq!(id, 1);
+            assert_eq!(codec::from_cbor::<i64>(&output).expect("an i64"), 7);
+        }
+        other => panic!("the unsubscribed connection got {other:?} first"),
+    }
+    registry.shutdown().within().await;
 }
 
-#[tokio::test]
-async fn unsubscribe_stops_delivery() {
-    let registry = memory_registry();
+async fn unsubscribe_stops_delivery(backend: Backend) {
+    let registry = registry_on(&backend);
     let counter = registry.client().get_or_create::<Counter>(["unsub"]);
     let conn = counter.connect().within().await.unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -68,9 +87,8 @@ async fn unsubscribe_stops_delivery() {
     assert_eq!(rx.recv().within().await, None);
 }
 
-#[tokio::test]
-async fn events_with_several_fields_and_none() {
-    let registry = memory_registry();
+async fn events_with_several_fields_and_none(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["payloads"]);
     let conn = probe.connect().within().await.unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -87,9 +105,8 @@ async fn events_with_several_fields_and_none() {
     assert_eq!(recv(&mut rx).await, ("hello".to_owned(), 4));
 }
 
-#[tokio::test]
-async fn on_state_change_runs_after_changing_turns_only() {
-    let registry = memory_registry();
+async fn on_state_change_runs_after_changing_turns_only(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["state-change"]);
     let conn = probe.connect().within().await.unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -107,9 +124,8 @@ async fn on_state_change_runs_after_changing_turns_only() {
     assert_eq!(recv(&mut rx).await, 4);
 }
 
-#[tokio::test]
-async fn actions_through_a_connection_see_it() {
-    let registry = memory_registry();
+async fn actions_through_a_connection_see_it(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["whoami"]);
     let conn = probe.connect().within().await.unwrap();
     assert_eq!(
@@ -118,3 +134,12 @@ async fn actions_through_a_connection_see_it() {
     );
     assert_eq!(probe.whoami().within().await.unwrap(), None);
 }
+
+on_each_backend!(
+    subscribed_connections_receive_typed_events,
+    only_subscribed_connections_receive_a_broadcast,
+    unsubscribe_stops_delivery,
+    events_with_several_fields_and_none,
+    on_state_change_runs_after_changing_turns_only,
+    actions_through_a_connection_see_it,
+);

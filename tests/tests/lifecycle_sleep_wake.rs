@@ -4,22 +4,17 @@
 use std::time::Duration;
 
 use rivet_core::{LifecycleKind, Registry};
-use rivet_tests::{Probe, Within, hook_log, wait_for};
+use rivet_tests::{Backend, Probe, Within, hook_log, on_each_backend, test_actors, wait_for};
 
-fn registry(sleep_timeout: Duration) -> Registry {
-    rivet_examples::registry()
-        .with::<Probe>()
-        .in_memory()
-        .sleep_timeout(sleep_timeout)
-        .build()
-        .expect("registry")
+fn registry(backend: &Backend, sleep_timeout: Duration) -> Registry {
+    backend.build(test_actors().sleep_timeout(sleep_timeout))
 }
 
-#[tokio::test]
-async fn idle_actor_sleeps_and_wakes_with_state_and_fresh_vars() {
-    let registry = registry(Duration::from_millis(50));
+async fn idle_actor_sleeps_and_wakes_with_state_and_fresh_vars(backend: Backend) {
+    let registry = registry(&backend, Duration::from_millis(50));
     let mut events = registry.lifecycle_events();
-    let probe = registry.client().get_or_create::<Probe>(["sleepy"]);
+    let key = backend.key("sleepy");
+    let probe = registry.client().get_or_create::<Probe>([key.as_str()]);
     // An open connection keeps the actor awake, so these calls share one activation however
     // long they take; the idle timeout counts from the disconnection.
     let conn = probe.connect().within().await.unwrap();
@@ -43,12 +38,11 @@ async fn idle_actor_sleeps_and_wakes_with_state_and_fresh_vars() {
         1,
         "vars were rebuilt"
     );
-    assert_eq!(hook_log("sleepy"), ["create", "wake", "sleep", "wake"]);
+    assert_eq!(hook_log(&key), ["create", "wake", "sleep", "wake"]);
 }
 
-#[tokio::test]
-async fn cx_sleep_puts_the_actor_to_sleep_after_the_turn() {
-    let registry = registry(Duration::from_secs(3600));
+async fn cx_sleep_puts_the_actor_to_sleep_after_the_turn(backend: Backend) {
+    let registry = registry(&backend, Duration::from_secs(3600));
     let mut events = registry.lifecycle_events();
     let probe = registry.client().get_or_create::<Probe>(["napper"]);
     probe.set(5).within().await.unwrap();
@@ -58,9 +52,8 @@ async fn cx_sleep_puts_the_actor_to_sleep_after_the_turn() {
     assert_eq!(probe.snapshot().within().await.unwrap().value, 5);
 }
 
-#[tokio::test]
-async fn an_open_connection_keeps_the_actor_awake() {
-    let registry = registry(Duration::from_millis(30));
+async fn an_open_connection_keeps_the_actor_awake(backend: Backend) {
+    let registry = registry(&backend, Duration::from_millis(30));
     let mut events = registry.lifecycle_events();
     let client = registry.client();
     let held = client.get_or_create::<Probe>(["held"]);
@@ -76,13 +69,12 @@ async fn an_open_connection_keeps_the_actor_awake() {
     assert_eq!(registry.awake_count(), 0);
 }
 
-#[tokio::test]
-async fn shutdown_puts_every_actor_to_sleep() {
-    let registry = registry(Duration::from_secs(3600));
+async fn shutdown_puts_every_actor_to_sleep(backend: Backend) {
+    let registry = registry(&backend, Duration::from_secs(3600));
     let client = registry.client();
     for i in 0..10 {
         client
-            .get_or_create::<Probe>([format!("shutdown-{i}")])
+            .get_or_create::<Probe>([backend.key(&format!("shutdown-{i}"))])
             .set(i)
             .within()
             .await
@@ -93,7 +85,7 @@ async fn shutdown_puts_every_actor_to_sleep() {
     assert_eq!(registry.awake_count(), 0);
     for i in 0..10 {
         assert_eq!(
-            hook_log(&format!("shutdown-{i}"))
+            hook_log(&backend.key(&format!("shutdown-{i}")))
                 .last()
                 .map(String::as_str),
             Some("sleep")
@@ -101,41 +93,34 @@ async fn shutdown_puts_every_actor_to_sleep() {
     }
 }
 
-#[tokio::test]
-async fn keep_awake_holds_off_sleep_until_the_work_ends() {
-    let registry = registry(Duration::from_millis(30));
+async fn keep_awake_holds_off_sleep_until_the_work_ends(backend: Backend) {
+    let registry = registry(&backend, Duration::from_millis(30));
     let mut events = registry.lifecycle_events();
     let client = registry.client();
-    let busy = client.get_or_create::<Probe>(["busy"]);
-    busy.background("busy-work".into()).within().await.unwrap();
+    let key = backend.key("busy");
+    let work = backend.key("busy-work");
+    let busy = client.get_or_create::<Probe>([key.as_str()]);
+    busy.background(work.clone()).within().await.unwrap();
     let busy_id = busy.resolve().within().await.unwrap();
     // Started later with the same timeout, the idle actor sleeps first.
     let idle = client.get_or_create::<Probe>(["idle"]);
     let idle_id = idle.resolve().within().await.unwrap();
     wait_for(&mut events, &idle_id, LifecycleKind::Slept).await;
     assert_eq!(registry.awake_count(), 1, "the busy actor is awake");
-    rivet_tests::gate("busy-work").add_permits(1);
+    rivet_tests::gate(&work).add_permits(1);
     wait_for(&mut events, &busy_id, LifecycleKind::Slept).await;
     assert_eq!(
-        hook_log("busy"),
-        ["create", "wake", "done:busy-work", "sleep"]
+        hook_log(&key),
+        ["create", "wake", &format!("done:{work}"), "sleep"]
     );
 }
 
-#[tokio::test]
-async fn shutdown_waits_for_keep_awake_work_up_to_the_grace_period() {
-    let registry = rivet_examples::registry()
-        .with::<Probe>()
-        .in_memory()
-        .sleep_grace_period(Duration::from_secs(30))
-        .build()
-        .expect("registry");
-    let probe = registry.client().get_or_create::<Probe>(["graceful"]);
-    probe
-        .background("graceful-work".into())
-        .within()
-        .await
-        .unwrap();
+async fn shutdown_waits_for_keep_awake_work_up_to_the_grace_period(backend: Backend) {
+    let registry = backend.build(test_actors().sleep_grace_period(Duration::from_secs(30)));
+    let key = backend.key("graceful");
+    let work = backend.key("graceful-work");
+    let probe = registry.client().get_or_create::<Probe>([key.as_str()]);
+    probe.background(work.clone()).within().await.unwrap();
     let mut shutdown = tokio::spawn({
         let registry = registry.clone();
         async move { registry.shutdown().within().await }
@@ -146,23 +131,33 @@ async fn shutdown_waits_for_keep_awake_work_up_to_the_grace_period() {
         .within()
         .await;
     assert!(waited.is_err(), "the shutdown did not wait for the work");
-    rivet_tests::gate("graceful-work").add_permits(1);
+    rivet_tests::gate(&work).add_permits(1);
     shutdown.within().await.unwrap();
     // The work finished before `on_sleep` ran.
     assert_eq!(
-        hook_log("graceful"),
-        ["create", "wake", "done:graceful-work", "sleep"]
+        hook_log(&key),
+        ["create", "wake", &format!("done:{work}"), "sleep"]
     );
 
-    // With a short grace period, a shutdown does not wait for work that never ends.
-    let registry = rivet_examples::registry()
-        .with::<Probe>()
-        .in_memory()
-        .sleep_grace_period(Duration::from_millis(20))
-        .build()
-        .expect("registry");
-    let probe = registry.client().get_or_create::<Probe>(["impatient"]);
-    probe.background("never".into()).within().await.unwrap();
+    // With a short grace period, a shutdown does not wait for work that never ends. (On SQLite
+    // this registry reopens the directory the first one closed.)
+    let registry = backend.build(test_actors().sleep_grace_period(Duration::from_millis(20)));
+    let key = backend.key("impatient");
+    let probe = registry.client().get_or_create::<Probe>([key.as_str()]);
+    probe
+        .background(backend.key("never"))
+        .within()
+        .await
+        .unwrap();
     registry.shutdown().within().await;
-    assert_eq!(hook_log("impatient"), ["create", "wake", "sleep"]);
+    assert_eq!(hook_log(&key), ["create", "wake", "sleep"]);
 }
+
+on_each_backend!(
+    idle_actor_sleeps_and_wakes_with_state_and_fresh_vars,
+    cx_sleep_puts_the_actor_to_sleep_after_the_turn,
+    an_open_connection_keeps_the_actor_awake,
+    shutdown_puts_every_actor_to_sleep,
+    keep_awake_holds_off_sleep_until_the_work_ends,
+    shutdown_waits_for_keep_awake_work_up_to_the_grace_period,
+);

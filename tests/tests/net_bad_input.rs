@@ -9,15 +9,12 @@ use rivet_core::client::{Encoding, ErrorCode, codec};
 use rivet_core::{Client, Registry, codes};
 use rivet_examples::counter::Counter;
 use rivet_tests::{
-    ENCODINGS, Probe, Within, network_client, query_url, recv, serve, serve_memory, within,
+    ENCODINGS, Probe, Socket, Within, init, network_client, open_socket, query_url, recv, serve,
+    serve_memory, within,
 };
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The query form of the gateway with `getOrCreate`.
 fn gateway(endpoint: &str, name: &str, key: &str, path: &str) -> String {
@@ -45,20 +42,6 @@ fn assert_code(reply: &(u16, Value), status: u16, code: ErrorCode, context: &str
     assert_eq!(reply.1["code"], code.code, "{context}: {}", reply.1);
 }
 
-/// Opens a `/connect` socket with the given subprotocols.
-async fn open_socket(endpoint: &str, key: &str, protocols: &str) -> Socket {
-    let url = gateway(endpoint, "counter", key, "/connect").replace("http://", "ws://");
-    let mut request = url.into_client_request().expect("request");
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", protocols.parse().expect("header"));
-    tokio_tungstenite::connect_async(request)
-        .within()
-        .await
-        .expect("upgrade")
-        .0
-}
-
 /// Reads until the server closes; returns the close code and reason and the messages before it.
 async fn until_close(socket: &mut Socket) -> (u16, String, Vec<Message>) {
     within(async {
@@ -77,17 +60,6 @@ async fn until_close(socket: &mut Socket) -> (u16, String, Vec<Message>) {
         panic!("the socket ended without a close frame");
     })
     .await
-}
-
-async fn init(socket: &mut Socket, encoding: Encoding) {
-    let frame = socket.next().within().await;
-    let payload = match frame.expect("frame").expect("frame") {
-        Message::Text(text) => text.as_bytes().to_vec(),
-        Message::Binary(bytes) => bytes.to_vec(),
-        other => panic!("expected Init, got {other:?}"),
-    };
-    let message = ToClient::decode(&payload, encoding).expect("decodes");
-    assert!(matches!(message, ToClient::Init { .. }), "{message:?}");
 }
 
 #[tokio::test]
@@ -190,6 +162,7 @@ async fn malformed_frames_close_only_their_connection() {
         let context = format!("{encoding:?} {frame:?}");
         let mut socket = open_socket(
             &endpoint,
+            "counter",
             "frames",
             &format!("rivet, rivet_encoding.{}", encoding.as_str()),
         )
@@ -212,7 +185,13 @@ async fn malformed_frames_close_only_their_connection() {
 #[tokio::test]
 async fn unsupported_encodings_and_bad_params_are_refused_on_connect() {
     let (registry, endpoint) = serve_memory().await;
-    let mut socket = open_socket(&endpoint, "handshake", "rivet, rivet_encoding.xml").await;
+    let mut socket = open_socket(
+        &endpoint,
+        "counter",
+        "handshake",
+        "rivet, rivet_encoding.xml",
+    )
+    .await;
     let (code, reason, before) = until_close(&mut socket).await;
     assert_eq!(
         (code, reason.as_str()),
@@ -223,6 +202,7 @@ async fn unsupported_encodings_and_bad_params_are_refused_on_connect() {
     // `{` percent-encoded: not JSON. The client gets an Error frame, then the close.
     let mut socket = open_socket(
         &endpoint,
+        "counter",
         "handshake",
         "rivet, rivet_encoding.json, rivet_conn_params.%7B",
     )

@@ -1,6 +1,11 @@
 //! The output gate: an action's reply and its events leave only after the turn's writes are
 //! committed. A storage wrapper holds commits back to observe it (the storage underneath is the
 //! real in-memory backend).
+//!
+//! Memory only, on purpose: the test must stop commits at the storage to see what waits for
+//! them, and [`TestStorage`] wraps the in-memory storage; SQLite's commits cannot be held from
+//! a test. (SQLite's in-flight commits are exercised by the behaviour tests that run on both
+//! backends, and its held commits by `storage_sqlite`.)
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};

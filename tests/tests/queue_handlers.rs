@@ -1,13 +1,32 @@
 //! `#[queue]` handlers: messages are stored durably, processed in order one at a time between
 //! other turns, and can be waited on for their completion value.
 
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
 use rivet_core::codes;
 use rivet_examples::worker::{Job, JobDone, Worker};
-use rivet_tests::{PATIENCE, Probe, Task, Within, entered, gate, memory_registry};
+use rivet_tests::{
+    Backend, PATIENCE, Probe, Task, Turns, Within, acquire, entered, gate, on_each_backend,
+    registry_on, test_actors,
+};
 
-#[tokio::test]
-async fn send_and_wait_returns_the_completion() {
-    let registry = memory_registry();
+/// Polls `future` once, so that a call to an awake actor is in its mailbox when this returns;
+/// fails the test if the call already finished (the actor was meant to be held).
+async fn start<F: Future + Unpin>(future: &mut F) {
+    std::future::poll_fn(|cx| {
+        assert!(
+            Pin::new(&mut *future).poll(cx).is_pending(),
+            "the call finished while the actor was held"
+        );
+        Poll::Ready(())
+    })
+    .await;
+}
+
+async fn send_and_wait_returns_the_completion(backend: Backend) {
+    let registry = registry_on(&backend);
     let worker = registry.client().get_or_create::<Worker>(["wait"]);
     let done = worker
         .send_jobs(Job { n: 4 })
@@ -25,9 +44,8 @@ async fn send_and_wait_returns_the_completion() {
     assert_eq!(done, JobDone { total: 10 });
 }
 
-#[tokio::test]
-async fn messages_are_processed_in_order_between_turns() {
-    let registry = memory_registry();
+async fn messages_are_processed_in_order_between_turns(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["order"]);
     for add in 1..=20 {
         probe.send_tasks(Task::add(add)).within().await.unwrap();
@@ -46,9 +64,8 @@ async fn messages_are_processed_in_order_between_turns() {
     );
 }
 
-#[tokio::test]
-async fn a_failing_handler_reports_to_the_waiter_and_the_queue_goes_on() {
-    let registry = memory_registry();
+async fn a_failing_handler_reports_to_the_waiter_and_the_queue_goes_on(backend: Backend) {
+    let registry = registry_on(&backend);
     let probe = registry.client().get_or_create::<Probe>(["failing"]);
     let err = probe
         .send_tasks(Task {
@@ -69,9 +86,8 @@ async fn a_failing_handler_reports_to_the_waiter_and_the_queue_goes_on() {
     assert_eq!(value, 3, "the failed handler's change was rolled back");
 }
 
-#[tokio::test]
-async fn invalid_messages_and_unknown_queues_are_refused() {
-    let registry = memory_registry();
+async fn invalid_messages_and_unknown_queues_are_refused(backend: Backend) {
+    let registry = registry_on(&backend);
     let worker = registry.client().get_or_create::<Worker>(["invalid"]);
     let handle = worker.handle();
     let err = handle
@@ -89,13 +105,8 @@ async fn invalid_messages_and_unknown_queues_are_refused() {
     assert_eq!(worker.get_total().within().await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn queue_limits_are_enforced() {
-    let registry = rivet_examples::registry()
-        .in_memory()
-        .max_queue_message_size(64)
-        .build()
-        .unwrap();
+async fn queue_limits_are_enforced(backend: Backend) {
+    let registry = backend.build(test_actors().max_queue_message_size(64));
     let worker = registry.client().get_or_create::<Worker>(["limits"]);
     let err = worker
         .handle()
@@ -109,21 +120,17 @@ async fn queue_limits_are_enforced() {
     assert!(err.is(codes::QUEUE_MESSAGE_TOO_LARGE), "{err}");
 }
 
-#[tokio::test]
-async fn a_full_queue_refuses_more() {
-    let registry = rivet_examples::registry()
-        .with::<Probe>()
-        .in_memory()
-        .max_queue_size(3)
-        .build()
-        .unwrap();
+async fn a_full_queue_refuses_more(backend: Backend) {
+    let registry = backend.build(test_actors().max_queue_size(3));
+    let full = backend.key("full");
     let probe = registry.client().get_or_create::<Probe>(["full"]);
     // Hold the actor inside one turn, so that five sends wait in its mailbox together.
     let held = {
         let probe = probe.clone();
-        tokio::spawn(async move { probe.hold("full".to_owned()).within().await })
+        let full = full.clone();
+        tokio::spawn(async move { probe.hold(full).within().await })
     };
-    entered("full").acquire().within().await.unwrap().forget();
+    entered(&full).acquire().within().await.unwrap().forget();
     let sends: Vec<_> = (0..5)
         .map(|add| {
             let probe = probe.clone();
@@ -132,7 +139,7 @@ async fn a_full_queue_refuses_more() {
         .collect();
     // On this single-threaded runtime, one yield lets every spawned send reach the mailbox.
     tokio::task::yield_now().within().await;
-    gate("full").add_permits(1);
+    gate(&full).add_permits(1);
     held.within().await.unwrap().unwrap();
     let mut accepted = 0;
     let mut refused = 0;
@@ -153,3 +160,86 @@ async fn a_full_queue_refuses_more() {
     // The three accepted tasks added 0, 1 and 2.
     assert_eq!(value, 3 + 100);
 }
+
+async fn a_wait_that_expires_is_timed_out_and_the_message_still_runs(backend: Backend) {
+    let registry = registry_on(&backend);
+    let name = backend.key("slow-task");
+    let probe = registry.client().get_or_create::<Probe>(["slow-task"]);
+    // The handler holds the message until the gate opens, which happens only after the wait
+    // ended: it cannot complete in time, however fast the machine.
+    let slow = Task {
+        add: 5,
+        hold: Some(name.clone()),
+        ..Task::default()
+    };
+    let err = probe
+        .send_tasks(slow)
+        .wait(Duration::from_millis(50))
+        .within()
+        .await
+        .unwrap_err();
+    assert!(err.is(codes::QUEUE_TIMED_OUT), "{err}");
+    // The message stayed queued: the handler takes it, and finishes once the gate opens.
+    acquire(entered(&name)).await;
+    gate(&name).add_permits(1);
+    let value = probe
+        .send_tasks(Task::add(1))
+        .wait(PATIENCE)
+        .within()
+        .await
+        .unwrap();
+    assert_eq!(value, 6);
+    assert_eq!(probe.processed().within().await.unwrap(), [5, 1]);
+}
+
+async fn a_busy_mailbox_lets_a_waiting_queue_message_run_within_32_calls(backend: Backend) {
+    let registry = registry_on(&backend);
+    let name = backend.key("fair");
+    let turns = registry.client().get_or_create::<Turns>(["fair"]);
+    // Hold the actor in a turn, so that the queue message and then 100 calls line up in its
+    // mailbox before any of them runs.
+    let held = {
+        let turns = turns.clone();
+        let name = name.clone();
+        tokio::spawn(async move { turns.hold(name).within().await })
+    };
+    acquire(entered(&name)).await;
+    let mut send = std::pin::pin!(turns.send_jobs(1).into_future());
+    start(&mut send).await;
+    let mut calls: Vec<_> = (1..=100).map(|n| Box::pin(turns.note(n))).collect();
+    for call in &mut calls {
+        start(call).await;
+    }
+    gate(&name).add_permits(1);
+    held.within().await.unwrap().unwrap();
+    send.within().await.unwrap();
+    for call in calls {
+        call.within().await.unwrap();
+    }
+    let mut order = turns.order().within().await.unwrap();
+    let queued = order
+        .iter()
+        .position(|turn| turn == "q1")
+        .expect("the queue message ran");
+    // The calls ran in order, and the queue message between them: after at least one (the
+    // mailbox was not empty when it was accepted) and at most 32 (the streak limit), not after
+    // all 100.
+    assert!(
+        (1..=32).contains(&queued),
+        "{queued} calls first: {order:?}"
+    );
+    order.remove(queued);
+    let calls: Vec<String> = (1..=100).map(|n| format!("a{n}")).collect();
+    assert_eq!(order, calls);
+}
+
+on_each_backend!(
+    a_wait_that_expires_is_timed_out_and_the_message_still_runs,
+    a_busy_mailbox_lets_a_waiting_queue_message_run_within_32_calls,
+    send_and_wait_returns_the_completion,
+    messages_are_processed_in_order_between_turns,
+    a_failing_handler_reports_to_the_waiter_and_the_queue_goes_on,
+    invalid_messages_and_unknown_queues_are_refused,
+    queue_limits_are_enforced,
+    a_full_queue_refuses_more,
+);

@@ -27,22 +27,27 @@ impl Pipeline {
         self.handled.len()
     }
 
-    /// Takes tasks one by one; task 500 first waits for `gate("pipeline-500")`, ignoring the
-    /// request to stop, so a test can cut the loop off in the middle of a message; task 501
-    /// signals `entered("pipeline-501")` and finishes only once the loop is told to stop, so a
-    /// test can see the loop's last turn and completion go through while the actor stops.
+    /// Takes tasks one by one. The gates and signals below are named after the actor's key
+    /// (its first part), so tests on both backends do not share them. Task 500 signals
+    /// `entered("pipeline-500:{key}")` once the loop holds it, then waits for
+    /// `gate("pipeline-500:{key}")`, ignoring the request to stop, so a test can cut the loop off
+    /// in the middle of a message; task 501 signals `entered("pipeline-501:{key}")` and finishes
+    /// only once the loop is told to stop, so a test can see the loop's last turn and completion
+    /// go through while the actor stops.
     #[run]
     async fn run(cx: rivet_core::run::RunCx<Self>) -> Result<(), Error> {
         record(cx.key(), "run:start");
+        let key = cx.key().parts().first().cloned().unwrap_or_default();
         while let Some(message) = cx.queue().next(rivet_core::run::Next::new()).await? {
             let task: u32 = message.decode()?;
-            if task == 500
-                && let Ok(permit) = gate("pipeline-500").acquire().await
-            {
-                permit.forget();
+            if task == 500 {
+                entered(&format!("pipeline-500:{key}")).add_permits(1);
+                if let Ok(permit) = gate(&format!("pipeline-500:{key}")).acquire().await {
+                    permit.forget();
+                }
             }
             if task == 501 {
-                entered("pipeline-501").add_permits(1);
+                entered(&format!("pipeline-501:{key}")).add_permits(1);
                 cx.aborted().await;
             }
             let count = cx

@@ -1,10 +1,18 @@
 //! Network helpers: a client per encoding, the gateway's query form, a registry served on a
-//! free port.
+//! free port, and a raw WebSocket that speaks the client protocol by hand.
 
+use futures_util::{SinkExt, StreamExt};
 use rivet_core::client::Encoding;
+use rivet_core::client::protocol::{Frame, ToClient, ToServer};
 use rivet_core::{Client, Registry};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::sync::within;
+use crate::support::sync::{Within, within};
+
+/// A raw client WebSocket.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Every encoding of the client protocol.
 pub const ENCODINGS: [Encoding; 3] = [Encoding::Json, Encoding::Cbor, Encoding::Bare];
@@ -36,4 +44,46 @@ pub async fn serve(registry: Registry) -> (Registry, String) {
         .await
         .expect("bind");
     (registry, format!("http://{addr}"))
+}
+
+/// Opens a raw `/connect` socket to actor `name` with key `key` (get-or-create), offering the
+/// subprotocols `protocols` (such as `rivet, rivet_encoding.json`).
+pub async fn open_socket(endpoint: &str, name: &str, key: &str, protocols: &str) -> Socket {
+    let url = query_url(endpoint, name, key, "getOrCreate", "/connect").replace("http://", "ws://");
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocols.parse().expect("header"));
+    tokio_tungstenite::connect_async(request)
+        .within()
+        .await
+        .expect("upgrade")
+        .0
+}
+
+/// The next message the server sent on `socket`, decoded; fails the test on anything else
+/// (a close, a frame that does not decode).
+pub async fn read_message(socket: &mut Socket, encoding: Encoding) -> ToClient {
+    let frame = socket.next().within().await;
+    let payload = match frame.expect("a frame").expect("a frame") {
+        Message::Text(text) => text.as_bytes().to_vec(),
+        Message::Binary(bytes) => bytes.to_vec(),
+        other => panic!("expected a protocol message, got {other:?}"),
+    };
+    ToClient::decode(&payload, encoding).expect("decodes")
+}
+
+/// Reads the `Init` message that opens every connection.
+pub async fn init(socket: &mut Socket, encoding: Encoding) {
+    let message = read_message(socket, encoding).await;
+    assert!(matches!(message, ToClient::Init { .. }), "{message:?}");
+}
+
+/// Sends `message` on `socket`.
+pub async fn send_message(socket: &mut Socket, message: &ToServer, encoding: Encoding) {
+    let frame = match message.encode(encoding).expect("encodes") {
+        Frame::Text(text) => Message::text(text),
+        Frame::Binary(bytes) => Message::binary(bytes),
+    };
+    socket.send(frame).within().await.expect("send");
 }
