@@ -61,6 +61,19 @@ pub(super) enum Work<'a> {
 impl Work<'_> {
     /// Runs the work on the actor's state.
     async fn run<A: Actor>(self, state: &mut A, cx: &mut Cx<A>) -> Dispatch {
+        match self {
+            Work::Action { name, args } => state.dispatch(cx, name, args).await,
+            Work::Queue { name, body } => state.dispatch_queue(cx, name, body).await,
+            Work::Hook(hook) => mutated(state.hook(cx, hook).await),
+            // Boxed: these hold more across their awaits (a connection being set up, hooks in a
+            // row); inline, they would size every action's future by theirs, and each action
+            // would copy that much into its allocation.
+            connection_or_raw => Box::pin(connection_or_raw.run_connection_or_raw(state, cx)).await,
+        }
+    }
+
+    /// [`run`](Self::run) for the work that involves a connection or raw HTTP or WebSocket.
+    async fn run_connection_or_raw<A: Actor>(self, state: &mut A, cx: &mut Cx<A>) -> Dispatch {
         let hooks = A::metadata().hooks;
         match self {
             Work::Action { name, args } => state.dispatch(cx, name, args).await,
