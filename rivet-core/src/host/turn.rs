@@ -186,13 +186,14 @@ impl<A: Actor> Host<A> {
         let future = work.run(&mut self.state, &mut self.cx);
         // Most turns finish on their first poll; only a turn that has to wait gets a timer, which
         // keeps the timer wheel out of the fast path.
-        // Boxed: user code's futures can be large, and inline they would size every idle actor's
-        // task by the largest of them; one allocation per turn is the cheaper side.
-        let mut future = Box::pin(catch_unwind(future));
+        // Pinned here, not boxed: every caller runs in a future the event loop boxes per
+        // message, so user code's future does not size the idle actor's task either way, and
+        // here it costs no allocation of its own.
+        let mut future = std::pin::pin!(catch_unwind(future));
         let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
         let outcome = match first {
             Poll::Ready(outcome) => Ok(outcome),
-            Poll::Pending => tokio::time::timeout(timeout, future).await,
+            Poll::Pending => tokio::time::timeout(timeout, future.as_mut()).await,
         };
         match outcome {
             Ok(Ok(dispatch)) => dispatch,
