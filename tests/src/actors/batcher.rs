@@ -4,7 +4,7 @@
 use rivet_core::prelude::*;
 use rivet_core::run::{Next, RunCx};
 
-use crate::support::sync::{entered, gate};
+use crate::support::sync::{entered, gate, opened_or_aborted};
 
 /// Takes up to three messages at a time and records each batch.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -28,13 +28,8 @@ impl Batcher {
     async fn run(cx: RunCx<Self>) -> Result<(), Error> {
         let key = cx.key().parts().first().cloned().unwrap_or_default();
         loop {
-            tokio::select! {
-                permit = gate(&format!("batcher:{key}")).acquire_owned() => {
-                    if let Ok(permit) = permit {
-                        permit.forget();
-                    }
-                }
-                () = cx.aborted() => return Ok(()),
+            if !opened_or_aborted(&format!("batcher:{key}"), cx.aborted()).await {
+                return Ok(());
             }
             let batch = cx.queue().next_batch(Next::new(), 3).await?;
             if batch.is_empty() {

@@ -4,7 +4,7 @@
 use rivet_core::prelude::*;
 use rivet_core::run::RunCx;
 
-use crate::support::sync::{entered, gate};
+use crate::support::sync::{entered, opened_or_aborted};
 
 /// Polls its queue when told to and records what each poll returned.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -26,13 +26,8 @@ impl Poller {
     async fn run(cx: RunCx<Self>) -> Result<(), Error> {
         let key = cx.key().parts().first().cloned().unwrap_or_default();
         loop {
-            tokio::select! {
-                permit = gate(&format!("poller:{key}")).acquire_owned() => {
-                    if let Ok(permit) = permit {
-                        permit.forget();
-                    }
-                }
-                () = cx.aborted() => return Ok(()),
+            if !opened_or_aborted(&format!("poller:{key}"), cx.aborted()).await {
+                return Ok(());
             }
             let polled = match cx.queue().try_next(None).await? {
                 Some(message) => {

@@ -110,6 +110,21 @@ pub fn gate(name: &str) -> Arc<Semaphore> {
     semaphore(&format!("gate:{name}"))
 }
 
+/// For a test actor's `#[run]` loop that goes one step per signal from the test: takes one
+/// permit of [`gate`]`(name)` and returns `true`, or returns `false` if `aborted` (the loop's
+/// request to stop) comes first.
+pub async fn opened_or_aborted(name: &str, aborted: impl Future<Output = ()>) -> bool {
+    tokio::select! {
+        permit = gate(name).acquire_owned() => {
+            if let Ok(permit) = permit {
+                permit.forget();
+            }
+            true
+        }
+        () = aborted => false,
+    }
+}
+
 /// Gets a permit when `hold(name)` has started, so a test knows the actor is inside that turn.
 pub fn entered(name: &str) -> Arc<Semaphore> {
     semaphore(&format!("entered:{name}"))
