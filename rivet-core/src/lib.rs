@@ -54,6 +54,8 @@ pub mod context;
 pub mod db;
 mod dispatch;
 mod effects;
+#[cfg(feature = "engine")]
+pub mod envoy;
 pub mod error;
 mod host;
 mod ids;

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "report",
             "sync",
             "time",
+            "envoy/protocol",
         ],
     ),
     (
@@ -65,6 +66,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("host", &["host", "host/*"]),
     ("registry", &["registry", "registry/*"]),
+    ("engine runner", &["envoy"]),
     ("server", &["server", "server/*"]),
     ("crate root", &["lib", "private"]),
 ];
