@@ -1,7 +1,8 @@
 //! Runner mode, under construction: serving this registry's actors from a Rivet Engine, to which
 //! the process connects as an "envoy" (feature `engine`). So far: the engine's wire protocol
 //! ([`protocol`]) and the check of the engine's `/metadata` that refuses a protocol we do not
-//! speak. The connection, storage on the engine's KV, lifecycle and tunnelled traffic are not
-//! built yet.
+//! speak, and opening the envoy's connection ([`connect`]). Serving actors over it (commands,
+//! storage on the engine's KV, lifecycle, tunnelled traffic) is not built yet.
 
+pub mod connect;
 pub mod protocol;

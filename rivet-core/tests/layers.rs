@@ -66,7 +66,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("host", &["host", "host/*"]),
     ("registry", &["registry", "registry/*"]),
-    ("engine runner", &["envoy"]),
+    ("engine runner", &["envoy", "envoy/connect"]),
     ("server", &["server", "server/*"]),
     ("crate root", &["lib", "private"]),
 ];

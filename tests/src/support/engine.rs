@@ -1,0 +1,88 @@
+//! The pinned Rivet Engine (`tests/engine/package-lock.json`: `@rivetkit/engine-cli@2.3.19`,
+//! installed by the test that needs it), started on free loopback ports with its data in a
+//! temporary directory, single node on its embedded store.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+use crate::support::node::install;
+use crate::support::sync::eventually;
+
+/// A running engine, killed when dropped.
+#[derive(Debug)]
+pub struct Engine {
+    /// Its public endpoint (guard: the gateway and the API): `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    _process: Child,
+    _data: TempDir,
+}
+
+fn engine_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("engine")
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+impl Engine {
+    /// Installs the pinned engine if needed, starts it, and returns once it serves its
+    /// `default` namespace.
+    pub async fn start() -> Self {
+        let dir = engine_dir();
+        install(&dir).await;
+        let binary = dir.join("node_modules/@rivetkit/engine-cli-linux-x64-musl/rivet-engine");
+        let data = tempfile::tempdir().expect("tempdir");
+        let (guard, peer, metrics) = (free_port(), free_port(), free_port());
+        let endpoint = format!("http://127.0.0.1:{guard}");
+        let config = serde_json::json!({
+            "guard": { "host": "127.0.0.1", "port": guard },
+            "api_peer": { "host": "127.0.0.1", "port": peer },
+            "metrics": { "host": "127.0.0.1", "port": metrics },
+            "telemetry": { "enabled": false },
+            "file_system": { "path": data.path().join("db") },
+            "topology": {
+                "datacenter_label": 1,
+                "datacenters": { "default": {
+                    "datacenter_label": 1,
+                    "is_leader": true,
+                    "public_url": endpoint,
+                    "peer_url": format!("http://127.0.0.1:{peer}"),
+                } },
+            },
+        });
+        let config_path = data.path().join("engine.json");
+        std::fs::write(&config_path, config.to_string()).expect("engine config");
+        let process = Command::new(&binary)
+            .arg("start")
+            .arg("--config")
+            .arg(&config_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let http = reqwest::Client::new();
+        let namespaces = format!("{endpoint}/namespaces");
+        // Nothing announces that the engine is ready: ask until it answers and has created its
+        // `default` namespace (a moment after it starts listening).
+        eventually(|| {
+            let request = http.get(&namespaces).send();
+            async move {
+                let body = request.await.ok()?.text().await.ok()?;
+                body.contains("\"name\":\"default\"").then_some(())
+            }
+        })
+        .await;
+        Self {
+            endpoint,
+            _process: process,
+            _data: data,
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Node and npm for the tests that run JavaScript or npm-installed programs (the official
+//! client in `tests/interop`, the pinned Rivet Engine in `tests/engine`): each folder's locked
+//! packages are installed by the test itself, once per lockfile.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::support::sync::{within, within_for};
+
+/// A bound only a hang reaches: a first `npm install` downloads the packages.
+const INSTALL_LIMIT: Duration = Duration::from_secs(600);
+
+/// Runs `command` to its end; it is killed if the test stops waiting for it.
+pub async fn run(command: &mut Command) -> Output {
+    command
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot run {command:?} ({e}); these tests need Node 20+ and npm")
+        })
+}
+
+/// Fails the test unless Node 20 or later is installed.
+pub async fn check_node() {
+    let out = within(run(Command::new("node").arg("--version"))).await;
+    let version = String::from_utf8_lossy(&out.stdout);
+    let major: u32 = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        major >= 20,
+        "these tests need Node 20 or later, found `{}`",
+        version.trim()
+    );
+}
+
+/// Installs the packages locked in `dir` unless its `node_modules` already matches the lockfile.
+///
+/// `npm install`, not `npm ci`: the interop lockfile lacks some optional platform packages of
+/// rivetkit's server-side dependencies (the registry this project installs from does not have
+/// them), which `npm ci` refuses; `npm install` installs exactly the locked versions and leaves
+/// the lockfile as it is.
+pub async fn install(dir: &Path) {
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .unwrap_or_else(|e| panic!("{}/package-lock.json: {e}", dir.display()));
+    let stamp = dir.join("node_modules").join(".rivet-lock-stamp");
+    if std::fs::read(&stamp).is_ok_and(|s| s == lock) {
+        return;
+    }
+    let mut npm = Command::new("npm");
+    npm.args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir);
+    let out = within_for(INSTALL_LIMIT, run(&mut npm)).await;
+    assert!(
+        out.status.success(),
+        "npm install failed in {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&stamp, &lock).expect("stamp");
+}

@@ -1,0 +1,80 @@
+//! Runner mode against the real Rivet Engine (pinned in `tests/engine/package-lock.json`:
+//! `@rivetkit/engine-cli@2.3.19`, installed by the test): the engine's version check, the
+//! pool's runner config, and an envoy connection that the engine greets with `Init`, whose
+//! announced actor names it records, and which it keeps alive with pings the envoy answers,
+//! until another connection under the same envoy key replaces it.
+
+use rivet_core::envoy::connect::{
+    EngineEndpoint, EnvoyError, EnvoySocket, check_engine, register_pool,
+};
+use rivet_core::envoy::protocol::{ToEnvoy, ToRivet};
+use rivet_envoy_protocol as p;
+use rivet_tests::support::engine::Engine;
+use rivet_tests::support::node::check_node;
+use rivet_tests::{Within, eventually};
+
+/// Reads the engine's next message, which must be a `Ping` (nothing else is due to an envoy
+/// without actors), answers it, and returns its timestamp.
+async fn answer_ping(envoy: &mut EnvoySocket) -> i64 {
+    let ToEnvoy::ToEnvoyPing(ping) = envoy.next().within().await.expect("a message") else {
+        panic!("the engine sent something other than a ping to an envoy without actors");
+    };
+    envoy
+        .send(&ToRivet::ToRivetPong(p::ToRivetPong { ts: ping.ts }))
+        .within()
+        .await
+        .expect("pong");
+    ping.ts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envoy_connects_to_the_pinned_engine_and_stays_connected() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let http = reqwest::Client::new();
+    let endpoint = EngineEndpoint::new(&engine.endpoint).pool("rust-test");
+    assert_eq!(
+        check_engine(&http, &endpoint).within().await.expect("v8"),
+        "2.3.19"
+    );
+    register_pool(&http, &endpoint)
+        .within()
+        .await
+        .expect("runner config");
+
+    let mut envoy = EnvoySocket::open(&endpoint, "envoy-test-a", 1, &["counter"])
+        .within()
+        .await
+        .expect("connected");
+    assert!(envoy.init.envoy_lost_threshold > 0, "{:?}", envoy.init);
+    assert!(envoy.init.max_response_payload_size > 0, "{:?}", envoy.init);
+    // The actor names of the envoy's first message reach the engine's catalogue (which the
+    // engine updates after its Init: ask until they are there).
+    let names_url = format!("{}/actors/names?namespace=default", engine.endpoint);
+    eventually(|| {
+        let request = http.get(&names_url).send();
+        async move {
+            let body = request.await.ok()?.bytes().await.ok()?;
+            let body: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            body["names"].get("counter").map(|_| ())
+        }
+    })
+    .await;
+    // Two pings in a row, the second after the first was answered: the engine keeps the envoy.
+    let first = answer_ping(&mut envoy).await;
+    let second = answer_ping(&mut envoy).await;
+    assert!(second > first, "{first} then {second}");
+
+    // A second connection under the same key replaces the first, which the engine closes.
+    let _replacement = EnvoySocket::open(&endpoint, "envoy-test-a", 1, &["counter"])
+        .within()
+        .await
+        .expect("connected again");
+    loop {
+        match envoy.next().within().await {
+            Ok(ToEnvoy::ToEnvoyPing(_)) => {}
+            Err(EnvoyError::Closed(_) | EnvoyError::Socket(_)) => break,
+            other => panic!("the replaced envoy got {other:?}"),
+        }
+    }
+}
