@@ -68,6 +68,91 @@ impl EngineEndpoint {
         &self.endpoint
     }
 
+    /// The engine named by the environment: `RIVET_ENDPOINT` (`None` if unset), whose URL may
+    /// carry the namespace and token as `https://namespace:token@host`, else `RIVET_NAMESPACE`
+    /// and `RIVET_TOKEN`; the pool from `RIVET_POOL`. See [`parse`](Self::parse).
+    pub fn from_env() -> Result<Option<Self>, EnvoyError> {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        match var("RIVET_ENDPOINT") {
+            None => Ok(None),
+            Some(url) => Self::parse(
+                &url,
+                var("RIVET_NAMESPACE").as_deref(),
+                var("RIVET_TOKEN").as_deref(),
+                var("RIVET_POOL").as_deref(),
+            )
+            .map(Some),
+        }
+    }
+
+    /// An engine from the parts `from_env` reads: `url` is `http(s)://host[:port]`, optionally
+    /// with `namespace:token@` (percent-encoded) before the host, as Rivet's dashboard shows
+    /// it; `namespace` and `token` apply when the URL carries none, and a URL and a variable
+    /// that disagree are an error rather than a guess.
+    ///
+    /// ```
+    /// use rivet_core::envoy::connect::EngineEndpoint;
+    /// let engine = EngineEndpoint::parse("https://prod:s3cr%40t@api.example.com", None, None, Some("rust"))?;
+    /// assert_eq!(engine.endpoint(), "https://api.example.com");
+    /// # Ok::<(), rivet_core::envoy::connect::EnvoyError>(())
+    /// ```
+    pub fn parse(
+        url: &str,
+        namespace: Option<&str>,
+        token: Option<&str>,
+        pool: Option<&str>,
+    ) -> Result<Self, EnvoyError> {
+        let invalid = |why: &str| EnvoyError::InvalidEndpoint(format!("{why}: `{url}`"));
+        let (scheme, rest) = url
+            .split_once("://")
+            .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+            .ok_or_else(|| invalid("the engine's endpoint must start with http:// or https://"))?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (userinfo, host) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (Some(userinfo), host),
+            None => (None, authority),
+        };
+        if host.is_empty() {
+            return Err(invalid("the engine's endpoint has no host"));
+        }
+        let (url_namespace, url_token) = match userinfo {
+            Some(userinfo) => {
+                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                let decode = |part: &str| {
+                    percent_decode(part).ok_or_else(|| invalid("bad percent-encoding"))
+                };
+                (
+                    Some(decode(user)?),
+                    Some(decode(password)?).filter(|t| !t.is_empty()),
+                )
+            }
+            None => (None, None),
+        };
+        let pick = |what: &str, in_url: Option<String>, var: Option<&str>| match (in_url, var) {
+            (Some(a), Some(b)) if a != b => Err(EnvoyError::InvalidEndpoint(format!(
+                "RIVET_ENDPOINT carries a {what} and RIVET_{} another one",
+                what.to_uppercase()
+            ))),
+            (Some(a), _) => Ok(Some(a)),
+            (None, b) => Ok(b.map(str::to_owned)),
+        };
+        let namespace = pick(
+            "namespace",
+            url_namespace.filter(|n| !n.is_empty()),
+            namespace,
+        )?;
+        let token = pick("token", url_token, token)?;
+        let mut engine = Self::new(format!("{scheme}://{host}{path}"));
+        if let Some(namespace) = namespace {
+            engine = engine.namespace(namespace);
+        }
+        if let Some(pool) = pool {
+            engine = engine.pool(pool);
+        }
+        engine.token = token;
+        Ok(engine)
+    }
+
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.token {
             Some(token) => request.bearer_auth(token),
@@ -108,6 +193,27 @@ pub enum EnvoyError {
     /// A frame could not be written or read, or the engine speaks another protocol.
     #[error(transparent)]
     Protocol(#[from] EnvoyProtocolError),
+    /// The engine's endpoint (`RIVET_ENDPOINT` and its companions) is not usable.
+    #[error("{0}")]
+    InvalidEndpoint(String),
+}
+
+/// `%XX` escapes decoded; `None` for a broken escape or text that is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn socket_error(error: tokio_tungstenite::tungstenite::Error) -> EnvoyError {
@@ -274,6 +380,58 @@ impl EnvoySocket {
                 Some(Err(error)) => return Err(socket_error(error)),
                 None => return Err(EnvoyError::Closed("the socket ended".to_owned())),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(engine: &EngineEndpoint) -> (&str, &str, &str, Option<&str>) {
+        (
+            engine.endpoint.as_str(),
+            engine.namespace.as_str(),
+            engine.pool.as_str(),
+            engine.token.as_deref(),
+        )
+    }
+
+    #[test]
+    fn an_endpoint_url_may_carry_the_namespace_and_token() {
+        let engine =
+            EngineEndpoint::parse("https://prod:s3cr%40t@api.example.com/", None, None, None);
+        assert_eq!(
+            parts(&engine.expect("parses")),
+            ("https://api.example.com", "prod", "default", Some("s3cr@t"))
+        );
+        let engine =
+            EngineEndpoint::parse("http://127.0.0.1:6420", Some("ns"), Some("t"), Some("rust"));
+        assert_eq!(
+            parts(&engine.expect("parses")),
+            ("http://127.0.0.1:6420", "ns", "rust", Some("t"))
+        );
+        // The same value in both places is fine; two different ones are refused.
+        assert!(EngineEndpoint::parse("http://ns:t@h", Some("ns"), Some("t"), None).is_ok());
+        let error = EngineEndpoint::parse("http://ns:t@h", None, Some("other"), None).unwrap_err();
+        assert!(error.to_string().contains("RIVET_TOKEN"), "{error}");
+    }
+
+    #[test]
+    fn unusable_endpoints_are_refused_with_the_reason() {
+        for url in [
+            "127.0.0.1:6420",
+            "ftp://h",
+            "http://",
+            "http://ns:%4@h",
+            "http://ns:%ff@h",
+        ] {
+            let error = EngineEndpoint::parse(url, None, None, None).unwrap_err();
+            assert!(
+                matches!(error, EnvoyError::InvalidEndpoint(_)),
+                "{url}: {error}"
+            );
+            assert!(error.to_string().contains(url), "{error}");
         }
     }
 }
