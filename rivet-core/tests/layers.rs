@@ -23,6 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sync",
             "time",
             "envoy/protocol",
+            "envoy/ledger",
         ],
     ),
     (
