@@ -2,11 +2,14 @@
 //! `@rivetkit/engine-cli@2.3.19`, installed by the test): the engine's version check, the
 //! pool's runner config, and an envoy connection that the engine greets with `Init`, whose
 //! announced actor names it records, and which it keeps alive with pings the envoy answers,
-//! until another connection under the same envoy key replaces it.
+//! until another connection under the same envoy key replaces it; an actor created through the
+//! engine's API is started on the envoy, which acks the command and reports it running (the
+//! ledger's numbering), after which the engine marks it connectable.
 
 use rivet_core::envoy::connect::{
     EngineEndpoint, EnvoyError, EnvoySocket, check_engine, register_pool,
 };
+use rivet_core::envoy::ledger::Ledger;
 use rivet_core::envoy::protocol::{ToEnvoy, ToRivet};
 use rivet_envoy_protocol as p;
 use rivet_tests::support::engine::Engine;
@@ -77,4 +80,103 @@ async fn an_envoy_connects_to_the_pinned_engine_and_stays_connected() {
             other => panic!("the replaced envoy got {other:?}"),
         }
     }
+}
+
+/// Creates an actor of `name` in `pool` through the engine's API; returns the engine's answer.
+async fn create_actor(http: &reqwest::Client, engine: &Engine, name: &str, pool: &str) -> String {
+    let body = serde_json::json!({
+        "name": name,
+        "key": "ledger-key",
+        "runner_name_selector": pool,
+        "crash_policy": "sleep",
+    });
+    let response = http
+        .post(format!("{}/actors?namespace=default", engine.endpoint))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .within()
+        .await
+        .expect("create");
+    let status = response.status();
+    let text = response.text().within().await.expect("body");
+    assert!(status.is_success(), "{status}: {text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_starts_an_actor_on_the_envoy_which_reports_it_running() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let http = reqwest::Client::new();
+    let endpoint = EngineEndpoint::new(&engine.endpoint).pool("rust-ledger");
+    register_pool(&http, &endpoint)
+        .within()
+        .await
+        .expect("runner config");
+    let mut envoy = EnvoySocket::open(&endpoint, "envoy-ledger", 1, &["counter"])
+        .within()
+        .await
+        .expect("connected");
+    let mut ledger = Ledger::default();
+    let created = create_actor(&http, &engine, "counter", "rust-ledger").await;
+    // The engine sends StartActor (its command indexes start at 1); the envoy acks it and
+    // reports the actor Running as its generation's event 0.
+    let (actor_id, generation) = loop {
+        match envoy.next().within().await.expect("a message") {
+            ToEnvoy::ToEnvoyPing(ping) => envoy
+                .send(&ToRivet::ToRivetPong(p::ToRivetPong { ts: ping.ts }))
+                .within()
+                .await
+                .expect("pong"),
+            ToEnvoy::ToEnvoyCommands(commands) => {
+                let [command] = &commands[..] else {
+                    panic!("{commands:?}");
+                };
+                assert!(ledger.take_command(command));
+                let p::Command::CommandStartActor(start) = &command.inner else {
+                    panic!("{command:?}");
+                };
+                assert_eq!(&*start.config.name, "counter");
+                assert_eq!(start.config.key.as_deref(), Some("ledger-key"));
+                let c = &command.checkpoint;
+                break (c.actor_id.to_string(), c.generation);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(created.contains(&actor_id), "{created}");
+    let acks = ledger.command_acks().expect("an ack");
+    envoy
+        .send(&ToRivet::ToRivetAckCommands(acks))
+        .within()
+        .await
+        .expect("ack");
+    let running = ledger.event(
+        &actor_id,
+        generation,
+        p::Event::EventActorStateUpdate(p::EventActorStateUpdate {
+            state: p::ActorState::ActorStateRunning,
+        }),
+    );
+    assert_eq!(running.checkpoint.index, 0);
+    envoy
+        .send(&ToRivet::ToRivetEvents(vec![running]))
+        .within()
+        .await
+        .expect("events");
+    // The engine now routes to the actor: its record shows when it became connectable.
+    let url = format!(
+        "{}/actors?namespace=default&actor_ids={actor_id}",
+        engine.endpoint
+    );
+    eventually(|| {
+        let request = http.get(&url).send();
+        async move {
+            let body = request.await.ok()?.bytes().await.ok()?;
+            let body: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            body["actors"][0]["connectable_ts"].as_i64()
+        }
+    })
+    .await;
 }
