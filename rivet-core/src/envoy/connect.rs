@@ -216,6 +216,18 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Refuses a namespace, pool or envoy key that could not travel as it is in the connect URL's
+/// query (the engine's names are ASCII letters, digits, `-`, `_` and `.`), or of the wrong length.
+fn check_name(what: &str, value: &str, min: usize) -> Result<(), EnvoyError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if (min..=128).contains(&value.len()) && value.chars().all(allowed) {
+        return Ok(());
+    }
+    Err(EnvoyError::InvalidEndpoint(format!(
+        "the {what} `{value}` must be {min} to 128 ASCII letters, digits, `-`, `_` or `.`"
+    )))
+}
+
 fn socket_error(error: tokio_tungstenite::tungstenite::Error) -> EnvoyError {
     EnvoyError::Socket(Box::new(error))
 }
@@ -301,6 +313,13 @@ impl EnvoySocket {
         version: u32,
         actor_names: &[&str],
     ) -> Result<Self, EnvoyError> {
+        for (what, value) in [
+            ("namespace", engine.namespace.as_str()),
+            ("pool", &engine.pool),
+        ] {
+            check_name(what, value, 1)?;
+        }
+        check_name("envoy key", envoy_key, 3)?;
         let url = format!(
             "{}/envoys/connect?protocol_version={PROTOCOL_VERSION}&namespace={}&envoy_key={envoy_key}&version={version}&pool_name={}",
             engine.endpoint.replacen("http", "ws", 1),
@@ -312,9 +331,11 @@ impl EnvoySocket {
             Some(token) => format!("rivet, rivet_token.{token}"),
             None => "rivet".to_owned(),
         };
-        let protocols = protocols
-            .parse()
-            .map_err(|_| EnvoyError::Closed("the token is not a valid header value".to_owned()))?;
+        let protocols = protocols.parse().map_err(|_| {
+            EnvoyError::InvalidEndpoint(
+                "the token cannot be sent as a WebSocket subprotocol".to_owned(),
+            )
+        })?;
         request
             .headers_mut()
             .insert("sec-websocket-protocol", protocols);
@@ -415,6 +436,25 @@ mod tests {
         assert!(EngineEndpoint::parse("http://ns:t@h", Some("ns"), Some("t"), None).is_ok());
         let error = EngineEndpoint::parse("http://ns:t@h", None, Some("other"), None).unwrap_err();
         assert!(error.to_string().contains("RIVET_TOKEN"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn names_that_cannot_travel_in_the_connect_url_are_refused_before_connecting() {
+        // Nothing listens on port 9: a name check that let these through would fail later, with
+        // a socket error instead.
+        let engine = EngineEndpoint::new("http://127.0.0.1:9");
+        for (engine, key) in [
+            (engine.clone(), "ab"),
+            (engine.clone(), "a&b=c"),
+            (engine.clone().pool("p&x"), "envoy-a"),
+            (engine.clone().namespace(""), "envoy-a"),
+        ] {
+            let error = EnvoySocket::open(&engine, key, 1, &[]).await.unwrap_err();
+            assert!(
+                matches!(error, EnvoyError::InvalidEndpoint(_)),
+                "{key}: {error}"
+            );
+        }
     }
 
     #[test]
