@@ -74,6 +74,8 @@ pub mod server;
 pub mod storage;
 mod sync;
 mod time;
+#[cfg(any(feature = "server", feature = "engine"))]
+mod url;
 pub mod workflow;
 mod writes;
 

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "report",
             "sync",
             "time",
+            "url",
             "envoy/protocol",
             "envoy/ledger",
         ],

@@ -8,6 +8,8 @@ use rivet_envoy_protocol as p;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::url::percent_decode;
+
 use super::protocol::{
     EnvoyProtocolError, PROTOCOL_VERSION, ToEnvoy, ToRivet, check_engine_metadata, decode, encode,
 };
@@ -196,24 +198,6 @@ pub enum EnvoyError {
     /// The engine's endpoint (`RIVET_ENDPOINT` and its companions) is not usable.
     #[error("{0}")]
     InvalidEndpoint(String),
-}
-
-/// `%XX` escapes decoded; `None` for a broken escape or text that is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Refuses a namespace, pool or envoy key that could not travel as it is in the connect URL's

@@ -2,6 +2,7 @@
 //! `/gateway/{name}/...?rvt-*` (query), parsed without a URL parser so that the actor's own query
 //! parameters pass through byte for byte.
 
+use crate::url::percent_decode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -216,25 +217,6 @@ fn decode_input(value: &str) -> Result<Bytes, ActorError> {
     let revived = rivet_client::protocol::compat::revive_cbor(&bytes)
         .map_err(|e| QUERY_BAD_CBOR.with_message(format!("`rvt-input` is not valid CBOR: {e}")))?;
     Ok(Bytes::from(revived.into_owned()))
-}
-
-/// Decodes `%XX` escapes; `None` on a bad escape or invalid UTF-8.
-pub(crate) fn percent_decode(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Form decoding: `+` is a space, then percent-decoding.

@@ -23,6 +23,7 @@ use super::response::{HEADER_RAY_ID, error_response, ok_response, ray_id};
 use super::ws;
 use crate::mailbox::{ConnRef, Envelope, ReplyTo};
 use crate::registry::Registry;
+use crate::url::percent_decode;
 
 /// Resolves a gateway target to the registry's actor target.
 pub(crate) async fn actor_target(
@@ -140,11 +141,11 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
 
     let result = match (&method, path.as_str()) {
         (&Method::POST, p) if p.starts_with("/action/") => {
-            let name = gateway::percent_decode(&p["/action/".len()..]).unwrap_or_default();
+            let name = percent_decode(&p["/action/".len()..]).unwrap_or_default();
             http_action(&registry, parsed.target, name, request, encoding, &ray).await
         }
         (&Method::POST, p) if p == "/queue" || p.starts_with("/queue/") => {
-            let name = p.strip_prefix("/queue/").and_then(gateway::percent_decode);
+            let name = p.strip_prefix("/queue/").and_then(percent_decode);
             http_queue(&registry, parsed.target, name, request, encoding, &ray).await
         }
         (_, p) if p == "/request" || p.starts_with("/request/") || p.starts_with("/request?") => {

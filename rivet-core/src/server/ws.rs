@@ -10,13 +10,13 @@ use rivet_client::transport::{ConnMessage, ConnSender};
 use rivet_client::{ActorError, ActorTarget, codes};
 use tokio::sync::{mpsc, oneshot};
 
-use super::gateway::percent_decode;
 use super::request::params_from_json;
 use crate::config::ServerConfig;
 use crate::conn::ConnKind;
 use crate::mailbox::{ConnRef, Envelope, RawSocketEnvelope, ReplyTo};
 use crate::raw::{RawCommand, RawMessage};
 use crate::registry::Registry;
+use crate::url::percent_decode;
 
 /// The subprotocol the server always answers with (the client requires one).
 const PROTOCOL_RIVET: &str = "rivet";
