@@ -110,17 +110,21 @@ async fn a_run_loop_turn_closes_a_connection_with_its_reason(backend: Backend) {
     assert_eq!(reason.full_code(), "user.kicked");
 }
 
+/// The examples and `A` on SQLite in `dir`, with a 50 ms grace period, so that a shutdown cuts
+/// off a run loop that ignores its stop request; built again on the same `dir`, a restart.
+fn on_disk<A: rivet_core::Actor>(dir: &std::path::Path) -> Registry {
+    rivet_examples::registry()
+        .with::<A>()
+        .data_dir(dir)
+        .sleep_grace_period(Duration::from_millis(50))
+        .build()
+        .expect("registry")
+}
+
 #[tokio::test]
 async fn a_message_the_loop_did_not_complete_comes_back_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let build = || {
-        rivet_examples::registry()
-            .with::<Pipeline>()
-            .data_dir(dir.path())
-            .sleep_grace_period(Duration::from_millis(50))
-            .build()
-            .expect("registry")
-    };
+    let build = || on_disk::<Pipeline>(dir.path());
     let registry: Registry = build();
     let pipeline = registry.client().get_or_create::<Pipeline>(["cut-loop"]);
     pipeline
@@ -226,14 +230,7 @@ async fn try_next_returns_none_at_once_on_an_empty_queue(backend: Backend) {
 #[tokio::test]
 async fn acked_messages_are_gone_after_a_restart_and_held_ones_come_back() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let build = || {
-        rivet_examples::registry()
-            .with::<Batcher>()
-            .data_dir(dir.path())
-            .sleep_grace_period(Duration::from_millis(50))
-            .build()
-            .expect("registry")
-    };
+    let build = || on_disk::<Batcher>(dir.path());
     let registry: Registry = build();
     let batcher = registry.client().get_or_create::<Batcher>(["acks"]);
     batcher.send_items(1).within().await.unwrap();
