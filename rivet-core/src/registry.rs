@@ -103,6 +103,22 @@ impl Registry {
         }
     }
 
+    /// Starts an activation of an actor the engine placed here (runner mode).
+    #[cfg(feature = "engine")]
+    pub(crate) fn host_actor(&self, record: ActorRecord) -> Result<(), ActorError> {
+        self.guard.inner.wake(record).map(|_| ())
+    }
+
+    /// Asks an actor's activation to sleep after the messages it already has; `false` if it is
+    /// not awake (runner mode: the engine stops it).
+    #[cfg(feature = "engine")]
+    pub(crate) fn stop_actor(&self, id: &str) -> bool {
+        let live = self.guard.inner.live();
+        live.by_id
+            .get(id)
+            .is_some_and(|slot| slot.tx.send(Box::new(Envelope::Shutdown)).is_ok())
+    }
+
     /// Lifecycle events (wake, sleep, destroy) of every actor, from now on.
     pub fn lifecycle_events(&self) -> broadcast::Receiver<LifecycleEvent> {
         self.guard.inner.lifecycle.subscribe()

@@ -35,6 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "storage/memory",
             "storage/sqlite",
             "storage/held",
+            "envoy/journal",
         ],
     ),
     ("errors and queue messages", &["error", "message"]),
@@ -68,8 +69,18 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("host", &["host", "host/*"]),
     ("registry", &["registry", "registry/*"]),
-    ("engine runner", &["envoy", "envoy/connect"]),
     ("server", &["server", "server/*"]),
+    (
+        "engine runner",
+        &[
+            "envoy",
+            "envoy/connect",
+            "envoy/link",
+            "envoy/storage",
+            "envoy/session",
+            "envoy/tunnel",
+        ],
+    ),
     ("crate root", &["lib", "private"]),
 ];
 

@@ -6,15 +6,18 @@
 //! engine's API is started on the envoy, which acks the command and reports it running (the
 //! ledger's numbering), after which the engine marks it connectable.
 
+use rivet_core::envoy::Envoy;
 use rivet_core::envoy::connect::{
     EngineEndpoint, EnvoyError, EnvoySocket, check_engine, register_pool,
 };
 use rivet_core::envoy::ledger::Ledger;
 use rivet_core::envoy::protocol::{ToEnvoy, ToRivet};
+use rivet_core::prelude::Client;
 use rivet_envoy_protocol as p;
+use rivet_examples::counter::Counter;
 use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::check_node;
-use rivet_tests::{Within, eventually};
+use rivet_tests::{KvOutcome, KvStep, Store, Within, eventually};
 
 /// Reads the engine's next message, which must be a `Ping` (nothing else is due to an envoy
 /// without actors), answers it, and returns its timestamp.
@@ -179,4 +182,95 @@ async fn the_engine_starts_an_actor_on_the_envoy_which_reports_it_running() {
         }
     })
     .await;
+}
+
+/// Steps for the `store` actor and what they return, on any correct storage.
+fn kv_script() -> (Vec<KvStep>, Vec<KvOutcome>) {
+    let s = |v: &str| v.to_owned();
+    let entries = |pairs: &[(&str, &str)]| {
+        KvOutcome::Entries(pairs.iter().map(|(k, v)| (s(k), s(v))).collect())
+    };
+    let steps = vec![
+        KvStep::Put(s("a/1"), s("one")),
+        KvStep::Put(s("a/2"), s("two")),
+        KvStep::Put(s("a/3"), s("three")),
+        KvStep::Put(s("b"), s("bee")),
+        KvStep::Delete(s("a/2")),
+        KvStep::Get(s("a/1")),
+        KvStep::Get(s("a/2")),
+        KvStep::List(s("a/"), None, false),
+        KvStep::List(s("a/"), Some(1), true),
+        KvStep::ListRange(s("a/1"), s("b"), None, false),
+    ];
+    let outcomes = vec![
+        KvOutcome::Done,
+        KvOutcome::Done,
+        KvOutcome::Done,
+        KvOutcome::Done,
+        KvOutcome::Done,
+        KvOutcome::Value(Some(s("one"))),
+        KvOutcome::Value(None),
+        entries(&[("a/1", "one"), ("a/3", "three")]),
+        entries(&[("a/3", "three")]),
+        entries(&[("a/1", "one"), ("a/3", "three")]),
+    ];
+    (steps, outcomes)
+}
+
+/// The same steps after a restart read what the first turn committed.
+fn kv_reads() -> Vec<KvStep> {
+    vec![
+        KvStep::List(String::new(), None, false),
+        KvStep::ListRange("a/2".to_owned(), "a/9".to_owned(), None, true),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actors_run_on_the_engine_keep_their_storage_in_its_kv_and_move_on_shutdown() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let endpoint = EngineEndpoint::new(&engine.endpoint);
+    let start = || Envoy::start(rivet_examples::registry().with::<Store>(), endpoint.clone());
+    let first = start().within().await.expect("first envoy");
+    let client = Client::new(engine.endpoint.clone());
+    // Through the engine's gateway: the engine creates the actor, starts it on the envoy and
+    // tunnels the calls to it.
+    let counter = client.get_or_create::<Counter>(["engine"]);
+    assert_eq!(counter.increment(5).within().await.expect("increment"), 5);
+    assert_eq!(counter.increment(2).within().await.expect("increment"), 7);
+    let store = client.get_or_create::<Store>(["engine"]);
+    let (steps, outcomes) = kv_script();
+    assert_eq!(
+        store.script(steps, false).within().await.expect("script"),
+        outcomes
+    );
+    store.put_many(120).within().await.expect("put_many");
+    // A turn that fails writes nothing.
+    let error = store
+        .script(vec![KvStep::Put("a/9".to_owned(), "nine".to_owned())], true)
+        .within()
+        .await
+        .expect_err("fails");
+    assert_eq!(error.full_code(), "user.failed", "{error}");
+
+    // A second envoy joins; the first stops: the engine moves the actors to the second, where
+    // they wake from the engine's KV.
+    let second = start().within().await.expect("second envoy");
+    first.shutdown().within().await;
+    assert_eq!(counter.get_count().within().await.expect("count"), 7);
+    let read = store
+        .script(kv_reads(), false)
+        .within()
+        .await
+        .expect("reads");
+    let KvOutcome::Entries(all) = &read[0] else {
+        panic!("{read:?}");
+    };
+    assert_eq!(all.len(), 2 + 1 + 120, "{:?}", &all[..5.min(all.len())]);
+    assert_eq!(
+        read[1],
+        KvOutcome::Entries(vec![("a/3".to_owned(), "three".to_owned())])
+    );
+    assert_eq!(second.registry().awake_count(), 2);
+    second.shutdown().within().await;
 }

@@ -195,6 +195,9 @@ pub enum EnvoyError {
     /// A frame could not be written or read, or the engine speaks another protocol.
     #[error(transparent)]
     Protocol(#[from] EnvoyProtocolError),
+    /// The registry could not be built.
+    #[error(transparent)]
+    Build(#[from] crate::error::BuildError),
     /// The engine's endpoint (`RIVET_ENDPOINT` and its companions) is not usable.
     #[error("{0}")]
     InvalidEndpoint(String),
@@ -372,19 +375,63 @@ impl EnvoySocket {
 
     /// The engine's next message; WebSocket pings are answered by the socket itself.
     pub async fn next(&mut self) -> Result<ToEnvoy, EnvoyError> {
-        loop {
-            match self.socket.next().await {
-                Some(Ok(Message::Binary(frame))) => return Ok(decode(frame)?),
-                Some(Ok(Message::Close(frame))) => {
-                    let reason = frame.map_or_else(String::new, |f| {
-                        format!("{} {}", u16::from(f.code), f.reason)
-                    });
-                    return Err(EnvoyError::Closed(reason));
-                }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => return Err(socket_error(error)),
-                None => return Err(EnvoyError::Closed("the socket ended".to_owned())),
+        next_message(&mut self.socket).await
+    }
+
+    /// Splits the connection so that reading and writing proceed independently.
+    pub(crate) fn split(self) -> (EnvoyWriter, EnvoyReader) {
+        let (sink, stream) = self.socket.split();
+        (EnvoyWriter(sink), EnvoyReader(stream))
+    }
+}
+
+/// The writing half of an [`EnvoySocket`].
+#[derive(Debug)]
+pub(crate) struct EnvoyWriter(futures_util::stream::SplitSink<Socket, Message>);
+
+impl EnvoyWriter {
+    /// Sends one message.
+    pub(crate) async fn send(&mut self, message: &ToRivet) -> Result<(), EnvoyError> {
+        let frame = encode(message)?;
+        self.0
+            .send(Message::Binary(frame.into()))
+            .await
+            .map_err(socket_error)
+    }
+
+    /// Closes the connection.
+    pub(crate) async fn close(&mut self) -> Result<(), EnvoyError> {
+        self.0.close().await.map_err(socket_error)
+    }
+}
+
+/// The reading half of an [`EnvoySocket`].
+#[derive(Debug)]
+pub(crate) struct EnvoyReader(futures_util::stream::SplitStream<Socket>);
+
+impl EnvoyReader {
+    /// The engine's next message. Cancel-safe: a message is never half read.
+    pub(crate) async fn next(&mut self) -> Result<ToEnvoy, EnvoyError> {
+        next_message(&mut self.0).await
+    }
+}
+
+async fn next_message<S>(socket: &mut S) -> Result<ToEnvoy, EnvoyError>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Binary(frame))) => return Ok(decode(frame)?),
+            Some(Ok(Message::Close(frame))) => {
+                let reason = frame.map_or_else(String::new, |f| {
+                    format!("{} {}", u16::from(f.code), f.reason)
+                });
+                return Err(EnvoyError::Closed(reason));
             }
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(socket_error(error)),
+            None => return Err(EnvoyError::Closed("the socket ended".to_owned())),
         }
     }
 }

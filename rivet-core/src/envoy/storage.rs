@@ -1,0 +1,413 @@
+//! Actor storage on the engine's KV: the [`Storage`] of a registry in runner mode. The engine
+//! owns the actors (it creates them, starts them on an envoy, keeps their KV); this storage knows
+//! the actors the engine started on this envoy, and sends each one's reads and writes as KV
+//! requests over the envoy connection, one at a time per actor, in order, each batch made atomic
+//! by the journal (`journal.rs`). Reads queue behind the writes before them, so a read never
+//! sees half of a batch.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use bytes::Bytes;
+use rivet_client::ActorKey;
+use rivet_client::transport::BoxFuture;
+use rivet_envoy_protocol as p;
+use tokio::sync::{mpsc, oneshot};
+
+use super::journal::{self, JOURNAL, Step};
+use super::link::Link;
+use crate::storage::{
+    ActorRecord, Commit, KeyRange, Lookup, NewActor, Storage, StorageError, prefix_end,
+};
+use crate::sync::lock;
+
+/// The storage of the actors the engine started on this envoy.
+#[derive(Debug)]
+pub(crate) struct EngineStorage {
+    link: Link,
+    actors: Mutex<HashMap<String, Hosted>>,
+    next_storage_id: AtomicI64,
+}
+
+#[derive(Debug)]
+struct Hosted {
+    record: ActorRecord,
+    generation: u32,
+    ops: mpsc::UnboundedSender<Op>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
+
+enum Op {
+    Get(Bytes, Reply<Option<Bytes>>),
+    Scan(OwnedRange, Reply<Vec<(Bytes, Bytes)>>),
+    Commit(Commit),
+    Drop(Reply<()>),
+}
+
+struct OwnedRange {
+    start: Bytes,
+    end: Option<Bytes>,
+    limit: Option<usize>,
+    reverse: bool,
+}
+
+impl EngineStorage {
+    pub(crate) fn new(link: Link) -> Self {
+        Self {
+            link,
+            actors: Mutex::new(HashMap::new()),
+            next_storage_id: AtomicI64::new(1),
+        }
+    }
+
+    /// Takes on an actor the engine started here as `generation`, in connection `epoch`; its
+    /// first KV work is to finish or drop a batch a crash left half written. Returns its record.
+    pub(crate) fn host(
+        &self,
+        actor_id: &str,
+        generation: u32,
+        config: &p::ActorConfig,
+        epoch: u64,
+    ) -> ActorRecord {
+        let record = ActorRecord {
+            id: actor_id.to_owned(),
+            storage_id: self.next_storage_id.fetch_add(1, Ordering::Relaxed),
+            name: config.name.to_string(),
+            key: config
+                .key
+                .as_deref()
+                .map_or_else(ActorKey::default, ActorKey::deserialize),
+            input: config.input.clone(),
+            created_at_ms: config.create_ts,
+        };
+        let (ops, rx) = mpsc::unbounded_channel();
+        tokio::spawn(serve(self.link.clone(), epoch, actor_id.to_owned(), rx));
+        let hosted = Hosted {
+            record: record.clone(),
+            generation,
+            ops,
+        };
+        lock(&self.actors).insert(actor_id.to_owned(), hosted);
+        record
+    }
+
+    /// Forgets an actor (stopped, or fenced off); its queued reads and writes fail. Returns its
+    /// record and generation if it was here.
+    pub(crate) fn unhost(&self, actor_id: &str) -> Option<(ActorRecord, u32)> {
+        lock(&self.actors)
+            .remove(actor_id)
+            .map(|hosted| (hosted.record, hosted.generation))
+    }
+
+    /// The generation an actor runs as here.
+    pub(crate) fn generation(&self, actor_id: &str) -> Option<u32> {
+        lock(&self.actors).get(actor_id).map(|h| h.generation)
+    }
+
+    /// Every actor hosted here, with its generation.
+    pub(crate) fn hosted(&self) -> Vec<(String, u32)> {
+        lock(&self.actors)
+            .iter()
+            .map(|(id, hosted)| (id.clone(), hosted.generation))
+            .collect()
+    }
+
+    fn send(&self, storage_id: i64, op: Op) -> Result<(), Op> {
+        let actors = lock(&self.actors);
+        match actors.values().find(|h| h.record.storage_id == storage_id) {
+            Some(hosted) => hosted.ops.send(op).map_err(|e| e.0),
+            None => Err(op),
+        }
+    }
+
+    fn ask<T: Send + 'static>(
+        &self,
+        storage_id: i64,
+        op: impl FnOnce(Reply<T>) -> Op,
+    ) -> BoxFuture<'_, Result<T, StorageError>> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.send(storage_id, op(reply)).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StorageError::Closed);
+            }
+            answer.await.map_err(|_| StorageError::Closed)?
+        })
+    }
+}
+
+impl Storage for EngineStorage {
+    fn lookup<'a>(
+        &'a self,
+        lookup: Lookup<'a>,
+    ) -> BoxFuture<'a, Result<Option<ActorRecord>, StorageError>> {
+        let actors = lock(&self.actors);
+        let found = match lookup {
+            Lookup::Id(id) => actors.get(id).map(|h| h.record.clone()),
+            Lookup::Addr(name, key) => actors
+                .values()
+                .find(|h| h.record.name == name && &h.record.key == key)
+                .map(|h| h.record.clone()),
+        };
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn create(&self, actor: NewActor) -> BoxFuture<'_, Result<(ActorRecord, bool), StorageError>> {
+        let error = StorageError::backend(
+            "creating an actor",
+            format!(
+                "on a Rivet Engine, actors are created through the engine (`{}` with key {:?} is \
+                 not running on this envoy)",
+                actor.name, actor.key
+            ),
+        );
+        Box::pin(std::future::ready(Err(error)))
+    }
+
+    fn destroy(&self, storage_id: i64) -> BoxFuture<'_, Result<(), StorageError>> {
+        self.ask(storage_id, Op::Drop)
+    }
+
+    fn get<'a>(
+        &'a self,
+        storage_id: i64,
+        key: &'a [u8],
+    ) -> BoxFuture<'a, Result<Option<Bytes>, StorageError>> {
+        self.ask(storage_id, |reply| {
+            Op::Get(Bytes::copy_from_slice(key), reply)
+        })
+    }
+
+    fn scan_range<'a>(
+        &'a self,
+        storage_id: i64,
+        range: KeyRange<'a>,
+    ) -> BoxFuture<'a, Result<Vec<(Bytes, Bytes)>, StorageError>> {
+        let range = OwnedRange {
+            start: Bytes::copy_from_slice(range.start),
+            end: range.end.map(Bytes::copy_from_slice),
+            limit: range.limit,
+            reverse: range.reverse,
+        };
+        self.ask(storage_id, |reply| Op::Scan(range, reply))
+    }
+
+    fn list_actors<'a>(
+        &'a self,
+        name: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
+        let mut found: Vec<ActorRecord> = lock(&self.actors)
+            .values()
+            .filter(|h| h.record.name == name)
+            .map(|h| h.record.clone())
+            .collect();
+        found.sort_by_key(|record| record.created_at_ms);
+        found.truncate(limit);
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn actors_with_prefix<'a>(
+        &'a self,
+        _prefix: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
+        // The engine starts the actors with work waiting (their alarms); nothing to resume here.
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    fn commit(&self, commit: Commit) {
+        if let Err(Op::Commit(commit)) = self.send(commit.actor, Op::Commit(commit)) {
+            (commit.done)(Err(StorageError::Closed));
+        }
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// One actor's KV work, in order: first the journal a crash may have left, then each read and
+/// write as it comes. After a failed write nothing more is written (the batch is poisoned).
+async fn serve(link: Link, epoch: u64, actor_id: String, mut ops: mpsc::UnboundedReceiver<Op>) {
+    let kv = ActorKv {
+        link,
+        epoch,
+        actor_id,
+    };
+    let mut broken = kv.recover().await.err();
+    if let Some(error) = &broken {
+        tracing::error!(actor = %kv.actor_id, %error, "the actor's journal could not be replayed");
+    }
+    while let Some(op) = ops.recv().await {
+        fn failed<T>() -> Result<T, StorageError> {
+            Err(StorageError::backend(
+                "the engine's KV",
+                "an earlier request of this actor failed",
+            ))
+        }
+        match op {
+            Op::Get(key, reply) => {
+                let result = match broken {
+                    Some(_) => failed(),
+                    None => kv.get(key).await,
+                };
+                let _ = reply.send(result);
+            }
+            Op::Scan(range, reply) => {
+                let result = match broken {
+                    Some(_) => failed(),
+                    None => kv.scan(range).await,
+                };
+                let _ = reply.send(result);
+            }
+            Op::Drop(reply) => {
+                let _ = reply.send(kv.drop_all().await);
+            }
+            Op::Commit(commit) => {
+                let poisoned = commit.poisoned.load(Ordering::Acquire) || broken.is_some();
+                let result = if poisoned {
+                    Err(StorageError::Poisoned)
+                } else {
+                    kv.commit(&commit.batch).await
+                };
+                if let Err(error) = &result
+                    && !poisoned
+                {
+                    commit.poisoned.store(true, Ordering::Release);
+                    broken = Some(StorageError::backend("the engine's KV", error.to_string()));
+                }
+                (commit.done)(result);
+            }
+        }
+    }
+}
+
+struct ActorKv {
+    link: Link,
+    epoch: u64,
+    actor_id: String,
+}
+
+impl ActorKv {
+    async fn request(&self, data: p::KvRequestData) -> Result<p::KvResponseData, StorageError> {
+        let what = "the engine's KV";
+        match self.link.kv(self.epoch, &self.actor_id, data).await {
+            Ok(p::KvResponseData::KvErrorResponse(error)) => {
+                Err(StorageError::backend(what, error.message.to_string()))
+            }
+            Ok(response) => Ok(response),
+            Err(failure) => Err(StorageError::backend(what, failure)),
+        }
+    }
+
+    async fn get(&self, key: Bytes) -> Result<Option<Bytes>, StorageError> {
+        let request = p::KvGetRequest { keys: vec![key] };
+        match self
+            .request(p::KvRequestData::KvGetRequest(request))
+            .await?
+        {
+            p::KvResponseData::KvGetResponse(found) => Ok(found.values.into_iter().next()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn list(&self, request: p::KvListRequest) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        match self
+            .request(p::KvRequestData::KvListRequest(request))
+            .await?
+        {
+            p::KvResponseData::KvListResponse(found) => Ok(found
+                .keys
+                .into_iter()
+                .zip(found.values)
+                .filter(|(key, _)| !key.starts_with(JOURNAL))
+                .collect()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn scan(&self, range: OwnedRange) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        // A range with no end ends before the journal, which no scan of the runtime's reaches.
+        let end = range.end.unwrap_or_else(|| Bytes::from_static(JOURNAL));
+        let query = p::KvListQuery::KvListRangeQuery(p::KvListRangeQuery {
+            start: range.start,
+            end,
+            exclusive: true,
+        });
+        self.list(p::KvListRequest {
+            query,
+            reverse: Some(range.reverse),
+            limit: range.limit.map(|l| u64::try_from(l).unwrap_or(u64::MAX)),
+        })
+        .await
+    }
+
+    async fn step(&self, step: Step) -> Result<(), StorageError> {
+        let data = match step {
+            Step::Put(entries) => {
+                let (keys, values) = entries.into_iter().unzip();
+                p::KvRequestData::KvPutRequest(p::KvPutRequest { keys, values })
+            }
+            Step::Delete(keys) => p::KvRequestData::KvDeleteRequest(p::KvDeleteRequest { keys }),
+            Step::DropJournal => {
+                let end = prefix_end(JOURNAL).unwrap_or_default();
+                p::KvRequestData::KvDeleteRangeRequest(p::KvDeleteRangeRequest {
+                    start: Bytes::from_static(JOURNAL),
+                    end: end.into(),
+                })
+            }
+        };
+        self.request(data).await.map(|_| ())
+    }
+
+    async fn commit(&self, batch: &crate::storage::Batch) -> Result<(), StorageError> {
+        let steps = journal::plan(batch)
+            .map_err(|error| StorageError::backend("a turn's writes", error))?;
+        for step in steps {
+            self.step(step).await?;
+        }
+        Ok(())
+    }
+
+    async fn recover(&self) -> Result<(), StorageError> {
+        let query = p::KvListQuery::KvListPrefixQuery(p::KvListPrefixQuery {
+            key: Bytes::from_static(JOURNAL),
+        });
+        let request = p::KvListRequest {
+            query,
+            reverse: None,
+            limit: None,
+        };
+        let entries = match self
+            .request(p::KvRequestData::KvListRequest(request))
+            .await?
+        {
+            p::KvResponseData::KvListResponse(found) => {
+                found.keys.into_iter().zip(found.values).collect::<Vec<_>>()
+            }
+            other => return Err(unexpected(&other)),
+        };
+        let steps = journal::recover(&entries).map_err(StorageError::corrupt)?;
+        if !steps.is_empty() {
+            tracing::info!(actor = %self.actor_id, "finishing a batch a crash interrupted");
+        }
+        for step in steps {
+            self.step(step).await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_all(&self) -> Result<(), StorageError> {
+        self.request(p::KvRequestData::KvDropRequest)
+            .await
+            .map(|_| ())
+    }
+}
+
+fn unexpected(response: &p::KvResponseData) -> StorageError {
+    StorageError::corrupt(format!(
+        "the engine answered a KV request with {response:?}"
+    ))
+}
