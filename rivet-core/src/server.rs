@@ -30,6 +30,11 @@ mod response;
 mod routes;
 mod ws;
 
+#[cfg(feature = "engine")]
+pub(crate) use routes::tunnelled_socket;
+#[cfg(feature = "engine")]
+pub(crate) use ws::ServerSocket;
+
 /// The default address of `Registry::serve`, the port the official client expects.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6420";
 

@@ -6,6 +6,7 @@
 //! engine's API is started on the envoy, which acks the command and reports it running (the
 //! ledger's numbering), after which the engine marks it connectable.
 
+use rivet_core::codes;
 use rivet_core::envoy::Envoy;
 use rivet_core::envoy::connect::{
     EngineEndpoint, EnvoyError, EnvoySocket, check_engine, register_pool,
@@ -238,6 +239,23 @@ async fn actors_run_on_the_engine_keep_their_storage_in_its_kv_and_move_on_shutd
     let counter = client.get_or_create::<Counter>(["engine"]);
     assert_eq!(counter.increment(5).within().await.expect("increment"), 5);
     assert_eq!(counter.increment(2).within().await.expect("increment"), 7);
+    // A connection: its WebSocket tunnelled frame by frame, actions and events in order.
+    let conn = client
+        .get_or_create::<Counter>(["engine-ws"])
+        .connect()
+        .within()
+        .await
+        .expect("connects");
+    let (tx, mut counts) = tokio::sync::mpsc::unbounded_channel();
+    conn.on_new_count(move |n| {
+        let _ = tx.send(n);
+    });
+    for amount in [1, 2, 3] {
+        conn.increment(amount).within().await.expect("increment");
+    }
+    for expected in [1, 3, 6] {
+        assert_eq!(counts.recv().within().await, Some(expected));
+    }
     let store = client.get_or_create::<Store>(["engine"]);
     let (steps, outcomes) = kv_script();
     assert_eq!(
@@ -271,6 +289,21 @@ async fn actors_run_on_the_engine_keep_their_storage_in_its_kv_and_move_on_shutd
         read[1],
         KvOutcome::Entries(vec![("a/3".to_owned(), "three".to_owned())])
     );
-    assert_eq!(second.registry().awake_count(), 2);
+    // The connection follows its actor: the client reconnects after the close that moved it
+    // (an action sent before it saw the close fails with it).
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match conn.increment(4).within().await {
+            Ok(count) => break assert_eq!(count, 10),
+            Err(error)
+                if attempts < 3
+                    && (error.is(codes::GOING_AWAY) || error.is(codes::CONNECTION_CLOSED)) => {}
+            Err(error) => panic!("attempt {attempts}: {error}"),
+        }
+    }
+    assert_eq!(counts.recv().within().await, Some(10));
+    assert_eq!(second.registry().awake_count(), 3);
+    drop(conn);
     second.shutdown().within().await;
 }

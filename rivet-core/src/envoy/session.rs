@@ -21,7 +21,7 @@ use super::ledger::Ledger;
 use super::link::{KvFailure, Link, Outgoing};
 use super::protocol::{ToEnvoy, ToRivet};
 use super::storage::EngineStorage;
-use super::tunnel::Tunnel;
+use super::tunnel::{Target, Tunnel};
 use crate::lifecycle::{LifecycleEvent, LifecycleKind};
 use crate::registry::Registry;
 
@@ -212,10 +212,18 @@ impl Session {
                 }
             }
             ToEnvoy::ToEnvoyTunnelMessage(message) => {
-                let max = usize::try_from(self.init.max_response_payload_size)
-                    .unwrap_or(usize::MAX)
-                    .max(1);
-                self.tunnel.handle(message, &self.router, &self.link, max);
+                let target = Target {
+                    router: &self.router,
+                    registry: &self.registry,
+                    link: &self.link,
+                    max_body: usize::try_from(self.init.max_response_payload_size)
+                        .unwrap_or(usize::MAX)
+                        .max(1),
+                };
+                let storage = &self.storage;
+                self.tunnel.handle(message, &target, |actor| {
+                    storage.generation(actor).is_some()
+                });
             }
             other => tracing::debug!(?other, "ignored an engine message"),
         }

@@ -163,6 +163,59 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
 
 type RouteResult = Result<Response, ActorError>;
 
+/// A WebSocket the engine's gateway tunnelled to actor `actor_id` (runner mode), at `path`
+/// (after the actor, with its query): `/connect` or `/websocket/*`, as on the embedded server.
+#[cfg(feature = "engine")]
+pub(crate) async fn tunnelled_socket(
+    registry: Registry,
+    actor_id: &str,
+    path: &str,
+    headers: http::HeaderMap,
+    mut socket: impl ws::ServerSocket,
+) {
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path, None),
+    };
+    let parsed = gateway::parse(&format!("{actor_id}{path}"), query);
+    let target = match parsed {
+        Ok(parsed) => actor_target(&registry, parsed.target)
+            .await
+            .map(|target| (target, parsed.path, parsed.query)),
+        Err(error) => Err(error),
+    };
+    let (target, path, query) = match target {
+        Ok(found) => found,
+        Err(error) => return ws::close(&mut socket, 1011, &error.full_code()).await,
+    };
+    if path == "/connect" {
+        let handshake = ws::handshake(&headers);
+        return ws::run_connection(registry, target, socket, handshake).await;
+    }
+    let Some(raw_path) = path.strip_prefix("/websocket") else {
+        return ws::close(&mut socket, 1011, &NO_ROUTE.error().full_code()).await;
+    };
+    let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
+    let mut request = http::Request::builder().method(Method::GET).uri(raw_path);
+    if let Some(map) = request.headers_mut() {
+        *map = headers;
+    }
+    match request.body(()) {
+        Ok(request) => {
+            let (parts, ()) = request.into_parts();
+            ws::run_raw(
+                registry,
+                target,
+                socket,
+                parts,
+                format!("{raw_path}{query}"),
+            )
+            .await;
+        }
+        Err(_) => ws::close(&mut socket, 1011, "actor.invalid_request").await,
+    }
+}
+
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ActorError> {
     to_bytes(body, limit).await.map_err(|_| {
         codes::INCOMING_TOO_LONG

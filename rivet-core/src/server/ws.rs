@@ -18,6 +18,25 @@ use crate::raw::{RawCommand, RawMessage};
 use crate::registry::Registry;
 use crate::url::percent_decode;
 
+/// A WebSocket as the routes drive it: axum's, or one the engine tunnels to an envoy (runner
+/// mode), so both run the same connection code.
+pub(crate) trait ServerSocket: Send + 'static {
+    /// The next message; `None` once the socket is gone.
+    fn recv(&mut self) -> impl Future<Output = Option<Result<Message, axum::Error>>> + Send;
+    /// Sends one message.
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), axum::Error>> + Send;
+}
+
+impl ServerSocket for WebSocket {
+    fn recv(&mut self) -> impl Future<Output = Option<Result<Message, axum::Error>>> + Send {
+        WebSocket::recv(self)
+    }
+
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), axum::Error>> + Send {
+        WebSocket::send(self, message)
+    }
+}
+
 /// The subprotocol the server always answers with (the client requires one).
 const PROTOCOL_RIVET: &str = "rivet";
 const PROTOCOL_ENCODING: &str = "rivet_encoding.";
@@ -35,12 +54,12 @@ fn subprotocols(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// What the handshake asked for.
-struct Handshake {
+pub(crate) struct Handshake {
     encoding: Result<Encoding, String>,
     params: Result<Option<Bytes>, ActorError>,
 }
 
-fn handshake(headers: &HeaderMap) -> Handshake {
+pub(crate) fn handshake(headers: &HeaderMap) -> Handshake {
     let protocols = subprotocols(headers);
     let encoding = match protocols
         .iter()
@@ -78,7 +97,7 @@ pub(crate) fn connect(
         .on_upgrade(move |socket| run_connection(registry, target, socket, handshake))
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+pub(crate) async fn close(socket: &mut impl ServerSocket, code: u16, reason: &str) {
     // The close reason is limited to 123 bytes.
     let mut reason = reason.to_owned();
     while reason.len() > 123 {
@@ -92,7 +111,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
         .await;
 }
 
-async fn send_frame(socket: &mut WebSocket, frame: Frame) -> bool {
+async fn send_frame(socket: &mut impl ServerSocket, frame: Frame) -> bool {
     let message = match frame {
         Frame::Text(text) => Message::Text(text.into()),
         Frame::Binary(bytes) => Message::Binary(bytes.into()),
@@ -111,10 +130,10 @@ fn encode(message: &ToClient, encoding: Encoding) -> Option<Frame> {
     }
 }
 
-async fn run_connection(
+pub(crate) async fn run_connection(
     registry: Registry,
     target: ActorTarget,
-    mut socket: WebSocket,
+    mut socket: impl ServerSocket,
     handshake: Handshake,
 ) {
     let encoding = match handshake.encoding {
@@ -211,7 +230,7 @@ impl Connection {
     /// Relays until either side closes.
     async fn relay(
         &self,
-        socket: &mut WebSocket,
+        socket: &mut impl ServerSocket,
         mut events: mpsc::UnboundedReceiver<ConnMessage>,
     ) {
         loop {
@@ -240,7 +259,7 @@ impl Connection {
 
     /// Passes one client message to the actor; returns whether the socket stays open (an
     /// oversized or malformed message closes it).
-    async fn pass_on(&self, socket: &mut WebSocket, payload: &[u8]) -> bool {
+    async fn pass_on(&self, socket: &mut impl ServerSocket, payload: &[u8]) -> bool {
         if payload.len() > self.config.max_incoming_message_size {
             close(socket, 1011, "message.incoming_too_long").await;
             return false;
@@ -280,7 +299,7 @@ impl Connection {
 
 /// Writes one message from the actor; returns whether the socket stays open.
 async fn deliver(
-    socket: &mut WebSocket,
+    socket: &mut impl ServerSocket,
     message: ConnMessage,
     encoding: Encoding,
     limit: usize,
@@ -363,10 +382,10 @@ pub(crate) fn raw(
         .on_upgrade(move |socket| run_raw(registry, target, socket, parts, uri))
 }
 
-async fn run_raw(
+pub(crate) async fn run_raw(
     registry: Registry,
     target: ActorTarget,
-    mut socket: WebSocket,
+    mut socket: impl ServerSocket,
     parts: http::request::Parts,
     uri: String,
 ) {
