@@ -1,4 +1,5 @@
-//! The crash tests' server child process (`src/bin/crash_server.rs`).
+//! The child processes of the crash and runner-mode tests (`src/bin/crash_server.rs`,
+//! `src/bin/envoy_server.rs`).
 
 use std::io::BufRead as _;
 use std::path::Path;
@@ -23,7 +24,14 @@ impl ServerProcess {
     /// Starts `command`, a server's binary with its arguments and environment (a test that
     /// picks the durability or loads the power-loss shim); returns it with its endpoint once
     /// it listens.
-    pub async fn spawn(mut command: Command) -> (Self, String) {
+    pub async fn spawn(command: Command) -> (Self, String) {
+        let (server, line) = Self::spawn_announced(command).await;
+        (server, format!("http://{line}"))
+    }
+
+    /// Starts `command` and returns it with the first line it prints (what it announces once
+    /// it is ready: an address, an envoy key).
+    pub async fn spawn_announced(mut command: Command) -> (Self, String) {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -47,7 +55,23 @@ impl ServerProcess {
             !line.trim().is_empty(),
             "the server exited before listening"
         );
-        (server, format!("http://{}", line.trim()))
+        (server, line.trim().to_owned())
+    }
+
+    /// Sends SIGTERM (a graceful stop) and waits until it exited; returns whether it exited
+    /// successfully.
+    pub async fn terminate(&mut self) -> bool {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let mut child = std::mem::replace(
+            &mut self.0,
+            Command::new("true").spawn().expect("a placeholder process"),
+        );
+        let status = within(tokio::task::spawn_blocking(move || child.wait()))
+            .await
+            .expect("the waiting task");
+        status.is_ok_and(|s| s.success())
     }
 
     /// Kills it (SIGKILL on Unix) and waits for it.
