@@ -92,6 +92,7 @@ impl Envoy {
             pending_kv: std::collections::HashMap::new(),
             next_kv: 0,
             stopping: std::collections::HashMap::new(),
+            dropped: std::collections::HashMap::new(),
             init: socket.init.clone(),
         };
         let task = tokio::spawn(session.run(socket, outgoing, stopped));

@@ -130,6 +130,9 @@ pub(crate) enum Envelope {
     },
     /// The registry is shutting down: sleep after the messages before this one.
     Shutdown,
+    /// Sleep after the messages before this one, as an idle actor does (runner mode: the engine
+    /// stops the actor here, to start it again later or elsewhere).
+    Sleep,
 }
 
 impl Envelope {
@@ -155,7 +158,8 @@ impl Envelope {
             Self::Subscribe { .. }
             | Self::Disconnect { .. }
             | Self::RawSocket(_)
-            | Self::Shutdown => {}
+            | Self::Shutdown
+            | Self::Sleep => {}
         }
     }
 }

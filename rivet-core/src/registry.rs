@@ -116,7 +116,7 @@ impl Registry {
         let live = self.guard.inner.live();
         live.by_id
             .get(id)
-            .is_some_and(|slot| slot.tx.send(Box::new(Envelope::Shutdown)).is_ok())
+            .is_some_and(|slot| slot.tx.send(Box::new(Envelope::Sleep)).is_ok())
     }
 
     /// Lifecycle events (wake, sleep, destroy) of every actor, from now on.

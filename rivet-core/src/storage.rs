@@ -274,6 +274,14 @@ pub trait Storage: Send + Sync + Debug + 'static {
         None
     }
 
+    /// Takes the alarm of an actor going to sleep (`at_ms`, ms since the epoch; `None`: no
+    /// alarm) and returns `true` if the backend's host wakes the actor itself then (the Rivet
+    /// Engine does); `false` (the default) leaves the alarm to the registry.
+    fn alarm(&self, storage_id: i64, at_ms: Option<i64>) -> bool {
+        let _ = (storage_id, at_ms);
+        false
+    }
+
     /// Commits everything submitted so far and stops accepting writes.
     fn close(&self) -> BoxFuture<'_, Result<(), StorageError>>;
 }

@@ -18,7 +18,10 @@ use rivet_envoy_protocol as p;
 use rivet_examples::counter::Counter;
 use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::check_node;
-use rivet_tests::{KvOutcome, KvStep, Store, Within, eventually};
+use std::time::Duration;
+
+use rivet_core::{LifecycleEvent, LifecycleKind};
+use rivet_tests::{KvOutcome, KvStep, Store, Timer, Within, eventually, fired};
 
 /// Reads the engine's next message, which must be a `Ping` (nothing else is due to an envoy
 /// without actors), answers it, and returns its timestamp.
@@ -306,4 +309,113 @@ async fn actors_run_on_the_engine_keep_their_storage_in_its_kv_and_move_on_shutd
     assert_eq!(second.registry().awake_count(), 3);
     drop(conn);
     second.shutdown().within().await;
+}
+
+/// The engine's record of an actor.
+async fn engine_actor(http: &reqwest::Client, engine: &Engine, id: &str) -> serde_json::Value {
+    let url = format!(
+        "{}/actors?namespace=default&actor_ids={id}",
+        engine.endpoint
+    );
+    let body = http
+        .get(url)
+        .send()
+        .within()
+        .await
+        .expect("actors")
+        .bytes()
+        .within()
+        .await
+        .expect("body");
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    body["actors"][0].clone()
+}
+
+/// The next lifecycle event of `kind`, skipping others.
+async fn next_event(
+    events: &mut tokio::sync::broadcast::Receiver<LifecycleEvent>,
+    kind: LifecycleKind,
+) -> LifecycleEvent {
+    loop {
+        let event = events.recv().within().await.expect("an event");
+        if event.kind == kind {
+            return event;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_actor_sleeps_through_the_engine_and_wakes_from_its_kv() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let builder = rivet_examples::registry().sleep_timeout(Duration::from_millis(200));
+    let envoy = Envoy::start(builder, EngineEndpoint::new(&engine.endpoint))
+        .within()
+        .await
+        .expect("envoy");
+    let mut events = envoy.registry().lifecycle_events();
+    let client = Client::new(engine.endpoint.clone());
+    let counter = client.get_or_create::<Counter>(["sleepy"]);
+    assert_eq!(counter.increment(3).within().await.expect("increment"), 3);
+    let id = next_event(&mut events, LifecycleKind::Woke).await.actor_id;
+    assert_eq!(
+        next_event(&mut events, LifecycleKind::Slept).await.actor_id,
+        id
+    );
+    // The envoy told the engine, which records the actor as sleeping (not destroyed).
+    let http = reqwest::Client::new();
+    eventually(|| {
+        let actor = engine_actor(&http, &engine, &id);
+        async move {
+            let actor = actor.await;
+            assert!(actor["destroy_ts"].is_null(), "{actor}");
+            actor["sleep_ts"].as_i64()
+        }
+    })
+    .await;
+    // A call wakes it through the engine, from what it stored.
+    assert_eq!(counter.get_count().within().await.expect("count"), 3);
+    assert_eq!(
+        next_event(&mut events, LifecycleKind::Woke).await.actor_id,
+        id
+    );
+    envoy.shutdown().within().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_of_a_sleeping_actor_is_the_engines_alarm() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let builder = rivet_examples::registry()
+        .with::<Timer>()
+        .sleep_timeout(Duration::from_millis(200));
+    let envoy = Envoy::start(builder, EngineEndpoint::new(&engine.endpoint))
+        .within()
+        .await
+        .expect("envoy");
+    let mut events = envoy.registry().lifecycle_events();
+    let client = Client::new(engine.endpoint.clone());
+    let timer = client.get_or_create::<Timer>(["alarm"]);
+    let fired = fired("engine alarm");
+    timer
+        .remind("engine alarm".to_owned(), 3_000)
+        .within()
+        .await
+        .expect("remind");
+    // The actor sleeps with its schedule pending, which becomes the engine's alarm; nothing
+    // calls the actor after this, so only that alarm can wake it.
+    let id = next_event(&mut events, LifecycleKind::Slept).await.actor_id;
+    assert_eq!(
+        fired.available_permits(),
+        0,
+        "the schedule ran before the actor slept: this machine took over 3 s to sleep it"
+    );
+    assert_eq!(
+        next_event(&mut events, LifecycleKind::Woke).await.actor_id,
+        id
+    );
+    fired.acquire().within().await.expect("open").forget();
+    let log = timer.log().within().await.expect("log");
+    assert_eq!(log, ["engine alarm"]);
+    envoy.shutdown().within().await;
 }

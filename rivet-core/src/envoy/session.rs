@@ -20,7 +20,7 @@ use super::connect::{EngineEndpoint, EnvoyError, EnvoyReader, EnvoySocket, Envoy
 use super::ledger::Ledger;
 use super::link::{KvFailure, Link, Outgoing};
 use super::protocol::{ToEnvoy, ToRivet};
-use super::storage::EngineStorage;
+use super::storage::{EngineStorage, Left};
 use super::tunnel::{Target, Tunnel};
 use crate::lifecycle::{LifecycleEvent, LifecycleKind};
 use crate::registry::Registry;
@@ -46,6 +46,9 @@ pub(crate) struct Session {
     pub(crate) next_kv: u32,
     /// Actors the engine asked to stop: their `Stopped` is theirs to report once they stopped.
     pub(crate) stopping: HashMap<String, p::StopActorReason>,
+    /// Activations dropped without waiting for them (fenced, or replaced by a new
+    /// generation), per actor: their end was reported already, so their lifecycle event is not.
+    pub(crate) dropped: HashMap<String, usize>,
     pub(crate) init: p::ProtocolMetadata,
 }
 
@@ -262,6 +265,7 @@ impl Session {
                 }
                 tracing::info!(actor = %actor_id, reason = ?stop.reason, "stopping");
                 self.stopping.insert(actor_id.clone(), stop.reason);
+                self.storage.leave(&actor_id);
                 if !self.registry.stop_actor(&actor_id) {
                     // Not awake (it never finished starting): nothing left to stop.
                     self.stopping.remove(&actor_id);
@@ -303,13 +307,30 @@ impl Session {
 
     /// An actor stopped here: tell the engine how.
     fn on_lifecycle(&mut self, event: &LifecycleEvent) -> Vec<ToRivet> {
-        let Some(generation) = self.storage.generation(&event.actor_id) else {
+        if !matches!(
+            event.kind,
+            LifecycleKind::Slept | LifecycleKind::Destroyed | LifecycleKind::Crashed
+        ) {
+            return Vec::new();
+        }
+        if let Some(count) = self.dropped.get_mut(&event.actor_id) {
+            *count -= 1;
+            if *count == 0 {
+                self.dropped.remove(&event.actor_id);
+            }
+            return Vec::new();
+        }
+        let Some(left) = self.storage.unhost(&event.actor_id) else {
             return Vec::new();
         };
         let asked = self.stopping.remove(&event.actor_id).is_some();
         let mut inner = Vec::new();
         match event.kind {
             LifecycleKind::Slept => {
+                if let Some(at) = left.alarm {
+                    let alarm = p::EventActorSetAlarm { alarm_ts: Some(at) };
+                    inner.push(p::Event::EventActorSetAlarm(alarm));
+                }
                 if !asked {
                     inner.push(intent(p::ActorIntent::ActorIntentSleep));
                 }
@@ -325,23 +346,24 @@ impl Session {
                 let message = Some("the actor failed to start or to write".to_owned());
                 inner.push(state_update(stopped(p::StopCode::Error, message)));
             }
-            _ => return Vec::new(),
+            _ => {}
         }
-        self.storage.unhost(&event.actor_id);
         let events = inner
             .into_iter()
-            .map(|inner| self.ledger.event(&event.actor_id, generation, inner))
+            .map(|inner| self.ledger.event(&event.actor_id, left.generation, inner))
             .collect();
         vec![ToRivet::ToRivetEvents(events)]
     }
 
     /// Stops an actor here without another write, and reports it lost.
     fn drop_actor(&mut self, actor_id: &str, why: &str, events: &mut Vec<p::EventWrapper>) {
-        let Some((_, generation)) = self.storage.unhost(actor_id) else {
+        let Some(Left { generation, .. }) = self.storage.unhost(actor_id) else {
             return;
         };
         self.stopping.remove(actor_id);
-        self.registry.stop_actor(actor_id);
+        if self.registry.stop_actor(actor_id) {
+            *self.dropped.entry(actor_id.to_owned()).or_default() += 1;
+        }
         let state = stopped(p::StopCode::Error, Some(why.to_owned()));
         events.push(self.ledger.event(actor_id, generation, state_update(state)));
     }

@@ -35,6 +35,17 @@ struct Hosted {
     record: ActorRecord,
     generation: u32,
     ops: mpsc::UnboundedSender<Op>,
+    /// The engine is stopping it: no new activation, though the last one still writes.
+    leaving: bool,
+    /// When the engine is to wake it once it sleeps.
+    alarm: Option<i64>,
+}
+
+/// An actor that left this envoy.
+#[derive(Debug)]
+pub(crate) struct Left {
+    pub(crate) generation: u32,
+    pub(crate) alarm: Option<i64>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
@@ -88,17 +99,27 @@ impl EngineStorage {
             record: record.clone(),
             generation,
             ops,
+            leaving: false,
+            alarm: None,
         };
         lock(&self.actors).insert(actor_id.to_owned(), hosted);
         record
     }
 
-    /// Forgets an actor (stopped, or fenced off); its queued reads and writes fail. Returns its
-    /// record and generation if it was here.
-    pub(crate) fn unhost(&self, actor_id: &str) -> Option<(ActorRecord, u32)> {
-        lock(&self.actors)
-            .remove(actor_id)
-            .map(|hosted| (hosted.record, hosted.generation))
+    /// Forgets an actor (stopped, or fenced off); its queued reads and writes fail.
+    pub(crate) fn unhost(&self, actor_id: &str) -> Option<Left> {
+        lock(&self.actors).remove(actor_id).map(|hosted| Left {
+            generation: hosted.generation,
+            alarm: hosted.alarm,
+        })
+    }
+
+    /// Marks an actor the engine is stopping: lookups no longer find it (a message for it
+    /// wakes no new activation here), while its last activation finishes its writes.
+    pub(crate) fn leave(&self, actor_id: &str) {
+        if let Some(hosted) = lock(&self.actors).get_mut(actor_id) {
+            hosted.leaving = true;
+        }
     }
 
     /// The generation an actor runs as here.
@@ -145,12 +166,12 @@ impl Storage for EngineStorage {
     ) -> BoxFuture<'a, Result<Option<ActorRecord>, StorageError>> {
         let actors = lock(&self.actors);
         let found = match lookup {
-            Lookup::Id(id) => actors.get(id).map(|h| h.record.clone()),
+            Lookup::Id(id) => actors.get(id).filter(|h| !h.leaving),
             Lookup::Addr(name, key) => actors
                 .values()
-                .find(|h| h.record.name == name && &h.record.key == key)
-                .map(|h| h.record.clone()),
+                .find(|h| !h.leaving && h.record.name == name && &h.record.key == key),
         };
+        let found = found.map(|h| h.record.clone());
         Box::pin(std::future::ready(Ok(found)))
     }
 
@@ -221,6 +242,18 @@ impl Storage for EngineStorage {
         if let Err(Op::Commit(commit)) = self.send(commit.actor, Op::Commit(commit)) {
             (commit.done)(Err(StorageError::Closed));
         }
+    }
+
+    fn alarm(&self, storage_id: i64, at_ms: Option<i64>) -> bool {
+        let mut actors = lock(&self.actors);
+        if let Some(hosted) = actors
+            .values_mut()
+            .find(|h| h.record.storage_id == storage_id)
+        {
+            hosted.alarm = at_ms;
+        }
+        // The engine wakes the actors it placed; none is woken by the registry here.
+        true
     }
 
     fn close(&self) -> BoxFuture<'_, Result<(), StorageError>> {

@@ -289,6 +289,7 @@ impl<A: Actor> Host<A> {
                 self.stop = Some(Stop::Destroy);
             }
             Envelope::Shutdown => self.stop = Some(Stop::Shutdown),
+            Envelope::Sleep => self.stop = Some(Stop::Sleep),
         }
         self.run_pending_disconnects().await;
     }

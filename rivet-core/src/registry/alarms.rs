@@ -24,6 +24,9 @@ impl RegistryInner {
 
     /// Wakes `record` at `at_ms` (ms since the epoch), replacing its earlier alarm.
     pub(crate) fn set_alarm(&self, record: ActorRecord, at_ms: i64) {
+        if self.storage.alarm(record.storage_id, Some(at_ms)) {
+            return;
+        }
         let mut alarms = self.alarms();
         let id = record.id.clone();
         if let Some((old, _)) = alarms.by_actor.insert(id.clone(), (at_ms, record)) {
