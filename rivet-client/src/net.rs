@@ -45,6 +45,7 @@ pub struct ClientBuilder {
     endpoint: String,
     encoding: Encoding,
     namespace: String,
+    pool: String,
     token: Option<String>,
     timeout: Option<Duration>,
 }
@@ -68,6 +69,14 @@ impl ClientBuilder {
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// The pool (the engine's runner name) actors this client creates are placed in (default:
+    /// `default`).
+    #[must_use]
+    pub fn pool(mut self, pool: impl Into<String>) -> Self {
+        self.pool = pool.into();
         self
     }
 
@@ -101,6 +110,7 @@ impl ClientBuilder {
             endpoint: self.endpoint.trim_end_matches('/').to_owned(),
             encoding: self.encoding,
             namespace: self.namespace,
+            pool: self.pool,
             token: self.token,
             resolved: Mutex::new(HashMap::new()),
         })))
@@ -126,6 +136,7 @@ impl Client {
             endpoint: endpoint.into(),
             encoding: Encoding::Bare,
             namespace: "default".to_owned(),
+            pool: "default".to_owned(),
             token: None,
             timeout: None,
         }
@@ -138,6 +149,7 @@ pub struct NetTransport {
     endpoint: String,
     encoding: Encoding,
     namespace: String,
+    pool: String,
     token: Option<String>,
     /// Actor ids of addresses resolved over REST (keys the query gateway cannot carry).
     resolved: Mutex<HashMap<ActorAddr, String>>,
@@ -228,8 +240,9 @@ impl NetTransport {
                     None => String::new(),
                 };
                 Ok(format!(
-                    "{}&rvt-runner=default{}{input}&rvt-crash-policy=sleep",
+                    "{}&rvt-runner={}{}{input}&rvt-crash-policy=sleep",
                     query(addr, "getOrCreate"),
+                    encode_component(&self.pool),
                     self.key_param(&addr.key),
                 ))
             }
@@ -332,7 +345,7 @@ impl NetTransport {
             let mut body = json!({
                 "name": addr.name,
                 "key": addr.key.serialize(),
-                "runner_name_selector": "default",
+                "runner_name_selector": self.pool,
                 "crash_policy": "sleep",
             });
             if let Some(input) = Self::input_base64(input)? {
@@ -492,7 +505,7 @@ impl Transport for NetTransport {
             let mut body = json!({
                 "name": addr.name,
                 "key": addr.key.serialize(),
-                "runner_name_selector": "default",
+                "runner_name_selector": self.pool,
                 "crash_policy": "sleep",
             });
             if let Some(input) = Self::input_base64(input.as_ref())? {

@@ -52,6 +52,7 @@ const NAMESPACE_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Envoy {
     registry: Registry,
+    engine: EngineEndpoint,
     key: String,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -71,7 +72,12 @@ impl Envoy {
         register_with_retry(&http, &engine).await?;
         let (link, outgoing) = Link::new();
         let storage = Arc::new(EngineStorage::new(link.clone()));
-        let registry = builder.storage(Arc::clone(&storage) as _).build()?;
+        // Actor code calls other actors through the engine, which may have placed them on
+        // another envoy (or creates them).
+        let registry = builder
+            .storage(Arc::clone(&storage) as _)
+            .actor_client(engine.client()?)
+            .build()?;
         let names: Vec<&'static str> = registry.actors().map(|m| m.name).collect();
         let key = format!("rivet-rust-{}", new_id());
         let version = 1;
@@ -83,7 +89,7 @@ impl Envoy {
             registry: registry.clone(),
             storage,
             link,
-            engine,
+            engine: engine.clone(),
             envoy_key: key.clone(),
             version,
             names,
@@ -98,10 +104,17 @@ impl Envoy {
         let task = tokio::spawn(session.run(socket, outgoing, stopped));
         Ok(Self {
             registry,
+            engine,
             key,
             stop,
             task: Mutex::new(Some(task)),
         })
+    }
+
+    /// A client of every actor of the engine's namespace, through its gateway (the registry's
+    /// own in-process client reaches only the actors running on this envoy).
+    pub fn client(&self) -> Result<rivet_client::Client, EnvoyError> {
+        self.engine.client()
     }
 
     /// The registry, for in-process clients of the actors this envoy hosts.

@@ -1,11 +1,15 @@
 //! The official RivetKit JavaScript client (pinned in `tests/interop/package-lock.json`: 2.3.19,
 //! and 2.2.1 for protocol v3) against this server, in json, cbor and bare: the scenarios of
 //! `tests/interop/interop.mjs`. Needs Node 20 or later; installs the locked clients the first
-//! time (or when the lockfile changed).
+//! time (or when the lockfile changed). The same scenarios run again through the pinned Rivet
+//! Engine's gateway, with the actors served by an envoy (runner mode).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rivet_core::envoy::Envoy;
+use rivet_core::envoy::connect::EngineEndpoint;
+use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::{check_node, install, run};
 use rivet_tests::{Within, serve, within_for};
 use tokio::process::Command;
@@ -45,6 +49,40 @@ async fn the_official_javascript_client_works_unchanged() {
         "interop failures:\n{stdout}\n{stderr}"
     );
     // A suite that ran nothing must not pass: 10 scenarios x 2 client versions x 3 encodings.
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    assert!(passed >= 60, "only {passed} scenarios passed:\n{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_javascript_client_works_unchanged_through_the_engine() {
+    check_node().await;
+    let dir = interop_dir();
+    install(&dir).await;
+    // The same actors served by an envoy of the pinned Rivet Engine; the clients talk to the
+    // engine's endpoint, whose gateway tunnels to the envoy.
+    let engine = Engine::start().await;
+    let envoy = Envoy::start(
+        rivet_examples::registry(),
+        EngineEndpoint::new(&engine.endpoint),
+    )
+    .within()
+    .await
+    .expect("envoy");
+
+    let mut suite = Command::new("node");
+    suite
+        .arg("interop.mjs")
+        .env("RIVET_ENDPOINT", &engine.endpoint)
+        .env("RIVET_VIA_ENGINE", "1")
+        .current_dir(&dir);
+    let out = within_for(SUITE_LIMIT, run(&mut suite)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    envoy.shutdown().within().await;
+    assert!(
+        out.status.success(),
+        "interop failures through the engine:\n{stdout}\n{stderr}"
+    );
     let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
     assert!(passed >= 60, "only {passed} scenarios passed:\n{stdout}");
 }

@@ -65,6 +65,20 @@ impl EngineEndpoint {
         self
     }
 
+    /// A network client of the actors this engine serves: its gateway, namespace, pool and
+    /// token. Fails for an endpoint the client cannot reach (it has no TLS support yet).
+    pub fn client(&self) -> Result<rivet_client::Client, EnvoyError> {
+        let mut client = rivet_client::Client::builder(&self.endpoint)
+            .namespace(&self.namespace)
+            .pool(&self.pool);
+        if let Some(token) = &self.token {
+            client = client.token(token);
+        }
+        client
+            .build()
+            .map_err(|error| EnvoyError::InvalidEndpoint(error.message))
+    }
+
     /// The engine's endpoint, without a trailing slash.
     pub fn endpoint(&self) -> &str {
         &self.endpoint

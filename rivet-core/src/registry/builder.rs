@@ -18,6 +18,7 @@ use super::{Registry, RegistryGuard, RegistryInner};
 use crate::actor::Actor;
 use crate::config::Config;
 use crate::error::BuildError;
+use crate::runtime::ClientMaker;
 use crate::storage::Storage;
 use crate::storage::memory::MemoryStorage;
 
@@ -54,6 +55,9 @@ pub struct RegistryBuilder {
     config: Config,
     #[cfg(feature = "sqlite")]
     sqlite: crate::storage::sqlite::SqliteOptions,
+    /// The client actor code gets, when not the in-process one (runner mode: through the
+    /// engine, which may have placed the called actor on another envoy).
+    actor_client: Option<rivet_client::Client>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -198,6 +202,13 @@ impl RegistryBuilder {
         self
     }
 
+    /// Gives actor code `client` instead of the in-process one (runner mode).
+    #[cfg(feature = "engine")]
+    pub(crate) fn actor_client(mut self, client: rivet_client::Client) -> Self {
+        self.actor_client = Some(client);
+        self
+    }
+
     /// Opens the storage and starts the registry. Must be called inside a Tokio runtime.
     pub fn build(self) -> Result<Registry, BuildError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
@@ -236,8 +247,12 @@ impl RegistryBuilder {
         };
         let (lifecycle, _) = broadcast::channel(1024);
         let (closing, _) = tokio::sync::watch::channel(false);
+        let actor_client = self.actor_client;
         let inner = Arc::new_cyclic(|me: &Weak<RegistryInner>| RegistryInner {
-            clients: LocalTransport::client_maker(me.clone()),
+            clients: match actor_client {
+                Some(client) => ClientMaker::new(move |_| client.clone()),
+                None => LocalTransport::client_maker(me.clone()),
+            },
             factories,
             storage,
             config: self.config,
@@ -272,6 +287,7 @@ impl Registry {
             config: Config::default(),
             #[cfg(feature = "sqlite")]
             sqlite: crate::storage::sqlite::SqliteOptions::default(),
+            actor_client: None,
         }
     }
 }
