@@ -67,6 +67,13 @@ impl Envoy {
         builder: RegistryBuilder,
         engine: EngineEndpoint,
     ) -> Result<Self, EnvoyError> {
+        if engine.endpoint().starts_with("https://") {
+            return Err(EnvoyError::InvalidEndpoint(format!(
+                "{} is an https:// endpoint, and this build has no TLS yet (see \
+                 docs/deploy-engine.md): use an http:// endpoint",
+                engine.endpoint()
+            )));
+        }
         let http = reqwest::Client::new();
         let release = check_engine(&http, &engine).await?;
         register_with_retry(&http, &engine).await?;
