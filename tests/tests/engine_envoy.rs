@@ -419,3 +419,40 @@ async fn a_schedule_of_a_sleeping_actor_is_the_engines_alarm() {
     assert_eq!(log, ["engine alarm"]);
     envoy.shutdown().within().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_restart_leaves_the_envoy_up_and_its_actors_reachable() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()))
+        .with_test_writer()
+        .try_init();
+    check_node().await;
+    let mut engine = Engine::start().await;
+    let envoy = Envoy::start(
+        rivet_examples::registry(),
+        EngineEndpoint::new(&engine.endpoint),
+    )
+    .within()
+    .await
+    .expect("envoy");
+    let client = Client::new(engine.endpoint.clone());
+    let counter = client.get_or_create::<Counter>(["engine-restart"]);
+    assert_eq!(counter.increment(2).within().await.expect("increment"), 2);
+
+    engine.restart().await;
+    // The envoy reconnects by itself (dropping its actors, which never wrote after the loss);
+    // the engine starts the actor again from its KV. Calls fail until then.
+    let restarted = std::time::Instant::now();
+    eventually(|| {
+        let call = counter.get_count();
+        async move { call.await.ok() }
+    })
+    .await;
+    eprintln!(
+        "the actor answered again {:?} after the restart",
+        restarted.elapsed()
+    );
+    let count = counter.increment(3).within().await.expect("increment");
+    assert_eq!(count, 5);
+    envoy.shutdown().within().await;
+}

@@ -16,7 +16,8 @@ use crate::support::sync::eventually;
 pub struct Engine {
     /// Its public endpoint (guard: the gateway and the API): `http://127.0.0.1:<port>`.
     pub endpoint: String,
-    _process: Child,
+    process: Child,
+    config: PathBuf,
     _data: TempDir,
 }
 
@@ -36,7 +37,6 @@ impl Engine {
     pub async fn start() -> Self {
         let dir = engine_dir();
         install(&dir).await;
-        let binary = dir.join("node_modules/@rivetkit/engine-cli-linux-x64-musl/rivet-engine");
         let data = tempfile::tempdir().expect("tempdir");
         let (guard, peer, metrics) = (free_port(), free_port(), free_port());
         let endpoint = format!("http://127.0.0.1:{guard}");
@@ -58,31 +58,62 @@ impl Engine {
         });
         let config_path = data.path().join("engine.json");
         std::fs::write(&config_path, config.to_string()).expect("engine config");
-        let process = Command::new(&binary)
-            .arg("start")
-            .arg("--config")
-            .arg(&config_path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let http = reqwest::Client::new();
-        let namespaces = format!("{endpoint}/namespaces");
-        // Nothing announces that the engine is ready: ask until it answers and has created its
-        // `default` namespace (a moment after it starts listening).
-        eventually(|| {
-            let request = http.get(&namespaces).send();
-            async move {
-                let body = request.await.ok()?.text().await.ok()?;
-                body.contains("\"name\":\"default\"").then_some(())
-            }
-        })
-        .await;
+        let process = launch(&config_path, &endpoint).await;
         Self {
             endpoint,
-            _process: process,
+            process,
+            config: config_path,
             _data: data,
         }
     }
+
+    /// Stops the engine (SIGTERM, as a deploy does) and starts it again on the same ports and
+    /// data; returns once it serves again.
+    pub async fn restart(&mut self) {
+        if let Some(pid) = self.process.id() {
+            let pid = pid.to_string();
+            let sent = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status();
+            assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        }
+        let _ = crate::support::sync::within(self.process.wait()).await;
+        self.process = launch(&self.config, &self.endpoint).await;
+    }
+}
+
+/// Starts the engine with `config` and waits until `endpoint` serves the `default` namespace.
+async fn launch(config: &Path, endpoint: &str) -> Child {
+    let binary = engine_dir().join("node_modules/@rivetkit/engine-cli-linux-x64-musl/rivet-engine");
+    // `RIVET_ENGINE_LOG=<file>` keeps the engine's log there, for debugging a test.
+    let log = || match std::env::var_os("RIVET_ENGINE_LOG") {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_or_else(|_| std::process::Stdio::null(), std::process::Stdio::from),
+        None => std::process::Stdio::null(),
+    };
+    let process = Command::new(&binary)
+        .arg("start")
+        .arg("--config")
+        .arg(config)
+        .stdout(log())
+        .stderr(log())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    let http = reqwest::Client::new();
+    let namespaces = format!("{endpoint}/namespaces");
+    // Nothing announces that the engine is ready: ask until it answers and has created its
+    // `default` namespace (a moment after it starts listening).
+    eventually(|| {
+        let request = http.get(&namespaces).send();
+        async move {
+            let body = request.await.ok()?.text().await.ok()?;
+            body.contains("\"name\":\"default\"").then_some(())
+        }
+    })
+    .await;
+    process
 }
