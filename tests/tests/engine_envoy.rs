@@ -16,7 +16,7 @@ use rivet_core::envoy::protocol::{ToEnvoy, ToRivet};
 use rivet_core::prelude::Client;
 use rivet_envoy_protocol as p;
 use rivet_examples::counter::Counter;
-use rivet_tests::support::engine::Engine;
+use rivet_tests::support::engine::{Cluster, Engine};
 use rivet_tests::support::node::check_node;
 use std::time::Duration;
 
@@ -455,4 +455,34 @@ async fn an_engine_restart_leaves_the_envoy_up_and_its_actors_reachable() {
     let count = counter.increment(3).within().await.expect("increment");
     assert_eq!(count, 5);
     envoy.shutdown().within().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engine_nodes_on_postgres_and_nats_serve_an_actor_through_either_gateway() {
+    check_node().await;
+    let cluster = Cluster::start().await;
+    let (one, two) = (&cluster.nodes[0].endpoint, &cluster.nodes[1].endpoint);
+    let first = Envoy::start(rivet_examples::registry(), EngineEndpoint::new(one))
+        .within()
+        .await
+        .expect("an envoy on node 1");
+    // Created through node 2's gateway, placed on the only envoy, which node 1 holds.
+    let via_two = Client::new(two.clone());
+    let via_one = Client::new(one.clone());
+    let counter = via_two.get_or_create::<Counter>(["cluster"]);
+    assert_eq!(counter.increment(4).within().await.expect("via node 2"), 4);
+    let same = via_one.get_or_create::<Counter>(["cluster"]);
+    assert_eq!(same.get_count().within().await.expect("via node 1"), 4);
+    assert_eq!(first.registry().awake_count(), 1);
+
+    // An envoy on node 2 joins and the first leaves: the actor moves across the nodes, and
+    // node 1's gateway reaches it there.
+    let second = Envoy::start(rivet_examples::registry(), EngineEndpoint::new(two))
+        .within()
+        .await
+        .expect("an envoy on node 2");
+    first.shutdown().within().await;
+    assert_eq!(same.increment(1).within().await.expect("via node 1"), 5);
+    assert_eq!(second.registry().awake_count(), 1);
+    second.shutdown().within().await;
 }

@@ -1,6 +1,7 @@
 //! The pinned Rivet Engine (`tests/engine/package-lock.json`: `@rivetkit/engine-cli@2.3.19`,
-//! installed by the test that needs it), started on free loopback ports with its data in a
-//! temporary directory, single node on its embedded store.
+//! installed by the test that needs it), started on free loopback ports: single node on its
+//! embedded store in a temporary directory, or two nodes sharing a fresh PostgreSQL database
+//! (dropped afterwards) and the machine's NATS.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,90 @@ impl Engine {
         let _ = crate::support::sync::within(self.process.wait()).await;
         self.process = launch(&self.config, &self.endpoint).await;
     }
+}
+
+/// Two engine nodes on PostgreSQL (a database of their own on 127.0.0.1:5432, dropped when
+/// this is) and NATS (127.0.0.1:4222).
+#[derive(Debug)]
+pub struct Cluster {
+    /// The nodes; each is an endpoint of the same engine.
+    pub nodes: Vec<Engine>,
+    database: String,
+}
+
+impl Cluster {
+    /// Creates the database and starts two nodes on it; returns once both serve.
+    pub async fn start() -> Self {
+        install(&engine_dir()).await;
+        let database = format!("rivet_engine_test_{}", uuid_like());
+        psql(&format!("CREATE DATABASE {database}"));
+        let url = format!("postgresql://postgres@127.0.0.1:5432/{database}?sslmode=disable");
+        let mut nodes = Vec::new();
+        for _ in 0..2 {
+            let data = tempfile::tempdir().expect("tempdir");
+            let (guard, peer, metrics) = (free_port(), free_port(), free_port());
+            let endpoint = format!("http://127.0.0.1:{guard}");
+            let config = serde_json::json!({
+                "guard": { "host": "127.0.0.1", "port": guard },
+                "api_peer": { "host": "127.0.0.1", "port": peer },
+                "metrics": { "host": "127.0.0.1", "port": metrics },
+                "telemetry": { "enabled": false },
+                "postgres": { "url": url },
+                "nats": { "addresses": ["127.0.0.1:4222"] },
+                "topology": {
+                    "datacenter_label": 1,
+                    "datacenters": { "default": {
+                        "datacenter_label": 1,
+                        "is_leader": true,
+                        "public_url": endpoint,
+                        "peer_url": format!("http://127.0.0.1:{peer}"),
+                    } },
+                },
+            });
+            let config_path = data.path().join("engine.json");
+            std::fs::write(&config_path, config.to_string()).expect("engine config");
+            let process = launch(&config_path, &endpoint).await;
+            nodes.push(Engine {
+                endpoint,
+                process,
+                config: config_path,
+                _data: data,
+            });
+        }
+        Self { nodes, database }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.process.start_kill();
+        }
+        // The nodes' connections end with them; FORCE closes any still open.
+        psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database));
+    }
+}
+
+/// Runs one statement as `postgres` on the machine's PostgreSQL.
+fn psql(statement: &str) {
+    let out = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+        .args(["-c", statement])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run psql ({e}); this test needs PostgreSQL"));
+    assert!(
+        out.status.success(),
+        "psql {statement}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A name part no other run uses.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}_{nanos}", std::process::id())
 }
 
 /// Starts the engine with `config` and waits until `endpoint` serves the `default` namespace.
