@@ -274,6 +274,24 @@ pub mod guard {
     pub const NO_ROUTE: ErrorCode = ErrorCode::new("guard", "no_route", "No route for this path.");
 }
 
+/// Codes of a Rivet Engine (runner mode) that this project acts on.
+pub mod engine {
+    use super::ErrorCode;
+
+    /// The engine created an actor for a `getOrCreate` or `create`, then lost its key to a
+    /// concurrent creation and destroyed it: the request reached no actor. The network client
+    /// retries such a request, which then finds the actor that holds the key.
+    pub const DESTROYED_DURING_CREATION: ErrorCode = ErrorCode::new(
+        "actor",
+        "destroyed_during_creation",
+        "Actor was destroyed during creation.",
+    );
+    /// An envoy got traffic for an actor it does not run (any more); the engine's gateway
+    /// retries it elsewhere, so a client sees it only if the actor never came back.
+    pub const ENVOY_ACTOR_NOT_FOUND: ErrorCode =
+        ErrorCode::new("envoy", "actor_not_found", "Actor not found");
+}
+
 /// Every code above and in the submodules, in declaration order.
 pub const ALL: &[ErrorCode] = &[
     ACTOR_NOT_FOUND,
@@ -330,6 +348,8 @@ pub const ALL: &[ErrorCode] = &[
     guard::QUERY_BAD_BASE64,
     guard::QUERY_BAD_CBOR,
     guard::NO_ROUTE,
+    engine::DESTROYED_DURING_CREATION,
+    engine::ENVOY_ACTOR_NOT_FOUND,
 ];
 
 #[cfg(test)]

@@ -266,8 +266,27 @@ impl NetTransport {
     }
 
     /// Sends a request and returns the body of a 2xx response; other statuses become the
-    /// error the server sent.
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Bytes, ActorError> {
+    /// error the server sent. A request that a Rivet Engine failed with
+    /// `actor.destroyed_during_creation` reached no actor (a concurrent creation of the same
+    /// key won), so it is sent again, at most twice.
+    async fn send(&self, mut builder: reqwest::RequestBuilder) -> Result<Bytes, ActorError> {
+        let mut retries = 0;
+        loop {
+            let again = builder.try_clone();
+            match self.send_once(builder).await {
+                Err(error) if retries < 2 && error.is(codes::engine::DESTROYED_DURING_CREATION) => {
+                    match again {
+                        Some(next) => builder = next,
+                        None => return Err(error),
+                    }
+                    retries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(&self, builder: reqwest::RequestBuilder) -> Result<Bytes, ActorError> {
         let response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
         let is_json = response

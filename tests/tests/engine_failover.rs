@@ -2,17 +2,20 @@
 //! `tests/engine`): envoy processes (`src/bin/envoy_server.rs`) serve the actors, a client
 //! writes through the engine's gateway, and one envoy is killed (SIGKILL) or stopped (SIGTERM)
 //! while the writes go on. The actor continues on the other envoy from the engine's KV, with
-//! every acknowledged write there.
+//! every acknowledged write there; a queue left half worked off by a killed envoy is finished
+//! on the other, each message processed once.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use rivet_core::prelude::Client;
+use rivet_examples::task_worker::{Task, TaskWorker};
 use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::check_node;
-use rivet_tests::{KvOutcome, KvStep, Ledger, ServerProcess, Store, Within};
+use rivet_tests::{KvOutcome, KvStep, Ledger, ServerProcess, Store, Within, eventually};
 use tokio::sync::Semaphore;
 
 /// How long one write may wait while its actor moves: the engine notices a killed envoy after
@@ -20,8 +23,13 @@ use tokio::sync::Semaphore;
 const FAILOVER_GUARD: Duration = Duration::from_secs(90);
 
 async fn envoy(engine: &Engine) -> ServerProcess {
+    envoy_with(engine, None).await
+}
+
+/// An envoy process, started with `arg` if given.
+async fn envoy_with(engine: &Engine, arg: Option<&str>) -> ServerProcess {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_envoy_server"));
-    command.env("RIVET_ENDPOINT", &engine.endpoint);
+    command.env("RIVET_ENDPOINT", &engine.endpoint).args(arg);
     let (process, key) = ServerProcess::spawn_announced(command).await;
     assert!(key.starts_with("rivet-rust-"), "{key}");
     process
@@ -151,4 +159,59 @@ async fn a_stopped_envoy_hands_its_actors_over_without_losing_acknowledged_write
     })
     .await;
     eprintln!("writes resumed {paused:?} after SIGTERM");
+}
+
+/// Tasks queued for the worker of the queue test.
+const TASKS: u64 = 600;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_envoys_queue_is_worked_off_elsewhere_each_message_once() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let client = Client::new(engine.endpoint.clone());
+    let worker = client.get_or_create::<TaskWorker>(["failover-queue"]);
+    // The queue is filled by an envoy whose `taskWorker` has no workflow, so it waits there
+    // whatever the speed of the worker; every send is acknowledged, so stored.
+    let mut filler = envoy_with(&engine, Some("backlog")).await;
+    let sends = (1..=TASKS).map(|id| worker.send_tasks(Task { id, amount: id }).into_future());
+    for sent in join_all(sends).within().await {
+        sent.expect("queued");
+    }
+    assert!(filler.terminate().await, "the filler stops cleanly");
+    // The real worker wakes on the first envoy, the only one, and starts on the backlog.
+    let mut first = envoy(&engine).await;
+    eventually(|| {
+        let call = worker.get_processed();
+        async move { call.await.ok().filter(|n| *n > 0) }
+    })
+    .await;
+    let _second = envoy(&engine).await;
+    let before = worker.get_processed().within().await.expect("processed");
+    first.kill();
+    assert!(
+        before < TASKS,
+        "the queue was worked off before the kill, so the test proved nothing"
+    );
+    // The worker continues on the second envoy from the engine's KV: every task processed,
+    // none twice (the total would be off).
+    let started = Instant::now();
+    let processed = loop {
+        assert!(
+            started.elapsed() < FAILOVER_GUARD * 2,
+            "the queue was never worked off"
+        );
+        match tokio::time::timeout(FAILOVER_GUARD, worker.get_processed()).await {
+            Ok(Ok(n)) if n >= TASKS => break n,
+            Ok(Ok(_)) => tokio::task::yield_now().await,
+            Ok(Err(_)) | Err(_) => {}
+        }
+    };
+    assert_eq!(processed, TASKS);
+    let total = worker.get_total().within().await.expect("total");
+    assert_eq!(
+        total,
+        TASKS * (TASKS + 1) / 2,
+        "a task was processed twice or lost"
+    );
+    eprintln!("killed after {before} of {TASKS} tasks; all processed once on the other envoy");
 }

@@ -17,6 +17,7 @@ use super::link::Link;
 use super::protocol::ToRivet;
 use crate::registry::Registry;
 use crate::server::{ServerSocket, tunnelled_socket};
+use rivet_client::codes;
 
 /// What tunnelled traffic runs against.
 pub(crate) struct Target<'a> {
@@ -79,7 +80,8 @@ impl Tunnel {
                 if hosted(&open.actor_id) {
                     self.open_socket(target, id, open);
                 } else {
-                    send(target.link, id, close(1011, "envoy.actor_not_found"));
+                    let reason = codes::engine::ENVOY_ACTOR_NOT_FOUND.error().full_code();
+                    send(target.link, id, close(1011, &reason));
                 }
             }
             p::ToEnvoyTunnelMessageKind::ToEnvoyWebSocketMessage(message) => {
@@ -214,14 +216,15 @@ fn close(code: u16, reason: &str) -> p::ToRivetTunnelMessageKind {
 
 /// The answer for an actor that is not on this envoy (any more): the gateway retries it.
 fn not_here() -> p::ToRivetTunnelMessageKind {
+    let error = codes::engine::ENVOY_ACTOR_NOT_FOUND;
     let body = serde_json::json!({
-        "group": "envoy",
-        "code": "actor_not_found",
-        "message": "Actor not found",
+        "group": error.group,
+        "code": error.code,
+        "message": error.default_message,
     })
     .to_string();
     let headers = [
-        ("x-rivet-error", "envoy.actor_not_found".to_owned()),
+        ("x-rivet-error", error.error().full_code()),
         ("content-type", "application/json".to_owned()),
         ("content-length", body.len().to_string()),
     ]

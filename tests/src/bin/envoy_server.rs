@@ -1,6 +1,7 @@
 //! An envoy of the runner-mode tests (`tests/engine_failover.rs`): the example actors, `Store`
-//! and `Ledger` served on the Rivet Engine named by `RIVET_ENDPOINT`. Prints its envoy key once
-//! the engine greeted it; on SIGTERM it stops gracefully (the engine moves its actors away)
+//! and `Ledger` served on the Rivet Engine named by `RIVET_ENDPOINT` (with argument `backlog`,
+//! `TaskBacklog` in place of the example `taskWorker`, to fill its queue). Prints its envoy key
+//! once the engine greeted it; on SIGTERM it stops gracefully (the engine moves its actors away)
 //! and exits with success.
 #![allow(clippy::print_stdout)]
 
@@ -14,9 +15,12 @@ use tokio::signal::unix::{SignalKind, signal};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = EngineEndpoint::from_env()?.ok_or("RIVET_ENDPOINT is not set")?;
     let mut term = signal(SignalKind::terminate())?;
-    let builder = rivet_examples::registry()
-        .with::<rivet_tests::Store>()
-        .with::<rivet_tests::Ledger>();
+    let builder = match std::env::args().nth(1).as_deref() {
+        Some("backlog") => rivet_core::Registry::builder().with::<rivet_tests::TaskBacklog>(),
+        _ => rivet_examples::registry()
+            .with::<rivet_tests::Store>()
+            .with::<rivet_tests::Ledger>(),
+    };
     let envoy = Envoy::start(builder, engine).await?;
     println!("{}", envoy.key());
     std::io::stdout().flush()?;

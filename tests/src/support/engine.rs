@@ -141,14 +141,26 @@ impl Drop for Cluster {
             let _ = node.process.start_kill();
         }
         // The nodes' connections end with them; FORCE closes any still open.
-        psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database));
+        psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.database
+        ));
     }
 }
 
 /// Runs one statement as `postgres` on the machine's PostgreSQL.
 fn psql(statement: &str) {
     let out = std::process::Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
         .args(["-c", statement])
         .output()
         .unwrap_or_else(|e| panic!("cannot run psql ({e}); this test needs PostgreSQL"));
