@@ -88,7 +88,9 @@ impl Envoy {
         let names: Vec<&'static str> = registry.actors().map(|m| m.name).collect();
         let key = format!("rivet-rust-{}", new_id());
         let version = 1;
-        let socket = EnvoySocket::open(&engine, &key, version, &names).await?;
+        let socket =
+            EnvoySocket::open_with(&engine, &key, version, &names, &storage::preload_metadata())
+                .await?;
         tracing::info!(engine = %engine.endpoint(), %release, envoy = %key, "connected to the Rivet Engine");
         let (stop, stopped) = watch::channel(false);
         let session = Session {

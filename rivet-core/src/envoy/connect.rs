@@ -314,6 +314,18 @@ impl EnvoySocket {
         version: u32,
         actor_names: &[&str],
     ) -> Result<Self, EnvoyError> {
+        Self::open_with(engine, envoy_key, version, actor_names, "{}").await
+    }
+
+    /// [`open`](Self::open), announcing `metadata` (JSON) for every actor name: what the engine
+    /// preloads of each actor's KV when it starts one.
+    pub(crate) async fn open_with(
+        engine: &EngineEndpoint,
+        envoy_key: &str,
+        version: u32,
+        actor_names: &[&str],
+        metadata: &str,
+    ) -> Result<Self, EnvoyError> {
         for (what, value) in [
             ("namespace", engine.namespace.as_str()),
             ("pool", &engine.pool),
@@ -348,7 +360,7 @@ impl EnvoySocket {
             .iter()
             .map(|name| {
                 let metadata = p::ActorName {
-                    metadata: "{}".into(),
+                    metadata: metadata.to_owned().into(),
                 };
                 ((*name).to_owned().into(), metadata)
             })

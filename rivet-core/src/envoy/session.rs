@@ -20,7 +20,7 @@ use super::connect::{EngineEndpoint, EnvoyError, EnvoyReader, EnvoySocket, Envoy
 use super::ledger::Ledger;
 use super::link::{KvFailure, Link, Outgoing};
 use super::protocol::{ToEnvoy, ToRivet};
-use super::storage::{EngineStorage, Left};
+use super::storage::{EngineStorage, Left, preload_metadata};
 use super::tunnel::{Target, Tunnel};
 use crate::lifecycle::{LifecycleEvent, LifecycleKind};
 use crate::registry::Registry;
@@ -79,11 +79,12 @@ impl Session {
                     if *stop.borrow() {
                         return;
                     }
-                    match EnvoySocket::open(
+                    match EnvoySocket::open_with(
                         &self.engine,
                         &self.envoy_key,
                         self.version,
                         &self.names,
+                        &preload_metadata(),
                     )
                     .await
                     {
@@ -243,10 +244,22 @@ impl Session {
                     // A new generation of an actor still here: the old one is done.
                     self.drop_actor(&actor_id, "replaced by a new generation", events);
                 }
-                let record = self
-                    .storage
-                    .host(&actor_id, generation, &start.config, epoch);
+                let record = self.storage.host(
+                    &actor_id,
+                    generation,
+                    &start.config,
+                    epoch,
+                    start.preloaded_kv.clone(),
+                );
                 tracing::info!(actor = %actor_id, name = %record.name, generation, "starting");
+                if let Some(preloaded) = &start.preloaded_kv {
+                    tracing::debug!(
+                        entries = preloaded.entries.len(),
+                        keys = ?preloaded.requested_get_keys,
+                        prefixes = ?preloaded.requested_prefixes,
+                        "preloaded KV"
+                    );
+                }
                 let state = match self.registry.host_actor(record) {
                     Ok(()) => p::ActorState::ActorStateRunning,
                     Err(error) => {

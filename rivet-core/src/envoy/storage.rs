@@ -4,8 +4,13 @@
 //! requests over the envoy connection, one at a time per actor, in order, each batch made atomic
 //! by the journal (`journal.rs`). Reads queue behind the writes before them, so a read never
 //! sees half of a batch.
+//!
+//! Waking reads the state, the queue, the schedules, the workflow history and the database
+//! pages. The envoy asks the engine to send those with `StartActor` (the `preload` of each
+//! actor name's metadata, [`preload_metadata`]), and until the actor's first write its reads
+//! that the preload covers are answered from it, without a round trip.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -18,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::journal::{self, JOURNAL, Step};
 use super::link::Link;
 use crate::storage::{
-    ActorRecord, Commit, KeyRange, Lookup, NewActor, Storage, StorageError, prefix_end,
+    ActorRecord, Commit, KeyRange, Lookup, NewActor, Storage, StorageError, keys, prefix_end,
 };
 use crate::sync::lock;
 
@@ -73,14 +78,16 @@ impl EngineStorage {
         }
     }
 
-    /// Takes on an actor the engine started here as `generation`, in connection `epoch`; its
-    /// first KV work is to finish or drop a batch a crash left half written. Returns its record.
+    /// Takes on an actor the engine started here as `generation`, in connection `epoch`, with
+    /// what the engine preloaded of its KV; its first KV work is to finish or drop a batch a
+    /// crash left half written. Returns its record.
     pub(crate) fn host(
         &self,
         actor_id: &str,
         generation: u32,
         config: &p::ActorConfig,
         epoch: u64,
+        preloaded: Option<p::PreloadedKv>,
     ) -> ActorRecord {
         let record = ActorRecord {
             id: actor_id.to_owned(),
@@ -94,7 +101,13 @@ impl EngineStorage {
             created_at_ms: config.create_ts,
         };
         let (ops, rx) = mpsc::unbounded_channel();
-        tokio::spawn(serve(self.link.clone(), epoch, actor_id.to_owned(), rx));
+        let kv = ActorKv {
+            link: self.link.clone(),
+            epoch,
+            actor_id: actor_id.to_owned(),
+            preload: preloaded.map(Preload::new),
+        };
+        tokio::spawn(serve(kv, rx));
         let hosted = Hosted {
             record: record.clone(),
             generation,
@@ -261,14 +274,79 @@ impl Storage for EngineStorage {
     }
 }
 
+/// The engine's preload of each actor's KV, as actor-name metadata (`preload`): the keys and
+/// prefixes waking reads, with the byte budgets beyond which the engine sends none of a prefix
+/// (the database's pages may come in part: a page read is a single key).
+pub(crate) fn preload_metadata() -> String {
+    let prefix = |prefix: &[u8], max_bytes: u64, partial: bool| serde_json::json!({ "prefix": prefix, "maxBytes": max_bytes, "partial": partial });
+    serde_json::json!({
+        "preload": {
+            "keys": [keys::STATE, keys::QUEUE_META, keys::WORKFLOW_OUTPUT, keys::DB_META],
+            "prefixes": [
+                prefix(JOURNAL, 64 * 1024, false),
+                prefix(keys::SCHEDULES, 64 * 1024, false),
+                prefix(keys::QUEUE_PREFIX, 256 * 1024, false),
+                prefix(keys::WORKFLOW_ENTRIES, 256 * 1024, false),
+                prefix(keys::DB_PAGES, 1024 * 1024, true),
+            ],
+        }
+    })
+    .to_string()
+}
+
+/// What the engine preloaded: the entries of the keys and prefixes it read.
+struct Preload {
+    entries: BTreeMap<Bytes, Bytes>,
+    keys: Vec<Bytes>,
+    prefixes: Vec<Bytes>,
+}
+
+impl Preload {
+    fn new(preloaded: p::PreloadedKv) -> Self {
+        Self {
+            entries: preloaded
+                .entries
+                .into_iter()
+                .map(|entry| (entry.key, entry.value))
+                .collect(),
+            keys: preloaded.requested_get_keys,
+            prefixes: preloaded.requested_prefixes,
+        }
+    }
+
+    /// The value of `key`, if the preload covers it (`Some(None)`: it does, and there is none).
+    fn get(&self, key: &[u8]) -> Option<Option<Bytes>> {
+        let covered = self.keys.iter().any(|k| k.as_ref() == key)
+            || self.prefixes.iter().any(|p| key.starts_with(p));
+        covered.then(|| self.entries.get(key).cloned())
+    }
+
+    /// The entries of a range, if it lies within one preloaded prefix.
+    fn scan(&self, range: &OwnedRange) -> Option<Vec<(Bytes, Bytes)>> {
+        let end = range.end.as_ref()?;
+        self.prefixes.iter().find(|p| {
+            range.start.starts_with(p)
+                && prefix_end(p).is_some_and(|p_end| end.as_ref() <= p_end.as_slice())
+        })?;
+        let entries = self
+            .entries
+            .range::<[u8], _>((
+                std::ops::Bound::Included(range.start.as_ref()),
+                std::ops::Bound::Excluded(end.as_ref()),
+            ))
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let limit = range.limit.unwrap_or(usize::MAX);
+        Some(if range.reverse {
+            entries.rev().take(limit).collect()
+        } else {
+            entries.take(limit).collect()
+        })
+    }
+}
+
 /// One actor's KV work, in order: first the journal a crash may have left, then each read and
 /// write as it comes. After a failed write nothing more is written (the batch is poisoned).
-async fn serve(link: Link, epoch: u64, actor_id: String, mut ops: mpsc::UnboundedReceiver<Op>) {
-    let kv = ActorKv {
-        link,
-        epoch,
-        actor_id,
-    };
+async fn serve(mut kv: ActorKv, mut ops: mpsc::UnboundedReceiver<Op>) {
     let mut broken = kv.recover().await.err();
     if let Some(error) = &broken {
         tracing::error!(actor = %kv.actor_id, %error, "the actor's journal could not be replayed");
@@ -299,6 +377,9 @@ async fn serve(link: Link, epoch: u64, actor_id: String, mut ops: mpsc::Unbounde
                 let _ = reply.send(kv.drop_all().await);
             }
             Op::Commit(commit) => {
+                // The preload is what storage held at the start; from the first write on, the
+                // engine is asked.
+                kv.preload = None;
                 let poisoned = commit.poisoned.load(Ordering::Acquire) || broken.is_some();
                 let result = if poisoned {
                     Err(StorageError::Poisoned)
@@ -321,6 +402,7 @@ struct ActorKv {
     link: Link,
     epoch: u64,
     actor_id: String,
+    preload: Option<Preload>,
 }
 
 impl ActorKv {
@@ -336,6 +418,9 @@ impl ActorKv {
     }
 
     async fn get(&self, key: Bytes) -> Result<Option<Bytes>, StorageError> {
+        if let Some(found) = self.preload.as_ref().and_then(|p| p.get(&key)) {
+            return Ok(found);
+        }
         let request = p::KvGetRequest { keys: vec![key] };
         match self
             .request(p::KvRequestData::KvGetRequest(request))
@@ -362,6 +447,9 @@ impl ActorKv {
     }
 
     async fn scan(&self, range: OwnedRange) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        if let Some(found) = self.preload.as_ref().and_then(|p| p.scan(&range)) {
+            return Ok(found);
+        }
         // A range with no end ends before the journal, which no scan of the runtime's reaches.
         let end = range.end.unwrap_or_else(|| Bytes::from_static(JOURNAL));
         let query = p::KvListQuery::KvListRangeQuery(p::KvListRangeQuery {
@@ -404,24 +492,40 @@ impl ActorKv {
         Ok(())
     }
 
-    async fn recover(&self) -> Result<(), StorageError> {
-        let query = p::KvListQuery::KvListPrefixQuery(p::KvListPrefixQuery {
-            key: Bytes::from_static(JOURNAL),
-        });
-        let request = p::KvListRequest {
-            query,
-            reverse: None,
+    async fn recover(&mut self) -> Result<(), StorageError> {
+        let journal = OwnedRange {
+            start: Bytes::from_static(JOURNAL),
+            end: prefix_end(JOURNAL).map(Bytes::from),
             limit: None,
+            reverse: false,
         };
-        let entries = match self
-            .request(p::KvRequestData::KvListRequest(request))
-            .await?
-        {
-            p::KvResponseData::KvListResponse(found) => {
-                found.keys.into_iter().zip(found.values).collect::<Vec<_>>()
+        let preloaded = self.preload.as_ref().and_then(|p| p.scan(&journal));
+        let entries = match preloaded {
+            Some(entries) => entries,
+            None => {
+                let query = p::KvListQuery::KvListPrefixQuery(p::KvListPrefixQuery {
+                    key: Bytes::from_static(JOURNAL),
+                });
+                let request = p::KvListRequest {
+                    query,
+                    reverse: None,
+                    limit: None,
+                };
+                match self
+                    .request(p::KvRequestData::KvListRequest(request))
+                    .await?
+                {
+                    p::KvResponseData::KvListResponse(found) => {
+                        found.keys.into_iter().zip(found.values).collect::<Vec<_>>()
+                    }
+                    other => return Err(unexpected(&other)),
+                }
             }
-            other => return Err(unexpected(&other)),
         };
+        if !entries.is_empty() {
+            // Replaying writes: what was preloaded is stale from here on.
+            self.preload = None;
+        }
         let steps = journal::recover(&entries).map_err(StorageError::corrupt)?;
         if !steps.is_empty() {
             tracing::info!(actor = %self.actor_id, "finishing a batch a crash interrupted");
@@ -443,4 +547,72 @@ fn unexpected(response: &p::KvResponseData) -> StorageError {
     StorageError::corrupt(format!(
         "the engine answered a KV request with {response:?}"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preload() -> Preload {
+        let entry = |key: &[u8], value: &[u8]| p::PreloadedKvEntry {
+            key: Bytes::copy_from_slice(key),
+            value: Bytes::copy_from_slice(value),
+            metadata: p::KvMetadata {
+                version: Bytes::new(),
+                update_ts: 0,
+            },
+        };
+        Preload::new(p::PreloadedKv {
+            entries: vec![
+                entry(&[1], b"state"),
+                entry(&[8, b'a'], b"a"),
+                entry(&[8, b'b'], b"b"),
+                entry(&[8, b'c'], b"c"),
+            ],
+            requested_get_keys: vec![Bytes::from_static(&[1]), Bytes::from_static(&[5, 1, 1])],
+            requested_prefixes: vec![Bytes::from_static(&[8])],
+        })
+    }
+
+    fn range(start: &[u8], end: Option<&[u8]>, limit: Option<usize>, reverse: bool) -> OwnedRange {
+        OwnedRange {
+            start: Bytes::copy_from_slice(start),
+            end: end.map(Bytes::copy_from_slice),
+            limit,
+            reverse,
+        }
+    }
+
+    #[test]
+    fn the_preload_answers_only_what_the_engine_read() {
+        let preload = preload();
+        assert_eq!(preload.get(&[1]), Some(Some(Bytes::from_static(b"state"))));
+        // Read by the engine and absent: known absent, no round trip.
+        assert_eq!(preload.get(&[5, 1, 1]), Some(None));
+        assert_eq!(preload.get(&[8, b'z']), Some(None));
+        // Not read by the engine: unknown, so asked of the engine.
+        assert_eq!(preload.get(&[4, b'k']), None);
+        assert_eq!(preload.get(&[5, 1, 2]), None);
+    }
+
+    #[test]
+    fn a_scan_inside_a_preloaded_prefix_is_answered_in_order_with_limit() {
+        let preload = preload();
+        let keys = |found: Option<Vec<(Bytes, Bytes)>>| {
+            found.map(|entries| entries.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+        };
+        let all = keys(preload.scan(&range(&[8], Some(&[9]), None, false)));
+        assert_eq!(
+            all,
+            Some(vec![Bytes::from("a"), Bytes::from("b"), Bytes::from("c")])
+        );
+        let last = keys(preload.scan(&range(&[8], Some(&[9]), Some(1), true)));
+        assert_eq!(last, Some(vec![Bytes::from("c")]));
+        let inner = keys(preload.scan(&range(&[8, b'b'], Some(&[8, b'c']), None, false)));
+        assert_eq!(inner, Some(vec![Bytes::from("b")]));
+        // Ranges that leave the prefix, or have no end, go to the engine.
+        assert_eq!(preload.scan(&range(&[8], Some(&[10]), None, false)), None);
+        assert_eq!(preload.scan(&range(&[8], None, None, false)), None);
+        assert_eq!(preload.scan(&range(&[4], Some(&[5]), None, false)), None);
+    }
 }
