@@ -56,6 +56,31 @@ pub(crate) struct ServerConfig {
     pub(crate) max_outgoing_message_size: usize,
     pub(crate) max_request_body_size: usize,
     pub(crate) cors: Cors,
+    /// Set when a serverless pool of a Rivet Engine runs the actors: answers the engine's
+    /// `POST /start`.
+    #[cfg(feature = "engine")]
+    pub(crate) serverless: Option<StartHandler>,
+}
+
+/// The handler of a Rivet Engine's `POST /start` (headers and body), set by the envoy.
+#[cfg(feature = "engine")]
+#[derive(Clone)]
+pub(crate) struct StartHandler(
+    pub(crate)  std::sync::Arc<
+        dyn Fn(
+                http::HeaderMap,
+                bytes::Bytes,
+            ) -> rivet_client::transport::BoxFuture<'static, axum::response::Response>
+            + Send
+            + Sync,
+    >,
+);
+
+#[cfg(feature = "engine")]
+impl std::fmt::Debug for StartHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StartHandler")
+    }
 }
 
 #[cfg(feature = "server")]
@@ -66,6 +91,8 @@ impl Default for ServerConfig {
             max_outgoing_message_size: 1024 * 1024,
             max_request_body_size: 16 * 1024 * 1024,
             cors: Cors::Permissive,
+            #[cfg(feature = "engine")]
+            serverless: None,
         }
     }
 }

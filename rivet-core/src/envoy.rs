@@ -28,7 +28,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::ids::new_id;
 use crate::registry::{Registry, RegistryBuilder};
 
 pub mod connect;
@@ -36,13 +35,14 @@ pub(crate) mod journal;
 pub mod ledger;
 pub(crate) mod link;
 pub mod protocol;
+mod serverless;
 mod session;
 pub(crate) mod storage;
 mod tunnel;
 
-use connect::{EngineEndpoint, EnvoyError, EnvoySocket, check_engine, register_pool};
+use connect::{EngineEndpoint, EnvoyError, check_engine, register_pool};
 use link::Link;
-use session::Session;
+pub use serverless::SERVERLESS_PATH;
 use storage::EngineStorage;
 
 /// How long an engine that is starting may take to create its namespace.
@@ -85,32 +85,9 @@ impl Envoy {
             .storage(Arc::clone(&storage) as _)
             .actor_client(engine.client()?)
             .build()?;
-        let names: Vec<&'static str> = registry.actors().map(|m| m.name).collect();
-        let key = format!("rivet-rust-{}", new_id());
-        let version = 1;
-        let socket =
-            EnvoySocket::open_with(&engine, &key, version, &names, &storage::preload_metadata())
-                .await?;
+        let (key, stop, task) =
+            session::connect(&registry, storage, link, outgoing, &engine).await?;
         tracing::info!(engine = %engine.endpoint(), %release, envoy = %key, "connected to the Rivet Engine");
-        let (stop, stopped) = watch::channel(false);
-        let session = Session {
-            router: registry.router(),
-            registry: registry.clone(),
-            storage,
-            link,
-            engine: engine.clone(),
-            envoy_key: key.clone(),
-            version,
-            names,
-            ledger: ledger::Ledger::default(),
-            tunnel: tunnel::Tunnel::default(),
-            pending_kv: std::collections::HashMap::new(),
-            next_kv: 0,
-            stopping: std::collections::HashMap::new(),
-            dropped: std::collections::HashMap::new(),
-            init: socket.init.clone(),
-        };
-        let task = tokio::spawn(session.run(socket, outgoing, stopped));
         Ok(Self {
             registry,
             engine,

@@ -132,6 +132,7 @@ pub(crate) enum Envelope {
     Shutdown,
     /// Sleep after the messages before this one, as an idle actor does (runner mode: the engine
     /// stops the actor here, to start it again later or elsewhere).
+    #[cfg_attr(not(feature = "engine"), allow(dead_code))]
     Sleep,
 }
 

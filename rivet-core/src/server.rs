@@ -56,6 +56,7 @@ impl Registry {
             )
             .route("/actors/names", get(api::actor_names))
             .route("/actors/{id}", delete(api::destroy_actor))
+            .route("/start", any(api::start))
             .route("/gateway/{*tail}", any(routes::gateway))
             .route("/connect", any(routes::header_routed))
             .route("/request", any(routes::header_routed))

@@ -79,6 +79,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "envoy/storage",
             "envoy/session",
             "envoy/tunnel",
+            "envoy/serverless",
         ],
     ),
     ("crate root", &["lib", "private"]),

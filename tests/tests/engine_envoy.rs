@@ -486,3 +486,82 @@ async fn two_engine_nodes_on_postgres_and_nats_serve_an_actor_through_either_gat
     assert_eq!(second.registry().awake_count(), 1);
     second.shutdown().within().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let registry = Envoy::serverless(rivet_examples::registry()).expect("registry");
+    let addr = registry
+        .spawn_server("127.0.0.1:0")
+        .within()
+        .await
+        .expect("serve");
+    let app = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let metadata = http
+        .get(format!("{app}/metadata"))
+        .send()
+        .within()
+        .await
+        .expect("metadata")
+        .bytes()
+        .within()
+        .await
+        .expect("body");
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata).expect("json");
+    assert_eq!(
+        metadata["envoy"]["kind"],
+        serde_json::json!({ "serverless": {} })
+    );
+    assert_eq!(metadata["envoyProtocolVersion"], 8);
+    // A start without the engine's headers is refused, naming the first one missing.
+    let refused = http
+        .post(format!("{app}/start"))
+        .send()
+        .within()
+        .await
+        .expect("start");
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().within().await.expect("body");
+    assert!(
+        body.contains("x-rivet-endpoint header is required"),
+        "{body}"
+    );
+
+    // The pool's runner config points the engine at the app.
+    let config = serde_json::json!({ "datacenters": { "default": { "serverless": {
+        "url": app,
+        "headers": {},
+        "request_lifespan": 3600,
+        "metadata_poll_interval": 1000,
+        "max_runners": 10,
+        "min_runners": 0,
+        "runners_margin": 0,
+        "slots_per_runner": 1,
+    } } } });
+    let response = http
+        .put(format!(
+            "{}/runner-configs/serverless?namespace=default",
+            engine.endpoint
+        ))
+        .header("content-type", "application/json")
+        .body(config.to_string())
+        .send()
+        .within()
+        .await
+        .expect("runner config");
+    let status = response.status();
+    assert!(status.is_success(), "{status}: {:?}", response.text().await);
+
+    // A client of that pool: the engine calls the app's /start, whose envoy runs the actor.
+    let client = Client::builder(engine.endpoint.clone())
+        .pool("serverless")
+        .build()
+        .expect("client");
+    let counter = client.get_or_create::<Counter>(["serverless"]);
+    assert_eq!(counter.increment(2).within().await.expect("increment"), 2);
+    assert_eq!(counter.increment(3).within().await.expect("increment"), 5);
+    assert_eq!(registry.awake_count(), 1);
+    registry.shutdown().within().await;
+}

@@ -18,6 +18,9 @@ pub(crate) enum Outgoing {
     /// A message to send as it is (dropped if the connection is down: tunnelled responses die
     /// with their connection, events are kept by the ledger).
     Message(ToRivet),
+    /// A message from the engine that reached the app another way (a serverless pool's
+    /// `POST /start`), to handle as if it came over the connection.
+    Inject(super::protocol::ToEnvoy),
     /// A KV request of an actor started in connection `epoch`.
     Kv {
         epoch: u64,
@@ -66,6 +69,12 @@ impl Link {
     /// Sends a message if the connection task still runs.
     pub(crate) fn send(&self, message: ToRivet) {
         let _ = self.tx.send(Outgoing::Message(message));
+    }
+
+    /// Hands a message from the engine to the connection task, as if it came over the
+    /// connection; `false` if the task is gone.
+    pub(crate) fn inject(&self, message: super::protocol::ToEnvoy) -> bool {
+        self.tx.send(Outgoing::Inject(message)).is_ok()
     }
 
     /// One KV request for `actor_id`, started in connection `epoch`; its answer.

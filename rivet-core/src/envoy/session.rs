@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use rivet_envoy_protocol as p;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::connect::{EngineEndpoint, EnvoyError, EnvoyReader, EnvoySocket, EnvoyWriter};
 use super::ledger::Ledger;
@@ -22,8 +23,12 @@ use super::link::{KvFailure, Link, Outgoing};
 use super::protocol::{ToEnvoy, ToRivet};
 use super::storage::{EngineStorage, Left, preload_metadata};
 use super::tunnel::{Target, Tunnel};
+use crate::ids::new_id;
 use crate::lifecycle::{LifecycleEvent, LifecycleKind};
 use crate::registry::Registry;
+
+/// The app version envoys announce (the engine drains envoys of older versions on upgrade).
+pub(crate) const APP_VERSION: u32 = 1;
 
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -32,24 +37,74 @@ type KvReply = oneshot::Sender<Result<p::KvResponseData, KvFailure>>;
 
 /// Everything the connection task owns.
 pub(crate) struct Session {
-    pub(crate) registry: Registry,
-    pub(crate) storage: Arc<EngineStorage>,
-    pub(crate) link: Link,
-    pub(crate) router: Router,
-    pub(crate) engine: EngineEndpoint,
-    pub(crate) envoy_key: String,
-    pub(crate) version: u32,
-    pub(crate) names: Vec<&'static str>,
-    pub(crate) ledger: Ledger,
-    pub(crate) tunnel: Tunnel,
-    pub(crate) pending_kv: HashMap<u32, KvReply>,
-    pub(crate) next_kv: u32,
+    registry: Registry,
+    storage: Arc<EngineStorage>,
+    link: Link,
+    router: Router,
+    engine: EngineEndpoint,
+    envoy_key: String,
+    version: u32,
+    names: Vec<&'static str>,
+    ledger: Ledger,
+    tunnel: Tunnel,
+    pending_kv: HashMap<u32, KvReply>,
+    next_kv: u32,
     /// Actors the engine asked to stop: their `Stopped` is theirs to report once they stopped.
-    pub(crate) stopping: HashMap<String, p::StopActorReason>,
+    stopping: HashMap<String, p::StopActorReason>,
     /// Activations dropped without waiting for them (fenced, or replaced by a new
     /// generation), per actor: their end was reported already, so their lifecycle event is not.
-    pub(crate) dropped: HashMap<String, usize>,
-    pub(crate) init: p::ProtocolMetadata,
+    dropped: HashMap<String, usize>,
+    init: p::ProtocolMetadata,
+}
+
+impl Session {
+    /// The connection task of an envoy just connected as `envoy_key` with `socket`.
+    pub(crate) fn new(
+        registry: &Registry,
+        storage: Arc<EngineStorage>,
+        link: Link,
+        engine: &EngineEndpoint,
+        envoy_key: &str,
+        names: Vec<&'static str>,
+        socket: &EnvoySocket,
+    ) -> Self {
+        Self {
+            router: registry.router(),
+            registry: registry.clone(),
+            storage,
+            link,
+            engine: engine.clone(),
+            envoy_key: envoy_key.to_owned(),
+            version: APP_VERSION,
+            names,
+            ledger: Ledger::default(),
+            tunnel: Tunnel::default(),
+            pending_kv: HashMap::new(),
+            next_kv: 0,
+            stopping: HashMap::new(),
+            dropped: HashMap::new(),
+            init: socket.init.clone(),
+        }
+    }
+}
+
+/// Opens the envoy's connection under a new envoy key and starts its connection task; returns
+/// the key, the task's stop switch and the task.
+pub(crate) async fn connect(
+    registry: &Registry,
+    storage: Arc<EngineStorage>,
+    link: Link,
+    outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    engine: &EngineEndpoint,
+) -> Result<(String, watch::Sender<bool>, JoinHandle<()>), EnvoyError> {
+    let names: Vec<&'static str> = registry.actors().map(|m| m.name).collect();
+    let key = format!("rivet-rust-{}", new_id());
+    let metadata = preload_metadata();
+    let socket = EnvoySocket::open_with(engine, &key, APP_VERSION, &names, &metadata).await?;
+    let (stop, stopped) = watch::channel(false);
+    let session = Session::new(registry, storage, link, engine, &key, names, &socket);
+    let task = tokio::spawn(session.run(socket, outgoing, stopped));
+    Ok((key, stop, task))
 }
 
 /// How a connection ended.
@@ -151,7 +206,7 @@ impl Session {
                     Ok(message) => self.on_message(message, epoch),
                     Err(error) => return Ended::Lost(error),
                 },
-                Some(out) = outgoing.recv() => Ok(self.on_outgoing(out, epoch)),
+                Some(out) = outgoing.recv() => self.on_outgoing(out, epoch),
                 event = lifecycle.recv() => match event {
                     Ok(event) => Ok(self.on_lifecycle(&event)),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -160,10 +215,10 @@ impl Session {
                     }
                     Err(broadcast::error::RecvError::Closed) => Ok(Vec::new()),
                 },
-                changed = stop.changed(), if !draining => {
+                // Stopped by the envoy's owner, or the registry shut down under it.
+                () = stopping(stop, &self.registry), if !draining => {
                     draining = true;
                     drained_by.as_mut().reset(tokio::time::Instant::now() + stop_threshold);
-                    let _ = changed;
                     tracing::info!("stopping: the engine moves this envoy's actors away");
                     Ok(vec![ToRivet::ToRivetStopping])
                 }
@@ -293,9 +348,10 @@ impl Session {
         }
     }
 
-    fn on_outgoing(&mut self, out: Outgoing, epoch: u64) -> Vec<ToRivet> {
-        match out {
+    fn on_outgoing(&mut self, out: Outgoing, epoch: u64) -> Result<Vec<ToRivet>, EnvoyError> {
+        Ok(match out {
             Outgoing::Message(message) => vec![message],
+            Outgoing::Inject(message) => return self.on_message(message, epoch),
             Outgoing::Kv {
                 epoch: actor_epoch,
                 actor_id,
@@ -304,7 +360,7 @@ impl Session {
             } => {
                 if actor_epoch != epoch {
                     let _ = reply.send(Err(KvFailure::Fenced));
-                    return Vec::new();
+                    return Ok(Vec::new());
                 }
                 let request_id = self.next_kv;
                 self.next_kv = self.next_kv.wrapping_add(1);
@@ -315,7 +371,7 @@ impl Session {
                     data,
                 })]
             }
-        }
+        })
     }
 
     /// An actor stopped here: tell the engine how.
@@ -396,6 +452,15 @@ impl Session {
             let _ = reply.send(Err(KvFailure::Fenced));
         }
         self.tunnel = Tunnel::default();
+    }
+}
+
+/// Resolves once the envoy is told to stop or its registry shuts down.
+async fn stopping(stop: &mut watch::Receiver<bool>, registry: &Registry) {
+    let registry_stopped = registry.stopped();
+    tokio::select! {
+        _ = stop.wait_for(|stop| *stop) => {}
+        () = registry_stopped => {}
     }
 }
 

@@ -209,6 +209,13 @@ impl RegistryBuilder {
         self
     }
 
+    /// Serves a Rivet Engine's `POST /start` with `handler` (runner mode, serverless pools).
+    #[cfg(feature = "engine")]
+    pub(crate) fn serverless_start(mut self, handler: crate::config::StartHandler) -> Self {
+        self.config.server.serverless = Some(handler);
+        self
+    }
+
     /// Opens the storage and starts the registry. Must be called inside a Tokio runtime.
     pub fn build(self) -> Result<Registry, BuildError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;

@@ -47,9 +47,43 @@ pub(crate) async fn metadata(State(registry): State<Registry>) -> Json<Value> {
         "version": VERSION,
         "implementation": "rivet-rust",
         "actorNames": names,
-        "envoy": { "kind": { "normal": {} }, "version": 1 },
-        "envoyProtocolVersion": 1,
+        "envoy": { "kind": envoy_kind(&registry), "version": 1 },
+        "envoyProtocolVersion": ENVOY_PROTOCOL_VERSION,
     }))
+}
+
+/// The envoy protocol this build speaks (RivetKit reports its own in `/metadata`).
+#[cfg(feature = "engine")]
+const ENVOY_PROTOCOL_VERSION: u16 = crate::envoy::protocol::PROTOCOL_VERSION;
+#[cfg(not(feature = "engine"))]
+const ENVOY_PROTOCOL_VERSION: u16 = 8;
+
+/// `{"serverless":{}}` when a serverless pool of an engine runs the actors, else `{"normal":{}}`.
+fn envoy_kind(registry: &Registry) -> Value {
+    #[cfg(feature = "engine")]
+    if registry.server_config().serverless.is_some() {
+        return json!({ "serverless": {} });
+    }
+    let _ = registry;
+    json!({ "normal": {} })
+}
+
+/// `POST /start`: a Rivet Engine starting an actor of a serverless pool here (runner mode);
+/// `guard.no_route` when this registry serves no serverless pool.
+pub(crate) async fn start(
+    State(registry): State<Registry>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    #[cfg(feature = "engine")]
+    if let Some(handler) = registry.server_config().serverless.clone() {
+        return (handler.0)(headers, body).await;
+    }
+    let _ = (body, &registry);
+    let error = codes::guard::NO_ROUTE.with_message(
+        "This server runs no serverless pool of a Rivet Engine (see rivet_core::envoy).",
+    );
+    error_response(&error, &ray_id(&headers))
 }
 
 /// The engine's JSON view of an actor.
