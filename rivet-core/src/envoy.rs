@@ -127,7 +127,8 @@ impl Envoy {
 }
 
 /// Registers the runner config; an engine that is starting answers `namespace.not_found` for a
-/// moment before it created its namespace.
+/// moment before it created its namespace, and may fail a call with a 5xx while its services
+/// come up: both are retried for a while.
 async fn register_with_retry(
     http: &reqwest::Client,
     engine: &EngineEndpoint,
@@ -136,8 +137,9 @@ async fn register_with_retry(
     let mut delay = Duration::from_millis(100);
     loop {
         match register_pool(http, engine).await {
-            Err(EnvoyError::Refused { body, .. })
-                if body.contains("not_found") && tokio::time::Instant::now() < deadline =>
+            Err(EnvoyError::Refused { body, status, .. })
+                if (body.contains("not_found") || status >= 500)
+                    && tokio::time::Instant::now() < deadline =>
             {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
