@@ -21,7 +21,8 @@ use rivet_tests::support::node::check_node;
 use std::time::Duration;
 
 use rivet_core::{LifecycleEvent, LifecycleKind};
-use rivet_tests::{KvOutcome, KvStep, Store, Timer, Within, eventually, fired};
+use rivet_tests::support::net::query_url;
+use rivet_tests::{KvOutcome, KvStep, Lobby, Store, Timer, Within, eventually, fired};
 
 /// Reads the engine's next message, which must be a `Ping` (nothing else is due to an envoy
 /// without actors), answers it, and returns its timestamp.
@@ -564,4 +565,116 @@ async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
     assert_eq!(counter.increment(3).within().await.expect("increment"), 5);
     assert_eq!(registry.awake_count(), 1);
     registry.shutdown().within().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_requests_raw_sockets_and_destroy_go_through_the_engine() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    check_node().await;
+    let engine = Engine::start().await;
+    let builder = rivet_examples::registry().with::<Lobby>().with::<Store>();
+    let envoy = Envoy::start(builder, EngineEndpoint::new(&engine.endpoint))
+        .within()
+        .await
+        .expect("envoy");
+    // `#[on_request]`, through the engine's query gateway and tunnel.
+    let url = query_url(
+        &engine.endpoint,
+        "lobby",
+        "raw",
+        "getOrCreate",
+        "/request/hello",
+    )
+    .replace('?', "?x=1&");
+    let reply = reqwest::Client::new()
+        .put(url)
+        .body("body!")
+        .send()
+        .within()
+        .await
+        .expect("request");
+    assert_eq!(reply.status().as_u16(), 201);
+    assert_eq!(
+        reply.headers().get("x-lobby").and_then(|v| v.to_str().ok()),
+        Some("yes")
+    );
+    assert_eq!(
+        reply.text().within().await.expect("body"),
+        "PUT /hello?x=1 body!"
+    );
+    // `#[on_websocket]`: frames both ways and the actor's close.
+    let url = query_url(
+        &engine.endpoint,
+        "lobby",
+        "raw",
+        "getOrCreate",
+        "/websocket/chat",
+    )
+    .replace("http://", "ws://");
+    // The engine's gateway always answers with the `rivet` subprotocol, which the official
+    // client offers.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .expect("request");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "rivet".parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .within()
+        .await
+        .expect("upgrade");
+    let text = |m: Option<Result<Message, _>>| match m {
+        Some(Ok(Message::Text(t))) => t.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    };
+    assert_eq!(text(socket.next().within().await), "welcome /chat");
+    socket
+        .send(Message::text("hey"))
+        .within()
+        .await
+        .expect("send");
+    assert_eq!(text(socket.next().within().await), "HEY");
+    socket
+        .send(Message::text("bye"))
+        .within()
+        .await
+        .expect("send");
+    match socket.next().within().await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(
+                (u16::from(frame.code), frame.reason.as_str()),
+                (4000, "bye")
+            );
+        }
+        other => panic!("expected a close, got {other:?}"),
+    }
+
+    // `cx.destroy()` destroys the actor in the engine, and its KV with it: the same key then
+    // names a new actor.
+    let client = Client::new(engine.endpoint.clone());
+    let store = client.get_or_create::<Store>(["doomed"]);
+    store
+        .script(vec![KvStep::Put("k".to_owned(), "v".to_owned())], false)
+        .within()
+        .await
+        .expect("put");
+    let id = store.resolve().within().await.expect("id");
+    store.destroy_me().within().await.expect("destroy");
+    let http = reqwest::Client::new();
+    eventually(|| {
+        let actor = engine_actor(&http, &engine, &id);
+        async move { actor.await["destroy_ts"].as_i64() }
+    })
+    .await;
+    let again = client.get_or_create::<Store>(["doomed"]);
+    let read = again
+        .script(vec![KvStep::Get("k".to_owned())], false)
+        .within()
+        .await
+        .expect("get");
+    assert_eq!(read, [KvOutcome::Value(None)]);
+    assert_ne!(again.resolve().within().await.expect("id"), id);
+    envoy.shutdown().within().await;
 }

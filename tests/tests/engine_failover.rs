@@ -215,3 +215,199 @@ async fn a_killed_envoys_queue_is_worked_off_elsewhere_each_message_once() {
     );
     eprintln!("killed after {before} of {TASKS} tasks; all processed once on the other envoy");
 }
+
+/// Keys written by each batch of the atomicity test, and the size of each value: together more
+/// than one engine request carries, with a delete, so each batch goes through the journal.
+const BATCH_KEYS: usize = 120;
+const BATCH_VALUE: usize = 24 * 1024;
+
+/// Batch `n`: every `big/i` set to a value naming `n`, `mark/{n - 1}` deleted, `mark/n` set.
+fn batch(n: u64) -> Vec<KvStep> {
+    let mut steps: Vec<KvStep> = (0..BATCH_KEYS)
+        .map(|i| {
+            KvStep::Put(
+                format!("big/{i:03}"),
+                format!("{n}:{}", "x".repeat(BATCH_VALUE)),
+            )
+        })
+        .collect();
+    if n > 0 {
+        steps.push(KvStep::Delete(format!("mark/{}", n - 1)));
+    }
+    steps.push(KvStep::Put(format!("mark/{n}"), n.to_string()));
+    steps
+}
+
+/// The atomicity test's keys as the engine stores them, read without the actor.
+struct RawState {
+    /// The batch numbers found in the `big/` keys.
+    versions: BTreeSet<String>,
+    /// Whether a committed journal (its head) is there.
+    journal_head: bool,
+}
+
+/// One key of an actor's KV as the engine stores it, read through the engine's API without the
+/// actor.
+async fn raw_get(
+    http: &reqwest::Client,
+    engine: &Engine,
+    actor_id: &str,
+    key: &[u8],
+) -> Option<String> {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode(key);
+    let url = format!(
+        "{}/actors/{actor_id}/kv/keys/{}?namespace=default",
+        engine.endpoint,
+        key.replace('/', "%2F")
+            .replace('+', "%2B")
+            .replace('=', "%3D")
+    );
+    let response = http.get(url).send().within().await.expect("kv get");
+    let status = response.status();
+    let body = response.bytes().within().await.expect("body");
+    // A missing key: 400 `actor.kv_key_not_found` (engine 2.3.19).
+    if status == 404 || (status == 400 && body.windows(16).any(|w| w == b"kv_key_not_found")) {
+        return None;
+    }
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(body["value"].as_str()?)
+        .expect("base64");
+    Some(String::from_utf8_lossy(&value).into_owned())
+}
+
+/// The stored key of `cx.kv()` key `big/{i}` (user keys are stored under the prefix 4,
+/// rivet-core/src/storage/keys.rs).
+fn big_key(i: usize) -> Vec<u8> {
+    [&[4u8][..], format!("big/{i:03}").as_bytes()].concat()
+}
+
+/// The batch number a stored `big/` value names.
+fn version_of(value: Option<String>) -> Option<String> {
+    value.map(|v| v.split(':').next().unwrap_or_default().to_owned())
+}
+
+async fn raw_state(engine: &Engine, actor_id: &str) -> RawState {
+    let http = reqwest::Client::new();
+    let mut versions = BTreeSet::new();
+    for i in 0..BATCH_KEYS {
+        if let Some(version) = version_of(raw_get(&http, engine, actor_id, &big_key(i)).await) {
+            versions.insert(version);
+        }
+    }
+    // The journal's head (rivet-core/src/envoy/journal.rs).
+    let journal_head = raw_get(&http, engine, actor_id, &[0xf0, 0]).await.is_some();
+    RawState {
+        versions,
+        journal_head,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_larger_than_one_engine_request_is_whole_or_absent_after_a_kill() {
+    check_node().await;
+    let engine = Engine::start().await;
+    let mut first = envoy(&engine).await;
+    let client = Client::new(engine.endpoint.clone());
+    let store = client.get_or_create::<Store>(["atomic"]);
+    // Placed on the first envoy, the only one yet.
+    store.turns().within().await.expect("turns");
+    let id = store.resolve().within().await.expect("id");
+    let stop = Arc::new(AtomicBool::new(false));
+    let acks = Arc::new(Semaphore::new(0));
+    // Batches back to back, each retried until acknowledged, until the kill: one is always in
+    // flight, most of the time in the middle of its engine requests.
+    let writer = {
+        let (store, stop, acks) = (store.clone(), Arc::clone(&stop), Arc::clone(&acks));
+        tokio::spawn(async move {
+            let mut acked = None;
+            let mut n = 0;
+            while !stop.load(Ordering::Acquire) {
+                if store.script(batch(n), false).await.is_ok() {
+                    acked = Some(n);
+                    n += 1;
+                    acks.add_permits(1);
+                }
+            }
+            (acked, n)
+        })
+    };
+    let _second = envoy(&engine).await;
+    acks.acquire_many(2).within().await.expect("open").forget();
+    // Kill the envoy once a batch is seen in the middle of being applied: its first key holds
+    // the new batch, its last one the old (progress, not a delay).
+    let http = reqwest::Client::new();
+    eventually(|| {
+        let (http, engine, id) = (&http, &engine, &id);
+        async move {
+            let first = version_of(raw_get(http, engine, id, &big_key(0)).await);
+            let last = version_of(raw_get(http, engine, id, &big_key(BATCH_KEYS - 1)).await);
+            (first != last).then_some(())
+        }
+    })
+    .await;
+    stop.store(true, Ordering::Release);
+    first.kill();
+    // Before the engine notices (its lost threshold is 15 s), read what the killed envoy left in
+    // the actor's KV, through the engine's API: a batch half applied must be covered by a
+    // committed journal (its head), which the next wake replays.
+    let raw = raw_state(&engine, &id).await;
+    eprintln!(
+        "left by the kill: batches {:?} in the keys, journal head {}",
+        raw.versions, raw.journal_head
+    );
+    assert!(
+        raw.versions.len() <= 1 || raw.journal_head,
+        "a batch half written without a committed journal: {:?}",
+        raw.versions
+    );
+    let (acked, attempted) = tokio::time::timeout(FAILOVER_GUARD * 2, writer)
+        .await
+        .expect("the writer ended")
+        .expect("writer");
+    let acked = acked.expect("acknowledged batches");
+    let reads = vec![
+        KvStep::List("big/".into(), None, false),
+        KvStep::List("mark/".into(), None, false),
+    ];
+    let started = Instant::now();
+    let read = loop {
+        assert!(
+            started.elapsed() < FAILOVER_GUARD * 2,
+            "the actor never came back"
+        );
+        if let Ok(Ok(read)) =
+            tokio::time::timeout(FAILOVER_GUARD, store.script(reads.clone(), false)).await
+        {
+            break read;
+        }
+    };
+    let [KvOutcome::Entries(big), KvOutcome::Entries(marks)] = &read[..] else {
+        panic!("{read:?}");
+    };
+    assert_eq!(big.len(), BATCH_KEYS, "a batch's keys are missing");
+    let versions: BTreeSet<&str> = big
+        .iter()
+        .map(|(_, v)| v.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(versions.len(), 1, "keys of different batches: {versions:?}");
+    let version: u64 = versions
+        .first()
+        .and_then(|v| v.parse().ok())
+        .expect("a version");
+    assert_eq!(
+        marks,
+        &[(format!("mark/{version}"), version.to_string())],
+        "the marks disagree with the keys"
+    );
+    assert!(
+        (acked..=attempted).contains(&version),
+        "batch {version} stored; last acknowledged {acked}, last attempted {attempted}"
+    );
+}

@@ -21,6 +21,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with::<rivet_tests::Store>()
             .with::<rivet_tests::Ledger>(),
     };
+    // The atomicity test sends turns of over a megabyte, more than one engine request carries,
+    // and reads them back.
+    let builder = builder
+        .max_incoming_message_size(8 << 20)
+        .max_outgoing_message_size(8 << 20);
     let envoy = Envoy::start(builder, engine).await?;
     println!("{}", envoy.key());
     std::io::stdout().flush()?;
