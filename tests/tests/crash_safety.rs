@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use rivet_core::Client;
 use rivet_examples::counter::Counter;
-use rivet_tests::{KvOutcome, KvStep, Ledger, ServerProcess, Store, SyncShim, Within, within};
+use rivet_tests::{KvStep, Ledger, ServerProcess, Store, SyncShim, Within, numbered_keys, within};
 use tokio::sync::Semaphore;
 
 const ROUNDS: usize = 20;
@@ -99,21 +99,7 @@ async fn verify(client: &Client, writers: &[Acked], round: usize) {
             acked.attempted
         );
         let store = client.get_or_create::<Store>([format!("crash-{writer}")]);
-        let listed = store
-            .script(vec![KvStep::List("k/".into(), None, false)], false)
-            .within()
-            .await
-            .expect("list the keys");
-        let [KvOutcome::Entries(entries)] = &listed[..] else {
-            panic!("unexpected answer {listed:?}");
-        };
-        let stored: BTreeSet<u64> = entries
-            .iter()
-            .filter_map(|(k, v)| {
-                let n: u64 = k.strip_prefix("k/")?.parse().ok()?;
-                (v == &format!("v{n}")).then_some(n)
-            })
-            .collect();
+        let stored = numbered_keys(&store).await;
         let lost: Vec<&u64> = acked.keys.difference(&stored).collect();
         assert!(
             lost.is_empty(),

@@ -21,7 +21,7 @@ use rivet_tests::support::node::check_node;
 use std::time::Duration;
 
 use rivet_core::{LifecycleEvent, LifecycleKind};
-use rivet_tests::support::net::query_url;
+use rivet_tests::support::net::{check_lobby_socket, query_url};
 use rivet_tests::{KvOutcome, KvStep, Lobby, Store, Timer, Within, eventually, fired};
 
 /// Reads the engine's next message, which must be a `Ping` (nothing else is due to an envoy
@@ -490,6 +490,10 @@ async fn two_engine_nodes_on_postgres_and_nats_serve_an_actor_through_either_gat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()))
+        .with_test_writer()
+        .try_init();
     check_node().await;
     let engine = Engine::start().await;
     let registry = Envoy::serverless(rivet_examples::registry()).expect("registry");
@@ -569,9 +573,6 @@ async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_requests_raw_sockets_and_destroy_go_through_the_engine() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
-
     check_node().await;
     let engine = Engine::start().await;
     let builder = rivet_examples::registry().with::<Lobby>().with::<Store>();
@@ -625,31 +626,7 @@ async fn raw_requests_raw_sockets_and_destroy_go_through_the_engine() {
         .within()
         .await
         .expect("upgrade");
-    let text = |m: Option<Result<Message, _>>| match m {
-        Some(Ok(Message::Text(t))) => t.to_string(),
-        other => panic!("expected text, got {other:?}"),
-    };
-    assert_eq!(text(socket.next().within().await), "welcome /chat");
-    socket
-        .send(Message::text("hey"))
-        .within()
-        .await
-        .expect("send");
-    assert_eq!(text(socket.next().within().await), "HEY");
-    socket
-        .send(Message::text("bye"))
-        .within()
-        .await
-        .expect("send");
-    match socket.next().within().await {
-        Some(Ok(Message::Close(Some(frame)))) => {
-            assert_eq!(
-                (u16::from(frame.code), frame.reason.as_str()),
-                (4000, "bye")
-            );
-        }
-        other => panic!("expected a close, got {other:?}"),
-    }
+    check_lobby_socket(&mut socket, "/chat").await;
 
     // `cx.destroy()` destroys the actor in the engine, and its KV with it: the same key then
     // names a new actor.

@@ -15,7 +15,9 @@ use rivet_core::prelude::Client;
 use rivet_examples::task_worker::{Task, TaskWorker};
 use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::check_node;
-use rivet_tests::{KvOutcome, KvStep, Ledger, ServerProcess, Store, Within, eventually};
+use rivet_tests::{
+    KvOutcome, KvStep, Ledger, ServerProcess, Store, Within, eventually, numbered_keys, within_for,
+};
 use tokio::sync::Semaphore;
 
 /// How long one write may wait while its actor moves: the engine notices a killed envoy after
@@ -80,21 +82,7 @@ async fn write(client: Client, stop: Arc<AtomicBool>, acks: Arc<Semaphore>) -> A
 
 async fn verify(client: &Client, acked: &Acked) {
     let store = client.get_or_create::<Store>(["failover"]);
-    let listed = store
-        .script(vec![KvStep::List("k/".into(), None, false)], false)
-        .within()
-        .await
-        .expect("list");
-    let [KvOutcome::Entries(entries)] = &listed[..] else {
-        panic!("{listed:?}");
-    };
-    let stored: BTreeSet<u64> = entries
-        .iter()
-        .filter_map(|(k, v)| {
-            let n: u64 = k.strip_prefix("k/")?.parse().ok()?;
-            (v == &format!("v{n}")).then_some(n)
-        })
-        .collect();
+    let stored = numbered_keys(&store).await;
     let lost: Vec<_> = acked.keys.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged keys lost: {lost:?}");
     let ledger = client.get_or_create::<Ledger>(["failover"]);
@@ -173,8 +161,13 @@ async fn a_killed_envoys_queue_is_worked_off_elsewhere_each_message_once() {
     // The queue is filled by an envoy whose `taskWorker` has no workflow, so it waits there
     // whatever the speed of the worker; every send is acknowledged, so stored.
     let mut filler = envoy_with(&engine, Some("backlog")).await;
+    // Created first: 600 concurrent creations of one key race in the engine (see
+    // `codes::engine::DESTROYED_DURING_CREATION`).
+    worker.resolve().within().await.expect("created");
+    // 600 sends through the engine take seconds, more when the other failover tests share the
+    // machine: a longer guard than `within`'s.
     let sends = (1..=TASKS).map(|id| worker.send_tasks(Task { id, amount: id }).into_future());
-    for sent in join_all(sends).within().await {
+    for sent in within_for(FAILOVER_GUARD, join_all(sends)).await {
         sent.expect("queued");
     }
     assert!(filler.terminate().await, "the filler stops cleanly");

@@ -2,10 +2,10 @@
 //! `/health`, `/actors`), both gateway forms, error bodies and status codes, ray ids, CORS, and
 //! the raw `/request` and `/websocket` routes.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use rivet_core::client::ActorKey;
-use rivet_tests::{Within, query_url, serve_memory};
+use rivet_tests::{Within, check_lobby_socket, query_url, serve_memory};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -455,40 +455,7 @@ async fn raw_websockets_reach_on_websocket() {
         .within()
         .await
         .expect("upgrade");
-    let text = |m: Option<Result<Message, _>>| match m {
-        Some(Ok(Message::Text(t))) => t.to_string(),
-        other => panic!("expected text, got {other:?}"),
-    };
-    assert_eq!(text(socket.next().within().await), "welcome /chat?room=1");
-    socket
-        .send(Message::text("hey"))
-        .within()
-        .await
-        .expect("send");
-    assert_eq!(text(socket.next().within().await), "HEY");
-    socket
-        .send(Message::binary(vec![1u8, 2, 3]))
-        .within()
-        .await
-        .expect("send");
-    match socket.next().within().await {
-        Some(Ok(Message::Binary(b))) => assert_eq!(&b[..], [1, 2, 3]),
-        other => panic!("expected binary, got {other:?}"),
-    }
-    socket
-        .send(Message::text("bye"))
-        .within()
-        .await
-        .expect("send");
-    match socket.next().within().await {
-        Some(Ok(Message::Close(Some(frame)))) => {
-            assert_eq!(
-                (u16::from(frame.code), frame.reason.as_str()),
-                (4000, "bye")
-            );
-        }
-        other => panic!("expected a close, got {other:?}"),
-    }
+    check_lobby_socket(&mut socket, "/chat?room=1").await;
     registry.shutdown().within().await;
 }
 

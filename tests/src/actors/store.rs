@@ -145,3 +145,23 @@ impl Store {
         cx.db().map(|_| ())
     }
 }
+
+/// The numbers `n` of the keys `k/n` that hold `vn` in `store`: what the crash tests' writers
+/// stored (each writes `k/n = vn` for n = 0, 1, ...).
+pub async fn numbered_keys(store: &StoreClient) -> std::collections::BTreeSet<u64> {
+    let listed = crate::support::sync::within(
+        store.script(vec![KvStep::List("k/".into(), None, false)], false),
+    )
+    .await
+    .expect("list the keys");
+    let [KvOutcome::Entries(entries)] = &listed[..] else {
+        panic!("unexpected answer {listed:?}");
+    };
+    entries
+        .iter()
+        .filter_map(|(k, v)| {
+            let n: u64 = k.strip_prefix("k/")?.parse().ok()?;
+            (v == &format!("v{n}")).then_some(n)
+        })
+        .collect()
+}

@@ -36,17 +36,21 @@ impl Engine {
     /// Installs the pinned engine if needed, starts it, and returns once it serves its
     /// `default` namespace.
     pub async fn start() -> Self {
-        let dir = engine_dir();
-        install(&dir).await;
+        install(&engine_dir()).await;
+        Self::node(|data| serde_json::json!({ "file_system": { "path": data.join("db") } })).await
+    }
+
+    /// Starts one node on free ports, its data directory a new temporary one, with the storage
+    /// `storage(data directory)` returns (config entries); returns once it serves.
+    async fn node(storage: impl FnOnce(&Path) -> serde_json::Value) -> Self {
         let data = tempfile::tempdir().expect("tempdir");
         let (guard, peer, metrics) = (free_port(), free_port(), free_port());
         let endpoint = format!("http://127.0.0.1:{guard}");
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "guard": { "host": "127.0.0.1", "port": guard },
             "api_peer": { "host": "127.0.0.1", "port": peer },
             "metrics": { "host": "127.0.0.1", "port": metrics },
             "telemetry": { "enabled": false },
-            "file_system": { "path": data.path().join("db") },
             "topology": {
                 "datacenter_label": 1,
                 "datacenters": { "default": {
@@ -57,6 +61,11 @@ impl Engine {
                 } },
             },
         });
+        if let (Some(config), serde_json::Value::Object(entries)) =
+            (config.as_object_mut(), storage(data.path()))
+        {
+            config.extend(entries);
+        }
         let config_path = data.path().join("engine.json");
         std::fs::write(&config_path, config.to_string()).expect("engine config");
         let process = launch(&config_path, &endpoint).await;
@@ -101,35 +110,11 @@ impl Cluster {
         let url = format!("postgresql://postgres@127.0.0.1:5432/{database}?sslmode=disable");
         let mut nodes = Vec::new();
         for _ in 0..2 {
-            let data = tempfile::tempdir().expect("tempdir");
-            let (guard, peer, metrics) = (free_port(), free_port(), free_port());
-            let endpoint = format!("http://127.0.0.1:{guard}");
-            let config = serde_json::json!({
-                "guard": { "host": "127.0.0.1", "port": guard },
-                "api_peer": { "host": "127.0.0.1", "port": peer },
-                "metrics": { "host": "127.0.0.1", "port": metrics },
-                "telemetry": { "enabled": false },
+            let storage = serde_json::json!({
                 "postgres": { "url": url },
                 "nats": { "addresses": ["127.0.0.1:4222"] },
-                "topology": {
-                    "datacenter_label": 1,
-                    "datacenters": { "default": {
-                        "datacenter_label": 1,
-                        "is_leader": true,
-                        "public_url": endpoint,
-                        "peer_url": format!("http://127.0.0.1:{peer}"),
-                    } },
-                },
             });
-            let config_path = data.path().join("engine.json");
-            std::fs::write(&config_path, config.to_string()).expect("engine config");
-            let process = launch(&config_path, &endpoint).await;
-            nodes.push(Engine {
-                endpoint,
-                process,
-                config: config_path,
-                _data: data,
-            });
+            nodes.push(Engine::node(|_| storage).await);
         }
         Self { nodes, database }
     }

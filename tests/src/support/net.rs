@@ -87,3 +87,46 @@ pub async fn send_message(socket: &mut Socket, message: &ToServer, encoding: Enc
     };
     socket.send(frame).within().await.expect("send");
 }
+
+/// Talks to the `lobby` actor's `#[on_websocket]` over `socket`: its greeting (`welcome`, then
+/// the path the actor saw), a text and a binary message echoed back (the text upper-cased),
+/// then `bye`, which the actor answers by closing with 4000 `bye`.
+pub async fn check_lobby_socket(socket: &mut Socket, path: &str) {
+    let text = |m: Option<Result<Message, _>>| match m {
+        Some(Ok(Message::Text(t))) => t.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    };
+    assert_eq!(
+        text(socket.next().within().await),
+        format!("welcome {path}")
+    );
+    socket
+        .send(Message::text("hey"))
+        .within()
+        .await
+        .expect("send");
+    assert_eq!(text(socket.next().within().await), "HEY");
+    socket
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .within()
+        .await
+        .expect("send");
+    match socket.next().within().await {
+        Some(Ok(Message::Binary(b))) => assert_eq!(&b[..], [1, 2, 3]),
+        other => panic!("expected binary, got {other:?}"),
+    }
+    socket
+        .send(Message::text("bye"))
+        .within()
+        .await
+        .expect("send");
+    match socket.next().within().await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(
+                (u16::from(frame.code), frame.reason.as_str()),
+                (4000, "bye")
+            );
+        }
+        other => panic!("expected a close, got {other:?}"),
+    }
+}
