@@ -119,6 +119,17 @@ impl Registry {
             .is_some_and(|slot| slot.tx.send(Box::new(Envelope::Sleep)).is_ok())
     }
 
+    /// Every lifecycle event from now on, none dropped (the runner mode's envoy); `None` if
+    /// taken already.
+    #[cfg(feature = "engine")]
+    pub(crate) fn lifecycle_sink(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<LifecycleEvent>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.guard.inner.lifecycle_sink.set(tx).ok()?;
+        Some(rx)
+    }
+
     /// Lifecycle events (wake, sleep, destroy) of every actor, from now on.
     pub fn lifecycle_events(&self) -> broadcast::Receiver<LifecycleEvent> {
         self.guard.inner.lifecycle.subscribe()
@@ -154,6 +165,10 @@ pub(crate) struct RegistryInner {
     /// Tells servers to stop accepting connections.
     closing: tokio::sync::watch::Sender<bool>,
     lifecycle: broadcast::Sender<LifecycleEvent>,
+    /// Every lifecycle event, without loss (runner mode: the envoy reports each actor's end
+    /// to the engine, which the bounded broadcast could drop under a burst).
+    #[cfg(feature = "engine")]
+    lifecycle_sink: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<LifecycleEvent>>,
     active: AtomicUsize,
     stopped: tokio::sync::Notify,
     runtime: tokio::runtime::Handle,
@@ -194,12 +209,17 @@ impl RegistryInner {
     }
 
     pub(crate) fn publish(&self, record: &ActorRecord, kind: LifecycleKind) {
-        let _ = self.lifecycle.send(LifecycleEvent {
+        let event = LifecycleEvent {
             actor_id: record.id.clone(),
             name: record.name.clone(),
             key: record.key.clone(),
             kind,
-        });
+        };
+        #[cfg(feature = "engine")]
+        if let Some(sink) = self.lifecycle_sink.get() {
+            let _ = sink.send(event.clone());
+        }
+        let _ = self.lifecycle.send(event);
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use rivet_envoy_protocol as p;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::connect::{EngineEndpoint, EnvoyError, EnvoyReader, EnvoySocket, EnvoyWriter};
@@ -124,7 +124,10 @@ impl Session {
         mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
         mut stop: watch::Receiver<bool>,
     ) {
-        let mut lifecycle = self.registry.lifecycle_events();
+        let Some(mut lifecycle) = self.registry.lifecycle_sink() else {
+            tracing::error!("the registry already has an envoy; this one does not serve");
+            return;
+        };
         let mut socket = Some(first);
         let mut delay = Duration::from_millis(100);
         loop {
@@ -180,7 +183,7 @@ impl Session {
         socket: EnvoySocket,
         epoch: u64,
         outgoing: &mut mpsc::UnboundedReceiver<Outgoing>,
-        lifecycle: &mut broadcast::Receiver<LifecycleEvent>,
+        lifecycle: &mut mpsc::UnboundedReceiver<LifecycleEvent>,
         stop: &mut watch::Receiver<bool>,
     ) -> Ended {
         let (mut writer, mut reader): (EnvoyWriter, EnvoyReader) = socket.split();
@@ -207,14 +210,7 @@ impl Session {
                     Err(error) => return Ended::Lost(error),
                 },
                 Some(out) = outgoing.recv() => self.on_outgoing(out, epoch),
-                event = lifecycle.recv() => match event {
-                    Ok(event) => Ok(self.on_lifecycle(&event)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::error!(missed, "missed actor lifecycle events");
-                        Ok(Vec::new())
-                    }
-                    Err(broadcast::error::RecvError::Closed) => Ok(Vec::new()),
-                },
+                Some(event) = lifecycle.recv() => Ok(self.on_lifecycle(&event)),
                 // Stopped by the envoy's owner, or the registry shut down under it.
                 () = stopping(stop, &self.registry), if !draining => {
                     draining = true;

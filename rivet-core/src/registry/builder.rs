@@ -268,6 +268,8 @@ impl RegistryBuilder {
             shutting_down: AtomicBool::new(false),
             closing,
             lifecycle,
+            #[cfg(feature = "engine")]
+            lifecycle_sink: std::sync::OnceLock::new(),
             active: AtomicUsize::new(0),
             stopped: tokio::sync::Notify::new(),
             runtime,
