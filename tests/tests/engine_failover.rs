@@ -16,7 +16,8 @@ use rivet_examples::task_worker::{Task, TaskWorker};
 use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::check_node;
 use rivet_tests::{
-    KvOutcome, KvStep, Ledger, ServerProcess, Store, Within, eventually, numbered_keys, within_for,
+    KvOutcome, KvStep, Ledger, ServerProcess, Store, StoreClient, Within, eventually,
+    numbered_keys, within_for,
 };
 use tokio::sync::Semaphore;
 
@@ -302,6 +303,49 @@ async fn raw_state(engine: &Engine, actor_id: &str) -> RawState {
     }
 }
 
+/// Reads the atomicity test's keys through the actor (once it is back) and checks that they
+/// hold one whole batch, one between the last acknowledged and the last attempted.
+async fn assert_one_batch(store: &StoreClient, acked: u64, attempted: u64) {
+    let reads = vec![
+        KvStep::List("big/".into(), None, false),
+        KvStep::List("mark/".into(), None, false),
+    ];
+    let started = Instant::now();
+    let read = loop {
+        assert!(
+            started.elapsed() < FAILOVER_GUARD * 2,
+            "the actor never came back"
+        );
+        if let Ok(Ok(read)) =
+            tokio::time::timeout(FAILOVER_GUARD, store.script(reads.clone(), false)).await
+        {
+            break read;
+        }
+    };
+    let [KvOutcome::Entries(big), KvOutcome::Entries(marks)] = &read[..] else {
+        panic!("{read:?}");
+    };
+    assert_eq!(big.len(), BATCH_KEYS, "a batch's keys are missing");
+    let versions: BTreeSet<&str> = big
+        .iter()
+        .map(|(_, v)| v.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(versions.len(), 1, "keys of different batches: {versions:?}");
+    let version: u64 = versions
+        .first()
+        .and_then(|v| v.parse().ok())
+        .expect("a version");
+    assert_eq!(
+        marks,
+        &[(format!("mark/{version}"), version.to_string())],
+        "the marks disagree with the keys"
+    );
+    assert!(
+        (acked..=attempted).contains(&version),
+        "batch {version} stored; last acknowledged {acked}, last attempted {attempted}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_larger_than_one_engine_request_is_whole_or_absent_after_a_kill() {
     check_node().await;
@@ -371,42 +415,5 @@ async fn a_turn_larger_than_one_engine_request_is_whole_or_absent_after_a_kill()
         .expect("the writer ended")
         .expect("writer");
     let acked = acked.expect("acknowledged batches");
-    let reads = vec![
-        KvStep::List("big/".into(), None, false),
-        KvStep::List("mark/".into(), None, false),
-    ];
-    let started = Instant::now();
-    let read = loop {
-        assert!(
-            started.elapsed() < FAILOVER_GUARD * 2,
-            "the actor never came back"
-        );
-        if let Ok(Ok(read)) =
-            tokio::time::timeout(FAILOVER_GUARD, store.script(reads.clone(), false)).await
-        {
-            break read;
-        }
-    };
-    let [KvOutcome::Entries(big), KvOutcome::Entries(marks)] = &read[..] else {
-        panic!("{read:?}");
-    };
-    assert_eq!(big.len(), BATCH_KEYS, "a batch's keys are missing");
-    let versions: BTreeSet<&str> = big
-        .iter()
-        .map(|(_, v)| v.split(':').next().unwrap_or_default())
-        .collect();
-    assert_eq!(versions.len(), 1, "keys of different batches: {versions:?}");
-    let version: u64 = versions
-        .first()
-        .and_then(|v| v.parse().ok())
-        .expect("a version");
-    assert_eq!(
-        marks,
-        &[(format!("mark/{version}"), version.to_string())],
-        "the marks disagree with the keys"
-    );
-    assert!(
-        (acked..=attempted).contains(&version),
-        "batch {version} stored; last acknowledged {acked}, last attempted {attempted}"
-    );
+    assert_one_batch(&store, acked, attempted).await;
 }
