@@ -49,6 +49,11 @@ pub async fn check_node() {
 /// them), which `npm ci` refuses; `npm install` installs exactly the locked versions and leaves
 /// the lockfile as it is.
 pub async fn install(dir: &Path) {
+    // One install at a time in this process: tests that run in parallel would otherwise each
+    // run npm, and one could rewrite a binary (the engine's) while another starts it
+    // (`ETXTBSY`). The first writes the stamp; the others find it.
+    static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = INSTALLING.lock().await;
     let lock = std::fs::read(dir.join("package-lock.json"))
         .unwrap_or_else(|e| panic!("{}/package-lock.json: {e}", dir.display()));
     let stamp = dir.join("node_modules").join(".rivet-lock-stamp");
