@@ -188,13 +188,26 @@ async fn launch(config: &Path, endpoint: &str) -> Child {
     let http = reqwest::Client::new();
     let namespaces = format!("{endpoint}/namespaces");
     // Nothing announces that the engine is ready: ask until it answers and has created its
-    // `default` namespace (a moment after it starts listening).
+    // `default` namespace (a moment after it starts listening)...
     eventually(|| {
         let request = http.get(&namespaces).send();
         async move {
             let body = request.await.ok()?.text().await.ok()?;
             body.contains("\"name\":\"default\"").then_some(())
         }
+    })
+    .await;
+    // ...and until it takes a runner config, which it fails with a 500 for a moment after that
+    // when several engines start at once.
+    let probe = format!("{endpoint}/runner-configs/readiness-probe?namespace=default");
+    let config = serde_json::json!({ "datacenters": { "default": { "normal": {} } } }).to_string();
+    eventually(|| {
+        let request = http
+            .put(&probe)
+            .header("content-type", "application/json")
+            .body(config.clone())
+            .send();
+        async move { request.await.ok()?.status().is_success().then_some(()) }
     })
     .await;
     process
