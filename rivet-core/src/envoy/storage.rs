@@ -31,8 +31,23 @@ use crate::sync::lock;
 #[derive(Debug)]
 pub(crate) struct EngineStorage {
     link: Link,
-    actors: Mutex<HashMap<String, Hosted>>,
+    actors: Mutex<Actors>,
     next_storage_id: AtomicI64,
+}
+
+/// The actors hosted here, by engine id, and the engine id of each storage id (which every read
+/// and write names).
+#[derive(Debug, Default)]
+struct Actors {
+    by_id: HashMap<String, Hosted>,
+    ids: HashMap<i64, String>,
+}
+
+impl Actors {
+    fn by_storage(&mut self, storage_id: i64) -> Option<&mut Hosted> {
+        let id = self.ids.get(&storage_id)?;
+        self.by_id.get_mut(id)
+    }
 }
 
 #[derive(Debug)]
@@ -73,7 +88,7 @@ impl EngineStorage {
     pub(crate) fn new(link: Link) -> Self {
         Self {
             link,
-            actors: Mutex::new(HashMap::new()),
+            actors: Mutex::new(Actors::default()),
             next_storage_id: AtomicI64::new(1),
         }
     }
@@ -115,13 +130,21 @@ impl EngineStorage {
             leaving: false,
             alarm: None,
         };
-        lock(&self.actors).insert(actor_id.to_owned(), hosted);
+        let mut actors = lock(&self.actors);
+        actors.ids.insert(record.storage_id, actor_id.to_owned());
+        if let Some(old) = actors.by_id.insert(actor_id.to_owned(), hosted) {
+            actors.ids.remove(&old.record.storage_id);
+        }
+        drop(actors);
         record
     }
 
     /// Forgets an actor (stopped, or fenced off); its queued reads and writes fail.
     pub(crate) fn unhost(&self, actor_id: &str) -> Option<Left> {
-        lock(&self.actors).remove(actor_id).map(|hosted| Left {
+        let mut actors = lock(&self.actors);
+        let hosted = actors.by_id.remove(actor_id)?;
+        actors.ids.remove(&hosted.record.storage_id);
+        Some(Left {
             generation: hosted.generation,
             alarm: hosted.alarm,
         })
@@ -130,27 +153,28 @@ impl EngineStorage {
     /// Marks an actor the engine is stopping: lookups no longer find it (a message for it
     /// wakes no new activation here), while its last activation finishes its writes.
     pub(crate) fn leave(&self, actor_id: &str) {
-        if let Some(hosted) = lock(&self.actors).get_mut(actor_id) {
+        if let Some(hosted) = lock(&self.actors).by_id.get_mut(actor_id) {
             hosted.leaving = true;
         }
     }
 
     /// The generation an actor runs as here.
     pub(crate) fn generation(&self, actor_id: &str) -> Option<u32> {
-        lock(&self.actors).get(actor_id).map(|h| h.generation)
+        lock(&self.actors).by_id.get(actor_id).map(|h| h.generation)
     }
 
     /// Every actor hosted here, with its generation.
     pub(crate) fn hosted(&self) -> Vec<(String, u32)> {
         lock(&self.actors)
+            .by_id
             .iter()
             .map(|(id, hosted)| (id.clone(), hosted.generation))
             .collect()
     }
 
     fn send(&self, storage_id: i64, op: Op) -> Result<(), Op> {
-        let actors = lock(&self.actors);
-        match actors.values().find(|h| h.record.storage_id == storage_id) {
+        let mut actors = lock(&self.actors);
+        match actors.by_storage(storage_id) {
             Some(hosted) => hosted.ops.send(op).map_err(|e| e.0),
             None => Err(op),
         }
@@ -179,8 +203,9 @@ impl Storage for EngineStorage {
     ) -> BoxFuture<'a, Result<Option<ActorRecord>, StorageError>> {
         let actors = lock(&self.actors);
         let found = match lookup {
-            Lookup::Id(id) => actors.get(id).filter(|h| !h.leaving),
+            Lookup::Id(id) => actors.by_id.get(id).filter(|h| !h.leaving),
             Lookup::Addr(name, key) => actors
+                .by_id
                 .values()
                 .find(|h| !h.leaving && h.record.name == name && &h.record.key == key),
         };
@@ -234,6 +259,7 @@ impl Storage for EngineStorage {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>> {
         let mut found: Vec<ActorRecord> = lock(&self.actors)
+            .by_id
             .values()
             .filter(|h| h.record.name == name)
             .map(|h| h.record.clone())
@@ -258,11 +284,7 @@ impl Storage for EngineStorage {
     }
 
     fn alarm(&self, storage_id: i64, at_ms: Option<i64>) -> bool {
-        let mut actors = lock(&self.actors);
-        if let Some(hosted) = actors
-            .values_mut()
-            .find(|h| h.record.storage_id == storage_id)
-        {
+        if let Some(hosted) = lock(&self.actors).by_storage(storage_id) {
             hosted.alarm = at_ms;
         }
         // The engine wakes the actors it placed; none is woken by the registry here.
