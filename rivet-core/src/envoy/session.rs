@@ -199,6 +199,10 @@ impl Session {
                 .max(Duration::from_secs(5));
         let drained_by = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(drained_by);
+        // Made once per connection, not once per message: it subscribes to the registry.
+        let registry = self.registry.clone();
+        let told_to_stop = stopping(stop, &registry);
+        tokio::pin!(told_to_stop);
         loop {
             if draining && self.storage.hosted().is_empty() {
                 let _ = writer.close().await;
@@ -212,7 +216,7 @@ impl Session {
                 Some(out) = outgoing.recv() => self.on_outgoing(out, epoch),
                 Some(event) = lifecycle.recv() => Ok(self.on_lifecycle(&event)),
                 // Stopped by the envoy's owner, or the registry shut down under it.
-                () = stopping(stop, &self.registry), if !draining => {
+                () = &mut told_to_stop, if !draining => {
                     draining = true;
                     drained_by.as_mut().reset(tokio::time::Instant::now() + stop_threshold);
                     tracing::info!("stopping: the engine moves this envoy's actors away");
