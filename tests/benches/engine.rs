@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use rivet_core::prelude::Client;
 use rivet_examples::counter::{Counter, CounterClient};
-use rivet_tests::eventually;
 use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::{check_node, install};
 
@@ -67,25 +66,6 @@ fn spawn(mut command: Command, ready: impl Fn(&str) -> bool + Send + 'static) ->
         panic!("{command:?} never said it was ready:\n{text}");
     }
     Process(child)
-}
-
-async fn register_pool(engine: &Engine, pool: &str) {
-    let body = serde_json::json!({ "datacenters": { "default": { "normal": {} } } });
-    let http = reqwest::Client::new();
-    let url = format!(
-        "{}/runner-configs/{pool}?namespace=default",
-        engine.endpoint
-    );
-    // A starting engine may fail this with a 5xx for a moment: ask until it succeeds.
-    eventually(|| {
-        let request = http
-            .put(&url)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send();
-        async move { request.await.ok()?.status().is_success().then_some(()) }
-    })
-    .await;
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -188,7 +168,7 @@ async fn main() {
     let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
     install(&interop).await;
     let engine = Engine::start().await;
-    register_pool(&engine, "ts").await;
+    engine.register_pool("ts").await;
 
     let mut ours = Command::new(env!("CARGO_BIN_EXE_envoy_server"));
     ours.env("RIVET_ENDPOINT", &engine.endpoint)

@@ -234,9 +234,8 @@ fn kv_reads() -> Vec<KvStep> {
 async fn actors_run_on_the_engine_keep_their_storage_in_its_kv_and_move_on_shutdown() {
     check_node().await;
     let engine = Engine::start().await;
-    let endpoint = EngineEndpoint::new(&engine.endpoint);
-    let start = || Envoy::start(rivet_examples::registry().with::<Store>(), endpoint.clone());
-    let first = start().within().await.expect("first envoy");
+    let start = || engine.envoy(rivet_examples::registry().with::<Store>());
+    let first = start().await;
     let client = Client::new(engine.endpoint.clone());
     // Through the engine's gateway: the engine creates the actor, starts it on the envoy and
     // tunnels the calls to it.
@@ -277,7 +276,7 @@ async fn actors_run_on_the_engine_keep_their_storage_in_its_kv_and_move_on_shutd
 
     // A second envoy joins; the first stops: the engine moves the actors to the second, where
     // they wake from the engine's KV.
-    let second = start().within().await.expect("second envoy");
+    let second = start().await;
     first.shutdown().within().await;
     assert_eq!(counter.get_count().within().await.expect("count"), 7);
     let read = store
@@ -310,6 +309,14 @@ async fn actors_run_on_the_engine_keep_their_storage_in_its_kv_and_move_on_shutd
     assert_eq!(second.registry().awake_count(), 3);
     drop(conn);
     second.shutdown().within().await;
+}
+
+/// Logs to the test's output at the level `RUST_LOG` names (none by default), to debug a test.
+fn log_to_test_output() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()))
+        .with_test_writer()
+        .try_init();
 }
 
 /// The engine's record of an actor.
@@ -350,10 +357,7 @@ async fn an_idle_actor_sleeps_through_the_engine_and_wakes_from_its_kv() {
     check_node().await;
     let engine = Engine::start().await;
     let builder = rivet_examples::registry().sleep_timeout(Duration::from_millis(200));
-    let envoy = Envoy::start(builder, EngineEndpoint::new(&engine.endpoint))
-        .within()
-        .await
-        .expect("envoy");
+    let envoy = engine.envoy(builder).await;
     let mut events = envoy.registry().lifecycle_events();
     let client = Client::new(engine.endpoint.clone());
     let counter = client.get_or_create::<Counter>(["sleepy"]);
@@ -390,10 +394,7 @@ async fn a_schedule_of_a_sleeping_actor_is_the_engines_alarm() {
     let builder = rivet_examples::registry()
         .with::<Timer>()
         .sleep_timeout(Duration::from_millis(200));
-    let envoy = Envoy::start(builder, EngineEndpoint::new(&engine.endpoint))
-        .within()
-        .await
-        .expect("envoy");
+    let envoy = engine.envoy(builder).await;
     let mut events = envoy.registry().lifecycle_events();
     let client = Client::new(engine.endpoint.clone());
     let timer = client.get_or_create::<Timer>(["alarm"]);
@@ -423,19 +424,10 @@ async fn a_schedule_of_a_sleeping_actor_is_the_engines_alarm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_restart_leaves_the_envoy_up_and_its_actors_reachable() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()))
-        .with_test_writer()
-        .try_init();
+    log_to_test_output();
     check_node().await;
     let mut engine = Engine::start().await;
-    let envoy = Envoy::start(
-        rivet_examples::registry(),
-        EngineEndpoint::new(&engine.endpoint),
-    )
-    .within()
-    .await
-    .expect("envoy");
+    let envoy = engine.envoy(rivet_examples::registry()).await;
     let client = Client::new(engine.endpoint.clone());
     let counter = client.get_or_create::<Counter>(["engine-restart"]);
     assert_eq!(counter.increment(2).within().await.expect("increment"), 2);
@@ -463,10 +455,7 @@ async fn two_engine_nodes_on_postgres_and_nats_serve_an_actor_through_either_gat
     check_node().await;
     let cluster = Cluster::start().await;
     let (one, two) = (&cluster.nodes[0].endpoint, &cluster.nodes[1].endpoint);
-    let first = Envoy::start(rivet_examples::registry(), EngineEndpoint::new(one))
-        .within()
-        .await
-        .expect("an envoy on node 1");
+    let first = cluster.nodes[0].envoy(rivet_examples::registry()).await;
     // Created through node 2's gateway, placed on the only envoy, which node 1 holds.
     let via_two = Client::new(two.clone());
     let via_one = Client::new(one.clone());
@@ -478,10 +467,7 @@ async fn two_engine_nodes_on_postgres_and_nats_serve_an_actor_through_either_gat
 
     // An envoy on node 2 joins and the first leaves: the actor moves across the nodes, and
     // node 1's gateway reaches it there.
-    let second = Envoy::start(rivet_examples::registry(), EngineEndpoint::new(two))
-        .within()
-        .await
-        .expect("an envoy on node 2");
+    let second = cluster.nodes[1].envoy(rivet_examples::registry()).await;
     first.shutdown().within().await;
     assert_eq!(same.increment(1).within().await.expect("via node 1"), 5);
     assert_eq!(second.registry().awake_count(), 1);
@@ -490,10 +476,7 @@ async fn two_engine_nodes_on_postgres_and_nats_serve_an_actor_through_either_gat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()))
-        .with_test_writer()
-        .try_init();
+    log_to_test_output();
     check_node().await;
     let engine = Engine::start().await;
     let registry = Envoy::serverless(rivet_examples::registry()).expect("registry");
@@ -576,10 +559,7 @@ async fn raw_requests_raw_sockets_and_destroy_go_through_the_engine() {
     check_node().await;
     let engine = Engine::start().await;
     let builder = rivet_examples::registry().with::<Lobby>().with::<Store>();
-    let envoy = Envoy::start(builder, EngineEndpoint::new(&engine.endpoint))
-        .within()
-        .await
-        .expect("envoy");
+    let envoy = engine.envoy(builder).await;
     // `#[on_request]`, through the engine's query gateway and tunnel.
     let url = query_url(
         &engine.endpoint,

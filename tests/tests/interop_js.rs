@@ -7,8 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rivet_core::envoy::Envoy;
-use rivet_core::envoy::connect::EngineEndpoint;
 use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::{check_node, install, run};
 use rivet_tests::{Within, serve, within_for};
@@ -61,13 +59,7 @@ async fn the_official_javascript_client_works_unchanged_through_the_engine() {
     // The same actors served by an envoy of the pinned Rivet Engine; the clients talk to the
     // engine's endpoint, whose gateway tunnels to the envoy.
     let engine = Engine::start().await;
-    let envoy = Envoy::start(
-        rivet_examples::registry(),
-        EngineEndpoint::new(&engine.endpoint),
-    )
-    .within()
-    .await
-    .expect("envoy");
+    let envoy = engine.envoy(rivet_examples::registry()).await;
 
     let mut suite = Command::new("node");
     suite

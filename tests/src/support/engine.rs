@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
+use rivet_core::RegistryBuilder;
+use rivet_core::envoy::Envoy;
+use rivet_core::envoy::connect::EngineEndpoint;
+
 use crate::support::node::install;
-use crate::support::sync::eventually;
+use crate::support::sync::{Within, eventually};
 
 /// A running engine, killed when dropped.
 #[derive(Debug)]
@@ -75,6 +79,19 @@ impl Engine {
             config: config_path,
             _data: data,
         }
+    }
+
+    /// Registers `pool` as a normal pool (an envoy of another runtime then connects to it).
+    pub async fn register_pool(&self, pool: &str) {
+        register_pool(&reqwest::Client::new(), &self.endpoint, pool).await;
+    }
+
+    /// An envoy in this process serving `builder`'s actors in the `default` pool.
+    pub async fn envoy(&self, builder: RegistryBuilder) -> Envoy {
+        Envoy::start(builder, EngineEndpoint::new(&self.endpoint))
+            .within()
+            .await
+            .expect("an envoy")
     }
 
     /// Stops the engine (SIGTERM, as a deploy does) and starts it again on the same ports and
@@ -164,6 +181,22 @@ fn uuid_like() -> String {
     format!("{}_{nanos}", std::process::id())
 }
 
+/// Registers `pool` as a normal pool of the engine at `endpoint`, asking until the engine takes
+/// it (a starting engine fails it with a 500 for a moment).
+async fn register_pool(http: &reqwest::Client, endpoint: &str, pool: &str) {
+    let url = format!("{endpoint}/runner-configs/{pool}?namespace=default");
+    let config = serde_json::json!({ "datacenters": { "default": { "normal": {} } } }).to_string();
+    eventually(|| {
+        let request = http
+            .put(&url)
+            .header("content-type", "application/json")
+            .body(config.clone())
+            .send();
+        async move { request.await.ok()?.status().is_success().then_some(()) }
+    })
+    .await;
+}
+
 /// Starts the engine with `config` and waits until `endpoint` serves the `default` namespace.
 async fn launch(config: &Path, endpoint: &str) -> Child {
     let binary = engine_dir().join("node_modules/@rivetkit/engine-cli-linux-x64-musl/rivet-engine");
@@ -199,16 +232,6 @@ async fn launch(config: &Path, endpoint: &str) -> Child {
     .await;
     // ...and until it takes a runner config, which it fails with a 500 for a moment after that
     // when several engines start at once.
-    let probe = format!("{endpoint}/runner-configs/readiness-probe?namespace=default");
-    let config = serde_json::json!({ "datacenters": { "default": { "normal": {} } } }).to_string();
-    eventually(|| {
-        let request = http
-            .put(&probe)
-            .header("content-type", "application/json")
-            .body(config.clone())
-            .send();
-        async move { request.await.ok()?.status().is_success().then_some(()) }
-    })
-    .await;
+    register_pool(&http, endpoint, "readiness-probe").await;
     process
 }
