@@ -75,11 +75,52 @@ pub const UNSUPPORTED_ENCODING: ErrorCode = ErrorCode::new(
 /// A message or request body is larger than the server accepts.
 pub const INCOMING_TOO_LONG: ErrorCode =
     ErrorCode::new("message", "incoming_too_long", "Incoming message too long.");
+/// A request body stalled: no part of it arrived within the server's body read timeout.
+pub const INCOMING_TIMED_OUT: ErrorCode =
+    ErrorCode::new("message", "incoming_timed_out", "The request body stalled.");
 /// A response or event is larger than the server sends.
 pub const OUTGOING_TOO_LONG: ErrorCode =
     ErrorCode::new("message", "outgoing_too_long", "Outgoing message too long.");
+/// A connection's client read its messages too slowly: the server's queue for it filled up
+/// and the connection was closed (the client may reconnect).
+pub const SLOW_CONSUMER: ErrorCode = ErrorCode::new(
+    "ws",
+    "slow_consumer",
+    "The connection was closed: its client read messages too slowly.",
+);
+/// A WebSocket's peer answered no ping (or took no message) within the server's liveness
+/// timeout, and was closed.
+pub const WS_TIMED_OUT: ErrorCode = ErrorCode::new(
+    "ws",
+    "timed_out",
+    "The connection was closed: its peer stopped responding.",
+);
 /// The server is going away (shutting down or restarting the actor); clients reconnect.
 pub const GOING_AWAY: ErrorCode = ErrorCode::new("ws", "going_away", "The server is going away.");
+/// An actor key is larger (in bytes or parts) than the server accepts.
+pub const KEY_TOO_LARGE: ErrorCode =
+    ErrorCode::new("actor", "key_too_large", "The actor key is too large.");
+/// An actor name is longer than the server accepts.
+pub const NAME_TOO_LONG: ErrorCode =
+    ErrorCode::new("actor", "name_too_long", "The actor name is too long.");
+/// Actors are being created faster than the server allows; retry later.
+pub const CREATION_LIMITED: ErrorCode = ErrorCode::new(
+    "actor",
+    "creation_limited",
+    "Too many actors are being created; retry later.",
+);
+/// The actor has as many open connections as the server allows.
+pub const TOO_MANY_CONNECTIONS: ErrorCode = ErrorCode::new(
+    "actor",
+    "too_many_connections",
+    "The actor has too many open connections.",
+);
+/// The request carries no token, or not the server's (see the server's `token` option).
+pub const UNAUTHORIZED: ErrorCode = ErrorCode::new(
+    "auth",
+    "unauthorized",
+    "The request needs the server's token.",
+);
 /// The registry is shut down.
 pub const SHUT_DOWN: ErrorCode = ErrorCode::new("registry", "shut_down", "Registry is shut down.");
 /// A failure whose detail is not shown to callers; the server logs it.
@@ -270,6 +311,19 @@ pub mod guard {
         "query_invalid_cbor_input",
         "`rvt-input` is not valid CBOR.",
     );
+    /// The request's `Host` is not one this server answers to (a DNS-rebinding guard: a
+    /// server on loopback answers only to loopback names unless configured otherwise).
+    pub const HOST_NOT_ALLOWED: ErrorCode = ErrorCode::new(
+        "guard",
+        "host_not_allowed",
+        "The request's Host is not allowed on this server.",
+    );
+    /// A browser WebSocket from an origin the server's CORS settings do not allow.
+    pub const ORIGIN_NOT_ALLOWED: ErrorCode = ErrorCode::new(
+        "guard",
+        "origin_not_allowed",
+        "The request's Origin is not allowed on this server.",
+    );
     /// A path that is no route of the server (or a gateway path that names no actor).
     pub const NO_ROUTE: ErrorCode = ErrorCode::new("guard", "no_route", "No route for this path.");
 }
@@ -312,8 +366,16 @@ pub const ALL: &[ErrorCode] = &[
     QUEUE_TIMED_OUT,
     UNSUPPORTED_ENCODING,
     INCOMING_TOO_LONG,
+    INCOMING_TIMED_OUT,
     OUTGOING_TOO_LONG,
+    SLOW_CONSUMER,
+    WS_TIMED_OUT,
     GOING_AWAY,
+    KEY_TOO_LARGE,
+    NAME_TOO_LONG,
+    CREATION_LIMITED,
+    TOO_MANY_CONNECTIONS,
+    UNAUTHORIZED,
     SHUT_DOWN,
     INTERNAL_ERROR,
     CLIENT_CODEC,
@@ -347,6 +409,8 @@ pub const ALL: &[ErrorCode] = &[
     guard::QUERY_BAD_ENCODING,
     guard::QUERY_BAD_BASE64,
     guard::QUERY_BAD_CBOR,
+    guard::HOST_NOT_ALLOWED,
+    guard::ORIGIN_NOT_ALLOWED,
     guard::NO_ROUTE,
     engine::DESTROYED_DURING_CREATION,
     engine::ENVOY_ACTOR_NOT_FOUND,

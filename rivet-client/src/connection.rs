@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex, Weak};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::codec::{decode_output, from_cbor, to_cbor};
 use crate::error::ActorError;
 use crate::handle::ActorHandle;
-use crate::transport::{ConnMessage, ConnectionTransport};
+use crate::transport::{ConnMessage, ConnReceiver, ConnectionTransport, conn_channel};
 
 type Callback = Arc<dyn Fn(&Bytes) + Send + Sync>;
 
@@ -44,7 +44,7 @@ impl std::fmt::Debug for ConnInner {
 
 impl ActorConnection {
     pub(crate) async fn open(handle: &ActorHandle) -> Result<Self, ActorError> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = conn_channel();
         let transport = handle
             .transport()
             .connect(handle.target(), handle.params(), tx)
@@ -198,7 +198,7 @@ impl Subscription {
     }
 }
 
-async fn dispatch(inner: Weak<ConnInner>, mut rx: mpsc::UnboundedReceiver<ConnMessage>) {
+async fn dispatch(inner: Weak<ConnInner>, mut rx: ConnReceiver) {
     while let Some(message) = rx.recv().await {
         let Some(conn) = inner.upgrade() else {
             return;

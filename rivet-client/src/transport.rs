@@ -5,6 +5,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -91,8 +92,189 @@ pub enum ConnMessage {
     },
 }
 
-/// Where a transport delivers a connection's messages.
-pub type ConnSender = mpsc::UnboundedSender<ConnMessage>;
+impl ConnMessage {
+    /// The bytes a message holds, counted against a bounded queue's byte limit.
+    fn weight(&self) -> usize {
+        match self {
+            Self::Event { name, args } => name.len() + args.len(),
+            Self::ActionResponse {
+                result: Ok(output), ..
+            } => output.len(),
+            Self::ActionResponse {
+                result: Err(error), ..
+            } => error.message.len(),
+            Self::Closed(_) => 0,
+        }
+    }
+}
+
+/// Where a transport delivers a connection's messages: the sending half of a queue made by
+/// [`conn_channel`] (unbounded) or [`bounded_conn_channel`].
+///
+/// ```
+/// use rivet_client::transport::{ConnMessage, bounded_conn_channel};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (sink, mut messages) = bounded_conn_channel(1, 1024);
+/// let event = || ConnMessage::Event { name: "tick".into(), args: vec![0x80].into() };
+/// assert!(sink.send(event()).is_ok());
+/// // A second message before the first was taken: the consumer is too slow.
+/// assert!(sink.send(event()).is_err());
+/// let ConnMessage::Closed(Some(error)) = messages.recv().await.unwrap() else { panic!() };
+/// assert_eq!(error.full_code(), "ws.slow_consumer");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnSender {
+    tx: mpsc::UnboundedSender<ConnMessage>,
+    backlog: Option<Arc<Backlog>>,
+}
+
+/// The receiving half of a connection's queue.
+#[derive(Debug)]
+pub struct ConnReceiver {
+    rx: mpsc::UnboundedReceiver<ConnMessage>,
+    backlog: Option<Arc<Backlog>>,
+    told_overflow: bool,
+}
+
+/// What a bounded queue holds, and whether it overflowed.
+#[derive(Debug)]
+struct Backlog {
+    messages: AtomicUsize,
+    bytes: AtomicUsize,
+    max_messages: usize,
+    max_bytes: usize,
+    overflowed: AtomicBool,
+}
+
+/// An unbounded connection queue, for consumers that keep up by construction (an in-process
+/// client's dispatch task).
+pub fn conn_channel() -> (ConnSender, ConnReceiver) {
+    make_conn_channel(None)
+}
+
+/// A connection queue that holds at most `max_messages` messages and `max_bytes` bytes of
+/// events and action responses. A message that would pass either bound is dropped and the
+/// connection is closed: the receiver's next message is `Closed` with `ws.slow_consumer`,
+/// since a consumer that falls this far behind would otherwise grow the sender's memory
+/// without limit. `Closed` messages are never refused.
+pub fn bounded_conn_channel(max_messages: usize, max_bytes: usize) -> (ConnSender, ConnReceiver) {
+    make_conn_channel(Some(Arc::new(Backlog {
+        messages: AtomicUsize::new(0),
+        bytes: AtomicUsize::new(0),
+        max_messages,
+        max_bytes,
+        overflowed: AtomicBool::new(false),
+    })))
+}
+
+fn make_conn_channel(backlog: Option<Arc<Backlog>>) -> (ConnSender, ConnReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (
+        ConnSender {
+            tx,
+            backlog: backlog.clone(),
+        },
+        ConnReceiver {
+            rx,
+            backlog,
+            told_overflow: false,
+        },
+    )
+}
+
+impl ConnSender {
+    /// Queues a message; gives it back when the receiver is gone or the queue is full (which
+    /// closes the connection, see [`bounded_conn_channel`]).
+    #[allow(clippy::result_large_err)]
+    pub fn send(&self, message: ConnMessage) -> Result<(), ConnMessage> {
+        let Some(backlog) = &self.backlog else {
+            return self.tx.send(message).map_err(|e| e.0);
+        };
+        if matches!(message, ConnMessage::Closed(_)) {
+            return self.tx.send(message).map_err(|e| e.0);
+        }
+        if backlog.overflowed.load(Ordering::Acquire) {
+            return Err(message);
+        }
+        let weight = message.weight();
+        let messages = backlog.messages.fetch_add(1, Ordering::AcqRel) + 1;
+        let bytes = backlog.bytes.fetch_add(weight, Ordering::AcqRel) + weight;
+        if messages > backlog.max_messages || bytes > backlog.max_bytes {
+            backlog.messages.fetch_sub(1, Ordering::AcqRel);
+            backlog.bytes.fetch_sub(weight, Ordering::AcqRel);
+            if !backlog.overflowed.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    max_messages = backlog.max_messages,
+                    max_bytes = backlog.max_bytes,
+                    "a connection's client reads too slowly: its outgoing queue is full, closing \
+                     it with ws.slow_consumer"
+                );
+                // Wakes a receiver that waits for a message.
+                let _ = self.tx.send(ConnMessage::Closed(Some(slow_consumer())));
+            }
+            return Err(message);
+        }
+        self.tx.send(message).map_err(|e| {
+            backlog.messages.fetch_sub(1, Ordering::AcqRel);
+            backlog.bytes.fetch_sub(weight, Ordering::AcqRel);
+            e.0
+        })
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+fn slow_consumer() -> ActorError {
+    crate::codes::SLOW_CONSUMER.error()
+}
+
+impl ConnReceiver {
+    /// The next message; `None` once every sender is gone. After an overflow the next message
+    /// is the `Closed` that ends the connection, ahead of what was queued.
+    pub async fn recv(&mut self) -> Option<ConnMessage> {
+        if let Some(backlog) = &self.backlog
+            && backlog.overflowed.load(Ordering::Acquire)
+        {
+            if self.told_overflow {
+                return None;
+            }
+            self.told_overflow = true;
+            return Some(ConnMessage::Closed(Some(slow_consumer())));
+        }
+        let message = self.rx.recv().await?;
+        Some(self.taken(message))
+    }
+
+    /// The next message if one is waiting, as [`recv`](Self::recv) but without waiting.
+    pub fn try_recv(&mut self) -> Result<ConnMessage, mpsc::error::TryRecvError> {
+        if let Some(backlog) = &self.backlog
+            && backlog.overflowed.load(Ordering::Acquire)
+        {
+            if self.told_overflow {
+                return Err(mpsc::error::TryRecvError::Disconnected);
+            }
+            self.told_overflow = true;
+            return Ok(ConnMessage::Closed(Some(slow_consumer())));
+        }
+        let message = self.rx.try_recv()?;
+        Ok(self.taken(message))
+    }
+
+    /// Frees a taken message's room in the queue.
+    fn taken(&self, message: ConnMessage) -> ConnMessage {
+        if let Some(backlog) = &self.backlog
+            && !matches!(message, ConnMessage::Closed(_))
+        {
+            backlog.messages.fetch_sub(1, Ordering::AcqRel);
+            backlog.bytes.fetch_sub(message.weight(), Ordering::AcqRel);
+        }
+        message
+    }
+}
 
 /// A way to reach actors. The typed stubs that `#[actor]` generates call only this trait, so the
 /// same `CounterClient` works in-process and over the network.

@@ -13,9 +13,26 @@ pub(crate) struct Config {
     pub(crate) max_state_size: usize,
     pub(crate) max_queue_size: usize,
     pub(crate) max_queue_message_size: usize,
+    /// Open connections (WebSockets) per actor.
+    pub(crate) max_connections_per_actor: usize,
+    /// An actor key's size (its serialized form) and parts.
+    pub(crate) max_key_size: usize,
+    pub(crate) max_key_parts: usize,
+    /// Actor creations: a burst, then so many a second.
+    pub(crate) creation_rate: CreationRate,
     #[cfg(feature = "server")]
     pub(crate) server: ServerConfig,
 }
+
+/// How fast actors may be created: `burst` at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CreationRate {
+    pub(crate) burst: u32,
+    pub(crate) per_second: u32,
+}
+
+/// The longest actor name: longer than any registered one may be.
+pub(crate) const MAX_NAME_LEN: usize = 128;
 
 impl Default for Config {
     fn default() -> Self {
@@ -27,6 +44,13 @@ impl Default for Config {
             max_state_size: 128 * 1024,
             max_queue_size: 1000,
             max_queue_message_size: 64 * 1024,
+            max_connections_per_actor: 1000,
+            max_key_size: 1024,
+            max_key_parts: 32,
+            creation_rate: CreationRate {
+                burst: 1000,
+                per_second: 200,
+            },
             #[cfg(feature = "server")]
             server: ServerConfig::default(),
         }
@@ -34,17 +58,23 @@ impl Default for Config {
 }
 
 /// Which cross-origin requests browsers may make.
+///
+/// Whatever the setting, a request whose `Origin` is `null` or not allowed is refused with
+/// `guard.origin_not_allowed` (a WebSocket upgrade included, which browsers do not subject to
+/// CORS), so a web page cannot call actors of a server it was not granted. Requests without an
+/// `Origin` (programs, not browsers) are not affected.
 #[cfg(feature = "server")]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Cors {
-    /// Any origin, with credentials (the request's origin is mirrored, as the official client
-    /// sends credentials). The default, convenient for development.
-    #[default]
+    /// Any origin but `null`, with credentials (the request's origin is mirrored, as the
+    /// official client sends credentials). For development only: any page the developer
+    /// visits may then call the server.
     Permissive,
     /// Only these origins (for example `https://app.example.com`), with credentials.
     Origins(Vec<String>),
-    /// No CORS headers: browsers only reach the server from its own origin.
+    /// No CORS headers, and only same-origin browser requests: the default.
+    #[default]
     Disabled,
 }
 
@@ -55,7 +85,23 @@ pub(crate) struct ServerConfig {
     pub(crate) max_incoming_message_size: usize,
     pub(crate) max_outgoing_message_size: usize,
     pub(crate) max_request_body_size: usize,
+    /// Messages and bytes waiting for one WebSocket client.
+    pub(crate) outgoing_queue_messages: usize,
+    pub(crate) outgoing_queue_bytes: usize,
+    /// Open TCP connections (WebSockets included).
+    pub(crate) max_connections: usize,
+    /// Time to read a request's headers, and the longest a kept-alive connection idles.
+    pub(crate) header_read_timeout: std::time::Duration,
+    /// The longest wait for the next piece of a request body.
+    pub(crate) body_read_timeout: std::time::Duration,
+    /// A WebSocket silent this long (no message, no pong to the server's pings) is closed; also
+    /// the longest one send to it may take.
+    pub(crate) ws_liveness_timeout: std::time::Duration,
     pub(crate) cors: Cors,
+    /// The token every request must carry (`RIVET_TOKEN` or the builder).
+    pub(crate) token: Option<Token>,
+    /// The `Host` names answered to; `None`: loopback names when bound to loopback, else any.
+    pub(crate) allowed_hosts: Option<Vec<String>>,
     /// Set when a serverless pool of a Rivet Engine runs the actors: answers the engine's
     /// `POST /start`.
     #[cfg(feature = "engine")]
@@ -90,9 +136,62 @@ impl Default for ServerConfig {
             max_incoming_message_size: 64 * 1024,
             max_outgoing_message_size: 1024 * 1024,
             max_request_body_size: 16 * 1024 * 1024,
-            cors: Cors::Permissive,
+            outgoing_queue_messages: 1024,
+            outgoing_queue_bytes: 8 * 1024 * 1024,
+            max_connections: 10_000,
+            header_read_timeout: std::time::Duration::from_secs(30),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            ws_liveness_timeout: std::time::Duration::from_secs(60),
+            cors: Cors::Disabled,
+            token: None,
+            allowed_hosts: None,
             #[cfg(feature = "engine")]
             serverless: None,
         }
+    }
+}
+
+/// The environment variable with the token the server requires (when the builder sets none).
+#[cfg(feature = "server")]
+pub const TOKEN_ENV: &str = "RIVET_TOKEN";
+
+/// A secret every request must carry. Compared in constant time; never printed.
+#[cfg(feature = "server")]
+#[derive(Clone)]
+pub(crate) struct Token(std::sync::Arc<str>);
+
+#[cfg(feature = "server")]
+impl Token {
+    /// A token; `None` when empty (an empty token would protect nothing).
+    pub(crate) fn new(token: &str) -> Option<Self> {
+        (!token.is_empty()).then(|| Self(std::sync::Arc::from(token)))
+    }
+
+    pub(crate) fn matches(&self, given: &str) -> bool {
+        // Length is not secret; the bytes are compared without an early exit.
+        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), given.as_bytes()).into()
+    }
+}
+
+#[cfg(feature = "server")]
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::Token;
+
+    #[test]
+    fn tokens_compare_whole() {
+        let token = Token::new("secret").expect("token");
+        assert!(token.matches("secret"));
+        assert!(!token.matches("secre"));
+        assert!(!token.matches("secret2"));
+        assert!(!token.matches(""));
+        assert!(Token::new("").is_none());
+        assert_eq!(format!("{token:?}"), "Token(..)");
     }
 }

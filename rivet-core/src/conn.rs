@@ -247,10 +247,10 @@ impl<S> Conns<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc;
+    use rivet_client::transport::{ConnReceiver, conn_channel};
 
-    fn conn(conns: &mut Conns<()>, id: &str) -> mpsc::UnboundedReceiver<ConnMessage> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    fn conn(conns: &mut Conns<()>, id: &str) -> ConnReceiver {
+        let (tx, rx) = conn_channel();
         conns.insert(Conn::new(id.to_owned(), None, (), ConnKind::WebSocket, tx));
         rx
     }

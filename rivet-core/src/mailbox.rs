@@ -10,7 +10,7 @@ use rivet_client::{ActorError, codes};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::conn::ConnKind;
-use crate::raw::{self, RawCommand, RawMessage};
+use crate::raw::{self, RawMessage, RawWebSocket};
 
 /// An actor's mailbox. Messages are boxed: a tokio channel allocates its slots 32 at a time,
 /// so a small element keeps an idle actor's mailbox small.
@@ -70,8 +70,8 @@ pub(crate) enum ConnRef {
 pub(crate) enum RawSocketEnvelope {
     Open {
         id: String,
-        request: http::Request<()>,
-        commands: mpsc::UnboundedSender<RawCommand>,
+        request: Box<http::Request<()>>,
+        commands: raw::RawOutbox,
     },
     Message {
         id: String,
@@ -151,7 +151,7 @@ impl Envelope {
                 let _ = reply.send(Err(error));
             }
             Self::RawSocket(RawSocketEnvelope::Open { commands, .. }) => {
-                let _ = commands.send(RawCommand::Close(1011, error.full_code()));
+                RawWebSocket::new(String::new(), commands).close(1011, error.full_code());
             }
             Self::Ping { reply } | Self::Destroy { reply } => {
                 let _ = reply.send(Err(error));

@@ -30,6 +30,7 @@ mod actors;
 mod alarms;
 mod builder;
 mod factory;
+mod limits;
 mod live;
 mod recovery;
 mod transport;
@@ -97,10 +98,16 @@ impl Registry {
     /// Resolves once shutdown has begun.
     #[cfg(feature = "server")]
     pub(crate) fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let mut closing = self.guard.inner.closing.subscribe();
+        let mut closing = self.closing();
         async move {
             let _ = closing.wait_for(|closing| *closing).await;
         }
+    }
+
+    /// Turns true once shutdown has begun.
+    #[cfg(feature = "server")]
+    pub(crate) fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.guard.inner.closing.subscribe()
     }
 
     /// Starts an activation of an actor the engine placed here (runner mode).
@@ -172,6 +179,8 @@ pub(crate) struct RegistryInner {
     active: AtomicUsize,
     stopped: tokio::sync::Notify,
     runtime: tokio::runtime::Handle,
+    /// The creation rate's token bucket.
+    creations: limits::Creations,
     /// When sleeping actors must wake for their schedules.
     alarms: Mutex<Alarms>,
     alarms_changed: tokio::sync::Notify,

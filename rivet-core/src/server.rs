@@ -15,21 +15,26 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{any, delete, get};
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::registry::Registry;
 
+mod access;
 mod api;
 mod gateway;
+mod listen;
 mod request;
 mod response;
 mod routes;
 mod ws;
 
+pub use crate::config::TOKEN_ENV;
 #[cfg(feature = "engine")]
 pub(crate) use routes::tunnelled_socket;
 #[cfg(feature = "engine")]
@@ -41,10 +46,10 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:6420";
 pub use crate::config::Cors;
 
 impl Registry {
-    /// The server's routes as an axum [`Router`], to serve alone or nest under a prefix of an
-    /// existing app (RivetKit mounts it at `/api/rivet`).
-    pub fn router(&self) -> Router {
-        let routes = Router::new()
+    /// The routes alone, without the token, origin and body checks: what the Rivet Engine
+    /// tunnels to an envoy (runner mode), after its own gateway authenticated the client.
+    pub(crate) fn routes(&self) -> Router {
+        Router::new()
             .route("/", get(api::banner))
             .route("/health", get(api::health))
             .route("/metadata", get(api::metadata))
@@ -63,11 +68,31 @@ impl Registry {
             .route("/request/{*rest}", any(routes::header_routed))
             .route("/websocket", any(routes::header_routed))
             .route("/websocket/{*rest}", any(routes::header_routed))
-            .with_state(self.clone());
-        let cors = &self.server_config().cors;
-        match cors_layer(cors) {
-            Some(layer) => routes.layer(layer),
-            None => routes,
+            .with_state(self.clone())
+    }
+
+    /// The server's routes as an axum [`Router`], to serve alone or nest under a prefix of an
+    /// existing app (RivetKit mounts it at `/api/rivet`), with the server's token, browser
+    /// origin and request body checks. (The `Host` check needs the bound address, so only
+    /// [`serve`](Self::serve) applies it; an app that nests the router chooses its own.)
+    pub fn router(&self) -> Router {
+        let config = self.server_config();
+        let mut router = self.routes();
+        if let Some(token) = &config.token {
+            router = router.layer(from_fn_with_state(token.clone(), access::require_token));
+        }
+        router = router
+            .layer(from_fn_with_state(
+                Arc::new(config.cors.clone()),
+                access::check_origin,
+            ))
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                config.body_read_timeout,
+            ));
+        // Outermost, so preflight requests are answered before the checks above.
+        match cors_layer(&config.cors) {
+            Some(layer) => router.layer(layer),
+            None => router,
         }
     }
 
@@ -77,20 +102,24 @@ impl Registry {
         self.serve_on(listener).await
     }
 
-    /// Serves on a bound listener until the registry shuts down.
+    /// Serves on a bound listener until the registry shuts down: the [`router`](Self::router)
+    /// behind the `Host` check, with the connection cap and timeouts of the builder.
     pub async fn serve_on(&self, listener: TcpListener) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, "serving");
-        let stopped = self.stopped();
-        // Small request/response messages must not wait out Nagle's algorithm and delayed ACKs.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set");
-            }
-        });
-        axum::serve(listener, self.router().into_make_service())
-            .with_graceful_shutdown(stopped)
-            .await
+        let config = self.server_config();
+        let hosts = access::Hosts::for_server(addr, config.allowed_hosts.as_deref());
+        tracing::info!(%addr, token = config.token.is_some(), "serving");
+        if config.token.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "serving beyond loopback without a token: anyone who reaches this address can \
+                 list, call and destroy actors (set RIVET_TOKEN)"
+            );
+        }
+        let router = self
+            .router()
+            .layer(from_fn_with_state(hosts, access::check_host));
+        listen::serve(listener, router, config, self.closing()).await
     }
 
     /// Binds `addr` and serves in the background; returns the bound address (useful with port 0).
@@ -112,7 +141,7 @@ fn cors_layer(cors: &Cors) -> Option<tower_http::cors::CorsLayer> {
     use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
     let origin = match cors {
         Cors::Disabled => return None,
-        Cors::Permissive => AllowOrigin::mirror_request(),
+        Cors::Permissive => AllowOrigin::predicate(|origin, _| origin != "null"),
         Cors::Origins(list) => AllowOrigin::list(list.iter().filter_map(|o| o.parse().ok())),
     };
     Some(

@@ -14,7 +14,7 @@ pub use support::net::{
     read_message, send_message, serve,
 };
 pub use support::power_loss::{Held, SyncShim, WAL};
-pub use support::process::ServerProcess;
+pub use support::process::{Memory, ServerProcess};
 pub use support::storage::{CommitPolicy, TestStorage};
 pub use support::sync::{
     PATIENCE, Within, acquire, entered, eventually, gate, recv, wait_for, within, within_for,

@@ -27,6 +27,8 @@ mod output_gate;
 mod queue_handlers;
 mod run_loop;
 mod schedules;
+mod server_access;
+mod server_limits;
 mod server_routes;
 mod state_durability;
 mod storage_failures;

@@ -5,7 +5,8 @@
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use rivet_core::client::ActorKey;
-use rivet_tests::{Within, check_lobby_socket, query_url, serve_memory};
+use rivet_core::server::Cors;
+use rivet_tests::{Within, check_lobby_socket, query_url, serve, serve_memory};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -354,8 +355,13 @@ async fn bad_gateway_queries_name_the_problem() {
 }
 
 #[tokio::test]
-async fn cors_answers_preflight_requests() {
-    let (registry, endpoint) = serve_memory().await;
+async fn cors_answers_preflight_requests_of_configured_origins() {
+    let registry = rivet_examples::registry()
+        .in_memory()
+        .cors(Cors::Origins(vec!["http://app.example".to_owned()]))
+        .build()
+        .expect("registry");
+    let (registry, endpoint) = serve(registry).await;
     let url = query_url(
         &endpoint,
         "counter",

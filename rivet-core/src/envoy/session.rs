@@ -69,7 +69,7 @@ impl Session {
         socket: &EnvoySocket,
     ) -> Self {
         Self {
-            router: registry.router(),
+            router: registry.routes(),
             registry: registry.clone(),
             storage,
             link,

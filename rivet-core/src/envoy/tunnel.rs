@@ -174,6 +174,10 @@ impl Drop for TunnelSocket {
 }
 
 impl ServerSocket for TunnelSocket {
+    fn checks_liveness(&self) -> bool {
+        false
+    }
+
     async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
         self.incoming.recv().await.map(Ok)
     }

@@ -87,6 +87,19 @@ impl<A: Actor> Host<A> {
         sink: ConnSender,
         reply: oneshot::Sender<Result<String, ActorError>>,
     ) {
+        let max = self.runtime.config().max_connections_per_actor;
+        let open =
+            self.cx.connections().iter().count() + self.cx.connections().raw_sockets().count();
+        if open >= max {
+            tracing::warn!(
+                max_connections_per_actor = max,
+                "refused a connection past the actor's limit (actor.too_many_connections)"
+            );
+            let error = codes::TOO_MANY_CONNECTIONS
+                .with_message(format!("This actor has {max} open connections, its limit."));
+            let _ = reply.send(Err(error));
+            return;
+        }
         let id = new_id();
         let timeout = self.runtime.config().hook_timeout;
         let work = Work::Connect {
@@ -160,8 +173,20 @@ impl<A: Actor> Host<A> {
                 commands,
             } => {
                 let socket = RawWebSocket::new(id, commands);
+                let max = self.runtime.config().max_connections_per_actor;
+                if conns.iter().count() + conns.raw_sockets().count() >= max {
+                    tracing::warn!(
+                        max_connections_per_actor = max,
+                        "refused a raw WebSocket past the actor's limit (actor.too_many_connections)"
+                    );
+                    socket.close(1013, codes::TOO_MANY_CONNECTIONS.error().full_code());
+                    return;
+                }
                 conns.insert_raw(socket.clone());
-                WebSocketEvent::Open { socket, request }
+                WebSocketEvent::Open {
+                    socket,
+                    request: *request,
+                }
             }
             RawSocketEnvelope::Message { id, message } => match conns.raw(&id) {
                 Some(socket) => WebSocketEvent::Message {

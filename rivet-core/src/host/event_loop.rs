@@ -274,10 +274,20 @@ impl<A: Actor> Host<A> {
                 conn,
                 event,
                 subscribe,
-            } => self
-                .cx
-                .connections_mut()
-                .set_subscription(&conn, event, subscribe),
+            } => {
+                // Only declared events can ever be sent: a subscription to any other name is
+                // dropped rather than kept (a client could otherwise grow it without limit).
+                if A::metadata().events.contains(&event.as_str()) {
+                    self.cx
+                        .connections_mut()
+                        .set_subscription(&conn, event, subscribe);
+                } else {
+                    tracing::debug!(
+                        event = event.chars().take(64).collect::<String>(),
+                        "ignored a subscription to an event the actor does not declare"
+                    );
+                }
+            }
             Envelope::Disconnect { conn } => self.disconnect(conn, None).await,
             Envelope::Request { request, reply } => self.request(request, reply).await,
             Envelope::RawSocket(event) => self.raw_socket(event).await,

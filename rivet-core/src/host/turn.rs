@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rivet_client::transport::{ConnSender, QueueSendOutcome};
 use rivet_client::{ActorError, codes};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{Host, Stop};
 use crate::actor::{Actor, Dispatch, Hook, HookSet};
@@ -96,7 +96,7 @@ impl Work<'_> {
                 name,
                 args,
             } => {
-                let (tx, _closed) = mpsc::unbounded_channel();
+                let (tx, _closed) = rivet_client::transport::conn_channel();
                 if let Err(error) = open_conn(state, cx, id, params, ConnKind::Http, tx).await {
                     return mutated(Err(error));
                 }

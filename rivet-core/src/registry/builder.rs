@@ -58,6 +58,9 @@ pub struct RegistryBuilder {
     /// The client actor code gets, when not the in-process one (runner mode: through the
     /// engine, which may have placed the called actor on another envoy).
     actor_client: Option<rivet_client::Client>,
+    /// The server's token, when set on the builder (else `$RIVET_TOKEN`).
+    #[cfg(feature = "server")]
+    token: Option<String>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -194,11 +197,122 @@ impl RegistryBuilder {
         self
     }
 
-    /// Which browser origins may call the server (default: any, with credentials).
+    /// Which browser origins may call the server (default: [`Cors::Disabled`], same-origin
+    /// pages only). See [`Cors`] and SECURITY.md.
+    ///
+    /// [`Cors`]: crate::server::Cors
+    /// [`Cors::Disabled`]: crate::server::Cors::Disabled
     #[cfg(feature = "server")]
     #[must_use]
     pub fn cors(mut self, cors: crate::config::Cors) -> Self {
         self.config.server.cors = cors;
+        self
+    }
+
+    /// A token every request to the server must carry (default: `$RIVET_TOKEN`, else none).
+    /// Clients pass it with their `token` option; it is compared in constant time and never
+    /// logged. `/`, `/health`, `/metadata` and the engine's `/start` stay open. An empty
+    /// token means none.
+    ///
+    /// ```
+    /// # use rivet_core::prelude::*;
+    /// # #[derive(Default, Serialize, Deserialize)] struct Counter { count: i64 }
+    /// # #[actor] impl Counter { #[action] fn get(&self) -> i64 { self.count } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let registry = Registry::builder().with::<Counter>().in_memory().token("s3cret").build()?;
+    /// let addr = registry.spawn_server("127.0.0.1:0").await?;
+    /// let client = rivet_core::Client::builder(format!("http://{addr}")).token("s3cret").build()?;
+    /// assert_eq!(client.get_or_create::<Counter>(["a"]).get().await?, 0);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn token(mut self, token: impl AsRef<str>) -> Self {
+        self.token = Some(token.as_ref().to_owned());
+        self
+    }
+
+    /// The `Host` names the server answers to (compared without the port). By default a
+    /// server bound to a loopback address answers only to `localhost`, `*.localhost` and
+    /// loopback addresses, which defeats DNS rebinding; one bound elsewhere answers to any.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn allowed_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
+        self.config.server.allowed_hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How far a WebSocket client may fall behind: the messages and bytes (events and action
+    /// responses) waiting for it (default 1024 messages, 8 MiB). Past either, the connection
+    /// is closed with `ws.slow_consumer` (close code 1008), and the client may reconnect.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn outgoing_queue_limit(mut self, messages: usize, bytes: usize) -> Self {
+        self.config.server.outgoing_queue_messages = messages;
+        self.config.server.outgoing_queue_bytes = bytes;
+        self
+    }
+
+    /// The most TCP connections the server keeps open, WebSockets included (default
+    /// 10,000). Past it, new connections are closed at once and a warning is logged.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.server.max_connections = connections;
+        self
+    }
+
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may wait for its next request (default 30 s).
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.server.header_read_timeout = timeout;
+        self
+    }
+
+    /// The longest wait for the next part of a request body (default 30 s); a stalled upload
+    /// is cut off.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.server.body_read_timeout = timeout;
+        self
+    }
+
+    /// How long a WebSocket may stay silent (default 60 s): the server pings it three times
+    /// in that span and closes it (`ws.timed_out`) if nothing, not even a pong, came back.
+    /// Also the longest a single send to it may take.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn ws_liveness_timeout(mut self, timeout: Duration) -> Self {
+        self.config.server.ws_liveness_timeout = timeout;
+        self
+    }
+
+    /// The most connections one actor keeps open (default 1000); more get
+    /// `actor.too_many_connections`.
+    #[must_use]
+    pub fn max_connections_per_actor(mut self, connections: usize) -> Self {
+        self.config.max_connections_per_actor = connections;
+        self
+    }
+
+    /// The largest actor key, in bytes of its serialized form and in parts (default 1024
+    /// bytes, 32 parts); larger ones get `actor.key_too_large`.
+    #[must_use]
+    pub fn max_key_size(mut self, bytes: usize, parts: usize) -> Self {
+        self.config.max_key_size = bytes;
+        self.config.max_key_parts = parts;
+        self
+    }
+
+    /// How fast actors may be created: `burst` at once, then `per_second` (default 1000,
+    /// then 200 a second). Past it, creations get `actor.creation_limited` (HTTP 429) while
+    /// existing actors keep serving.
+    #[must_use]
+    pub fn creation_rate(mut self, burst: u32, per_second: u32) -> Self {
+        self.config.creation_rate = crate::config::CreationRate { burst, per_second };
         self
     }
 
@@ -252,6 +366,18 @@ impl RegistryBuilder {
                 Arc::new(MemoryStorage::new())
             }
         };
+        #[cfg(feature = "server")]
+        let mut config = self.config;
+        #[cfg(not(feature = "server"))]
+        let config = self.config;
+        #[cfg(feature = "server")]
+        {
+            let token = self
+                .token
+                .or_else(|| std::env::var(crate::config::TOKEN_ENV).ok());
+            config.server.token = token.as_deref().and_then(crate::config::Token::new);
+        }
+        let creations = super::limits::Creations::new(config.creation_rate);
         let (lifecycle, _) = broadcast::channel(1024);
         let (closing, _) = tokio::sync::watch::channel(false);
         let actor_client = self.actor_client;
@@ -262,7 +388,7 @@ impl RegistryBuilder {
             },
             factories,
             storage,
-            config: self.config,
+            config,
             live: Mutex::new(Live::default()),
             next_generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
@@ -273,6 +399,7 @@ impl RegistryBuilder {
             active: AtomicUsize::new(0),
             stopped: tokio::sync::Notify::new(),
             runtime,
+            creations,
             alarms: Mutex::new(Alarms::default()),
             alarms_changed: tokio::sync::Notify::new(),
         });
@@ -297,6 +424,8 @@ impl Registry {
             #[cfg(feature = "sqlite")]
             sqlite: crate::storage::sqlite::SqliteOptions::default(),
             actor_client: None,
+            #[cfg(feature = "server")]
+            token: None,
         }
     }
 }

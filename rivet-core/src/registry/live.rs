@@ -99,6 +99,7 @@ impl RegistryInner {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(codes::SHUT_DOWN.error());
         }
+        super::limits::check_target(&self.config, target)?;
         if let Some(found) = self.live().find(target) {
             return Ok(found);
         }
@@ -140,9 +141,11 @@ impl RegistryInner {
         input: Option<Bytes>,
         fail_if_exists: bool,
     ) -> Result<ActorRecord, ActorError> {
+        super::limits::check_addr(&self.config, addr)?;
         let factory = self.factory(&addr.name)?;
         let input = factory.check_input(input)?;
-        let (record, created) = self
+        self.creations.take()?;
+        let created = self
             .storage
             .create(NewActor {
                 id: new_id(),
@@ -151,8 +154,11 @@ impl RegistryInner {
                 input,
                 created_at_ms: now_ms(),
             })
-            .await
-            .map_err(internal)?;
+            .await;
+        if !matches!(created, Ok((_, true))) {
+            self.creations.refund();
+        }
+        let (record, created) = created.map_err(internal)?;
         if fail_if_exists && !created {
             return Err(codes::DUPLICATE_KEY.with_message(format!(
                 "An actor `{}` with key {:?} already exists.",

@@ -27,11 +27,15 @@ pub(crate) fn status_of(error: &ActorError) -> StatusCode {
         ("actor", "not_found" | "action_not_found" | "not_registered") => StatusCode::NOT_FOUND,
         ("guard", "no_route") => StatusCode::NOT_FOUND,
         ("actor", "method_not_allowed") => StatusCode::METHOD_NOT_ALLOWED,
-        ("actor", "action_timed_out") => StatusCode::REQUEST_TIMEOUT,
-        ("actor", "duplicate_key") => StatusCode::CONFLICT,
-        ("actor", "overloaded" | "dropped_reply") | ("registry", "shut_down") => {
-            StatusCode::SERVICE_UNAVAILABLE
+        ("actor", "action_timed_out") | ("message", "incoming_timed_out") => {
+            StatusCode::REQUEST_TIMEOUT
         }
+        ("actor", "duplicate_key") => StatusCode::CONFLICT,
+        ("actor", "overloaded" | "dropped_reply" | "too_many_connections")
+        | ("registry", "shut_down") => StatusCode::SERVICE_UNAVAILABLE,
+        ("queue", "full") | ("actor", "creation_limited") => StatusCode::TOO_MANY_REQUESTS,
+        ("auth", "unauthorized") => StatusCode::UNAUTHORIZED,
+        ("guard", "host_not_allowed" | "origin_not_allowed") => StatusCode::FORBIDDEN,
         ("core" | "rivetkit", "internal_error") => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }

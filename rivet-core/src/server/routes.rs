@@ -21,6 +21,7 @@ use super::gateway::{self, GatewayTarget};
 use super::request::{HEADER_CONN_PARAMS, params_from_json, request_encoding};
 use super::response::{HEADER_RAY_ID, error_response, ok_response, ray_id};
 use super::ws;
+use crate::actor::HookSet;
 use crate::mailbox::{ConnRef, Envelope, ReplyTo};
 use crate::registry::Registry;
 use crate::url::percent_decode;
@@ -122,6 +123,12 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
             Ok(target) => target,
             Err(error) => return error_response(&error, &ray),
         };
+        if path != "/connect" {
+            let what = "WebSockets (no #[on_websocket])";
+            if let Err(error) = check_handles(&registry, target.name(), HookSet::WEBSOCKET, what) {
+                return error_response(&error, &ray);
+            }
+        }
         return if path == "/connect" {
             ws::connect(registry, target, upgrade, &parts.headers)
         } else {
@@ -162,6 +169,27 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
 }
 
 type RouteResult = Result<Response, ActorError>;
+
+/// Refuses a raw route to an actor type without its hook (`what` names both), before any
+/// body is read or actor created: RivetKit answers not found.
+fn check_handles(
+    registry: &Registry,
+    name: &str,
+    hook: HookSet,
+    what: &str,
+) -> Result<(), ActorError> {
+    let meta = registry
+        .actors()
+        .find(|meta| meta.name == name)
+        .ok_or_else(|| {
+            codes::NOT_REGISTERED
+                .with_message(format!("No actor type named `{name}` is registered."))
+        })?;
+    if meta.hooks.contains(hook) {
+        return Ok(());
+    }
+    Err(codes::ACTOR_NOT_FOUND.with_message(format!("Actor `{name}` does not handle raw {what}.")))
+}
 
 /// A WebSocket the engine's gateway tunnelled to actor `actor_id` (runner mode), at `path`
 /// (after the actor, with its query): `/connect` or `/websocket/*`, as on the embedded server.
@@ -217,10 +245,28 @@ pub(crate) async fn tunnelled_socket(
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ActorError> {
-    to_bytes(body, limit).await.map_err(|_| {
-        codes::INCOMING_TOO_LONG
-            .with_message(format!("The request body is larger than {limit} bytes."))
+    to_bytes(body, limit).await.map_err(|error| {
+        if caused_by::<tower_http::timeout::TimeoutError>(&error) {
+            return codes::INCOMING_TIMED_OUT.error();
+        }
+        if caused_by::<http_body_util::LengthLimitError>(&error) {
+            return codes::INCOMING_TOO_LONG
+                .with_message(format!("The request body is larger than {limit} bytes."));
+        }
+        codes::INVALID_REQUEST.with_message(format!("The request body could not be read: {error}"))
     })
+}
+
+/// Whether `E` is somewhere in the chain of `error`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<E>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 async fn http_action(
@@ -333,6 +379,15 @@ async fn raw_request(
     uri: String,
     ray: &str,
 ) -> RouteResult {
+    // Before reading a body or creating an actor: a request no actor of this type can serve
+    // costs nothing.
+    let target = actor_target(registry, target).await?;
+    check_handles(
+        registry,
+        target.name(),
+        HookSet::REQUEST,
+        "HTTP requests (no #[on_request])",
+    )?;
     let (parts, body) = request.into_parts();
     let body = read_body(body, registry.server_config().max_request_body_size).await?;
     let mut builder = http::Request::builder().method(parts.method).uri(uri);
@@ -342,7 +397,6 @@ async fn raw_request(
     let raw = builder
         .body(body)
         .map_err(|e| codes::INVALID_REQUEST.with_message(format!("Invalid request: {e}")))?;
-    let target = actor_target(registry, target).await?;
     let (tx, rx) = oneshot::channel();
     let actor_id = registry
         .inner()

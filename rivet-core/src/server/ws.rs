@@ -6,9 +6,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::HeaderMap;
 use rivet_client::protocol::{Encoding, Frame, ToClient, ToServer};
-use rivet_client::transport::{ConnMessage, ConnSender};
+use rivet_client::transport::{ConnMessage, ConnReceiver, ConnSender, bounded_conn_channel};
 use rivet_client::{ActorError, ActorTarget, codes};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::request::params_from_json;
 use crate::config::ServerConfig;
@@ -25,6 +26,12 @@ pub(crate) trait ServerSocket: Send + 'static {
     fn recv(&mut self) -> impl Future<Output = Option<Result<Message, axum::Error>>> + Send;
     /// Sends one message.
     fn send(&mut self, message: Message) -> impl Future<Output = Result<(), axum::Error>> + Send;
+
+    /// Whether the server checks this socket's liveness (pings, bounded sends): yes for its
+    /// own sockets; a tunnelled socket's peer is the engine, which does that itself.
+    fn checks_liveness(&self) -> bool {
+        true
+    }
 }
 
 impl ServerSocket for WebSocket {
@@ -92,9 +99,94 @@ pub(crate) fn connect(
     headers: &HeaderMap,
 ) -> Response {
     let handshake = handshake(headers);
-    upgrade
+    let limit = registry.server_config().max_incoming_message_size;
+    limited(upgrade, limit)
         .protocols([PROTOCOL_RIVET])
         .on_upgrade(move |socket| run_connection(registry, target, socket, handshake))
+}
+
+/// Bounds what the WebSocket library assembles before the server sees a message: without it,
+/// a peer could hold 64 MiB per socket in fragments that never end. The headroom over `limit`
+/// lets a message a little too large reach the server's own check, which closes the socket
+/// with `message.incoming_too_long`; a larger one ends it in the library.
+fn limited(upgrade: WebSocketUpgrade, limit: usize) -> WebSocketUpgrade {
+    let bound = limit.saturating_mul(2).saturating_add(1024);
+    upgrade.max_message_size(bound).max_frame_size(bound)
+}
+
+/// Keeps a socket's peer honest: pings it three times per liveness timeout, and tells when
+/// it has been silent (no message, no pong) for the whole timeout.
+struct Liveness {
+    timeout: std::time::Duration,
+    ticks: Option<Interval>,
+    heard: Instant,
+}
+
+impl Liveness {
+    fn new(socket: &impl ServerSocket, timeout: std::time::Duration) -> Self {
+        let ticks = socket.checks_liveness().then(|| {
+            let period = (timeout / 3).max(std::time::Duration::from_millis(10));
+            let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks
+        });
+        Self {
+            timeout,
+            ticks,
+            heard: Instant::now(),
+        }
+    }
+
+    fn heard(&mut self) {
+        self.heard = Instant::now();
+    }
+
+    /// The next ping time (never, for sockets the server does not check).
+    async fn tick(&mut self) {
+        match &mut self.ticks {
+            Some(ticks) => {
+                ticks.tick().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// At a tick: pings the peer, or closes the socket with `ws.timed_out` if it has been
+    /// silent too long. Returns whether the socket stays open.
+    async fn ping(&self, socket: &mut impl ServerSocket) -> bool {
+        if self.heard.elapsed() >= self.timeout {
+            tracing::warn!(
+                timeout_ms = self.timeout.as_millis() as u64,
+                "closing a WebSocket whose peer stopped responding (ws.timed_out)"
+            );
+            self.bounded(close(
+                socket,
+                1011,
+                &codes::WS_TIMED_OUT.error().full_code(),
+            ))
+            .await;
+            return false;
+        }
+        self.bounded(socket.send(Message::Ping(Bytes::new())))
+            .await
+            .is_some_and(|sent| sent.is_ok())
+    }
+
+    /// Runs a send, giving up after the liveness timeout: a peer that does not read would
+    /// otherwise hold the socket's task forever once TCP's buffers are full.
+    async fn bounded<T>(&self, send: impl Future<Output = T>) -> Option<T> {
+        if self.ticks.is_none() {
+            return Some(send.await);
+        }
+        let sent = tokio::time::timeout(self.timeout, send).await.ok();
+        if sent.is_none() {
+            tracing::warn!(
+                timeout_ms = self.timeout.as_millis() as u64,
+                "closing a WebSocket whose peer does not read (ws.timed_out)"
+            );
+        }
+        sent
+    }
 }
 
 pub(crate) async fn close(socket: &mut impl ServerSocket, code: u16, reason: &str) {
@@ -130,6 +222,42 @@ fn encode(message: &ToClient, encoding: Encoding) -> Option<Frame> {
     }
 }
 
+/// How much of one connection's input the actor has yet to take: the server stops reading a
+/// socket (TCP then holds the client back) while this is at its bound, so a client cannot pile
+/// messages into the actor's mailbox faster than the actor takes them.
+#[derive(Default)]
+struct Inflow {
+    /// Actions sent and not answered yet.
+    actions: usize,
+    /// Other messages (subscriptions) since the actor last confirmed it took them.
+    unconfirmed: usize,
+    /// A ping sent after `unconfirmed` messages: answered once the actor took them.
+    ping: Option<oneshot::Receiver<Result<(), ActorError>>>,
+}
+
+impl Inflow {
+    /// Actions one connection may have unanswered.
+    const MAX_ACTIONS: usize = 256;
+    /// Subscriptions between two confirmations.
+    const CONFIRM_EVERY: usize = 64;
+
+    fn open(&self) -> bool {
+        self.ping.is_none() && self.actions < Self::MAX_ACTIONS
+    }
+
+    /// Resolves once the pending ping is answered (never, without one).
+    async fn confirmed(&mut self) {
+        match &mut self.ping {
+            Some(ping) => {
+                let _ = ping.await;
+                self.ping = None;
+                self.unconfirmed = 0;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 pub(crate) async fn run_connection(
     registry: Registry,
     target: ActorTarget,
@@ -144,7 +272,9 @@ pub(crate) async fn run_connection(
             return;
         }
     };
-    let (sink, events) = mpsc::unbounded_channel();
+    let config = registry.server_config();
+    let (sink, events) =
+        bounded_conn_channel(config.outgoing_queue_messages, config.outgoing_queue_bytes);
     let opened = match handshake.params {
         Ok(params) => open_connection(&registry, &target, params, sink.clone()).await,
         Err(error) => Err(error),
@@ -228,28 +358,37 @@ struct Connection {
 
 impl Connection {
     /// Relays until either side closes.
-    async fn relay(
-        &self,
-        socket: &mut impl ServerSocket,
-        mut events: mpsc::UnboundedReceiver<ConnMessage>,
-    ) {
+    async fn relay(&self, socket: &mut impl ServerSocket, mut events: ConnReceiver) {
+        let mut liveness = Liveness::new(socket, self.config.ws_liveness_timeout);
+        let mut inflow = Inflow::default();
         loop {
             tokio::select! {
-                incoming = socket.recv() => {
+                incoming = socket.recv(), if inflow.open() => {
+                    liveness.heard();
                     let payload = match incoming {
                         Some(Ok(Message::Text(text))) => Bytes::from(text),
                         Some(Ok(Message::Binary(bytes))) => bytes,
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                     };
-                    if !self.pass_on(socket, &payload).await {
+                    if !self.pass_on(socket, &payload, &mut inflow).await {
                         return;
                     }
                 }
+                () = inflow.confirmed() => {}
                 outgoing = events.recv() => {
                     let Some(outgoing) = outgoing else { return };
+                    if matches!(outgoing, ConnMessage::ActionResponse { .. }) {
+                        inflow.actions = inflow.actions.saturating_sub(1);
+                    }
                     let limit = self.config.max_outgoing_message_size;
-                    if !deliver(socket, outgoing, self.encoding, limit).await {
+                    let sent = liveness.bounded(deliver(socket, outgoing, self.encoding, limit));
+                    if sent.await != Some(true) {
+                        return;
+                    }
+                }
+                () = liveness.tick() => {
+                    if !liveness.ping(socket).await {
                         return;
                     }
                 }
@@ -259,7 +398,12 @@ impl Connection {
 
     /// Passes one client message to the actor; returns whether the socket stays open (an
     /// oversized or malformed message closes it).
-    async fn pass_on(&self, socket: &mut impl ServerSocket, payload: &[u8]) -> bool {
+    async fn pass_on(
+        &self,
+        socket: &mut impl ServerSocket,
+        payload: &[u8],
+        inflow: &mut Inflow,
+    ) -> bool {
         if payload.len() > self.config.max_incoming_message_size {
             close(socket, 1011, "message.incoming_too_long").await;
             return false;
@@ -273,26 +417,38 @@ impl Connection {
             }
         };
         let envelope = match message {
-            ToServer::ActionRequest { id, name, args } => Envelope::Action {
-                name: name.into(),
-                args,
-                conn: ConnRef::Id(self.conn_id.clone()),
-                reply: ReplyTo::Conn {
-                    sink: self.sink.clone(),
-                    id,
-                },
-                chain: None,
-            },
+            ToServer::ActionRequest { id, name, args } => {
+                inflow.actions += 1;
+                Envelope::Action {
+                    name: name.into(),
+                    args,
+                    conn: ConnRef::Id(self.conn_id.clone()),
+                    reply: ReplyTo::Conn {
+                        sink: self.sink.clone(),
+                        id,
+                    },
+                    chain: None,
+                }
+            }
             ToServer::SubscriptionRequest {
                 event_name,
                 subscribe,
-            } => Envelope::Subscribe {
-                conn: self.conn_id.clone(),
-                event: event_name,
-                subscribe,
-            },
+            } => {
+                inflow.unconfirmed += 1;
+                Envelope::Subscribe {
+                    conn: self.conn_id.clone(),
+                    event: event_name,
+                    subscribe,
+                }
+            }
         };
         let _ = self.registry.inner().deliver(&self.actor, envelope).await;
+        if inflow.unconfirmed >= Inflow::CONFIRM_EVERY {
+            let (reply, answered) = oneshot::channel();
+            let ping = Envelope::Ping { reply };
+            let _ = self.registry.inner().deliver(&self.actor, ping).await;
+            inflow.ping = Some(answered);
+        }
         true
     }
 }
@@ -336,7 +492,13 @@ async fn deliver(
                     if let Some(frame) = encode(&message, encoding) {
                         send_frame(socket, frame).await;
                     }
-                    close(socket, 1011, &error.full_code()).await;
+                    // A policy violation (RFC 6455), not a server error: the client fell behind.
+                    let code = if error.is(codes::SLOW_CONSUMER) {
+                        1008
+                    } else {
+                        1011
+                    };
+                    close(socket, code, &error.full_code()).await;
                 }
                 None => close(socket, 1000, "").await,
             }
@@ -377,7 +539,8 @@ pub(crate) fn raw(
     parts: http::request::Parts,
     uri: String,
 ) -> Response {
-    upgrade
+    let limit = registry.server_config().max_request_body_size;
+    limited(upgrade, limit)
         .protocols([PROTOCOL_RIVET])
         .on_upgrade(move |socket| run_raw(registry, target, socket, parts, uri))
 }
@@ -398,10 +561,12 @@ pub(crate) async fn run_raw(
         return;
     };
     let id = crate::ids::new_id();
-    let (commands_tx, mut commands) = mpsc::unbounded_channel();
+    let config = registry.server_config();
+    let (commands_tx, mut commands) = crate::raw::raw_channel(config.outgoing_queue_messages);
+    let mut liveness = Liveness::new(&socket, config.ws_liveness_timeout);
     let open = Envelope::RawSocket(RawSocketEnvelope::Open {
         id: id.clone(),
-        request,
+        request: Box::new(request),
         commands: commands_tx,
     });
     let Ok(actor_id) = registry.inner().deliver(&target, open).await else {
@@ -416,6 +581,7 @@ pub(crate) async fn run_raw(
     loop {
         tokio::select! {
             incoming = socket.recv() => {
+                liveness.heard();
                 let message = match incoming {
                     Some(Ok(Message::Text(text))) => RawMessage::Text(text.to_string()),
                     Some(Ok(Message::Binary(bytes))) => RawMessage::Binary(bytes),
@@ -432,25 +598,27 @@ pub(crate) async fn run_raw(
                 let envelope = Envelope::RawSocket(RawSocketEnvelope::Message { id: id.clone(), message });
                 let _ = registry.inner().deliver(&actor, envelope).await;
             }
-            command = commands.recv() => match command {
-                Some(RawCommand::Send(RawMessage::Text(text))) => {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+            command = commands.recv() => {
+                let message = match command {
+                    Some(RawCommand::Send(RawMessage::Text(text))) => Message::Text(text.into()),
+                    Some(RawCommand::Send(RawMessage::Binary(bytes))) => Message::Binary(bytes),
+                    Some(RawCommand::Close(c, r)) => {
+                        liveness.bounded(close(&mut socket, c, &r)).await;
+                        code = Some(c);
+                        reason = r;
                         break;
                     }
-                }
-                Some(RawCommand::Send(RawMessage::Binary(bytes))) => {
-                    if socket.send(Message::Binary(bytes)).await.is_err() {
-                        break;
-                    }
-                }
-                Some(RawCommand::Close(c, r)) => {
-                    close(&mut socket, c, &r).await;
-                    code = Some(c);
-                    reason = r;
+                    None => break,
+                };
+                if liveness.bounded(socket.send(message)).await.is_none_or(|sent| sent.is_err()) {
                     break;
                 }
-                None => break,
-            },
+            }
+            () = liveness.tick() => {
+                if !liveness.ping(&mut socket).await {
+                    break;
+                }
+            }
         }
     }
     let envelope = Envelope::RawSocket(RawSocketEnvelope::Close { id, code, reason });

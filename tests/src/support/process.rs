@@ -74,11 +74,37 @@ impl ServerProcess {
         status.is_ok_and(|s| s.success())
     }
 
+    /// Its resident memory now and at its peak so far, in KiB (Linux: `/proc/{pid}/status`).
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
+            .expect("/proc/{pid}/status (these tests need Linux)");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in /proc/{{pid}}/status"))
+        };
+        Memory {
+            rss_kib: field("VmRSS:"),
+            peak_kib: field("VmHWM:"),
+        }
+    }
+
     /// Kills it (SIGKILL on Unix) and waits for it.
     pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A process's resident memory, in KiB.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// Resident now.
+    pub rss_kib: u64,
+    /// The most it was resident since it started.
+    pub peak_kib: u64,
 }
 
 impl Drop for ServerProcess {
