@@ -96,7 +96,7 @@ impl Registry {
     }
 
     /// Resolves once shutdown has begun.
-    #[cfg(feature = "server")]
+    #[cfg(feature = "engine")]
     pub(crate) fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut closing = self.closing();
         async move {

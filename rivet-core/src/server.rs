@@ -40,6 +40,33 @@ pub(crate) use routes::tunnelled_socket;
 #[cfg(feature = "engine")]
 pub(crate) use ws::ServerSocket;
 
+/// Entry points for the fuzz targets (`fuzz/`): the server's parsers of untrusted input that
+/// have no public door of their own. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a gateway path (after `/gateway/`) and query, as a request would reach it.
+    pub fn gateway(tail: &str, query: Option<&str>) -> bool {
+        super::gateway::parse(tail, query).is_ok()
+    }
+
+    /// Reads connection parameters given as JSON (a header or a subprotocol).
+    pub fn conn_params(json: &str) -> bool {
+        super::request::params_from_json(json).is_ok()
+    }
+
+    /// Reads a WebSocket handshake's subprotocols (encoding, percent-encoded parameters).
+    pub fn handshake(protocols: &str) -> bool {
+        let mut headers = http::HeaderMap::new();
+        match http::HeaderValue::from_str(protocols) {
+            Ok(value) => {
+                headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, value);
+                super::ws::handshake(&headers).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 /// The default address of `Registry::serve`, the port the official client expects.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6420";
 
@@ -68,6 +95,8 @@ impl Registry {
             .route("/request/{*rest}", any(routes::header_routed))
             .route("/websocket", any(routes::header_routed))
             .route("/websocket/{*rest}", any(routes::header_routed))
+            .fallback(api::no_route)
+            .method_not_allowed_fallback(api::no_route)
             .with_state(self.clone())
     }
 

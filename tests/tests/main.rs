@@ -12,6 +12,7 @@ mod actor_calls;
 mod actor_db;
 mod async_send_sync;
 mod bad_input;
+mod bad_input_catalogue;
 mod connections;
 mod create_input;
 mod errors_user;

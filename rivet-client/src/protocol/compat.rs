@@ -387,11 +387,21 @@ fn integer_json(i: i128) -> Json {
     ])
 }
 
-/// JSON object keys are strings: other CBOR keys are written as their JSON text.
+/// The longest object key made from a CBOR key that is not text.
+const MAX_KEY_TEXT: usize = 256;
+
+/// JSON object keys are strings: other CBOR keys are written as their JSON text, cut at
+/// [`MAX_KEY_TEXT`] characters. Uncut, maps used as keys of maps used as keys would double in
+/// size at each level (every quote escaped again): 800 bytes of CBOR held 2 GB (found by
+/// fuzzing, `fuzz/corpus/ws_to_client/oom-*`).
 fn json_key(key: &Value) -> String {
     match key {
         Value::Text(s) => s.clone(),
-        other => value_to_json(other).to_string(),
+        other => value_to_json(other)
+            .to_string()
+            .chars()
+            .take(MAX_KEY_TEXT)
+            .collect(),
     }
 }
 
@@ -494,6 +504,16 @@ mod tests {
         let plain = cbor(&(1, "x", vec![2, 3]));
         assert!(matches!(escape_cbor(&plain).unwrap(), Cow::Borrowed(_)));
         assert!(matches!(revive_cbor(&plain).unwrap(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn maps_nested_as_keys_stay_small_as_json() {
+        let mut key = Value::Text("\"".to_owned());
+        for _ in 0..64 {
+            key = Value::Map(vec![(key, Value::Null)]);
+        }
+        let json = value_to_plain_json(&Value::Map(vec![(key, Value::Null)]));
+        assert!(json.to_string().len() < 4 * MAX_KEY_TEXT, "{json}");
     }
 
     #[test]

@@ -24,6 +24,16 @@ pub(crate) async fn banner() -> &'static str {
     "This is a Rivet for Rust server (RivetKit protocol). See /metadata.\n"
 }
 
+/// Any path that is no route: `guard.no_route`, as JSON like every other error.
+pub(crate) async fn no_route(request: axum::extract::Request) -> Response {
+    let error = codes::guard::NO_ROUTE.with_message(format!(
+        "No route `{} {}`.",
+        request.method(),
+        request.uri().path().chars().take(200).collect::<String>()
+    ));
+    error_response(&error, &ray_id(request.headers()))
+}
+
 /// `GET /health`.
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "runtime": "rivetkit", "version": VERSION }))

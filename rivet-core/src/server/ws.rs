@@ -66,6 +66,13 @@ pub(crate) struct Handshake {
     params: Result<Option<Bytes>, ActorError>,
 }
 
+impl Handshake {
+    /// Whether the encoding and the parameters were understood.
+    pub(crate) fn is_ok(&self) -> bool {
+        self.encoding.is_ok() && self.params.is_ok()
+    }
+}
+
 pub(crate) fn handshake(headers: &HeaderMap) -> Handshake {
     let protocols = subprotocols(headers);
     let encoding = match protocols
@@ -388,6 +395,10 @@ impl Connection {
                     }
                 }
                 () = liveness.tick() => {
+                    // While the server holds the socket unread, its silence is not the peer's.
+                    if !inflow.open() {
+                        liveness.heard();
+                    }
                     if !liveness.ping(socket).await {
                         return;
                     }
