@@ -29,6 +29,9 @@ if (!ENDPOINT) {
 // Set when ENDPOINT is a Rivet Engine whose envoys serve the actors (runner mode): the engine,
 // not this project's server, answers the actor API there, with the deviations noted below.
 const VIA_ENGINE = process.env.RIVET_VIA_ENGINE === "1";
+// Set when the server requires a token: every client passes it with its `token` option, and one
+// more scenario checks that a client without it is refused.
+const SERVER_TOKEN = process.env.RIVET_SERVER_TOKEN;
 
 // The clients log every error response at `warn`; the scenarios expect many of those. The
 // clients read this when they first log, so setting it here (after the imports) works.
@@ -453,6 +456,17 @@ const SCENARIOS = [
 let passed = 0;
 let failed = 0;
 
+async function withoutTheToken(t) {
+	const anonymous = t.lib.createClient({ endpoint: ENDPOINT, encoding: t.encoding });
+	try {
+		const counter = anonymous.counter.getOrCreate(t.key("no-token"));
+		const err = await rejection(counter.increment(1), "an increment without the token");
+		assertActorError(t, err, { group: "auth", code: "unauthorized" });
+	} finally {
+		await anonymous.dispose();
+	}
+}
+
 function oneLine(err) {
 	const fields = err?.group !== undefined ? ` [${err.group}.${err.code}]` : "";
 	return `${err?.name ?? "Error"}${fields}: ${err?.message ?? err}`.replace(/\n/g, "\n#   ");
@@ -485,7 +499,7 @@ async function scenario(ctx, name, fn) {
 
 for (const { version, lib } of CLIENTS) {
 	for (const encoding of ENCODINGS) {
-		const client = lib.createClient({ endpoint: ENDPOINT, encoding });
+		const client = lib.createClient({ endpoint: ENDPOINT, encoding, token: SERVER_TOKEN });
 		const prefix = `${RUN}-${version}-${encoding}`;
 		const ctx = {
 			version,
@@ -496,6 +510,7 @@ for (const { version, lib } of CLIENTS) {
 			key: (name) => [`${name}-${prefix}`],
 		};
 		for (const [name, fn] of SCENARIOS) await scenario(ctx, name, fn);
+		if (SERVER_TOKEN) await scenario(ctx, "a client without the token is refused", withoutTheToken);
 		await client.dispose();
 	}
 }

@@ -1,7 +1,8 @@
 //! The official RivetKit JavaScript client (pinned in `tests/interop/package-lock.json`: 2.3.19,
 //! and 2.2.1 for protocol v3) against this server, in json, cbor and bare: the scenarios of
 //! `tests/interop/interop.mjs`. Needs Node 20 or later; installs the locked clients the first
-//! time (or when the lockfile changed). The same scenarios run again through the pinned Rivet
+//! time (or when the lockfile changed). The server requires a token, which the clients pass
+//! with their `token` option. The same scenarios run again through the pinned Rivet
 //! Engine's gateway, with the actors served by an envoy (runner mode).
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,9 @@ use rivet_tests::support::engine::Engine;
 use rivet_tests::support::node::{check_node, install, run};
 use rivet_tests::{Within, serve, within_for};
 use tokio::process::Command;
+
+/// The server's token in the direct run.
+const TOKEN: &str = "interop-token";
 
 /// A bound that only a hang reaches: the suite takes well under a minute.
 const SUITE_LIMIT: Duration = Duration::from_secs(300);
@@ -25,10 +29,12 @@ async fn the_official_javascript_client_works_unchanged() {
     let dir = interop_dir();
     install(&dir).await;
 
-    // The main job's setup: the example actors on durable embedded storage.
+    // The main job's setup: the example actors on durable embedded storage, here with a token
+    // that the clients pass with their `token` option (and one scenario leaves out).
     let data = tempfile::tempdir().expect("tempdir");
     let registry = rivet_examples::registry()
         .data_dir(data.path())
+        .token(TOKEN)
         .build()
         .expect("registry");
     let (registry, endpoint) = serve(registry).await;
@@ -37,6 +43,7 @@ async fn the_official_javascript_client_works_unchanged() {
     suite
         .arg("interop.mjs")
         .env("RIVET_ENDPOINT", endpoint)
+        .env("RIVET_SERVER_TOKEN", TOKEN)
         .current_dir(&dir);
     let out = within_for(SUITE_LIMIT, run(&mut suite)).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -46,9 +53,9 @@ async fn the_official_javascript_client_works_unchanged() {
         out.status.success(),
         "interop failures:\n{stdout}\n{stderr}"
     );
-    // A suite that ran nothing must not pass: 10 scenarios x 2 client versions x 3 encodings.
+    // A suite that ran nothing must not pass: 11 scenarios x 2 client versions x 3 encodings.
     let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
-    assert!(passed >= 60, "only {passed} scenarios passed:\n{stdout}");
+    assert!(passed >= 66, "only {passed} scenarios passed:\n{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
