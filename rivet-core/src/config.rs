@@ -31,6 +31,10 @@ pub(crate) struct CreationRate {
     pub(crate) per_second: u32,
 }
 
+/// The default budget of request bodies being read at once: 256 MiB.
+#[cfg(feature = "server")]
+pub(crate) const DEFAULT_BODIES_IN_FLIGHT: usize = 256 * 1024 * 1024;
+
 /// The longest actor name: longer than any registered one may be.
 pub(crate) const MAX_NAME_LEN: usize = 128;
 
@@ -88,6 +92,9 @@ pub(crate) struct ServerConfig {
     /// Messages and bytes waiting for one WebSocket client.
     pub(crate) outgoing_queue_messages: usize,
     pub(crate) outgoing_queue_bytes: usize,
+    /// Bytes of request bodies being read at once, across the server, and the budget's size.
+    pub(crate) bodies_in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    pub(crate) bodies_in_flight_max: usize,
     /// Open TCP connections (WebSockets included).
     pub(crate) max_connections: usize,
     /// Time to read a request's headers, and the longest a kept-alive connection idles.
@@ -138,6 +145,10 @@ impl Default for ServerConfig {
             max_request_body_size: 16 * 1024 * 1024,
             outgoing_queue_messages: 1024,
             outgoing_queue_bytes: 8 * 1024 * 1024,
+            bodies_in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                DEFAULT_BODIES_IN_FLIGHT,
+            )),
+            bodies_in_flight_max: DEFAULT_BODIES_IN_FLIGHT,
             max_connections: 10_000,
             header_read_timeout: std::time::Duration::from_secs(30),
             body_read_timeout: std::time::Duration::from_secs(30),

@@ -110,6 +110,88 @@ async fn slow_headers_idle_connections_and_stalled_bodies_are_cut_off() {
 }
 
 #[tokio::test]
+async fn bodies_wait_for_the_servers_budget_of_bodies_in_flight() {
+    let (registry, endpoint) = served(
+        rivet_examples::registry()
+            .with::<rivet_tests::Lobby>()
+            .max_bodies_in_flight(1000),
+    )
+    .await;
+    // Sends a request head asking `100 Continue` first: the server sends it when it starts
+    // reading the body, that is, once the body's reservation is made.
+    let head = |path: &str, length: usize| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+        )
+    };
+    let connect = || TcpStream::connect(address(&endpoint)).within();
+
+    // An upload that reserves 900 of the 1000 bytes, and sends nothing yet.
+    let upload = query_url(&endpoint, "lobby", "budget", "getOrCreate", "/request/up");
+    let mut first = connect().await.expect("connect");
+    let path = upload.trim_start_matches(&endpoint).to_owned();
+    first
+        .write_all(head(&path, 900).as_bytes())
+        .await
+        .expect("write");
+    let continued = String::from_utf8_lossy(&until_head(&mut first).await).into_owned();
+    assert!(continued.starts_with("HTTP/1.1 100"), "{continued}");
+
+    // An action whose 200 bytes do not fit in what is left: no `100 Continue` for it...
+    let action = query_url(
+        &endpoint,
+        "counter",
+        "budget",
+        "getOrCreate",
+        "/action/increment",
+    );
+    let mut second = connect().await.expect("connect");
+    let path = action.trim_start_matches(&endpoint).to_owned();
+    second
+        .write_all(head(&path, 200).as_bytes())
+        .await
+        .expect("write");
+    let health = format!("{endpoint}/health");
+    for _ in 0..2 {
+        assert_eq!(request(Method::GET, &health, None).await.0, 200);
+    }
+    let mut probe = [0u8; 64];
+    assert!(
+        matches!(second.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the action started reading its body past the budget"
+    );
+    // ...until the upload is read and answered.
+    first.write_all(&[b'x'; 900]).await.expect("write");
+    let answered = String::from_utf8_lossy(&until_head(&mut first).await).into_owned();
+    assert!(answered.starts_with("HTTP/1.1 201"), "{answered}");
+    let continued = String::from_utf8_lossy(&until_head(&mut second).await).into_owned();
+    assert!(continued.starts_with("HTTP/1.1 100"), "{continued}");
+    let body = format!("{{\"args\":[1]}}{}", " ".repeat(188));
+    second.write_all(body.as_bytes()).await.expect("write");
+    let answered = String::from_utf8_lossy(&until_head(&mut second).await).into_owned();
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    registry.shutdown().within().await;
+}
+
+/// Reads until a whole response head arrived (or the server closed), a byte at a time so as
+/// not to take what follows it.
+async fn until_head(stream: &mut TcpStream) -> Vec<u8> {
+    within(async {
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 1];
+        while !received.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+        received
+    })
+    .await
+}
+
+#[tokio::test]
 async fn connections_past_the_cap_are_refused_until_one_closes() {
     let (registry, endpoint) = served(rivet_examples::registry().max_connections(3)).await;
     let mut sockets = Vec::new();

@@ -253,6 +253,20 @@ impl RegistryBuilder {
         self
     }
 
+    /// How many bytes of request bodies the server reads at once, across all requests
+    /// (default 256 MiB). A request reserves its `Content-Length` (or the body limit, without
+    /// one) before reading, and waits while the budget is spent: many large uploads at once
+    /// cannot exhaust memory. Keep it at least `max_request_body_size`.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn max_bodies_in_flight(mut self, bytes: usize) -> Self {
+        let bytes = bytes.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        self.config.server.bodies_in_flight =
+            std::sync::Arc::new(tokio::sync::Semaphore::new(bytes));
+        self.config.server.bodies_in_flight_max = bytes;
+        self
+    }
+
     /// The most TCP connections the server keeps open, WebSockets included (default
     /// 10,000). Past it, new connections are closed at once and a warning is logged.
     #[cfg(feature = "server")]

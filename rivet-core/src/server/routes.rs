@@ -244,17 +244,60 @@ pub(crate) async fn tunnelled_socket(
     }
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ActorError> {
+/// Reads a request body of at most `limit` bytes, within the server's budget for bodies being
+/// read at once: a request reserves its `content-length` (or `limit`, without one) first, and
+/// waits while the budget is spent, so many large uploads at once cannot exhaust memory.
+async fn read_body(
+    registry: &Registry,
+    headers: &http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ActorError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_long(limit));
+    }
+    let config = registry.server_config();
+    let budget = &config.bodies_in_flight;
+    // Never more than the whole budget, or it would wait forever.
+    let reserve = declared
+        .map_or(limit, |n| n as usize)
+        .clamp(1, config.bodies_in_flight_max);
+    let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
+    let _reserved = match budget.try_acquire_many(reserve) {
+        Ok(permit) => permit,
+        Err(_) => {
+            tracing::warn!(
+                bytes = reserve,
+                "the budget for request bodies being read is spent: this request waits"
+            );
+            budget
+                .acquire_many(reserve)
+                .await
+                .map_err(|_| codes::SHUT_DOWN.error())?
+        }
+    };
     to_bytes(body, limit).await.map_err(|error| {
         if caused_by::<tower_http::timeout::TimeoutError>(&error) {
+            tracing::warn!("a request body stalled past the body read timeout");
             return codes::INCOMING_TIMED_OUT.error();
         }
         if caused_by::<http_body_util::LengthLimitError>(&error) {
-            return codes::INCOMING_TOO_LONG
-                .with_message(format!("The request body is larger than {limit} bytes."));
+            return too_long(limit);
         }
         codes::INVALID_REQUEST.with_message(format!("The request body could not be read: {error}"))
     })
+}
+
+fn too_long(limit: usize) -> ActorError {
+    tracing::warn!(
+        limit,
+        "refused a request body past the limit (message.incoming_too_long)"
+    );
+    codes::INCOMING_TOO_LONG.with_message(format!("The request body is larger than {limit} bytes."))
 }
 
 /// Whether `E` is somewhere in the chain of `error`.
@@ -282,7 +325,14 @@ async fn http_action(
         None => None,
     };
     let config = registry.server_config();
-    let body = read_body(request.into_body(), config.max_incoming_message_size).await?;
+    let (parts, body) = request.into_parts();
+    let body = read_body(
+        registry,
+        &parts.headers,
+        body,
+        config.max_incoming_message_size,
+    )
+    .await?;
     let decoded = HttpActionRequest::decode(&body, encoding).map_err(|e| {
         codes::INVALID_REQUEST.with_message(format!("Malformed action request: {e}"))
     })?;
@@ -317,7 +367,14 @@ async fn http_queue(
     ray: &str,
 ) -> RouteResult {
     let config = registry.server_config();
-    let body = read_body(request.into_body(), config.max_incoming_message_size).await?;
+    let (parts, body) = request.into_parts();
+    let body = read_body(
+        registry,
+        &parts.headers,
+        body,
+        config.max_incoming_message_size,
+    )
+    .await?;
     let decoded = HttpQueueRequest::decode(&body, encoding).map_err(|e| {
         codes::INVALID_REQUEST.with_message(format!("Malformed queue request: {e}"))
     })?;
@@ -389,7 +446,8 @@ async fn raw_request(
         "HTTP requests (no #[on_request])",
     )?;
     let (parts, body) = request.into_parts();
-    let body = read_body(body, registry.server_config().max_request_body_size).await?;
+    let limit = registry.server_config().max_request_body_size;
+    let body = read_body(registry, &parts.headers, body, limit).await?;
     let mut builder = http::Request::builder().method(parts.method).uri(uri);
     for (name, value) in &parts.headers {
         builder = builder.header(name, value);
