@@ -25,12 +25,19 @@ impl Counter {
         }
     }
 
-    /// Adds `amount` and returns the new count.
+    /// Adds `amount` and returns the new count; `user.overflow` (and no change) past the range
+    /// of an `i64`, in release builds as in debug ones.
     #[action]
-    pub fn increment(&mut self, cx: &mut Cx<Self>, amount: i64) -> i64 {
-        self.count += amount;
+    pub fn increment(&mut self, cx: &mut Cx<Self>, amount: i64) -> Result<i64, UserError> {
+        self.count = self.count.checked_add(amount).ok_or_else(|| {
+            UserError::new(
+                "overflow",
+                "the count would leave the range of a 64-bit integer",
+            )
+            .with_metadata(serde_json::json!({ "count": self.count, "amount": amount }))
+        })?;
         cx.broadcast(CounterEvent::NewCount(self.count));
-        self.count
+        Ok(self.count)
     }
 
     /// The current count.

@@ -254,3 +254,22 @@ async fn every_bad_request_gets_its_code_while_another_actor_keeps_serving() {
     );
     registry.shutdown().within().await;
 }
+
+#[tokio::test]
+async fn the_example_counter_refuses_to_overflow() {
+    let registry = rivet_examples::registry()
+        .in_memory()
+        .build()
+        .expect("registry");
+    let counter = registry
+        .client()
+        .get_or_create::<Counter>(["catalogue-overflow"]);
+    assert_eq!(
+        counter.increment(i64::MAX).within().await.unwrap(),
+        i64::MAX
+    );
+    let error = counter.increment(1).within().await.unwrap_err();
+    assert_eq!(error.full_code(), "user.overflow", "{error}");
+    assert_eq!(counter.get_count().within().await.unwrap(), i64::MAX);
+    registry.shutdown().within().await;
+}
