@@ -64,8 +64,9 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
         args: &'a [u8],
     ) -> impl Future<Output = Dispatch> + Send + 'a;
 
-    /// Checks that `body` is a valid message for queue `name`, without running anything.
-    fn check_queue_message(name: &str, body: &[u8]) -> Result<(), Error>;
+    /// Checks that `body` is a valid message for queue `name`, without running anything, and
+    /// returns what to store: the message as its type encodes it (unknown fields dropped).
+    fn check_queue_message(name: &str, body: &[u8]) -> Result<bytes::Bytes, Error>;
 
     /// Runs the handler of queue `name` on a message.
     fn dispatch_queue<'a>(

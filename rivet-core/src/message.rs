@@ -71,6 +71,21 @@ pub fn decode_message<T: DeserializeOwned>(bytes: &[u8], queue: &str) -> Result<
     })
 }
 
+/// A queue message body as what is stored: decoded as the queue's message type `T` and encoded
+/// again, so a message keeps only what its type holds (fields the type does not know are not
+/// stored, whatever a client sends).
+pub fn typed_message<T: DeserializeOwned + serde::Serialize>(
+    bytes: &[u8],
+    queue: &str,
+) -> Result<Bytes, Error> {
+    let value: T = decode_message(bytes, queue)?;
+    rivet_client::codec::to_cbor(&value).map_err(|e| {
+        Error::public(codes::VALIDATION_ERROR.with_message(format!(
+            "message for queue `{queue}` cannot be encoded again: {e}"
+        )))
+    })
+}
+
 /// The error for an unknown queue.
 pub fn queue_not_found(name: &str) -> Error {
     Error::public(codes::QUEUE_NOT_FOUND.with_message(format!("Queue `{name}` was not found.")))

@@ -7,7 +7,7 @@ pub use crate::dispatch::{
     Args, action_not_found, bad_event, decode_args, decode_params, encode_output, into_error, ok,
 };
 pub use crate::error::Error;
-pub use crate::message::{decode_message, queue_not_found};
+pub use crate::message::{decode_message, queue_not_found, typed_message};
 pub use crate::raw;
 pub use crate::run::RunCx;
 pub use crate::schedule::Call;

@@ -243,3 +243,45 @@ on_each_backend!(
     queue_limits_are_enforced,
     a_full_queue_refuses_more,
 );
+
+/// A queue message is stored as its type holds it: fields the type does not know, however large,
+/// are not kept.
+#[tokio::test]
+async fn queue_messages_are_stored_as_their_type_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = rivet_core::Registry::builder()
+        .with::<rivet_tests::TaskBacklog>()
+        .data_dir(dir.path())
+        .build()
+        .unwrap();
+    let (registry, endpoint) = rivet_tests::serve(registry).await;
+    let url = rivet_tests::query_url(
+        &endpoint,
+        "taskWorker",
+        "typed",
+        "getOrCreate",
+        "/queue/tasks",
+    );
+    let body = serde_json::json!({"body": {"id": 1, "amount": 2, "junk": "j".repeat(50_000)}});
+    let sent = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .within()
+        .await
+        .unwrap();
+    assert_eq!(sent.status().as_u16(), 200);
+    registry.shutdown().within().await;
+    let db = rusqlite::Connection::open(dir.path().join("rivet.db")).unwrap();
+    let stored: Vec<Vec<u8>> = db
+        .prepare("SELECT value FROM kv WHERE substr(key, 1, 3) = x'050102'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored.len(), 1, "one queued message");
+    assert!(stored[0].len() < 64, "{} bytes stored", stored[0].len());
+    assert!(!stored[0].windows(4).any(|w| w == b"junk"));
+}

@@ -296,7 +296,7 @@ impl<A: Actor> Host<A> {
     pub(super) fn enqueue(&mut self, name: String, body: Bytes, wait: bool, reply: Waiter) {
         let pushed = self
             .check_queue_send(&name, &body)
-            .and_then(|()| self.queue.push(name, body));
+            .and_then(|typed| self.queue.push(name, typed));
         let (id, batch) = match pushed {
             Ok(pushed) => pushed,
             Err(error) => {
@@ -318,26 +318,38 @@ impl<A: Actor> Host<A> {
         }
     }
 
-    fn check_queue_send(&self, name: &str, body: &[u8]) -> Result<(), Error> {
+    /// Checks a send and returns the message to store: as its type encodes it (see
+    /// [`Actor::check_queue_message`]), within the size limit either way.
+    fn check_queue_send(&self, name: &str, body: &[u8]) -> Result<Bytes, Error> {
         let config = self.runtime.config();
-        if !A::metadata().queues.contains(&name) {
-            Err(queue_not_found(name))
-        } else if body.len() > config.max_queue_message_size {
-            Err(Error::public(codes::QUEUE_MESSAGE_TOO_LARGE.with_message(
-                format!(
-                    "Queue message is {} bytes; the limit is {}.",
-                    body.len(),
-                    config.max_queue_message_size
-                ),
+        let too_large = |len: usize| {
+            Error::public(codes::QUEUE_MESSAGE_TOO_LARGE.with_message(format!(
+                "Queue message is {len} bytes; the limit is {}.",
+                config.max_queue_message_size
             )))
-        } else if self.queue.len() >= config.max_queue_size {
-            Err(Error::public(codes::QUEUE_FULL.with_message(format!(
+        };
+        if !A::metadata().queues.contains(&name) {
+            return Err(queue_not_found(name));
+        }
+        if body.len() > config.max_queue_message_size {
+            return Err(too_large(body.len()));
+        }
+        if self.queue.len() >= config.max_queue_size {
+            tracing::warn!(
+                queue = name,
+                max_queue_size = config.max_queue_size,
+                "refused a queue message: the queue is full (queue.full)"
+            );
+            return Err(Error::public(codes::QUEUE_FULL.with_message(format!(
                 "Queue holds its maximum of {} messages.",
                 config.max_queue_size
-            ))))
-        } else {
-            A::check_queue_message(name, body)
+            ))));
         }
+        let typed = A::check_queue_message(name, body)?;
+        if typed.len() > config.max_queue_message_size {
+            return Err(too_large(typed.len()));
+        }
+        Ok(typed)
     }
 
     /// Runs the oldest message that has a `#[queue]` handler as a turn. A failed message is

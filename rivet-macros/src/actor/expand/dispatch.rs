@@ -52,11 +52,12 @@ impl Generator<'_> {
         }
     }
 
-    /// `fn check_queue_message`: refuses a message its queue cannot decode before it is stored.
+    /// `fn check_queue_message`: refuses a message its queue cannot decode before it is stored,
+    /// and gives what to store: the message as its type encodes it.
     pub(super) fn check_queue_message_fn(&self) -> TokenStream {
         let arms = self.def.queues.iter().map(queue_check_arm);
         quote! {
-            fn check_queue_message(name: &str, body: &[u8]) -> ::core::result::Result<(), __rivet::Error> {
+            fn check_queue_message(name: &str, body: &[u8]) -> ::core::result::Result<__rivet::bytes::Bytes, __rivet::Error> {
                 let _ = body;
                 match name {
                     #(#arms)*
@@ -173,7 +174,7 @@ fn queue_check_arm(queue: &Queue) -> TokenStream {
     let wire = &queue.wire;
     let ty = &queue.message.ty;
     quote! {
-        #wire => __rivet::decode_message::<#ty>(body, #wire).map(|_| ()),
+        #wire => __rivet::typed_message::<#ty>(body, #wire),
     }
 }
 
