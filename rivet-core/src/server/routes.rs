@@ -292,6 +292,16 @@ async fn read_body(
     })
 }
 
+/// Reads an action or queue body, within the incoming message limit.
+async fn read_message(
+    registry: &Registry,
+    request: axum::extract::Request,
+) -> Result<Bytes, ActorError> {
+    let limit = registry.server_config().max_incoming_message_size;
+    let (parts, body) = request.into_parts();
+    read_body(registry, &parts.headers, body, limit).await
+}
+
 fn too_long(limit: usize) -> ActorError {
     tracing::warn!(
         limit,
@@ -325,14 +335,7 @@ async fn http_action(
         None => None,
     };
     let config = registry.server_config();
-    let (parts, body) = request.into_parts();
-    let body = read_body(
-        registry,
-        &parts.headers,
-        body,
-        config.max_incoming_message_size,
-    )
-    .await?;
+    let body = read_message(registry, request).await?;
     let decoded = HttpActionRequest::decode(&body, encoding).map_err(|e| {
         codes::INVALID_REQUEST.with_message(format!("Malformed action request: {e}"))
     })?;
@@ -366,15 +369,7 @@ async fn http_queue(
     encoding: Encoding,
     ray: &str,
 ) -> RouteResult {
-    let config = registry.server_config();
-    let (parts, body) = request.into_parts();
-    let body = read_body(
-        registry,
-        &parts.headers,
-        body,
-        config.max_incoming_message_size,
-    )
-    .await?;
+    let body = read_message(registry, request).await?;
     let decoded = HttpQueueRequest::decode(&body, encoding).map_err(|e| {
         codes::INVALID_REQUEST.with_message(format!("Malformed queue request: {e}"))
     })?;
