@@ -236,14 +236,8 @@ impl ConnReceiver {
     /// The next message; `None` once every sender is gone. After an overflow the next message
     /// is the `Closed` that ends the connection, ahead of what was queued.
     pub async fn recv(&mut self) -> Option<ConnMessage> {
-        if let Some(backlog) = &self.backlog
-            && backlog.overflowed.load(Ordering::Acquire)
-        {
-            if self.told_overflow {
-                return None;
-            }
-            self.told_overflow = true;
-            return Some(ConnMessage::Closed(Some(slow_consumer())));
+        if let Some(ended) = self.overflow() {
+            return ended;
         }
         let message = self.rx.recv().await?;
         Some(self.taken(message))
@@ -251,17 +245,25 @@ impl ConnReceiver {
 
     /// The next message if one is waiting, as [`recv`](Self::recv) but without waiting.
     pub fn try_recv(&mut self) -> Result<ConnMessage, mpsc::error::TryRecvError> {
-        if let Some(backlog) = &self.backlog
-            && backlog.overflowed.load(Ordering::Acquire)
-        {
-            if self.told_overflow {
-                return Err(mpsc::error::TryRecvError::Disconnected);
-            }
-            self.told_overflow = true;
-            return Ok(ConnMessage::Closed(Some(slow_consumer())));
+        if let Some(ended) = self.overflow() {
+            return ended.ok_or(mpsc::error::TryRecvError::Disconnected);
         }
         let message = self.rx.try_recv()?;
         Ok(self.taken(message))
+    }
+
+    /// After an overflow: the `Closed` that ends the connection once, then the end (`None`).
+    /// `None` (no answer) while the queue has not overflowed.
+    fn overflow(&mut self) -> Option<Option<ConnMessage>> {
+        let overflowed = self
+            .backlog
+            .as_ref()
+            .is_some_and(|b| b.overflowed.load(Ordering::Acquire));
+        if !overflowed {
+            return None;
+        }
+        let first = !std::mem::replace(&mut self.told_overflow, true);
+        Some(first.then(|| ConnMessage::Closed(Some(slow_consumer()))))
     }
 
     /// Frees a taken message's room in the queue.
