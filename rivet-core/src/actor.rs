@@ -188,6 +188,8 @@ impl HookSet {
     pub const WEBSOCKET: Self = Self(1 << 3);
     /// `#[on_before_connect]` or `#[conn_state]`.
     pub const CONNECTION_SETUP: Self = Self(1 << 4);
+    /// `#[run]`.
+    pub const RUN: Self = Self(1 << 5);
 
     /// No optional hooks.
     pub const fn empty() -> Self {

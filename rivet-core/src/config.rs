@@ -13,6 +13,9 @@ pub(crate) struct Config {
     pub(crate) max_state_size: usize,
     pub(crate) max_queue_size: usize,
     pub(crate) max_queue_message_size: usize,
+    /// Queue message bodies kept in memory, per awake actor and across the registry; the rest
+    /// stay in storage until taken.
+    pub(crate) queue_memory: QueueMemory,
     /// Open connections (WebSockets) per actor.
     pub(crate) max_connections_per_actor: usize,
     /// An actor key's size (its serialized form) and parts.
@@ -29,6 +32,26 @@ pub(crate) struct Config {
 pub(crate) struct CreationRate {
     pub(crate) burst: u32,
     pub(crate) per_second: u32,
+}
+
+/// How many bytes of queue message bodies stay in memory: at most `per_actor` for one awake
+/// actor, and `total` (the permits of `budget`) for all of them together. Clones share the
+/// budget.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueMemory {
+    pub(crate) per_actor: usize,
+    pub(crate) budget: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl QueueMemory {
+    pub(crate) fn new(per_actor: usize, total: usize) -> Self {
+        Self {
+            per_actor,
+            budget: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                total.min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+        }
+    }
 }
 
 /// The default budget of request bodies being read at once: 256 MiB.
@@ -48,6 +71,7 @@ impl Default for Config {
             max_state_size: 128 * 1024,
             max_queue_size: 1000,
             max_queue_message_size: 64 * 1024,
+            queue_memory: QueueMemory::new(1024 * 1024, 64 * 1024 * 1024),
             max_connections_per_actor: 1000,
             max_key_size: 1024,
             max_key_parts: 32,

@@ -36,6 +36,7 @@ mod turn;
 
 use gate::OutputGate;
 use queue::DurableQueue;
+pub(crate) use queue::consumer_signature;
 use run_loop::RunLoop;
 
 /// Runs one activation of an actor until it sleeps, is destroyed, or the registry shuts down.

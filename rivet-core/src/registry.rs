@@ -137,6 +137,25 @@ impl Registry {
         Some(rx)
     }
 
+    /// Resolves once start-up recovery has run: the actors that had work waiting when the
+    /// process last stopped (queued messages someone can take, unfinished workflows) were
+    /// woken, and the alarms of sleeping actors with schedules are set. A readiness check
+    /// can wait for it; so do tests that look at what start-up woke.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let registry = rivet_core::Registry::builder().in_memory().build()?;
+    /// registry.recovered().await;
+    /// assert_eq!(registry.awake_count(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn recovered(&self) {
+        let mut recovered = self.guard.inner.recovered.subscribe();
+        let _ = recovered.wait_for(|done| *done).await;
+    }
+
     /// Lifecycle events (wake, sleep, destroy) of every actor, from now on.
     pub fn lifecycle_events(&self) -> broadcast::Receiver<LifecycleEvent> {
         self.guard.inner.lifecycle.subscribe()
@@ -171,6 +190,8 @@ pub(crate) struct RegistryInner {
     shutting_down: AtomicBool,
     /// Tells servers to stop accepting connections.
     closing: tokio::sync::watch::Sender<bool>,
+    /// Turns true once start-up recovery has run.
+    recovered: tokio::sync::watch::Sender<bool>,
     lifecycle: broadcast::Sender<LifecycleEvent>,
     /// Every lifecycle event, without loss (runner mode: the envoy reports each actor's end
     /// to the engine, which the bounded broadcast could drop under a burst).

@@ -26,6 +26,7 @@ mod net_actions;
 mod net_bad_input;
 mod output_gate;
 mod queue_handlers;
+mod queue_paging;
 mod run_loop;
 mod schedules;
 mod server_access;

@@ -2,7 +2,8 @@
 //! server process of its own (`src/bin/limits_server.rs`, default limits) by its resident
 //! memory before the attack and at its peak (Linux `/proc`): readers that never read while an
 //! actor broadcasts, WebSocket messages fragmented without end, large raw request bodies to
-//! actors without `#[on_request]`, and subscriptions to events no actor declares. Each attack
+//! actors without `#[on_request]`, subscriptions to events no actor declares, and queues
+//! filled with messages nobody takes (awake, and after a restart on the same data). Each attack
 //! is a fixed amount of work (no delay decides anything); each bound is a fraction of what the
 //! attack would cost an unbounded server. The server logs each limit it enforced, and never a
 //! token.
@@ -33,10 +34,18 @@ struct Server {
 
 impl Server {
     async fn start(token: Option<&str>) -> Self {
+        Self::start_on(token, None).await
+    }
+
+    /// A server on data directory `data` (in memory without one).
+    async fn start_on(token: Option<&str>, data: Option<&std::path::Path>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("server.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_limits_server"));
         command.arg(&log).env_remove("RIVET_TOKEN");
+        if let Some(data) = data {
+            command.arg(data);
+        }
         if let Some(token) = token {
             command.env("RIVET_TOKEN", token);
         }
@@ -329,6 +338,62 @@ async fn subscriptions_to_undeclared_events_are_not_kept() {
     assert!(
         growth < 8 * MIB,
         "peak growth {growth} KiB after {NAMES} undeclared subscriptions"
+    );
+}
+
+#[tokio::test]
+async fn queued_messages_wait_in_storage_while_awake_and_after_a_restart() {
+    const ACTORS: usize = 4;
+    const MESSAGES: usize = 500;
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_on(None, Some(data.path())).await;
+    let client = Client::new(&server.endpoint);
+    let sorters: Vec<_> = (0..ACTORS)
+        .map(|i| client.get_or_create::<rivet_tests::Sorter>([format!("backlog-{i}")]))
+        .collect();
+    // Awake, their run loops held at a gate nobody opens: nothing takes from their queues.
+    for sorter in &sorters {
+        sorter
+            .send_later("first".to_owned())
+            .within()
+            .await
+            .unwrap();
+    }
+    let before = server.memory();
+    let text = "q".repeat(60_000);
+    futures_util::future::join_all(sorters.iter().map(|sorter| async {
+        for _ in 0..MESSAGES {
+            sorter.send_later(text.clone()).within().await.unwrap();
+        }
+    }))
+    .await;
+    let queued_kib = (ACTORS * MESSAGES * text.len() / 1024) as u64;
+    let growth = server.growth_since(before);
+    eprintln!("queues of {queued_kib} KiB: peak growth {growth} KiB");
+    assert!(
+        growth < queued_kib / 4,
+        "peak growth {growth} KiB while queues hold {queued_kib} KiB"
+    );
+
+    // After a crash, start-up wakes each (their messages are ones a run loop may take) and
+    // loads its queue's index a page at a time.
+    drop(server);
+    let server = Server::start_on(None, Some(data.path())).await;
+    let client = Client::new(&server.endpoint);
+    for i in 0..ACTORS {
+        let sorter = client.get_or_create::<rivet_tests::Sorter>([format!("backlog-{i}")]);
+        let sorted = sorter.sorted().within().await.unwrap();
+        assert!(sorted.later.is_empty(), "nothing took the messages");
+    }
+    let peak = server.memory().peak_kib;
+    eprintln!(
+        "after a restart: peak {peak} KiB, against {} KiB before the messages",
+        before.rss_kib
+    );
+    assert!(
+        peak.saturating_sub(before.rss_kib) < queued_kib / 4,
+        "peak {peak} KiB after a restart with {queued_kib} KiB queued (before: {} KiB)",
+        before.rss_kib
     );
 }
 

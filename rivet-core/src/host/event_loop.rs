@@ -114,6 +114,9 @@ impl<A: Actor> Host<A> {
             if let Some(stop) = self.stop.take() {
                 break stop;
             }
+            // Messages a turn gave the run loop (a send, a release, a workflow giving one
+            // back) go out before anything else runs.
+            Box::pin(self.hand_over()).await;
             let due = self.cx.stores().schedules.next_due();
             let now = now_ms();
             if due.is_some_and(|at| at <= now) {
@@ -233,9 +236,8 @@ impl<A: Actor> Host<A> {
 
     fn can_sleep(&mut self) -> bool {
         self.cx.connections_mut().prune_closed()
-            && !self.queue.has_handled()
-            // Messages for the run loop keep the actor awake while a run loop can take them.
-            && (self.queue.is_empty() || self.run_loop.as_ref().is_none_or(|run| run.is_finished()))
+            // Messages keep the actor awake only while a handler or the run loop can take them.
+            && self.queue_settled()
             && self.cx.awake().idle()
     }
 

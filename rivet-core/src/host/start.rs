@@ -51,7 +51,7 @@ impl<A: Actor> Host<A> {
             cx: Cx::new(identity, vars, Stores::new(kv)),
             committed_state: stored.map(|b| b.to_vec()).unwrap_or_default(),
             gate: OutputGate::new(Arc::clone(storage), record.storage_id),
-            queue: DurableQueue::new(A::queue_has_handler),
+            queue: DurableQueue::new(A::queue_has_handler, runtime.config().queue_memory.clone()),
             stop: None,
             pending_disconnects: Vec::new(),
             destroy_waiters: Vec::new(),
@@ -70,8 +70,10 @@ impl<A: Actor> Host<A> {
                 return Err(error);
             }
         } else {
+            let memory = runtime.config().queue_memory.clone();
             host.queue =
-                DurableQueue::load(storage, record.storage_id, A::queue_has_handler).await?;
+                DurableQueue::load(storage, record.storage_id, A::queue_has_handler, memory)
+                    .await?;
             host.load_schedules().await?;
         }
         host.run_hook(Hook::Wake, false).await?;

@@ -14,6 +14,9 @@ use crate::report::chain;
 
 impl<A: Actor> Host<A> {
     pub(super) async fn stop(mut self: Box<Self>, stop: Stop, mut rx: MailboxRx) {
+        // Whether the messages left are ones nobody takes, judged while the run loop still
+        // waits (and only if none arrives while it stops).
+        let settled = self.queue_settled().then(|| self.queue.next_id());
         self.stop_run_loop(&mut rx).await;
         if matches!(stop, Stop::Sleep | Stop::Shutdown) {
             self.wait_for_keep_awake().await;
@@ -27,6 +30,9 @@ impl<A: Actor> Host<A> {
             && let Err(error) = self.run_hook(hook, false).await
         {
             tracing::error!(?hook, %error, "hook failed");
+        }
+        if matches!(stop, Stop::Sleep | Stop::Shutdown) {
+            self.mark_dormant(settled);
         }
         if stop != Stop::Restart
             && let Err(error) = self.gate.flush().await
@@ -57,6 +63,20 @@ impl<A: Actor> Host<A> {
             Stop::Sleep | Stop::Shutdown => LifecycleKind::Slept,
         };
         self.runtime.publish(&self.record, kind);
+    }
+
+    /// Stores whether start-up should leave the actor asleep although it has queued
+    /// messages: it should if they are ones nobody takes (`settled` is the queue's next id
+    /// when that was judged, and no message came since) and no handler waits.
+    fn mark_dormant(&mut self, settled: Option<u64>) {
+        let dormant = settled == Some(self.queue.next_id())
+            && !self.queue.is_empty()
+            && !self.queue.has_handled();
+        let marker =
+            dormant.then(|| super::queue::consumer_signature(A::metadata(), A::queue_has_handler));
+        if let Some(batch) = self.queue.mark_dormant(marker) {
+            self.gate.submit(batch, |_| {});
+        }
     }
 
     /// Work in progress ([`keep_awake`](crate::Cx::keep_awake)) gets the grace period to finish.

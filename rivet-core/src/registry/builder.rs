@@ -171,6 +171,17 @@ impl RegistryBuilder {
         self
     }
 
+    /// How many bytes of queue messages stay in memory: `per_actor` for one awake actor
+    /// (default 1 MiB) and `total` across the registry (default 64 MiB). Messages beyond
+    /// either stay in storage and are read, a page at a time, when a handler or the `#[run]`
+    /// loop takes them, so a full queue costs memory for its index only (a few dozen bytes
+    /// per message).
+    #[must_use]
+    pub fn queue_memory(mut self, per_actor: usize, total: usize) -> Self {
+        self.config.queue_memory = crate::config::QueueMemory::new(per_actor, total);
+        self
+    }
+
     /// The largest WebSocket message or HTTP action/queue body the server accepts (default
     /// 64 KiB); larger ones get `message.incoming_too_long`.
     #[cfg(feature = "server")]
@@ -394,6 +405,7 @@ impl RegistryBuilder {
         let creations = super::limits::Creations::new(config.creation_rate);
         let (lifecycle, _) = broadcast::channel(1024);
         let (closing, _) = tokio::sync::watch::channel(false);
+        let (recovered, _) = tokio::sync::watch::channel(false);
         let actor_client = self.actor_client;
         let inner = Arc::new_cyclic(|me: &Weak<RegistryInner>| RegistryInner {
             clients: match actor_client {
@@ -407,6 +419,7 @@ impl RegistryBuilder {
             next_generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             closing,
+            recovered,
             lifecycle,
             #[cfg(feature = "engine")]
             lifecycle_sink: std::sync::OnceLock::new(),

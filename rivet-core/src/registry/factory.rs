@@ -17,6 +17,8 @@ use crate::storage::ActorRecord;
 pub(super) trait ActorFactory: Send + Sync {
     fn metadata(&self) -> &'static ActorMetadata;
     fn check_input(&self, input: Option<Bytes>) -> Result<Option<Bytes>, ActorError>;
+    /// What the actor's code takes from its queue (see [`host::consumer_signature`]).
+    fn queue_consumers(&self) -> Bytes;
     fn run(
         &self,
         runtime: Arc<dyn ActorRuntime>,
@@ -46,6 +48,10 @@ impl<A: Actor> ActorFactory for Factory<A> {
         }
         crate::actor::decode_input::<A>(input.as_deref()).map_err(|e| e.to_actor_error())?;
         Ok(input)
+    }
+
+    fn queue_consumers(&self) -> Bytes {
+        host::consumer_signature(A::metadata(), A::queue_has_handler)
     }
 
     fn run(

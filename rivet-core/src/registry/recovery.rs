@@ -25,11 +25,30 @@ impl RegistryInner {
         if let Err(error) = self.load_alarms().await {
             tracing::error!(error = %chain(&error), "cannot load the schedules of sleeping actors");
         }
+        self.recovered.send_replace(true);
     }
 
-    /// Wakes every actor with queued messages, so its queue drains.
+    /// Wakes every actor with queued messages, so its queue drains; but not one that went to
+    /// sleep with messages its code cannot take, unless its code changed since (its dormant
+    /// marker holds what the code could take then). A message sent to it wakes it.
     pub(super) async fn wake_with_queued_messages(self: &Arc<Self>) -> Result<(), StorageError> {
+        let mut dormant = HashSet::new();
+        for record in self.storage.actors_with_prefix(keys::QUEUE_DORMANT).await? {
+            let Ok(factory) = self.factory(&record.name) else {
+                continue;
+            };
+            let marker = self
+                .storage
+                .get(record.storage_id, keys::QUEUE_DORMANT)
+                .await?;
+            if marker.is_some_and(|m| m == factory.queue_consumers()) {
+                dormant.insert(record.storage_id);
+            }
+        }
         for record in self.storage.actors_with_prefix(keys::QUEUE_PREFIX).await? {
+            if dormant.contains(&record.storage_id) {
+                continue;
+            }
             if let Err(error) = self.wake(record) {
                 tracing::warn!(%error, "cannot wake an actor with queued messages");
             }

@@ -7,6 +7,7 @@
 //! | `[4]` + key | `cx.kv()` entries |
 //! | `[5,1,1]` | the queue's next message id (u64 BE) |
 //! | `[5,1,2]` + id (u64 BE) | a queue message: CBOR `(name, body bytes)` |
+//! | `[5,1,3]` | the queue is dormant: its messages wait for a consumer the actor's code lacks (the code's consumer signature) |
 //! | `[6,1]` + location | a workflow history entry (CBOR record) |
 //! | `[6,2]` | a finished workflow's output (CBOR) |
 //! | `[8]` + id (UTF-8) | a schedule: CBOR `(at_ms, action, args bytes)` |
@@ -26,6 +27,9 @@ pub const KV: &[u8] = &[4];
 pub const QUEUE_META: &[u8] = &[5, 1, 1];
 /// Queue messages: this prefix then the message id as 8 big-endian bytes.
 pub const QUEUE_PREFIX: &[u8] = &[5, 1, 2];
+/// Set while the actor sleeps with messages nobody can take: start-up does not wake it for
+/// them (ours; RivetKit has no such key).
+pub(crate) const QUEUE_DORMANT: &[u8] = &[5, 1, 3];
 /// Workflow history (`RunCx::workflow`): entries under `[6, 1]` then their location, the
 /// finished workflow's output under `[6, 2]`.
 pub const WORKFLOW: &[u8] = &[6];

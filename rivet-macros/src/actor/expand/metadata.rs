@@ -49,6 +49,9 @@ impl Generator<'_> {
                 _ => {}
             }
         }
+        if self.def.run.is_some() {
+            flags.push(quote!(RUN));
+        }
         for special in &self.def.specials {
             flags.push(match special.kind {
                 SpecialKind::BeforeConnect | SpecialKind::ConnState => quote!(CONNECTION_SETUP),
@@ -85,6 +88,7 @@ mod tests {
                     #[on_wake] fn woke(&mut self) {}
                     #[conn_state] fn state(&mut self, params: P) -> S { S }
                     #[on_request] fn raw(&mut self, request: Request) -> Response { todo!() }
+                    #[run] async fn work(cx: RunCx<Self>) {}
                 }
             },
         );
@@ -93,6 +97,6 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(flags, ["CONNECT", "CONNECTION_SETUP", "REQUEST"]);
+        assert_eq!(flags, ["CONNECT", "RUN", "CONNECTION_SETUP", "REQUEST"]);
     }
 }
