@@ -253,6 +253,19 @@ pub mod workflow {
     );
 }
 
+/// Codes of the inspector API (`/gateway/{actor}/inspector/...`).
+pub mod inspector {
+    use super::ErrorCode;
+
+    /// An inspector request without a valid bearer token (HTTP 401); RivetKit's own code and
+    /// message.
+    pub const UNAUTHORIZED: ErrorCode = ErrorCode::new(
+        "inspector",
+        "unauthorized",
+        "Inspector request requires a valid bearer token",
+    );
+}
+
 /// Codes of the gateway: paths and `rvt-*` query parameters that name no actor.
 pub mod guard {
     use super::ErrorCode;
@@ -400,6 +413,7 @@ pub const ALL: &[ErrorCode] = &[
     workflow::NO_BRANCHES,
     workflow::VALUE_TOO_LARGE,
     workflow::CORRUPT_HISTORY,
+    inspector::UNAUTHORIZED,
     guard::QUERY_INVALID,
     guard::QUERY_DUPLICATE,
     guard::QUERY_GET_DISALLOWED,

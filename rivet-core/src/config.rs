@@ -131,6 +131,11 @@ pub(crate) struct ServerConfig {
     pub(crate) cors: Cors,
     /// The token every request must carry (`RIVET_TOKEN` or the builder).
     pub(crate) token: Option<Token>,
+    /// The inspector's own token (`RIVET_INSPECTOR_TOKEN` or the builder).
+    pub(crate) inspector_token: Option<Token>,
+    /// How the server is bound, for the inspector's rule without a token: open only while
+    /// every listener is on loopback.
+    pub(crate) listeners: std::sync::Arc<Listeners>,
     /// The `Host` names answered to; `None`: loopback names when bound to loopback, else any.
     pub(crate) allowed_hosts: Option<Vec<String>>,
     /// Set when a serverless pool of a Rivet Engine runs the actors: answers the engine's
@@ -179,6 +184,8 @@ impl Default for ServerConfig {
             ws_liveness_timeout: std::time::Duration::from_secs(60),
             cors: Cors::Disabled,
             token: None,
+            inspector_token: None,
+            listeners: std::sync::Arc::default(),
             allowed_hosts: None,
             #[cfg(feature = "engine")]
             serverless: None,
@@ -189,6 +196,43 @@ impl Default for ServerConfig {
 /// The environment variable with the token the server requires (when the builder sets none).
 #[cfg(feature = "server")]
 pub const TOKEN_ENV: &str = "RIVET_TOKEN";
+
+/// The environment variable with the inspector's token (when the builder sets none).
+#[cfg(feature = "server")]
+pub const INSPECTOR_TOKEN_ENV: &str = "RIVET_INSPECTOR_TOKEN";
+
+/// Where the registry's servers listen: on loopback only, or also elsewhere (an app that
+/// nests the router, or runs on an engine, counts as elsewhere).
+#[cfg(feature = "server")]
+#[derive(Debug, Default)]
+pub(crate) struct Listeners {
+    loopback: std::sync::atomic::AtomicBool,
+    elsewhere: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(feature = "server")]
+impl Listeners {
+    pub(crate) fn bound(&self, addr: std::net::SocketAddr) {
+        use std::sync::atomic::Ordering;
+        if addr.ip().is_loopback() {
+            self.loopback.store(true, Ordering::Release);
+        } else {
+            self.elsewhere.store(true, Ordering::Release);
+        }
+    }
+
+    /// Some listener is not on loopback, or the server's requests come another way.
+    pub(crate) fn exposed(&self) {
+        self.elsewhere
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether every listener so far is on loopback (and there is one).
+    pub(crate) fn loopback_only(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.loopback.load(Ordering::Acquire) && !self.elsewhere.load(Ordering::Acquire)
+    }
+}
 
 /// A secret every request must carry. Compared in constant time; never printed.
 #[cfg(feature = "server")]

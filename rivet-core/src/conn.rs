@@ -59,6 +59,16 @@ impl<S> Conn<S> {
         &self.id
     }
 
+    /// The parameters as the client sent them (CBOR).
+    pub(crate) fn raw_params(&self) -> Option<&Bytes> {
+        self.params.as_ref()
+    }
+
+    /// How many events it is subscribed to.
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
     /// How the connection reaches the actor.
     pub fn kind(&self) -> ConnKind {
         self.kind

@@ -10,7 +10,8 @@
 //! `event_loop.rs` takes its messages and decides when it sleeps, `turn.rs` runs a turn and
 //! ends it, `gate.rs` commits batches in order and holds replies until they are durable,
 //! `queue.rs` keeps the durable queue, `conns.rs` opens and closes connections and raw
-//! sockets, `run_loop.rs` serves the `#[run]` loop, and `stop.rs` ends the activation.
+//! sockets, `run_loop.rs` serves the `#[run]` loop, `inspect.rs` answers the inspector, and
+//! `stop.rs` ends the activation.
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use crate::storage::ActorRecord;
 mod conns;
 mod event_loop;
 mod gate;
+mod inspect;
 mod queue;
 mod run_loop;
 mod start;

@@ -124,6 +124,11 @@ pub(crate) enum Envelope {
     Ping {
         reply: oneshot::Sender<Result<(), ActorError>>,
     },
+    /// An inspector request (`/gateway/{actor}/inspector/...`), answered with its JSON.
+    Inspect {
+        request: Inspect,
+        reply: oneshot::Sender<Result<serde_json::Value, ActorError>>,
+    },
     /// Destroy the actor (the REST API's `DELETE /actors/{id}`); answered once it is gone.
     Destroy {
         reply: oneshot::Sender<Result<(), ActorError>>,
@@ -156,6 +161,9 @@ impl Envelope {
             Self::Ping { reply } | Self::Destroy { reply } => {
                 let _ = reply.send(Err(error));
             }
+            Self::Inspect { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
             Self::Subscribe { .. }
             | Self::Disconnect { .. }
             | Self::RawSocket(_)
@@ -163,6 +171,22 @@ impl Envelope {
             | Self::Sleep => {}
         }
     }
+}
+
+/// What the inspector asks an awake actor.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) enum Inspect {
+    /// State, connections, actions and queue size at once.
+    Summary,
+    /// The state as JSON.
+    State,
+    /// Replace the state (CBOR), committed like a turn.
+    SetState(Bytes),
+    /// The open connections.
+    Connections,
+    /// The queue: its size, and up to `limit` of its messages, oldest first.
+    Queue { limit: usize },
 }
 
 /// What happens to messages that reach an activation after it stopped.

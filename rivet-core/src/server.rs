@@ -28,13 +28,14 @@ use crate::registry::Registry;
 mod access;
 mod api;
 mod gateway;
+mod inspector;
 mod listen;
 mod request;
 mod response;
 mod routes;
 mod ws;
 
-pub use crate::config::TOKEN_ENV;
+pub use crate::config::{INSPECTOR_TOKEN_ENV, TOKEN_ENV};
 #[cfg(feature = "engine")]
 pub(crate) use routes::tunnelled_socket;
 #[cfg(feature = "engine")]
@@ -105,6 +106,12 @@ impl Registry {
     /// origin and request body checks. (The `Host` check needs the bound address, so only
     /// [`serve`](Self::serve) applies it; an app that nests the router chooses its own.)
     pub fn router(&self) -> Router {
+        // Served by the app, on whatever address: the inspector needs a token.
+        self.server_config().listeners.exposed();
+        self.checked_router()
+    }
+
+    fn checked_router(&self) -> Router {
         let config = self.server_config();
         let mut router = self.routes();
         if let Some(token) = &config.token {
@@ -145,8 +152,10 @@ impl Registry {
                  list, call and destroy actors (set RIVET_TOKEN)"
             );
         }
+        config.listeners.bound(addr);
+        inspector::announce(config, addr);
         let router = self
-            .router()
+            .checked_router()
             .layer(from_fn_with_state(hosts, access::check_host));
         listen::serve(listener, router, config, self.closing()).await
     }

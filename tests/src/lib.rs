@@ -10,7 +10,7 @@ pub use registries::{memory_registry, registry_on, serve_memory, serve_on, test_
 pub use support::backend::Backend;
 pub use support::log::hook_log;
 pub use support::net::{
-    ENCODINGS, Socket, check_lobby_socket, init, network_client, open_socket, query_url,
+    ENCODINGS, Socket, check_lobby_socket, http_json, init, network_client, open_socket, query_url,
     read_message, send_message, serve,
 };
 pub use support::power_loss::{Held, SyncShim, WAL};

@@ -17,6 +17,7 @@ mod connections;
 mod create_input;
 mod errors_user;
 mod events_broadcast;
+mod inspector_api;
 mod keys_compound;
 mod kv_store;
 mod lifecycle_destroy;

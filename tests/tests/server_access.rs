@@ -7,28 +7,12 @@ use reqwest::{Method, StatusCode};
 use rivet_core::server::Cors;
 use rivet_core::{Client, Registry, codes};
 use rivet_examples::counter::Counter;
-use rivet_tests::{Within, query_url, serve};
+use rivet_tests::{Within, http_json as send, query_url, serve};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const TOKEN: &str = "t0k-access";
-
-async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
-    let mut request = reqwest::Client::new().request(method, url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request
-        .body(body.to_owned())
-        .send()
-        .within()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body = response.bytes().within().await.expect("body");
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
 
 fn assert_refused(reply: &(u16, Value), status: u16, code: &str, context: &str) {
     assert_eq!(reply.0, status, "{context}: {}", reply.1);

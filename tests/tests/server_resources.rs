@@ -434,7 +434,21 @@ async fn the_token_is_required_and_never_logged() {
     assert_eq!(counter.increment(2).within().await.unwrap(), 2);
     let conn = counter.connect().within().await.unwrap();
     assert_eq!(conn.increment(3).within().await.unwrap(), 5);
+    // The inspector takes the server's token too, and refuses any other.
+    let id = counter.resolve().within().await.unwrap();
+    let state = format!("{}/gateway/{id}/inspector/state", server.endpoint);
+    for (token, status) in [("tok-wrong", 401), (TOKEN, 200)] {
+        let reply = http
+            .get(&state)
+            .bearer_auth(token)
+            .send()
+            .within()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), status, "inspector with {token}");
+    }
     let log = server.log();
     assert!(log.contains("auth.unauthorized"), "{log}");
+    assert!(log.contains("inspector.unauthorized"), "{log}");
     assert!(!log.contains(TOKEN) && !log.contains("tok-wrong"), "{log}");
 }

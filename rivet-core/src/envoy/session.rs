@@ -69,7 +69,11 @@ impl Session {
         socket: &EnvoySocket,
     ) -> Self {
         Self {
-            router: registry.routes(),
+            router: {
+                // Requests come through the engine: the inspector needs a token.
+                registry.server_config().listeners.exposed();
+                registry.routes()
+            },
             registry: registry.clone(),
             storage,
             link,

@@ -296,6 +296,7 @@ impl<A: Actor> Host<A> {
             Envelope::Ping { reply } => {
                 let _ = reply.send(Ok(()));
             }
+            Envelope::Inspect { request, reply } => self.inspect(request, reply),
             Envelope::Destroy { reply } => {
                 self.destroy_waiters.push(reply);
                 self.stop = Some(Stop::Destroy);

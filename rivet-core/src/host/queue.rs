@@ -255,6 +255,11 @@ impl DurableQueue {
         self.messages.len() + self.taken.len()
     }
 
+    /// The messages waiting, oldest first: id and queue name.
+    pub(crate) fn listing(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.messages.iter().map(|m| (m.id, m.name.as_str()))
+    }
+
     /// Whether no message waits to be taken.
     pub(super) fn is_empty(&self) -> bool {
         self.messages.is_empty()

@@ -61,6 +61,9 @@ pub struct RegistryBuilder {
     /// The server's token, when set on the builder (else `$RIVET_TOKEN`).
     #[cfg(feature = "server")]
     token: Option<String>,
+    /// The inspector's token, when set on the builder (else `$RIVET_INSPECTOR_TOKEN`).
+    #[cfg(feature = "server")]
+    inspector_token: Option<String>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -243,6 +246,18 @@ impl RegistryBuilder {
         self
     }
 
+    /// The token of the inspector API (`/gateway/{actor}/inspector/...`), sent as
+    /// `Authorization: Bearer <token>`; without one, `RIVET_INSPECTOR_TOKEN`. The server's
+    /// token ([`token`](Self::token)) is accepted too. With neither, the inspector answers
+    /// only while the server listens on loopback alone (it logs so at start-up), and
+    /// `inspector.unauthorized` (401) otherwise.
+    #[cfg(feature = "server")]
+    #[must_use]
+    pub fn inspector_token(mut self, token: impl AsRef<str>) -> Self {
+        self.inspector_token = Some(token.as_ref().to_owned());
+        self
+    }
+
     /// The `Host` names the server answers to (compared without the port). By default a
     /// server bound to a loopback address answers only to `localhost`, `*.localhost` and
     /// loopback addresses, which defeats DNS rebinding; one bound elsewhere answers to any.
@@ -401,6 +416,11 @@ impl RegistryBuilder {
                 .token
                 .or_else(|| std::env::var(crate::config::TOKEN_ENV).ok());
             config.server.token = token.as_deref().and_then(crate::config::Token::new);
+            let inspector = self
+                .inspector_token
+                .or_else(|| std::env::var(crate::config::INSPECTOR_TOKEN_ENV).ok());
+            config.server.inspector_token =
+                inspector.as_deref().and_then(crate::config::Token::new);
         }
         let creations = super::limits::Creations::new(config.creation_rate);
         let (lifecycle, _) = broadcast::channel(1024);
@@ -453,6 +473,8 @@ impl Registry {
             actor_client: None,
             #[cfg(feature = "server")]
             token: None,
+            #[cfg(feature = "server")]
+            inspector_token: None,
         }
     }
 }

@@ -76,7 +76,11 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    if is_open_path(request.uri().path()) || given_tokens(&request).iter().any(|t| token.matches(t))
+    let path = request.uri().path();
+    // The inspector checks its bearer token itself: the server's, or its own.
+    if is_open_path(path)
+        || super::inspector::is_inspector_path(path)
+        || given_tokens(&request).iter().any(|t| token.matches(t))
     {
         return next.run(request).await;
     }

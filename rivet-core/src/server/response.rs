@@ -34,7 +34,7 @@ pub(crate) fn status_of(error: &ActorError) -> StatusCode {
         ("actor", "overloaded" | "dropped_reply" | "too_many_connections")
         | ("registry", "shut_down") => StatusCode::SERVICE_UNAVAILABLE,
         ("queue", "full") | ("actor", "creation_limited") => StatusCode::TOO_MANY_REQUESTS,
-        ("auth", "unauthorized") => StatusCode::UNAUTHORIZED,
+        ("auth" | "inspector", "unauthorized") => StatusCode::UNAUTHORIZED,
         ("guard", "host_not_allowed" | "origin_not_allowed") => StatusCode::FORBIDDEN,
         ("core" | "rivetkit", "internal_error") => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,

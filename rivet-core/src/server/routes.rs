@@ -1,5 +1,5 @@
 //! The gateway and the per-actor routes: `/action/{name}`, `/queue/{name}`, `/connect`,
-//! `/request/*`, `/websocket/*`.
+//! `/request/*`, `/websocket/*` (and `/inspector/*`, served by `inspector.rs`).
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -146,6 +146,20 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
         };
     }
 
+    if let Some(rest) = path
+        .strip_prefix("/inspector")
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+    {
+        return super::inspector::route(
+            &registry,
+            parsed.target,
+            rest,
+            &parsed.query,
+            request,
+            &ray,
+        )
+        .await;
+    }
     let result = match (&method, path.as_str()) {
         (&Method::POST, p) if p.starts_with("/action/") => {
             let name = percent_decode(&p["/action/".len()..]).unwrap_or_default();
@@ -293,7 +307,7 @@ async fn read_body(
 }
 
 /// Reads an action or queue body, within the incoming message limit.
-async fn read_message(
+pub(super) async fn read_message(
     registry: &Registry,
     request: axum::extract::Request,
 ) -> Result<Bytes, ActorError> {

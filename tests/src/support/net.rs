@@ -14,6 +14,32 @@ use crate::support::sync::{Within, within};
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Sends an HTTP request with `headers` and `body`; returns the status and the body as JSON
+/// (`null` when it is not JSON).
+pub async fn http_json(
+    method: reqwest::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .body(body.to_owned())
+        .send()
+        .within()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let body = response.bytes().within().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// Every encoding of the client protocol.
 pub const ENCODINGS: [Encoding; 3] = [Encoding::Json, Encoding::Cbor, Encoding::Bare];
 

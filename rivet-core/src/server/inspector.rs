@@ -1,0 +1,238 @@
+//! The inspector API under `/gateway/{actor}/inspector/`: RivetKit's routes and JSON shapes
+//! (`summary`, `state`, `connections`, `rpcs`, `action/{name}`, `queue`) for its dashboard,
+//! curl and scripts, behind the inspector's bearer token.
+//!
+//! Who may inspect: a request with `Authorization: Bearer` and the inspector token
+//! (`RIVET_INSPECTOR_TOKEN` or the builder) or the server's token. With neither configured,
+//! the inspector answers only while every listener of the server is on loopback (a server
+//! nested in an app, or run on an engine, counts as exposed), and refuses with
+//! `inspector.unauthorized` (401) otherwise.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use rivet_client::codes::guard::NO_ROUTE;
+use rivet_client::protocol::compat::{cbor_to_plain_json, plain_json_to_cbor};
+use rivet_client::{ActorError, ActorTarget, codes};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::gateway::GatewayTarget;
+use super::response::{HEADER_RAY_ID, status_of};
+use super::routes::{actor_target, read_message};
+use crate::config::ServerConfig;
+use crate::mailbox::{ConnRef, Envelope, Inspect, ReplyTo};
+use crate::registry::Registry;
+use crate::url::percent_decode;
+
+/// RivetKit's default number of queue messages listed.
+const DEFAULT_QUEUE_LIMIT: usize = 100;
+/// The most queue messages one listing returns.
+const MAX_QUEUE_LIMIT: usize = 1000;
+
+/// Whether `path` (a full request path) is an inspector route: `/gateway/{actor}/inspector...`.
+pub(crate) fn is_inspector_path(path: &str) -> bool {
+    path.strip_prefix("/gateway/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, tail)| tail == "inspector" || tail.starts_with("inspector/"))
+}
+
+/// Says at start-up who may use the inspector of a server listening on `addr`.
+pub(crate) fn announce(config: &ServerConfig, addr: SocketAddr) {
+    if config.inspector_token.is_some() || config.token.is_some() {
+        tracing::info!(%addr, "inspector: requests need the bearer token");
+    } else if config.listeners.loopback_only() {
+        tracing::info!(
+            %addr,
+            "inspector open without a token: the server listens on loopback only"
+        );
+    } else {
+        tracing::warn!(
+            %addr,
+            "inspector closed: this server listens beyond loopback; set RIVET_INSPECTOR_TOKEN to inspect its actors"
+        );
+    }
+}
+
+/// Checks the bearer token of an inspector request.
+fn authorize(config: &ServerConfig, headers: &HeaderMap) -> Result<(), ActorError> {
+    let tokens: Vec<_> = [config.inspector_token.as_ref(), config.token.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let allowed = if tokens.is_empty() {
+        config.listeners.loopback_only()
+    } else {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| tokens.iter().any(|t| t.matches(given.trim())))
+    };
+    if allowed {
+        return Ok(());
+    }
+    tracing::warn!(
+        "refused an inspector request without a valid bearer token (inspector.unauthorized)"
+    );
+    Err(codes::inspector::UNAUTHORIZED.error())
+}
+
+/// Serves inspector route `path` (after `/inspector`) of `target`.
+pub(crate) async fn route(
+    registry: &Registry,
+    target: GatewayTarget,
+    path: &str,
+    query: &str,
+    request: axum::extract::Request,
+    ray: &str,
+) -> Response {
+    let answer = async {
+        authorize(registry.server_config(), request.headers())?;
+        let method = request.method().clone();
+        let target = actor_target(registry, target).await?;
+        match (&method, path) {
+            (&Method::GET, "/summary") => ask(registry, &target, Inspect::Summary).await,
+            (&Method::GET, "/state") => ask(registry, &target, Inspect::State).await,
+            (&Method::PATCH, "/state") => {
+                let body = read_json(registry, request).await?;
+                let state = body.get("state").ok_or_else(|| {
+                    codes::INVALID_REQUEST.with_message("The body needs a `state` field.")
+                })?;
+                let encoded = plain_json_to_cbor(state).map_err(|e| {
+                    codes::INVALID_REQUEST.with_message(format!("Invalid state: {e}"))
+                })?;
+                ask(registry, &target, Inspect::SetState(encoded.into())).await
+            }
+            (&Method::GET, "/connections") => ask(registry, &target, Inspect::Connections).await,
+            (&Method::GET, "/rpcs") => rpcs(registry, &target),
+            (&Method::GET, "/queue") => {
+                let limit = query_param(query, "limit")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(DEFAULT_QUEUE_LIMIT)
+                    .min(MAX_QUEUE_LIMIT);
+                ask(registry, &target, Inspect::Queue { limit }).await
+            }
+            (&Method::POST, p) if p.starts_with("/action/") => {
+                let name = percent_decode(&p["/action/".len()..]).unwrap_or_default();
+                let body = read_json(registry, request).await?;
+                action(registry, &target, name, &body).await
+            }
+            _ => Err(NO_ROUTE.with_message(format!("No inspector route `{method} {path}`."))),
+        }
+    };
+    match answer.await {
+        Ok(value) => json_response(StatusCode::OK, &value, ray),
+        // RivetKit's inspector always writes `metadata`, `null` when there is none.
+        Err(error) => json_response(
+            status_of(&error),
+            &json!({
+                "group": error.group,
+                "code": error.code,
+                "message": error.message,
+                "metadata": error.metadata,
+            }),
+            ray,
+        ),
+    }
+}
+
+/// Asks the actor (waking it) and returns its answer.
+async fn ask(
+    registry: &Registry,
+    target: &ActorTarget,
+    request: Inspect,
+) -> Result<Value, ActorError> {
+    let (reply, answer) = oneshot::channel();
+    // A failed delivery answers through `reply`.
+    let _ = registry
+        .inner()
+        .deliver(target, Envelope::Inspect { request, reply })
+        .await;
+    answer
+        .await
+        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))
+}
+
+/// The actor type's actions, from its metadata (the actor is not woken).
+fn rpcs(registry: &Registry, target: &ActorTarget) -> Result<Value, ActorError> {
+    let meta = registry
+        .actors()
+        .find(|meta| meta.name == target.name())
+        .ok_or_else(|| codes::NOT_REGISTERED.error())?;
+    let names: Vec<&str> = meta.actions.iter().map(|a| a.name).collect();
+    Ok(json!({ "rpcs": names }))
+}
+
+/// Runs action `name` as any call does, with `{"args": [...]}` (plain JSON).
+async fn action(
+    registry: &Registry,
+    target: &ActorTarget,
+    name: String,
+    body: &Value,
+) -> Result<Value, ActorError> {
+    let args = match body.get("args") {
+        None => Value::Array(Vec::new()),
+        Some(args @ Value::Array(_)) => args.clone(),
+        Some(_) => {
+            return Err(codes::INVALID_REQUEST.with_message("`args` must be an array."));
+        }
+    };
+    let args = plain_json_to_cbor(&args)
+        .map_err(|e| codes::INVALID_REQUEST.with_message(format!("Invalid arguments: {e}")))?;
+    let (tx, rx) = oneshot::channel();
+    let envelope = Envelope::Action {
+        name: Cow::Owned(name),
+        args: args.into(),
+        conn: ConnRef::Ephemeral { params: None },
+        reply: ReplyTo::Oneshot(tx),
+        chain: None,
+    };
+    let _ = registry.inner().deliver(target, envelope).await;
+    let output = rx
+        .await
+        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+    let output = cbor_to_plain_json(&output).map_err(|e| {
+        codes::INTERNAL_ERROR.with_message(format!("The output has no JSON form: {e}"))
+    })?;
+    Ok(json!({ "output": output }))
+}
+
+/// Reads a JSON body within the incoming message limit.
+async fn read_json(
+    registry: &Registry,
+    request: axum::extract::Request,
+) -> Result<Value, ActorError> {
+    let body = read_message(registry, request).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| codes::INVALID_REQUEST.with_message(format!("The body is not JSON: {e}")))
+}
+
+/// The value of parameter `name` in `query` (`?`-prefixed or empty).
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| percent_decode(value))
+}
+
+fn json_response(status: StatusCode, value: &Value, ray: &str) -> Response {
+    let mut response = (status, value.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Ok(v) = HeaderValue::from_str(ray) {
+        headers.insert(HEADER_RAY_ID, v);
+    }
+    response
+}
