@@ -187,6 +187,23 @@ pub(crate) enum Inspect {
     Connections,
     /// The queue: its size, and up to `limit` of its messages, oldest first.
     Queue { limit: usize },
+    /// Send a message to queue `name` (CBOR `body`), answered once stored.
+    Enqueue { name: String, body: Bytes },
+    /// Remove every waiting message.
+    Purge,
+    /// The database's tables, their columns, foreign keys and row counts.
+    DbSchema,
+    /// Rows of `table`, from `offset`, at most `limit`.
+    DbRows {
+        table: String,
+        limit: usize,
+        offset: usize,
+    },
+    /// One SQL statement with its arguments (a JSON array), run as a turn.
+    DbExecute {
+        sql: String,
+        args: serde_json::Value,
+    },
 }
 
 /// What happens to messages that reach an activation after it stopped.

@@ -6,7 +6,7 @@ use rivet_client::codec::describe_de_error;
 use rivet_client::codes;
 use serde::de::DeserializeOwned;
 
-use crate::cbor::{ByteBuf, ByteStr};
+use crate::cbor::ByteStr;
 use crate::error::Error;
 use crate::storage::StorageError;
 
@@ -41,23 +41,40 @@ impl Message {
         decode_message(&self.body, &self.name)
     }
 
-    /// The stored form: CBOR `(name, body bytes)`.
-    pub(crate) fn encode_record(&self) -> Result<Bytes, Error> {
-        let mut out = Vec::with_capacity(self.body.len() + self.name.len() + 8);
-        ciborium::into_writer(&(&self.name, ByteStr(&self.body)), &mut out)
+    /// The stored form: CBOR `(name, body bytes, sent at)`, the time in ms since the epoch.
+    pub(crate) fn encode_record(&self, sent_at_ms: i64) -> Result<Bytes, Error> {
+        let mut out = Vec::with_capacity(self.body.len() + self.name.len() + 16);
+        ciborium::into_writer(&(&self.name, ByteStr(&self.body), sent_at_ms), &mut out)
             .map_err(|e| Error::internal(format!("cannot encode queue message: {e}")))?;
         Ok(Bytes::from(out))
     }
 
-    /// Reads message `id` from its stored form.
-    pub(crate) fn decode_record(id: u64, record: &[u8]) -> Result<Self, StorageError> {
-        let (name, body): (String, ByteBuf) = rivet_client::codec::decode(record)
+    /// Reads message `id` from its stored form, with the time it was sent (none in a record
+    /// stored before that was kept).
+    pub(crate) fn decode_record(
+        id: u64,
+        record: &[u8],
+    ) -> Result<(Self, Option<i64>), StorageError> {
+        use ciborium::Value;
+        let corrupt = || StorageError::corrupt(format!("queue message {id}"));
+        let fields: Vec<Value> = rivet_client::codec::decode(record)
             .map_err(|e| StorageError::corrupt_because(format!("queue message {id}"), e))?;
-        Ok(Self {
+        let mut fields = fields.into_iter();
+        let (Some(Value::Text(name)), Some(Value::Bytes(body))) = (fields.next(), fields.next())
+        else {
+            return Err(corrupt());
+        };
+        let sent_at_ms = match fields.next() {
+            None => None,
+            Some(Value::Integer(at)) => Some(i64::try_from(at).map_err(|_| corrupt())?),
+            Some(_) => return Err(corrupt()),
+        };
+        let message = Self {
             id,
             name,
-            body: Bytes::from(body.0),
-        })
+            body: Bytes::from(body),
+        };
+        Ok((message, sent_at_ms))
     }
 }
 
@@ -102,8 +119,18 @@ mod tests {
             name: "jobs".to_owned(),
             body: Bytes::from_static(&[0x18, 42]),
         };
-        let record = message.encode_record().expect("encode");
-        assert_eq!(Message::decode_record(7, &record).expect("decode"), message);
+        let record = message.encode_record(1_700_000_000_000).expect("encode");
+        assert_eq!(
+            Message::decode_record(7, &record).expect("decode"),
+            (message.clone(), Some(1_700_000_000_000))
+        );
+        // As stored before the time was kept: `(name, body)`.
+        let mut old = Vec::new();
+        ciborium::into_writer(&("jobs", ByteStr(&[0x18, 42])), &mut old).expect("encode");
+        assert_eq!(
+            Message::decode_record(7, &old).expect("decode"),
+            (message.clone(), None)
+        );
         assert_eq!(message.decode::<u8>().expect("body"), 42);
         let error = Message::decode_record(7, &[0xff]).expect_err("corrupt");
         assert!(matches!(error, StorageError::Corrupt { .. }), "{error}");

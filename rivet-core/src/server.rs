@@ -29,6 +29,7 @@ mod access;
 mod api;
 mod gateway;
 mod inspector;
+mod intake;
 mod listen;
 mod request;
 mod response;

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use rivet_core::Registry;
 use rivet_examples::counter::Counter;
-use rivet_tests::{Backend, Sorter, Within, http_json, serve};
+use rivet_tests::{Backend, Ledger, Sorter, Within, http_json, serve};
 use serde_json::{Value, json};
 
 /// The inspector URL of actor `id`.
@@ -90,7 +90,7 @@ async fn state_actions_and_connections_on_a_loopback_server_without_a_token() {
 }
 
 #[tokio::test]
-async fn the_queue_lists_its_oldest_messages() {
+async fn the_queue_is_listed_sent_to_and_purged() {
     let registry = Backend::memory().build(Registry::builder().with::<Sorter>());
     let (registry, endpoint) = serve(registry).await;
     let sorter = registry
@@ -105,9 +105,8 @@ async fn the_queue_lists_its_oldest_messages() {
     assert_eq!(queue["size"], 3);
     assert_eq!(queue["maxSize"], 1000);
     assert_eq!(queue["truncated"], true);
-    let ids: Vec<_> = queue["messages"]
-        .as_array()
-        .expect("messages")
+    let messages = queue["messages"].as_array().expect("messages");
+    let ids: Vec<_> = messages
         .iter()
         .map(|m| (m["id"].clone(), m["name"].clone()))
         .collect();
@@ -115,6 +114,26 @@ async fn the_queue_lists_its_oldest_messages() {
         ids,
         [(json!(1), json!("later")), (json!(2), json!("later"))]
     );
+    assert!(
+        messages.iter().all(|m| m["createdAtMs"].is_i64()),
+        "{queue}"
+    );
+
+    let url = inspector(&endpoint, &id, "queue");
+    let (status, sent) = http_json(Method::POST, &url, &[], r#"{"name":"later","body":"d"}"#).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!((&sent["id"], &sent["name"]), (&json!("4"), &json!("later")));
+    assert!(sent["createdAtMs"].is_i64(), "{sent}");
+    let wrong = http_json(Method::POST, &url, &[], r#"{"name":"later","body":7}"#).await;
+    assert_eq!(wrong.1["code"], "validation_error", "{}", wrong.1);
+    let unknown = http_json(Method::POST, &url, &[], r#"{"name":"nope","body":"x"}"#).await;
+    assert_eq!(unknown.1["code"], "not_found", "{}", unknown.1);
+    assert_eq!(get(&endpoint, &id, "queue").await.1["size"], 4);
+
+    let purged = http_json(Method::DELETE, &url, &[], "").await;
+    assert_eq!(purged, (200, json!({})));
+    assert_eq!(get(&endpoint, &id, "queue").await.1["size"], 0);
+    registry.shutdown().within().await;
 }
 
 #[tokio::test]
@@ -165,5 +184,68 @@ async fn without_a_token_a_server_beyond_loopback_refuses_the_inspector() {
     let action = format!("{endpoint}/gateway/{id}/action/getCount");
     let (status, _) = http_json(Method::POST, &action, &[], r#"{"args":[]}"#).await;
     assert_eq!(status, 200);
+    registry.shutdown().within().await;
+}
+
+#[tokio::test]
+async fn the_database_schema_rows_and_statements() {
+    let backend = Backend::sqlite();
+    let builder = || Registry::builder().with::<Ledger>().with::<Counter>();
+    let (registry, endpoint) = serve(backend.build(builder())).await;
+    let ledger = registry.client().get_or_create::<Ledger>(["inspected-db"]);
+    ledger.add("rent".to_owned(), 500).within().await.unwrap();
+    ledger.add("food".to_owned(), 70).within().await.unwrap();
+    let id = ledger.resolve().within().await.unwrap();
+
+    let (status, schema) = get(&endpoint, &id, "database/schema").await;
+    assert_eq!(status, 200, "{schema}");
+    let tables = schema["schema"]["tables"].as_array().expect("tables");
+    assert_eq!(tables.len(), 1, "{schema}");
+    assert_eq!(
+        tables[0]["table"],
+        json!({ "schema": "main", "name": "entry", "type": "table" })
+    );
+    assert_eq!(tables[0]["records"], 2);
+    let columns: Vec<_> = tables[0]["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(columns, [json!("id"), json!("memo"), json!("amount")]);
+
+    let (_, rows) = get(&endpoint, &id, "database/rows?table=entry&limit=1&offset=1").await;
+    assert_eq!(
+        rows,
+        json!({ "rows": [{ "id": 2, "memo": "food", "amount": 70 }] })
+    );
+    let missing = get(&endpoint, &id, "database/rows?table=nope").await;
+    assert_eq!((missing.0, &missing.1["code"]), (400, &json!("sql_error")));
+
+    // A statement runs as a turn: what it writes is committed before the answer.
+    let execute = inspector(&endpoint, &id, "database/execute");
+    let body = r#"{"sql":"INSERT INTO entry (memo, amount) VALUES (?, ?) RETURNING id","args":["tax",30]}"#;
+    let inserted = http_json(Method::POST, &execute, &[], body).await;
+    assert_eq!(inserted, (200, json!({ "rows": [{ "id": 3 }] })));
+    let broken = http_json(Method::POST, &execute, &[], r#"{"sql":"SELEC 1"}"#).await;
+    assert_eq!((broken.0, &broken.1["code"]), (400, &json!("sql_error")));
+
+    let counter = registry.client().get_or_create::<Counter>(["no-db"]);
+    let counter_id = counter.resolve().within().await.unwrap();
+    let none = get(&endpoint, &counter_id, "database/schema").await;
+    assert_eq!(none.1["code"], "not_configured", "{}", none.1);
+
+    registry.shutdown().within().await;
+    let registry = backend.build(builder());
+    let ledger = registry.client().get_or_create::<Ledger>(["inspected-db"]);
+    let memos: Vec<String> = ledger
+        .entries()
+        .within()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.memo)
+        .collect();
+    assert_eq!(memos, ["rent", "food", "tax"]);
     registry.shutdown().within().await;
 }

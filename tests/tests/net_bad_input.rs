@@ -9,8 +9,8 @@ use rivet_core::client::{Encoding, ErrorCode, codec};
 use rivet_core::{Client, Registry, codes};
 use rivet_examples::counter::Counter;
 use rivet_tests::{
-    ENCODINGS, Probe, Socket, Within, init, network_client, open_socket, query_url, recv, serve,
-    serve_memory, within,
+    ENCODINGS, Probe, Socket, Within, http_json, init, network_client, open_socket, query_url,
+    recv, serve, serve_memory, within,
 };
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -23,17 +23,8 @@ fn gateway(endpoint: &str, name: &str, key: &str, path: &str) -> String {
 
 /// Posts `body` with the `x-rivet-encoding` header; returns the status and the JSON error body.
 async fn post(url: &str, encoding: &str, body: Vec<u8>) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("x-rivet-encoding", encoding)
-        .body(body)
-        .send()
-        .within()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body = response.bytes().within().await.expect("body");
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let headers = [("x-rivet-encoding", encoding)];
+    http_json(reqwest::Method::POST, url, &headers, body).await
 }
 
 fn assert_code(reply: &(u16, Value), status: u16, code: ErrorCode, context: &str) {

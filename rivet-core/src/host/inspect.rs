@@ -13,6 +13,17 @@ use super::turn::decode_state;
 use crate::actor::{Actor, Dispatch};
 use crate::mailbox::Inspect;
 
+/// A read of the actor's database.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+enum DbRead {
+    Schema,
+    Rows {
+        table: String,
+        limit: usize,
+        offset: usize,
+    },
+}
+
 impl<A: Actor> Host<A> {
     /// Answers an inspector request.
     pub(super) fn inspect(
@@ -27,6 +38,19 @@ impl<A: Actor> Host<A> {
                 .map(|state| json!({ "state": state, "isStateEnabled": true })),
             Inspect::Connections => Ok(json!({ "connections": self.connections_json() })),
             Inspect::Queue { limit } => Ok(self.queue_json(limit)),
+            Inspect::Enqueue { name, body } => return self.enqueue_inspected(name, &body, reply),
+            Inspect::Purge => return self.purge(reply),
+            Inspect::DbSchema => self.read_db(DbRead::Schema),
+            Inspect::DbRows {
+                table,
+                limit,
+                offset,
+            } => self.read_db(DbRead::Rows {
+                table,
+                limit,
+                offset,
+            }),
+            Inspect::DbExecute { sql, args } => return self.execute_sql(&sql, &args, reply),
             Inspect::Summary => self.state_json().map(|state| {
                 let meta = A::metadata();
                 json!({
@@ -83,7 +107,7 @@ impl<A: Actor> Host<A> {
             .queue
             .listing()
             .take(limit)
-            .map(|(id, name)| json!({ "id": id, "name": name, "createdAtMs": Value::Null }))
+            .map(|(id, name, sent_at_ms)| json!({ "id": id, "name": name, "createdAtMs": sent_at_ms }))
             .collect();
         json!({
             "size": self.queue.len(),
@@ -91,6 +115,102 @@ impl<A: Actor> Host<A> {
             "truncated": self.queue.len() > messages.len(),
             "messages": messages,
         })
+    }
+
+    /// Reads the actor's database, then forgets anything the read touched.
+    fn read_db(&mut self, read: DbRead) -> Result<Value, ActorError> {
+        #[cfg(feature = "sqlite")]
+        if let Some(db) = self.cx.stores_mut().db.as_mut() {
+            let answer = match read {
+                DbRead::Schema => database::schema(db),
+                DbRead::Rows {
+                    table,
+                    limit,
+                    offset,
+                } => database::rows(db, &table, limit, offset),
+            };
+            if let Err(error) = self.cx.stores_mut().discard() {
+                tracing::error!(%error, "cannot restore the actor's stores; restarting the actor");
+                self.gate.poison();
+            }
+            return answer.map_err(|e| e.to_actor_error());
+        }
+        let _ = read;
+        Err(codes::db::NOT_CONFIGURED.error())
+    }
+
+    /// Runs one SQL statement as a turn: what it writes commits with the turn, and the rows
+    /// it returns are answered after the commit.
+    fn execute_sql(
+        &mut self,
+        sql: &str,
+        args: &Value,
+        reply: oneshot::Sender<Result<Value, ActorError>>,
+    ) {
+        #[cfg(feature = "sqlite")]
+        if let Some(db) = self.cx.stores_mut().db.as_mut() {
+            let (result, rows) = match db.query::<Value, _>(sql, args) {
+                Ok(rows) => (Ok(Bytes::new()), rows),
+                Err(error) => (Err(error), Vec::new()),
+            };
+            let dispatch = Dispatch {
+                result,
+                mutates: false,
+            };
+            let batch = self.gate.batch();
+            self.finish_turn(dispatch, batch, "inspector SQL", move |result| {
+                let _ = reply.send(result.map(|_| json!({ "rows": rows })));
+            });
+            return;
+        }
+        let _ = (sql, args);
+        let _ = reply.send(Err(codes::db::NOT_CONFIGURED.error()));
+    }
+
+    /// Stores a message as a send does, and answers with its id and time once it is stored.
+    fn enqueue_inspected(
+        &mut self,
+        name: String,
+        body: &[u8],
+        reply: oneshot::Sender<Result<Value, ActorError>>,
+    ) {
+        let pushed = self
+            .check_queue_send(&name, body)
+            .and_then(|typed| self.queue.push(name.clone(), typed));
+        let (id, batch) = match pushed {
+            Ok(pushed) => pushed,
+            Err(error) => {
+                let _ = reply.send(Err(error.into_reply("inspector queue send")));
+                return;
+            }
+        };
+        // A run loop waiting for it may have it already: then it was sent just now.
+        let sent_at = self.queue.sent_at(id).unwrap_or_else(crate::time::now_ms);
+        // RivetKit 2.3 answers the id as a string here (and as a number in the listing).
+        let answer = json!({ "id": id.to_string(), "name": name, "createdAtMs": sent_at });
+        self.gate.submit(batch, move |result| {
+            let _ = reply.send(match result {
+                Ok(()) => Ok(answer),
+                Err(e) => Err(super::turn::storage_failure(&e)),
+            });
+        });
+    }
+
+    /// Removes every waiting message; their waiting senders hear so once that is stored.
+    fn purge(&mut self, reply: oneshot::Sender<Result<Value, ActorError>>) {
+        let mut batch = crate::storage::Batch::default();
+        let waiters = self.queue.purge(&mut batch);
+        self.gate.submit(batch, move |result| {
+            let purged = codes::DROPPED_REPLY
+                .with_message("The message was removed from the queue by the inspector.");
+            for waiter in waiters {
+                let _ = waiter.send(Err(purged.clone()));
+            }
+            let _ = reply.send(match result {
+                Ok(()) => Ok(json!({})),
+                Err(e) => Err(super::turn::storage_failure(&e)),
+            });
+        });
     }
 
     /// Replaces the state with `encoded` (CBOR), which must decode as the actor's state type,
@@ -114,5 +234,83 @@ impl<A: Actor> Host<A> {
         self.finish_turn(dispatch, batch, "inspector state change", move |result| {
             let _ = reply.send(result.map(|_| json!({ "ok": true })));
         });
+    }
+}
+
+/// The database reads of the inspector, in RivetKit's shapes.
+#[cfg(feature = "sqlite")]
+mod database {
+    use serde_json::{Value, json};
+
+    use crate::db::Db;
+    use crate::error::Error;
+
+    /// The most rows one read returns (RivetKit's limit).
+    pub(super) const MAX_ROWS: usize = 500;
+
+    /// The user's tables and views (not SQLite's own), by name.
+    fn tables(db: &mut Db) -> Result<Vec<(String, String)>, Error> {
+        let rows: Vec<(String, String)> = db
+            .query::<Value, _>(
+                "SELECT name, type FROM sqlite_master \
+                 WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                (),
+            )?
+            .into_iter()
+            .filter_map(|row| {
+                Some((
+                    row["name"].as_str()?.to_owned(),
+                    row["type"].as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        Ok(rows)
+    }
+
+    /// A name quoted for SQL.
+    fn quoted(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    pub(super) fn schema(db: &mut Db) -> Result<Value, Error> {
+        let mut tables = Vec::new();
+        for (name, kind) in self::tables(db)? {
+            let quoted = quoted(&name);
+            let columns = db.query::<Value, _>(&format!("PRAGMA table_info({quoted})"), ())?;
+            let foreign_keys =
+                db.query::<Value, _>(&format!("PRAGMA foreign_key_list({quoted})"), ())?;
+            let records = db
+                .query_column::<i64, _>(&format!("SELECT COUNT(*) FROM {quoted}"), ())?
+                .first()
+                .copied()
+                .unwrap_or(0);
+            tables.push(json!({
+                "table": { "schema": "main", "name": name, "type": kind },
+                "columns": columns,
+                "foreignKeys": foreign_keys,
+                "records": records,
+            }));
+        }
+        Ok(json!({ "schema": { "tables": tables } }))
+    }
+
+    pub(super) fn rows(
+        db: &mut Db,
+        table: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Value, Error> {
+        // Only a table the schema lists: the name goes into the SQL text.
+        if !self::tables(db)?.iter().any(|(name, _)| name == table) {
+            return Err(Error::public(
+                rivet_client::codes::db::SQL_ERROR.with_message(format!("No table `{table}`.")),
+            ));
+        }
+        let sql = format!(
+            "SELECT * FROM {} LIMIT {} OFFSET {offset}",
+            quoted(table),
+            limit.min(MAX_ROWS)
+        );
+        Ok(json!({ "rows": db.query::<Value, _>(&sql, ())? }))
     }
 }

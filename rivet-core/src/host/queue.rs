@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::message::{Message, queue_not_found};
 use crate::report::chain;
 use crate::storage::{Batch, KeyRange, Storage, StorageError, keys, prefix_end};
+use crate::time::now_ms;
 
 /// A sender waiting for its message to be processed.
 type Waiter = oneshot::Sender<Result<QueueSendOutcome, ActorError>>;
@@ -48,6 +49,8 @@ struct Entry {
     id: u64,
     name: String,
     size: usize,
+    /// When it was sent (ms since the epoch); unknown for messages stored before that was kept.
+    sent_at_ms: Option<i64>,
     body: Option<Resident>,
 }
 
@@ -65,6 +68,7 @@ pub(super) struct Taken {
     id: u64,
     name: String,
     size: usize,
+    sent_at_ms: Option<i64>,
     body: Option<Bytes>,
 }
 
@@ -77,11 +81,12 @@ impl Taken {
         })
     }
 
-    fn from_message(message: Message) -> Self {
+    fn from_message(message: Message, sent_at_ms: Option<i64>) -> Self {
         Self {
             id: message.id,
             name: message.name,
             size: message.body.len(),
+            sent_at_ms,
             body: Some(message.body),
         }
     }
@@ -176,13 +181,14 @@ impl DurableQueue {
             let mut last = None;
             for (key, value) in page {
                 let id = message_id(&key)?;
-                let message = Message::decode_record(id, &value)?;
+                let (message, sent_at_ms) = Message::decode_record(id, &value)?;
                 let size = message.body.len();
                 let body = queue.keep(message.body);
                 queue.push_back(Entry {
                     id,
                     name: message.name,
                     size,
+                    sent_at_ms,
                     body,
                 });
                 last = Some(id);
@@ -220,6 +226,7 @@ impl DurableQueue {
             id: message.id,
             name: message.name,
             size: message.size,
+            sent_at_ms: message.sent_at_ms,
             body,
         }
     }
@@ -246,6 +253,7 @@ impl DurableQueue {
             id: entry.id,
             name: entry.name,
             size: entry.size,
+            sent_at_ms: entry.sent_at_ms,
             body,
         })
     }
@@ -255,9 +263,11 @@ impl DurableQueue {
         self.messages.len() + self.taken.len()
     }
 
-    /// The messages waiting, oldest first: id and queue name.
-    pub(crate) fn listing(&self) -> impl Iterator<Item = (u64, &str)> {
-        self.messages.iter().map(|m| (m.id, m.name.as_str()))
+    /// The messages waiting, oldest first: id, queue name and when it was sent.
+    pub(crate) fn listing(&self) -> impl Iterator<Item = (u64, &str, Option<i64>)> {
+        self.messages
+            .iter()
+            .map(|m| (m.id, m.name.as_str(), m.sent_at_ms))
     }
 
     /// Whether no message waits to be taken.
@@ -281,11 +291,13 @@ impl DurableQueue {
         self.next_id
     }
 
-    /// Adds a message and returns the batch that stores it; a waiting run loop gets it.
+    /// Adds a message and returns its id and the batch that stores it; a waiting run loop gets
+    /// it.
     pub(super) fn push(&mut self, name: String, body: Bytes) -> Result<(u64, Batch), Error> {
         let id = self.next_id;
         let message = Message { id, name, body };
-        let record = message.encode_record()?;
+        let sent_at_ms = now_ms();
+        let record = message.encode_record(sent_at_ms)?;
         self.next_id += 1;
         let mut batch = Batch::default();
         batch.put(keys::queue_message(id), record);
@@ -297,10 +309,33 @@ impl DurableQueue {
         if self.dormant.take().is_some() {
             batch.delete(keys::QUEUE_DORMANT);
         }
-        let entry = self.entry(Taken::from_message(message));
+        let entry = self.entry(Taken::from_message(message, Some(sent_at_ms)));
         self.push_back(entry);
         self.serve_next_waiters();
         Ok((id, batch))
+    }
+
+    /// When message `id` was sent, if it waits in the queue.
+    pub(super) fn sent_at(&self, id: u64) -> Option<i64> {
+        self.messages
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| m.sent_at_ms)
+    }
+
+    /// Removes every waiting message (not those the run loop holds) in `batch`; returns the
+    /// senders that waited on them.
+    pub(super) fn purge(&mut self, batch: &mut Batch) -> Vec<Waiter> {
+        let mut waiters = Vec::new();
+        for entry in self.messages.drain(..) {
+            batch.delete(keys::queue_message(entry.id));
+            if let Some(waiter) = self.waiters.remove(&entry.id) {
+                waiters.push(waiter);
+            }
+        }
+        self.handled = 0;
+        self.resident = 0;
+        waiters
     }
 
     /// Takes the oldest message that has a handler.
@@ -423,7 +458,7 @@ impl DurableQueue {
         if self.resident + self.messages[index].size > self.memory.per_actor {
             return Ok(());
         }
-        let body = Message::decode_record(id, record)?.body;
+        let body = Message::decode_record(id, record)?.0.body;
         let kept = self.keep(body);
         if let Some(entry) = self.messages.get_mut(index) {
             entry.body = kept;
@@ -464,7 +499,9 @@ impl DurableQueue {
         }
         for message in messages {
             self.recorded.remove(&message.id);
-            match message.encode_record() {
+            // Sent again, in effect: the workflow's record does not keep the first time.
+            let sent_at_ms = now_ms();
+            match message.encode_record(sent_at_ms) {
                 Ok(value) => batch.put(keys::queue_message(message.id), value),
                 Err(error) => tracing::error!(%error, "cannot store a returned queue message"),
             }
@@ -473,7 +510,7 @@ impl DurableQueue {
                 .iter()
                 .position(|m| m.id > message.id)
                 .unwrap_or(self.messages.len());
-            let entry = self.entry(Taken::from_message(message));
+            let entry = self.entry(Taken::from_message(message, Some(sent_at_ms)));
             if (self.has_handler)(&entry.name) {
                 self.handled += 1;
             }
@@ -561,7 +598,7 @@ impl<A: Actor> Host<A> {
 
     /// Checks a send and returns the message to store: as its type encodes it (see
     /// [`Actor::check_queue_message`]), within the size limit either way.
-    fn check_queue_send(&self, name: &str, body: &[u8]) -> Result<Bytes, Error> {
+    pub(super) fn check_queue_send(&self, name: &str, body: &[u8]) -> Result<Bytes, Error> {
         let config = self.runtime.config();
         let too_large = |len: usize| {
             Error::public(codes::QUEUE_MESSAGE_TOO_LARGE.with_message(format!(
@@ -648,7 +685,7 @@ impl<A: Actor> Host<A> {
         for (key, value) in storage.scan_range(actor, range).await? {
             let id = message_id(&key)?;
             match taken.iter_mut().find(|t| t.id == id && t.body.is_none()) {
-                Some(message) => message.body = Some(Message::decode_record(id, &value)?.body),
+                Some(message) => message.body = Some(Message::decode_record(id, &value)?.0.body),
                 None => self.queue.page_in(id, &value)?,
             }
         }
@@ -662,7 +699,7 @@ impl<A: Actor> Host<A> {
                         message.id
                     ))
                 })?;
-            message.body = Some(Message::decode_record(message.id, &value)?.body);
+            message.body = Some(Message::decode_record(message.id, &value)?.0.body);
         }
         Ok(())
     }
@@ -881,7 +918,7 @@ mod tests {
             let mut batch = Batch::default();
             batch.put(
                 keys::queue_message(id),
-                message.encode_record().expect("encode"),
+                message.encode_record(0).expect("encode"),
             );
             batch.put(
                 keys::QUEUE_META,
@@ -996,26 +1033,9 @@ mod tests {
         fn none(_: &str) -> bool {
             false
         }
-        let plain = ActorMetadata::new(
-            "a",
-            None,
-            None,
-            &[],
-            &[],
-            &["jobs", "tasks"],
-            false,
-            HookSet::empty(),
-        );
-        let with_run = ActorMetadata::new(
-            "a",
-            None,
-            None,
-            &[],
-            &[],
-            &["jobs", "tasks"],
-            false,
-            HookSet::RUN,
-        );
+        let meta =
+            |hooks| ActorMetadata::new("a", None, None, &[], &[], &["jobs", "tasks"], false, hooks);
+        let (plain, with_run) = (meta(HookSet::empty()), meta(HookSet::RUN));
         let signatures = [
             consumer_signature(&plain, none),
             consumer_signature(&plain, handled),
@@ -1041,7 +1061,7 @@ mod tests {
             };
             batch.put(
                 keys::queue_message(id),
-                message.encode_record().expect("encode"),
+                message.encode_record(0).expect("encode"),
             );
         }
         storage

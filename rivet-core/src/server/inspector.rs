@@ -1,6 +1,7 @@
 //! The inspector API under `/gateway/{actor}/inspector/`: RivetKit's routes and JSON shapes
-//! (`summary`, `state`, `connections`, `rpcs`, `action/{name}`, `queue`) for its dashboard,
-//! curl and scripts, behind the inspector's bearer token.
+//! (`summary`, `state`, `connections`, `rpcs`, `action/{name}`, `queue` to list, send to and
+//! purge, `database/schema`, `database/rows`, `database/execute`) for its dashboard, curl and
+//! scripts, behind the inspector's bearer token.
 //!
 //! Who may inspect: a request with `Authorization: Bearer` and the inspector token
 //! (`RIVET_INSPECTOR_TOKEN` or the builder) or the server's token. With neither configured,
@@ -20,8 +21,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::gateway::GatewayTarget;
+use super::intake::{actor_target, read_message};
 use super::response::{HEADER_RAY_ID, status_of};
-use super::routes::{actor_target, read_message};
 use crate::config::ServerConfig;
 use crate::mailbox::{ConnRef, Envelope, Inspect, ReplyTo};
 use crate::registry::Registry;
@@ -31,6 +32,8 @@ use crate::url::percent_decode;
 const DEFAULT_QUEUE_LIMIT: usize = 100;
 /// The most queue messages one listing returns.
 const MAX_QUEUE_LIMIT: usize = 1000;
+/// Database rows listed when the request does not say (the actor caps it at 500).
+const DEFAULT_ROWS: usize = 100;
 
 /// Whether `path` (a full request path) is an inspector route: `/gateway/{actor}/inspector...`.
 pub(crate) fn is_inspector_path(path: &str) -> bool {
@@ -114,6 +117,61 @@ pub(crate) async fn route(
                     .unwrap_or(DEFAULT_QUEUE_LIMIT)
                     .min(MAX_QUEUE_LIMIT);
                 ask(registry, &target, Inspect::Queue { limit }).await
+            }
+            (&Method::POST, "/queue") => {
+                let body = read_json(registry, request).await?;
+                let name = body["name"].as_str().ok_or_else(|| {
+                    codes::INVALID_REQUEST.with_message("The body needs a `name` string.")
+                })?;
+                let message = plain_json_to_cbor(&body["body"]).map_err(|e| {
+                    codes::INVALID_REQUEST.with_message(format!("Invalid message body: {e}"))
+                })?;
+                let request = Inspect::Enqueue {
+                    name: name.to_owned(),
+                    body: message.into(),
+                };
+                ask(registry, &target, request).await
+            }
+            (&Method::DELETE, "/queue") => ask(registry, &target, Inspect::Purge).await,
+            (&Method::GET, "/database/schema") => ask(registry, &target, Inspect::DbSchema).await,
+            (&Method::GET, "/database/rows") => {
+                let table = query_param(query, "table").ok_or_else(|| {
+                    codes::INVALID_REQUEST.with_message("The `table` parameter is missing.")
+                })?;
+                let number = |name, default| {
+                    query_param(query, name)
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(default)
+                };
+                let request = Inspect::DbRows {
+                    table,
+                    limit: number("limit", DEFAULT_ROWS),
+                    offset: number("offset", 0),
+                };
+                ask(registry, &target, request).await
+            }
+            (&Method::POST, "/database/execute") => {
+                let body = read_json(registry, request).await?;
+                let sql = body["sql"].as_str().ok_or_else(|| {
+                    codes::INVALID_REQUEST.with_message("The body needs an `sql` string.")
+                })?;
+                if body.get("properties").is_some_and(|p| !p.is_null()) {
+                    return Err(codes::INVALID_REQUEST.with_message(
+                        "Named parameters (`properties`) are not supported; use `args`.",
+                    ));
+                }
+                let args = match body.get("args") {
+                    None | Some(Value::Null) => Value::Array(Vec::new()),
+                    Some(args @ Value::Array(_)) => args.clone(),
+                    Some(_) => {
+                        return Err(codes::INVALID_REQUEST.with_message("`args` must be an array."));
+                    }
+                };
+                let request = Inspect::DbExecute {
+                    sql: sql.to_owned(),
+                    args,
+                };
+                ask(registry, &target, request).await
             }
             (&Method::POST, p) if p.starts_with("/action/") => {
                 let name = percent_decode(&p["/action/".len()..]).unwrap_or_default();

@@ -6,7 +6,7 @@
 //! | `[1]` | the state (CBOR) |
 //! | `[4]` + key | `cx.kv()` entries |
 //! | `[5,1,1]` | the queue's next message id (u64 BE) |
-//! | `[5,1,2]` + id (u64 BE) | a queue message: CBOR `(name, body bytes)` |
+//! | `[5,1,2]` + id (u64 BE) | a queue message: CBOR `(name, body bytes, sent at ms)` (older records lack the time) |
 //! | `[5,1,3]` | the queue is dormant: its messages wait for a consumer the actor's code lacks (the code's consumer signature) |
 //! | `[6,1]` + location | a workflow history entry (CBOR record) |
 //! | `[6,2]` | a finished workflow's output (CBOR) |

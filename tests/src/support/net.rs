@@ -20,18 +20,13 @@ pub async fn http_json(
     method: reqwest::Method,
     url: &str,
     headers: &[(&str, &str)],
-    body: &str,
+    body: impl Into<reqwest::Body>,
 ) -> (u16, serde_json::Value) {
     let mut request = reqwest::Client::new().request(method, url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request
-        .body(body.to_owned())
-        .send()
-        .within()
-        .await
-        .expect("request");
+    let response = request.body(body).send().within().await.expect("request");
     let status = response.status().as_u16();
     let body = response.bytes().within().await.expect("body");
     (
