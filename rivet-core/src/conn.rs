@@ -134,6 +134,11 @@ impl<S> Conns<S> {
         self.open.get(id)
     }
 
+    /// How many connections (and raw WebSockets) are open.
+    pub(crate) fn len(&self) -> usize {
+        self.open.len() + self.raw.len()
+    }
+
     pub(crate) fn contains(&self, id: &str) -> bool {
         self.open.contains_key(id)
     }

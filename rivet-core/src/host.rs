@@ -108,6 +108,16 @@ struct Host<A: Actor> {
     destroy_waiters: Vec<oneshot::Sender<Result<(), ActorError>>>,
     /// The `#[run]` loop, while it runs.
     run_loop: Option<RunLoop<A>>,
+    /// Its actor type's metrics, and what this activation last added to the gauges.
+    metrics: Arc<crate::metrics::ActorMetrics>,
+    reported: Reported,
+}
+
+/// What an activation last added to its actor type's gauges.
+#[derive(Debug, Default)]
+struct Reported {
+    connections: i64,
+    queued: i64,
 }
 
 /// What the event loop hands to [`Host::handle`]: a mailbox message or a run-loop request.

@@ -63,6 +63,7 @@ pub mod kv;
 mod lifecycle;
 mod mailbox;
 mod message;
+mod metrics;
 pub mod raw;
 mod registry;
 mod report;

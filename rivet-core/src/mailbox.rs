@@ -204,6 +204,8 @@ pub(crate) enum Inspect {
         sql: String,
         args: serde_json::Value,
     },
+    /// The workflow's history, in RivetKit's shape.
+    WorkflowHistory,
 }
 
 /// What happens to messages that reach an activation after it stopped.

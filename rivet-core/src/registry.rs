@@ -192,6 +192,8 @@ pub(crate) struct RegistryInner {
     closing: tokio::sync::watch::Sender<bool>,
     /// Turns true once start-up recovery has run.
     recovered: tokio::sync::watch::Sender<bool>,
+    /// What `GET /metrics` reports.
+    pub(crate) metrics: crate::metrics::Metrics,
     lifecycle: broadcast::Sender<LifecycleEvent>,
     /// Every lifecycle event, without loss (runner mode: the envoy reports each actor's end
     /// to the engine, which the bounded broadcast could drop under a burst).
@@ -260,6 +262,10 @@ impl ActorRuntime for RegistryInner {
 
     fn config(&self) -> &Config {
         &self.config
+    }
+
+    fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     fn clients(&self) -> &ClientMaker {

@@ -20,6 +20,9 @@ pub(crate) trait ActorRuntime: Send + Sync + 'static {
     /// Limits and timeouts.
     fn config(&self) -> &Config;
 
+    /// The registry's metrics.
+    fn metrics(&self) -> &crate::metrics::Metrics;
+
     /// What makes the in-process clients of actor code.
     fn clients(&self) -> &ClientMaker;
 

@@ -81,6 +81,7 @@ impl Registry {
         Router::new()
             .route("/", get(api::banner))
             .route("/health", get(api::health))
+            .route("/metrics", get(api::metrics))
             .route("/metadata", get(api::metadata))
             .route(
                 "/actors",

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "config",
             "ids",
             "lifecycle",
+            "metrics",
             "raw",
             "report",
             "sync",

@@ -249,3 +249,115 @@ async fn the_database_schema_rows_and_statements() {
     assert_eq!(memos, ["rent", "food", "tax"]);
     registry.shutdown().within().await;
 }
+
+#[tokio::test]
+async fn the_workflow_history_in_rivetkits_shape() {
+    use rivet_examples::task_worker::{Task, TaskWorker};
+    let (registry, endpoint) = serve(Backend::memory().build(rivet_examples::registry())).await;
+    let worker = registry
+        .client()
+        .get_or_create::<TaskWorker>(["inspected-workflow"]);
+    worker
+        .send_tasks(Task { id: 1, amount: 2 })
+        .wait(rivet_tests::PATIENCE)
+        .within()
+        .await
+        .unwrap();
+    let id = worker.resolve().within().await.unwrap();
+    let (status, reply) = get(&endpoint, &id, "workflow-history").await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["isWorkflowEnabled"], true);
+    assert_eq!(reply["workflowState"], "running");
+    // A finished iteration's entries are pruned: the loop, on its next iteration, is what is
+    // recorded.
+    let history = &reply["history"];
+    assert_eq!(history["nameRegistry"], json!(["task-loop"]));
+    let entries = history["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{reply}");
+    assert_eq!(entries[0]["id"], "task-loop");
+    assert_eq!(
+        entries[0]["location"],
+        json!([{ "tag": "WorkflowNameIndex", "val": 0 }])
+    );
+    assert_eq!(
+        entries[0]["kind"],
+        json!({ "tag": "WorkflowLoopEntry", "val": { "state": null, "iteration": 1, "output": null } })
+    );
+    let metadata = &history["entryMetadata"]["task-loop"];
+    assert_eq!(metadata["status"], "RUNNING", "{metadata}");
+    assert!(metadata["createdAt"].is_i64(), "{metadata}");
+
+    let counter = registry.client().get_or_create::<Counter>(["no-workflow"]);
+    let counter_id = counter.resolve().within().await.unwrap();
+    let (_, none) = get(&endpoint, &counter_id, "workflow-history").await;
+    assert_eq!(none["history"], Value::Null);
+    assert_eq!(none["isWorkflowEnabled"], false);
+    registry.shutdown().within().await;
+}
+
+/// The value of the sample `name{labels}` in a scrape, if present.
+fn sample(scrape: &str, name_and_labels: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(name_and_labels)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_turns_wakes_connections_queues_and_commits() {
+    let backend = Backend::sqlite();
+    let registry = backend.build(Registry::builder().with::<Counter>().with::<Sorter>());
+    let (registry, endpoint) = serve(registry).await;
+    let counter = registry.client().get_or_create::<Counter>(["measured"]);
+    for _ in 0..3 {
+        counter.increment(1).within().await.unwrap();
+    }
+    let refused = counter.fail_with("nope".to_owned()).within().await;
+    assert!(refused.is_err());
+    let conn = counter.connect().within().await.unwrap();
+    assert_eq!(conn.get_count().within().await.unwrap(), 3);
+    let sorter = registry
+        .client()
+        .get_or_create::<Sorter>(["measured-queue"]);
+    for text in ["a", "b"] {
+        sorter.send_later(text.to_owned()).within().await.unwrap();
+    }
+    // A call after the sends: the actor has reported its queue by then.
+    sorter.sorted().within().await.unwrap();
+
+    let response = reqwest::get(format!("{endpoint}/metrics"))
+        .within()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let scrape = response.text().within().await.unwrap();
+    let value = |name: &str| sample(&scrape, name).unwrap_or_else(|| panic!("{name} in\n{scrape}"));
+    assert_eq!(value(r#"rivet_actors_awake{actor="counter"}"#), 1.0);
+    assert_eq!(value(r#"rivet_actors_awake{actor="sorter"}"#), 1.0);
+    assert_eq!(
+        value(r#"rivet_actor_wake_seconds_count{actor="counter"}"#),
+        1.0
+    );
+    // Three increments and the read on the connection (and on_connect-free connection set-up).
+    assert!(value(r#"rivet_turns_total{actor="counter",outcome="ok"}"#) >= 4.0);
+    assert_eq!(
+        value(r#"rivet_turns_total{actor="counter",outcome="refused"}"#),
+        1.0
+    );
+    assert_eq!(value(r#"rivet_turn_errors_total{code="user.nope"}"#), 1.0);
+    assert_eq!(value(r#"rivet_connections{actor="counter"}"#), 1.0);
+    assert_eq!(value(r#"rivet_queue_messages{actor="sorter"}"#), 2.0);
+    // Each increment and each queued message committed a batch.
+    assert!(value("rivet_commit_seconds_count") >= 5.0);
+    assert!(value("rivet_commit_batch_operations_count") >= 5.0);
+    conn.disconnect();
+    registry.shutdown().within().await;
+}

@@ -117,6 +117,7 @@ impl<A: Actor> Host<A> {
             // Messages a turn gave the run loop (a send, a release, a workflow giving one
             // back) go out before anything else runs.
             Box::pin(self.hand_over()).await;
+            self.report_gauges();
             let due = self.cx.stores().schedules.next_due();
             let now = now_ms();
             if due.is_some_and(|at| at <= now) {
@@ -232,6 +233,18 @@ impl<A: Actor> Host<A> {
                 }
             }
         }
+    }
+
+    /// Brings the actor type's connection and queue gauges up to date with this activation.
+    pub(super) fn report_gauges(&mut self) {
+        let connections = self.cx.connections().len();
+        crate::metrics::track(
+            &self.metrics.connections,
+            &mut self.reported.connections,
+            connections,
+        );
+        let queued = self.queue.len();
+        crate::metrics::track(&self.metrics.queued, &mut self.reported.queued, queued);
     }
 
     fn can_sleep(&mut self) -> bool {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::oneshot;
 
+use crate::metrics::CommitMetrics;
 use crate::storage::{Batch, Commit, Storage, StorageError};
 
 /// The commit path of one activation.
@@ -20,16 +21,18 @@ pub(super) struct OutputGate {
     inflight: Arc<AtomicUsize>,
     /// An empty batch whose allocation the next turn reuses.
     spare: Batch,
+    metrics: CommitMetrics,
 }
 
 impl OutputGate {
-    pub(super) fn new(storage: Arc<dyn Storage>, actor: i64) -> Self {
+    pub(super) fn new(storage: Arc<dyn Storage>, actor: i64, metrics: CommitMetrics) -> Self {
         Self {
             storage,
             actor,
             poisoned: Arc::new(AtomicBool::new(false)),
             inflight: Arc::new(AtomicUsize::new(0)),
             spare: Batch::default(),
+            metrics,
         }
     }
 
@@ -59,6 +62,8 @@ impl OutputGate {
     where
         F: FnOnce(Result<(), StorageError>) + Send + 'static,
     {
+        let operations = batch.ops.len();
+        let submitted = std::time::Instant::now();
         if self.inflight.load(Ordering::Acquire) == 0 {
             if batch.is_empty() {
                 done(Ok(()));
@@ -71,6 +76,8 @@ impl OutputGate {
             {
                 if result.is_err() {
                     self.poison();
+                } else {
+                    self.metrics.committed(operations, submitted.elapsed());
                 }
                 done(result);
                 // Keep the emptied batch's allocation for the next turn.
@@ -80,11 +87,16 @@ impl OutputGate {
         }
         self.inflight.fetch_add(1, Ordering::AcqRel);
         let inflight = Arc::clone(&self.inflight);
+        // Empty batches only wait for the ones before them: not commits of their own.
+        let metrics = (operations > 0).then(|| self.metrics.clone());
         self.storage.commit(Commit {
             actor: self.actor,
             batch,
             poisoned: Arc::clone(&self.poisoned),
             done: Box::new(move |result| {
+                if let (Some(metrics), Ok(())) = (&metrics, &result) {
+                    metrics.committed(operations, submitted.elapsed());
+                }
                 done(result);
                 // Only after `done`: a later turn that sees zero in flight may release its reply
                 // at once, and must not overtake this one.
@@ -122,7 +134,11 @@ mod tests {
     #[test]
     fn nothing_is_released_before_its_batch_and_every_earlier_one_commit() {
         let storage = Arc::new(Held::default());
-        let mut gate = OutputGate::new(Arc::clone(&storage) as Arc<dyn Storage>, 1);
+        let mut gate = OutputGate::new(
+            Arc::clone(&storage) as Arc<dyn Storage>,
+            1,
+            CommitMetrics::default(),
+        );
         let released = Arc::new(Mutex::new(Vec::new()));
         let log = |name: &'static str| {
             let released = Arc::clone(&released);
@@ -149,7 +165,11 @@ mod tests {
     #[test]
     fn a_synchronous_backend_commits_at_once_and_a_failure_poisons() {
         let storage = Arc::new(MemoryStorage::new());
-        let mut gate = OutputGate::new(Arc::clone(&storage) as Arc<dyn Storage>, 1);
+        let mut gate = OutputGate::new(
+            Arc::clone(&storage) as Arc<dyn Storage>,
+            1,
+            CommitMetrics::default(),
+        );
         let committed = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&committed);
         gate.submit(put(b"a"), move |r| flag.store(r.is_ok(), Ordering::Release));

@@ -51,8 +51,12 @@ impl<A: Actor> Host<A> {
                 offset,
             }),
             Inspect::DbExecute { sql, args } => return self.execute_sql(&sql, &args, reply),
+            Inspect::WorkflowHistory => {
+                Ok(workflow::history_json(self.cx.workflow_history().as_ref()))
+            }
             Inspect::Summary => self.state_json().map(|state| {
                 let meta = A::metadata();
+                let workflow = self.cx.workflow_history();
                 json!({
                     "state": state,
                     "isStateEnabled": true,
@@ -60,8 +64,8 @@ impl<A: Actor> Host<A> {
                     "rpcs": meta.actions.iter().map(|a| a.name).collect::<Vec<_>>(),
                     "queueSize": self.queue.len(),
                     "isDatabaseEnabled": !A::migrations().is_empty(),
-                    "isWorkflowEnabled": false,
-                    "workflowHistory": Value::Null,
+                    "isWorkflowEnabled": workflow.is_some(),
+                    "workflowHistory": workflow::history_json(workflow.as_ref())["history"].take(),
                 })
             }),
         };
@@ -312,5 +316,175 @@ mod database {
             limit.min(MAX_ROWS)
         );
         Ok(json!({ "rows": db.query::<Value, _>(&sql, ())? }))
+    }
+}
+
+/// A workflow's history in the shape of RivetKit's inspector (`nameRegistry`, `entries` with
+/// their locations and kinds, `entryMetadata` by entry id).
+mod workflow {
+    use serde_json::{Map, Value, json};
+
+    use crate::workflow::{EntryKind, HistoryEntry, WorkflowHistory, WorkflowStatus};
+
+    /// `{"history", "workflowState", "isWorkflowEnabled"}`; `history` is `null` when the actor
+    /// has no workflow (or it has not started in this activation).
+    pub(super) fn history_json(history: Option<&WorkflowHistory>) -> Value {
+        let Some(history) = history else {
+            return json!({ "history": null, "workflowState": null, "isWorkflowEnabled": false });
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut entries = Vec::new();
+        let mut metadata = Map::new();
+        for entry in &history.entries {
+            // The path is the entry's id: unique and stable across wakes.
+            let id = entry.path.clone();
+            entries.push(json!({
+                "id": id,
+                "location": location(&entry.path, &mut names),
+                "kind": kind(entry),
+            }));
+            metadata.insert(id, entry_metadata(entry));
+        }
+        let state = match history.status {
+            WorkflowStatus::Running => "running",
+            WorkflowStatus::Completed => "completed",
+            WorkflowStatus::Failed { .. } => "failed",
+        };
+        json!({
+            "history": {
+                "nameRegistry": names,
+                "entries": entries,
+                "entryMetadata": metadata,
+            },
+            "workflowState": state,
+            "isWorkflowEnabled": true,
+        })
+    }
+
+    /// A path (`"loop/~3/step"`) as location segments indexing `names`.
+    fn location(path: &str, names: &mut Vec<String>) -> Vec<Value> {
+        let mut segments = Vec::new();
+        let mut last_name = None;
+        for part in path.split('/') {
+            let iteration = part.strip_prefix('~').and_then(|n| n.parse::<u64>().ok());
+            match (iteration, last_name) {
+                (Some(iteration), Some(loop_index)) => segments.push(json!({
+                    "tag": "WorkflowLoopIterationMarker",
+                    "val": { "loop": loop_index, "iteration": iteration },
+                })),
+                _ => {
+                    let index = match names.iter().position(|n| n == part) {
+                        Some(index) => index,
+                        None => {
+                            names.push(part.to_owned());
+                            names.len() - 1
+                        }
+                    };
+                    last_name = Some(index);
+                    segments.push(json!({ "tag": "WorkflowNameIndex", "val": index }));
+                }
+            }
+        }
+        segments
+    }
+
+    fn kind(entry: &HistoryEntry) -> Value {
+        let (tag, val) = match &entry.kind {
+            EntryKind::Step { output } => (
+                "WorkflowStepEntry",
+                json!({ "output": output, "error": null }),
+            ),
+            EntryKind::Loop {
+                iteration,
+                state,
+                output,
+            } => (
+                "WorkflowLoopEntry",
+                json!({ "state": state, "iteration": iteration, "output": output }),
+            ),
+            EntryKind::Sleep { until_ms } => {
+                let state = if entry.completed_at_ms.is_some() {
+                    "COMPLETED"
+                } else {
+                    "PENDING"
+                };
+                (
+                    "WorkflowSleepEntry",
+                    json!({ "deadline": until_ms, "state": state }),
+                )
+            }
+            EntryKind::Message { name, body } => (
+                "WorkflowMessageEntry",
+                json!({ "name": name.clone().unwrap_or_default(), "messageData": body }),
+            ),
+            // Branch results are entries of their own, under the join's path.
+            EntryKind::Join => ("WorkflowJoinEntry", json!({ "branches": {} })),
+            EntryKind::Race { winner, output } => {
+                let mut branches = Map::new();
+                if let Some(winner) = winner {
+                    branches.insert(
+                        winner.clone(),
+                        json!({ "status": "COMPLETED", "output": output, "error": null }),
+                    );
+                }
+                (
+                    "WorkflowRaceEntry",
+                    json!({ "winner": winner, "branches": branches }),
+                )
+            }
+            EntryKind::Removed => (
+                "WorkflowRemovedEntry",
+                json!({ "originalType": "step", "originalName": null }),
+            ),
+        };
+        json!({ "tag": tag, "val": val })
+    }
+
+    fn entry_metadata(entry: &HistoryEntry) -> Value {
+        let status = if entry.completed_at_ms.is_some() {
+            "COMPLETED"
+        } else {
+            "RUNNING"
+        };
+        json!({
+            "status": status,
+            "error": null,
+            "attempts": entry.attempts,
+            "lastAttemptAt": entry.completed_at_ms.unwrap_or(entry.created_at_ms),
+            "createdAt": entry.created_at_ms,
+            "completedAt": entry.completed_at_ms,
+            "rollbackCompletedAt": null,
+            "rollbackError": null,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn paths_become_name_indexes_and_loop_iterations() {
+            let mut names = Vec::new();
+            let first = location("tasks/~3/process", &mut names);
+            let second = location("tasks", &mut names);
+            assert_eq!(names, ["tasks", "process"]);
+            let marker = json!({ "loop": 0, "iteration": 3 });
+            assert_eq!(
+                first,
+                [
+                    json!({ "tag": "WorkflowNameIndex", "val": 0 }),
+                    json!({ "tag": "WorkflowLoopIterationMarker", "val": marker }),
+                    json!({ "tag": "WorkflowNameIndex", "val": 1 }),
+                ]
+            );
+            assert_eq!(second, [json!({ "tag": "WorkflowNameIndex", "val": 0 })]);
+        }
+
+        #[test]
+        fn no_workflow_is_a_null_history() {
+            let expected =
+                json!({ "history": null, "workflowState": null, "isWorkflowEnabled": false });
+            assert_eq!(history_json(None), expected);
+        }
     }
 }

@@ -24,6 +24,8 @@ impl<A: Actor> Host<A> {
         record: &ActorRecord,
         generation: u64,
     ) -> Result<Self, Error> {
+        let started = std::time::Instant::now();
+        let metrics = runtime.metrics().actor(&record.name);
         let storage = runtime.storage();
         let identity = Arc::new(ActorIdentity::new(record, runtime));
         let create_cx = CreateCx::new(Arc::clone(&identity));
@@ -50,12 +52,18 @@ impl<A: Actor> Host<A> {
             state,
             cx: Cx::new(identity, vars, Stores::new(kv)),
             committed_state: stored.map(|b| b.to_vec()).unwrap_or_default(),
-            gate: OutputGate::new(Arc::clone(storage), record.storage_id),
+            gate: OutputGate::new(
+                Arc::clone(storage),
+                record.storage_id,
+                metrics.commits.clone(),
+            ),
             queue: DurableQueue::new(A::queue_has_handler, runtime.config().queue_memory.clone()),
             stop: None,
             pending_disconnects: Vec::new(),
             destroy_waiters: Vec::new(),
             run_loop: None,
+            metrics,
+            reported: super::Reported::default(),
         };
         // Before `on_create`, which may use the database.
         if let Err(error) = host.open_db().await {
@@ -77,6 +85,10 @@ impl<A: Actor> Host<A> {
             host.load_schedules().await?;
         }
         host.run_hook(Hook::Wake, false).await?;
+        host.metrics
+            .wake_seconds
+            .observe(started.elapsed().as_secs_f64());
+        host.metrics.awake.inc();
         runtime.publish(record, LifecycleKind::Woke);
         Ok(host)
     }

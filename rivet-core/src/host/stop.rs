@@ -57,6 +57,10 @@ impl<A: Actor> Host<A> {
             Leftovers::Redeliver
         };
         Arc::clone(&self.runtime).deregister(&self.record, self.generation, &mut rx, leftovers);
+        // This activation no longer counts.
+        self.metrics.awake.dec();
+        crate::metrics::track(&self.metrics.connections, &mut self.reported.connections, 0);
+        crate::metrics::track(&self.metrics.queued, &mut self.reported.queued, 0);
         let kind = match stop {
             Stop::Destroy => LifecycleKind::Destroyed,
             Stop::Restart => LifecycleKind::Crashed,

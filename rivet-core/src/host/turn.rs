@@ -183,6 +183,15 @@ async fn open_conn<A: Actor>(
 impl<A: Actor> Host<A> {
     /// Runs one piece of user code with a timeout, catching panics.
     pub(super) async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
+        let started = std::time::Instant::now();
+        let dispatch = self.execute_timed(work, timeout).await;
+        self.metrics
+            .turn_seconds
+            .observe(started.elapsed().as_secs_f64());
+        dispatch
+    }
+
+    async fn execute_timed(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
         let future = work.run(&mut self.state, &mut self.cx);
         // Most turns finish on their first poll; only a turn that has to wait gets a timer, which
         // keeps the timer wheel out of the fast path.
@@ -304,6 +313,7 @@ impl<A: Actor> Host<A> {
             Err(error) => return self.refuse_turn(true, batch, error.into_reply(what), reply),
         };
         let effects = self.cx.take_effects();
+        self.metrics.turns_ok.inc();
         let mut answers = Vec::new();
         // The turn will commit: the workflow engine takes in its records now.
         let workflow = effects
@@ -391,6 +401,7 @@ impl<A: Actor> Host<A> {
     where
         R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
     {
+        self.metrics.refused(error.full_code());
         if state_changed {
             self.rollback();
         }

@@ -440,6 +440,7 @@ impl RegistryBuilder {
             shutting_down: AtomicBool::new(false),
             closing,
             recovered,
+            metrics: crate::metrics::Metrics::default(),
             lifecycle,
             #[cfg(feature = "engine")]
             lifecycle_sink: std::sync::OnceLock::new(),

@@ -1,4 +1,5 @@
-//! The engine API subset the official client uses: `/metadata`, `/health` and `/actors`.
+//! The engine API subset the official client uses: `/metadata`, `/health` and `/actors`; and
+//! `/metrics` for Prometheus.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -22,6 +23,14 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// `GET /`.
 pub(crate) async fn banner() -> &'static str {
     "This is a Rivet for Rust server (RivetKit protocol). See /metadata.\n"
+}
+
+/// `GET /metrics`: the registry's metrics in the OpenMetrics text format, which Prometheus
+/// scrapes (with the server's token, when it has one).
+pub(crate) async fn metrics(State(registry): State<Registry>) -> Response {
+    let body = registry.inner().metrics.encode();
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(http::header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// Any path that is no route: `guard.no_route`, as JSON like every other error.

@@ -133,6 +133,9 @@ pub(crate) async fn route(
                 ask(registry, &target, request).await
             }
             (&Method::DELETE, "/queue") => ask(registry, &target, Inspect::Purge).await,
+            (&Method::GET, "/workflow-history") => {
+                ask(registry, &target, Inspect::WorkflowHistory).await
+            }
             (&Method::GET, "/database/schema") => ask(registry, &target, Inspect::DbSchema).await,
             (&Method::GET, "/database/rows") => {
                 let table = query_param(query, "table").ok_or_else(|| {
