@@ -65,32 +65,20 @@ fn catalogue() -> Vec<Case> {
     let increment = action("increment");
     let json =
         |what, body: &[u8], code| case(what, Method::POST, action("increment"), body, 400, code);
-    let cbor = |what, body: &[u8]| {
-        encoded(
-            case(
-                what,
-                Method::POST,
-                action("increment"),
-                body,
-                400,
-                "actor.invalid_request",
-            ),
-            "cbor",
-        )
+    // A malformed body in a binary encoding: refused as an invalid request.
+    let binary = |encoding, what, body: &[u8]| {
+        let refused = case(
+            what,
+            Method::POST,
+            action("increment"),
+            body,
+            400,
+            "actor.invalid_request",
+        );
+        encoded(refused, encoding)
     };
-    let bare = |what, body: &[u8]| {
-        encoded(
-            case(
-                what,
-                Method::POST,
-                action("increment"),
-                body,
-                400,
-                "actor.invalid_request",
-            ),
-            "bare",
-        )
-    };
+    let cbor = |what, body: &[u8]| binary("cbor", what, body);
+    let bare = |what, body: &[u8]| binary("bare", what, body);
     let query = |what, extra: &str, code| {
         case(
             what,

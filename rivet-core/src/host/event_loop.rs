@@ -115,8 +115,11 @@ impl<A: Actor> Host<A> {
                 break stop;
             }
             // Messages a turn gave the run loop (a send, a release, a workflow giving one
-            // back) go out before anything else runs.
-            Box::pin(self.hand_over()).await;
+            // back) go out before anything else runs. (Checked first: the boxed future would
+            // cost an allocation per message.)
+            if self.queue.has_handovers() {
+                Box::pin(self.hand_over()).await;
+            }
             self.report_gauges();
             let due = self.cx.stores().schedules.next_due();
             let now = now_ms();

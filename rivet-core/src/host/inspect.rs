@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::Host;
+use super::queue::Pushed;
 use super::turn::decode_state;
 use crate::actor::{Actor, Dispatch};
 use crate::mailbox::Inspect;
@@ -178,20 +179,20 @@ impl<A: Actor> Host<A> {
         body: &[u8],
         reply: oneshot::Sender<Result<Value, ActorError>>,
     ) {
-        let pushed = self
-            .check_queue_send(&name, body)
-            .and_then(|typed| self.queue.push(name.clone(), typed));
-        let (id, batch) = match pushed {
+        let pushed = match self.queue_send(name.clone(), body) {
             Ok(pushed) => pushed,
             Err(error) => {
                 let _ = reply.send(Err(error.into_reply("inspector queue send")));
                 return;
             }
         };
-        // A run loop waiting for it may have it already: then it was sent just now.
-        let sent_at = self.queue.sent_at(id).unwrap_or_else(crate::time::now_ms);
+        let Pushed {
+            id,
+            sent_at_ms,
+            batch,
+        } = pushed;
         // RivetKit 2.3 answers the id as a string here (and as a number in the listing).
-        let answer = json!({ "id": id.to_string(), "name": name, "createdAtMs": sent_at });
+        let answer = json!({ "id": id.to_string(), "name": name, "createdAtMs": sent_at_ms });
         self.gate.submit(batch, move |result| {
             let _ = reply.send(match result {
                 Ok(()) => Ok(answer),

@@ -35,6 +35,14 @@ type Reply = oneshot::Sender<Vec<Message>>;
 /// How many stored messages one read brings in.
 const PAGE: usize = 8;
 
+/// A message just added: its id, when it was sent (ms since the epoch), and the batch that
+/// stores it.
+pub(super) struct Pushed {
+    pub(super) id: u64,
+    pub(super) sent_at_ms: i64,
+    pub(super) batch: Batch,
+}
+
 /// A run-loop request waiting for messages.
 struct NextWaiter {
     names: Option<Vec<String>>,
@@ -291,9 +299,8 @@ impl DurableQueue {
         self.next_id
     }
 
-    /// Adds a message and returns its id and the batch that stores it; a waiting run loop gets
-    /// it.
-    pub(super) fn push(&mut self, name: String, body: Bytes) -> Result<(u64, Batch), Error> {
+    /// Adds a message and returns what stores it; a waiting run loop gets it.
+    pub(super) fn push(&mut self, name: String, body: Bytes) -> Result<Pushed, Error> {
         let id = self.next_id;
         let message = Message { id, name, body };
         let sent_at_ms = now_ms();
@@ -312,15 +319,11 @@ impl DurableQueue {
         let entry = self.entry(Taken::from_message(message, Some(sent_at_ms)));
         self.push_back(entry);
         self.serve_next_waiters();
-        Ok((id, batch))
-    }
-
-    /// When message `id` was sent, if it waits in the queue.
-    pub(super) fn sent_at(&self, id: u64) -> Option<i64> {
-        self.messages
-            .iter()
-            .find(|m| m.id == id)
-            .and_then(|m| m.sent_at_ms)
+        Ok(Pushed {
+            id,
+            sent_at_ms,
+            batch,
+        })
     }
 
     /// Removes every waiting message (not those the run loop holds) in `batch`; returns the
@@ -396,6 +399,11 @@ impl DurableQueue {
             taken.push(message);
         }
         taken
+    }
+
+    /// Whether answers to run-loop requests wait to be sent.
+    pub(super) fn has_handovers(&self) -> bool {
+        !self.handovers.is_empty()
     }
 
     /// The next answer to a run-loop request, to send once its bodies are read.
@@ -572,10 +580,7 @@ impl<A: Actor> Host<A> {
     /// A queue send: checked, stored, and acknowledged once committed (or, with `wait`,
     /// answered once processed).
     pub(super) fn enqueue(&mut self, name: String, body: Bytes, wait: bool, reply: Waiter) {
-        let pushed = self
-            .check_queue_send(&name, &body)
-            .and_then(|typed| self.queue.push(name, typed));
-        let (id, batch) = match pushed {
+        let Pushed { id, batch, .. } = match self.queue_send(name, &body) {
             Ok(pushed) => pushed,
             Err(error) => {
                 let _ = reply.send(Err(error.into_reply("queue send")));
@@ -596,9 +601,15 @@ impl<A: Actor> Host<A> {
         }
     }
 
+    /// A send, checked and added to the queue (its batch not yet submitted).
+    pub(super) fn queue_send(&mut self, name: String, body: &[u8]) -> Result<Pushed, Error> {
+        let typed = self.check_queue_send(&name, body)?;
+        self.queue.push(name, typed)
+    }
+
     /// Checks a send and returns the message to store: as its type encodes it (see
     /// [`Actor::check_queue_message`]), within the size limit either way.
-    pub(super) fn check_queue_send(&self, name: &str, body: &[u8]) -> Result<Bytes, Error> {
+    fn check_queue_send(&self, name: &str, body: &[u8]) -> Result<Bytes, Error> {
         let config = self.runtime.config();
         let too_large = |len: usize| {
             Error::public(codes::QUEUE_MESSAGE_TOO_LARGE.with_message(format!(
@@ -786,9 +797,10 @@ mod tests {
     }
 
     fn push(queue: &mut DurableQueue, name: &str, body: &'static [u8]) -> Batch {
-        let (_, batch) = queue
+        let batch = queue
             .push(name.to_owned(), Bytes::from_static(body))
-            .expect("push");
+            .expect("push")
+            .batch;
         hand_over(queue);
         batch
     }
@@ -802,7 +814,7 @@ mod tests {
     #[test]
     fn pushes_are_stored_with_the_next_id() {
         let mut queue = DurableQueue::new(handled, memory());
-        let (id, batch) = queue.push("tasks".to_owned(), Bytes::new()).expect("push");
+        let Pushed { id, batch, .. } = queue.push("tasks".to_owned(), Bytes::new()).expect("push");
         assert_eq!(id, 1);
         let keys: Vec<_> = batch
             .ops
@@ -820,7 +832,7 @@ mod tests {
             queue
                 .push("tasks".to_owned(), Bytes::new())
                 .expect("push")
-                .0,
+                .id,
             2
         );
     }
@@ -937,7 +949,7 @@ mod tests {
             loaded
                 .push("tasks".to_owned(), Bytes::new())
                 .expect("push")
-                .0,
+                .id,
             3
         );
         let mut rx = next(&mut loaded, 10, false);

@@ -54,6 +54,23 @@ impl RegistryInner {
         lock(&self.live)
     }
 
+    /// Sends the actor `target` names an envelope built around a reply channel, and waits for
+    /// the answer; returns the actor's id with it.
+    pub(crate) async fn request<T>(
+        self: &Arc<Self>,
+        target: &ActorTarget,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, ActorError>>) -> Envelope,
+    ) -> Result<(Arc<str>, T), ActorError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let id = self.deliver(target, make(tx)).await;
+        let value = rx
+            .await
+            .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+        // `deliver` fails only after failing the envelope, whose error was returned just above.
+        let id = id.map_err(|()| codes::DROPPED_REPLY.error())?;
+        Ok((id, value))
+    }
+
     /// Delivers an envelope to the actor `target` names, waking or creating it as needed.
     pub(crate) async fn deliver(
         self: &Arc<Self>,

@@ -76,15 +76,7 @@ impl LocalTransport {
         target: &ActorTarget,
         make: impl FnOnce(oneshot::Sender<Result<T, ActorError>>) -> Envelope,
     ) -> Result<(Arc<str>, T), ActorError> {
-        let inner = self.inner()?;
-        let (tx, rx) = oneshot::channel();
-        let id = inner.deliver(target, make(tx)).await;
-        let value = rx
-            .await
-            .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
-        // `deliver` fails only after failing the envelope, whose error was returned just above.
-        let id = id.map_err(|()| codes::DROPPED_REPLY.error())?;
-        Ok((id, value))
+        self.inner()?.request(target, make).await
     }
 }
 

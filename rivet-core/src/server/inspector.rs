@@ -18,10 +18,9 @@ use rivet_client::codes::guard::NO_ROUTE;
 use rivet_client::protocol::compat::{cbor_to_plain_json, plain_json_to_cbor};
 use rivet_client::{ActorError, ActorTarget, codes};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use super::gateway::GatewayTarget;
-use super::intake::{actor_target, read_message};
+use super::intake::{actor_target, actor_type, read_message};
 use super::response::{HEADER_RAY_ID, status_of};
 use crate::config::ServerConfig;
 use crate::mailbox::{ConnRef, Envelope, Inspect, ReplyTo};
@@ -206,23 +205,14 @@ async fn ask(
     target: &ActorTarget,
     request: Inspect,
 ) -> Result<Value, ActorError> {
-    let (reply, answer) = oneshot::channel();
-    // A failed delivery answers through `reply`.
-    let _ = registry
-        .inner()
-        .deliver(target, Envelope::Inspect { request, reply })
-        .await;
-    answer
-        .await
-        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))
+    let make = |reply| Envelope::Inspect { request, reply };
+    let (_, answer) = registry.inner().request(target, make).await?;
+    Ok(answer)
 }
 
 /// The actor type's actions, from its metadata (the actor is not woken).
 fn rpcs(registry: &Registry, target: &ActorTarget) -> Result<Value, ActorError> {
-    let meta = registry
-        .actors()
-        .find(|meta| meta.name == target.name())
-        .ok_or_else(|| codes::NOT_REGISTERED.error())?;
+    let meta = actor_type(registry, target.name())?;
     let names: Vec<&str> = meta.actions.iter().map(|a| a.name).collect();
     Ok(json!({ "rpcs": names }))
 }
@@ -243,18 +233,14 @@ async fn action(
     };
     let args = plain_json_to_cbor(&args)
         .map_err(|e| codes::INVALID_REQUEST.with_message(format!("Invalid arguments: {e}")))?;
-    let (tx, rx) = oneshot::channel();
-    let envelope = Envelope::Action {
+    let make = |reply| Envelope::Action {
         name: Cow::Owned(name),
         args: args.into(),
         conn: ConnRef::Ephemeral { params: None },
-        reply: ReplyTo::Oneshot(tx),
+        reply: ReplyTo::Oneshot(reply),
         chain: None,
     };
-    let _ = registry.inner().deliver(target, envelope).await;
-    let output = rx
-        .await
-        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+    let (_, output) = registry.inner().request(target, make).await?;
     let output = cbor_to_plain_json(&output).map_err(|e| {
         codes::INTERNAL_ERROR.with_message(format!("The output has no JSON form: {e}"))
     })?;

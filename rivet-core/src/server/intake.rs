@@ -10,6 +10,20 @@ use rivet_client::{ActorAddr, ActorError, ActorTarget, codes};
 use super::gateway::GatewayTarget;
 use crate::registry::Registry;
 
+/// The metadata of the registered actor type `name` (`actor.not_registered` if none).
+pub(super) fn actor_type(
+    registry: &Registry,
+    name: &str,
+) -> Result<&'static crate::actor::ActorMetadata, ActorError> {
+    registry
+        .actors()
+        .find(|meta| meta.name == name)
+        .ok_or_else(|| {
+            codes::NOT_REGISTERED
+                .with_message(format!("No actor type named `{name}` is registered."))
+        })
+}
+
 /// Resolves a gateway target to the registry's actor target.
 pub(crate) async fn actor_target(
     registry: &Registry,

@@ -17,7 +17,7 @@ use rivet_client::{ActorError, codes};
 use tokio::sync::oneshot;
 
 use super::gateway::{self, GatewayTarget};
-use super::intake::{actor_target, read_body, read_message};
+use super::intake::{actor_target, actor_type, read_body, read_message};
 use super::request::{HEADER_CONN_PARAMS, params_from_json, request_encoding};
 use super::response::{HEADER_RAY_ID, error_response, ok_response, ray_id};
 use super::ws;
@@ -168,14 +168,7 @@ fn check_handles(
     hook: HookSet,
     what: &str,
 ) -> Result<(), ActorError> {
-    let meta = registry
-        .actors()
-        .find(|meta| meta.name == name)
-        .ok_or_else(|| {
-            codes::NOT_REGISTERED
-                .with_message(format!("No actor type named `{name}` is registered."))
-        })?;
-    if meta.hooks.contains(hook) {
+    if actor_type(registry, name)?.hooks.contains(hook) {
         return Ok(());
     }
     Err(codes::ACTOR_NOT_FOUND.with_message(format!("Actor `{name}` does not handle raw {what}.")))
@@ -253,24 +246,20 @@ async fn http_action(
     })?;
     let version = decoded.version;
     let target = actor_target(registry, target).await?;
-    let (tx, rx) = oneshot::channel();
-    let envelope = Envelope::Action {
+    let make = |reply| Envelope::Action {
         name: Cow::Owned(name),
         args: decoded.args,
         conn: ConnRef::Ephemeral { params },
-        reply: ReplyTo::Oneshot(tx),
+        reply: ReplyTo::Oneshot(reply),
         chain: None,
     };
-    let actor_id = registry.inner().deliver(&target, envelope).await.ok();
-    let output = rx
-        .await
-        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+    let (actor_id, output) = registry.inner().request(&target, make).await?;
     let body = protocol::encode_http_action_response(&output, encoding, version)
         .map_err(|e| codes::INTERNAL_ERROR.with_message(e.to_string()))?;
     if body.len() > config.max_outgoing_message_size {
         return Err(codes::OUTGOING_TOO_LONG.error());
     }
-    Ok(ok_response(body, encoding, ray, actor_id.as_deref()))
+    Ok(ok_response(body, encoding, ray, Some(&actor_id)))
 }
 
 async fn http_queue(
@@ -362,26 +351,16 @@ async fn raw_request(
     let raw = builder
         .body(body)
         .map_err(|e| codes::INVALID_REQUEST.with_message(format!("Invalid request: {e}")))?;
-    let (tx, rx) = oneshot::channel();
-    let actor_id = registry
-        .inner()
-        .deliver(
-            &target,
-            Envelope::Request {
-                request: raw,
-                reply: tx,
-            },
-        )
-        .await
-        .ok();
-    let response = rx
-        .await
-        .unwrap_or_else(|_| Err(codes::DROPPED_REPLY.error()))?;
+    let make = |reply| Envelope::Request {
+        request: raw,
+        reply,
+    };
+    let (actor_id, response) = registry.inner().request(&target, make).await?;
     let (mut parts, body) = response.into_parts();
     if let Ok(v) = HeaderValue::from_str(ray) {
         parts.headers.insert(HEADER_RAY_ID, v);
     }
-    if let Some(id) = actor_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+    if let Ok(id) = HeaderValue::from_str(&actor_id) {
         parts.headers.insert("x-rivet-actor", id);
     }
     Ok(Response::from_parts(parts, Body::from(body)))
