@@ -5,7 +5,7 @@
 use reqwest::Method;
 use rivet_core::Registry;
 use rivet_examples::counter::Counter;
-use rivet_tests::{Backend, Ledger, Sorter, Within, http_json, serve};
+use rivet_tests::{Backend, Ledger, Sorter, Within, eventually, http_json, serve};
 use serde_json::{Value, json};
 
 /// The inspector URL of actor `id`.
@@ -264,8 +264,15 @@ async fn the_workflow_history_in_rivetkits_shape() {
         .await
         .unwrap();
     let id = worker.resolve().within().await.unwrap();
-    let (status, reply) = get(&endpoint, &id, "workflow-history").await;
-    assert_eq!(status, 200, "{reply}");
+    // The task's answer comes with its step; the loop moves on to its next iteration in a turn
+    // of its own, after which the history settles.
+    let reply = eventually(|| async {
+        let (status, reply) = get(&endpoint, &id, "workflow-history").await;
+        assert_eq!(status, 200, "{reply}");
+        let entries = reply["history"]["entries"].as_array().map(Vec::len);
+        (entries == Some(1)).then_some(reply)
+    })
+    .await;
     assert_eq!(reply["isWorkflowEnabled"], true);
     assert_eq!(reply["workflowState"], "running");
     // A finished iteration's entries are pruned: the loop, on its next iteration, is what is
