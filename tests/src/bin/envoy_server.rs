@@ -1,6 +1,7 @@
 //! An envoy of the runner-mode tests (`tests/engine_failover.rs`): the example actors, `Store`
 //! and `Ledger` served on the Rivet Engine named by `RIVET_ENDPOINT` (with argument `backlog`,
-//! `TaskBacklog` in place of the example `taskWorker`, to fill its queue). Prints its envoy key
+//! `TaskBacklog` in place of the example `taskWorker`, to fill its queue; with `held`,
+//! `TaskHeld`, which stops partway). Prints its envoy key
 //! once the engine greeted it; on SIGTERM it stops gracefully (the engine moves its actors away)
 //! and exits with success.
 #![allow(clippy::print_stdout)]
@@ -17,6 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut term = signal(SignalKind::terminate())?;
     let builder = match std::env::args().nth(1).as_deref() {
         Some("backlog") => rivet_core::Registry::builder().with::<rivet_tests::TaskBacklog>(),
+        Some("held") => rivet_core::Registry::builder().with::<rivet_tests::TaskHeld>(),
         _ => rivet_examples::registry()
             .with::<rivet_tests::Store>()
             .with::<rivet_tests::Ledger>(),
