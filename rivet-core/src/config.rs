@@ -23,6 +23,8 @@ pub(crate) struct Config {
     pub(crate) max_key_parts: usize,
     /// Actor creations: a burst, then so many a second.
     pub(crate) creation_rate: CreationRate,
+    /// Spans an awake actor keeps for the inspector's traces.
+    pub(crate) trace_spans: usize,
     #[cfg(feature = "server")]
     pub(crate) server: ServerConfig,
 }
@@ -79,6 +81,7 @@ impl Default for Config {
                 burst: 1000,
                 per_second: 200,
             },
+            trace_spans: 256,
             #[cfg(feature = "server")]
             server: ServerConfig::default(),
         }

@@ -111,6 +111,12 @@ struct Host<A: Actor> {
     /// Its actor type's metrics, and what this activation last added to the gauges.
     metrics: Arc<crate::metrics::ActorMetrics>,
     reported: Reported,
+    /// The activation's recent spans.
+    traces: crate::trace::Traces,
+    /// The caller's trace for the next turn (set by the message that starts it).
+    trace_parent: Option<crate::trace::TraceParent>,
+    /// The span of the turn that ran and is not ended yet.
+    turn_span: Option<crate::trace::TurnSpan>,
 }
 
 /// What an activation last added to its actor type's gauges.

@@ -75,6 +75,7 @@ pub mod server;
 pub mod storage;
 mod sync;
 mod time;
+mod trace;
 #[cfg(any(feature = "server", feature = "engine"))]
 mod url;
 pub mod workflow;

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::conn::ConnKind;
 use crate::raw::{self, RawMessage, RawWebSocket};
+use crate::trace::TraceParent;
 
 /// An actor's mailbox. Messages are boxed: a tokio channel allocates its slots 32 at a time,
 /// so a small element keeps an idle actor's mailbox small.
@@ -95,6 +96,8 @@ pub(crate) enum Envelope {
         reply: ReplyTo,
         /// The actors whose turns wait for this call, when it comes from actor code.
         chain: Option<CallChain>,
+        /// The caller's trace (`traceparent`), which the turn continues.
+        trace: Option<TraceParent>,
     },
     Queue {
         name: String,
@@ -206,6 +209,8 @@ pub(crate) enum Inspect {
     },
     /// The workflow's history, in RivetKit's shape.
     WorkflowHistory,
+    /// The actor's recent spans in the window, as OTLP JSON.
+    Traces(crate::trace::TraceQuery),
 }
 
 /// What happens to messages that reach an activation after it stopped.

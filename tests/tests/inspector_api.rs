@@ -2,11 +2,14 @@
 //! actions and queue in RivetKit's JSON shapes, a state change committed like a turn, and who
 //! may inspect (the bearer token, or nobody beyond loopback without one).
 
+use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use rivet_core::Registry;
 use rivet_examples::counter::Counter;
 use rivet_tests::{Backend, Ledger, Sorter, Within, eventually, http_json, serve};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The inspector URL of actor `id`.
 fn inspector(endpoint: &str, id: &str, route: &str) -> String {
@@ -366,5 +369,126 @@ async fn metrics_count_turns_wakes_connections_queues_and_commits() {
     assert!(value("rivet_commit_seconds_count") >= 5.0);
     assert!(value("rivet_commit_batch_operations_count") >= 5.0);
     conn.disconnect();
+    registry.shutdown().within().await;
+}
+
+/// The spans of an inspector `traces` answer.
+fn spans(traces: &Value) -> Vec<Value> {
+    traces["otlp"]["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn traces_hold_each_turn_and_its_commit_under_the_callers_trace() {
+    let backend = Backend::sqlite();
+    let registry = backend.build(rivet_examples::registry());
+    let (registry, endpoint) = serve(registry).await;
+    let counter = registry.client().get_or_create::<Counter>(["traced"]);
+    let id = counter.resolve().within().await.unwrap();
+
+    // A call with a W3C `traceparent` continues the caller's trace.
+    let caller = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+    let traceparent = format!("00-{}-{}-01", caller.0, caller.1);
+    let url = format!("{endpoint}/gateway/{id}/action/increment");
+    let headers = [("traceparent", traceparent.as_str())];
+    let answer = http_json(Method::POST, &url, &headers, r#"{"args":[3]}"#).await;
+    assert_eq!(answer, (200, json!({ "output": 3 })));
+    assert_eq!(counter.get_count().within().await.unwrap(), 3);
+
+    let (status, traces) = get(&endpoint, &id, "traces").await;
+    assert_eq!(status, 200, "{traces}");
+    assert_eq!(traces["clamped"], false);
+    let resource = &traces["otlp"]["resourceSpans"][0]["resource"]["attributes"];
+    assert!(
+        resource.as_array().is_some_and(
+            |a| a.contains(&json!({ "key": "actor.id", "value": { "stringValue": id } }))
+        ),
+        "{resource}"
+    );
+    let listed = spans(&traces);
+    let named = |name: &str| {
+        listed
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no span `{name}` in {listed:#?}"))
+            .clone()
+    };
+    let write = named("action increment");
+    assert_eq!(write["traceId"], caller.0);
+    assert_eq!(write["parentSpanId"], caller.1);
+    assert_eq!(write["status"]["code"], 1);
+    // The write's commit is its child; the read committed nothing, and started its own trace.
+    let commits: Vec<_> = listed
+        .iter()
+        .filter(|s| s["name"] == "commit" && s["parentSpanId"] == write["spanId"])
+        .collect();
+    assert_eq!(commits.len(), 1, "{listed:#?}");
+    assert_eq!(commits[0]["traceId"], caller.0);
+    let read = named("action getCount");
+    assert!(read.get("parentSpanId").is_none(), "{read}");
+    assert_ne!(read["traceId"], caller.0);
+    assert!(
+        !listed.iter().any(|s| s["parentSpanId"] == read["spanId"]),
+        "a read has no commit"
+    );
+
+    // A WebSocket's actions continue the trace of its upgrade request.
+    let ws_caller = "1af7651916cd43dd8448eb211c80319c";
+    let mut request = format!(
+        "{}/gateway/{id}/connect",
+        endpoint.replace("http://", "ws://")
+    )
+    .into_client_request()
+    .expect("request");
+    let headers = request.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        "rivet, rivet_encoding.json".parse().expect("header"),
+    );
+    let parent = format!("00-{ws_caller}-c7ad6b7169203331-00");
+    headers.insert("traceparent", parent.parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .within()
+        .await
+        .expect("upgrade");
+    let call = r#"{"body":{"tag":"ActionRequest","val":{"id":["$BigInt","0"],"name":"increment","args":[2]}}}"#;
+    socket
+        .send(Message::text(call))
+        .within()
+        .await
+        .expect("send");
+    loop {
+        match socket.next().within().await {
+            Some(Ok(Message::Text(text))) if text.contains("ActionResponse") => break,
+            Some(Ok(_)) => {}
+            other => panic!("expected the action's response, got {other:?}"),
+        }
+    }
+    drop(socket);
+    let (_, traces) = get(&endpoint, &id, "traces").await;
+    assert!(
+        spans(&traces)
+            .iter()
+            .any(|s| s["name"] == "action increment" && s["traceId"] == ws_caller),
+        "{traces}"
+    );
+
+    // A refused turn says why.
+    let bad = http_json(Method::POST, &url, &[], r#"{"args":["three"]}"#).await;
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    let (_, traces) = get(&endpoint, &id, "traces").await;
+    let refused = spans(&traces)
+        .into_iter()
+        .rfind(|s| s["name"] == "action increment")
+        .expect("the refused turn");
+    assert_eq!(refused["status"]["code"], 2, "{refused}");
+
+    // `limit` clamps; a window before every span holds none.
+    let (_, first) = get(&endpoint, &id, "traces?limit=1").await;
+    assert_eq!((spans(&first).len(), &first["clamped"]), (1, &json!(true)));
+    let (_, early) = get(&endpoint, &id, "traces?startMs=0&endMs=1").await;
+    assert_eq!((spans(&early).len(), &early["clamped"]), (0, &json!(false)));
     registry.shutdown().within().await;
 }

@@ -150,6 +150,7 @@ impl<A: Actor> Host<A> {
         reply: oneshot::Sender<Result<raw::Response, ActorError>>,
     ) {
         let timeout = self.runtime.config().action_timeout;
+        self.trace_parent = crate::trace::TraceParent::from_headers(request.headers());
         let (tx, rx) = oneshot::channel();
         let work = Work::Request {
             request,

@@ -275,7 +275,11 @@ impl<A: Actor> Host<A> {
                 conn,
                 reply,
                 chain,
-            } => self.action(name, args, conn, reply, chain).await,
+                trace,
+            } => {
+                self.trace_parent = trace;
+                self.action(name, args, conn, reply, chain).await;
+            }
             Envelope::Queue {
                 name,
                 body,

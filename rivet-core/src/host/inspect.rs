@@ -55,6 +55,15 @@ impl<A: Actor> Host<A> {
             Inspect::WorkflowHistory => {
                 Ok(workflow::history_json(self.cx.workflow_history().as_ref()))
             }
+            Inspect::Traces(query) => {
+                let record = &self.record;
+                let resource = [
+                    ("actor.name", record.name.to_string()),
+                    ("actor.key", record.key.serialize()),
+                    ("actor.id", record.id.to_string()),
+                ];
+                Ok(self.traces.otlp(&resource, query))
+            }
             Inspect::Summary => self.state_json().map(|state| {
                 let meta = A::metadata();
                 let workflow = self.cx.workflow_history();

@@ -64,6 +64,9 @@ impl<A: Actor> Host<A> {
             run_loop: None,
             metrics,
             reported: super::Reported::default(),
+            traces: crate::trace::Traces::new(runtime.config().trace_spans),
+            trace_parent: None,
+            turn_span: None,
         };
         // Before `on_create`, which may use the database.
         if let Err(error) = host.open_db().await {

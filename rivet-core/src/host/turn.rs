@@ -10,6 +10,7 @@ use bytes::Bytes;
 use rivet_client::transport::{ConnSender, QueueSendOutcome};
 use rivet_client::{ActorError, codes};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use super::{Host, Stop};
 use crate::actor::{Actor, Dispatch, Hook, HookSet};
@@ -21,6 +22,7 @@ use crate::report::chain;
 use crate::run::request::{TurnAnswer, TurnFn};
 use crate::storage::{Batch, StorageError, keys};
 use crate::time::now_ms;
+use crate::trace::TurnSpan;
 use crate::writes::Prepared;
 
 /// The actor code a turn runs.
@@ -59,6 +61,19 @@ pub(super) enum Work<'a> {
 }
 
 impl Work<'_> {
+    /// What the turn's span calls this work: its kind, and a name within the kind.
+    fn label(&self) -> (&'static str, &str) {
+        match self {
+            Work::Action { name, .. } | Work::EphemeralAction { name, .. } => ("action", name),
+            Work::Queue { name, .. } => ("queue", name),
+            Work::Hook(hook) => ("hook", hook_name(*hook)),
+            Work::Connect { .. } => ("connect", ""),
+            Work::Disconnect { .. } => ("disconnect", ""),
+            Work::Request { request, .. } => ("request", request.uri().path()),
+            Work::WebSocket(_) => ("websocket", ""),
+        }
+    }
+
     /// Runs the work on the actor's state.
     async fn run<A: Actor>(self, state: &mut A, cx: &mut Cx<A>) -> Dispatch {
         match self {
@@ -150,6 +165,18 @@ impl Work<'_> {
     }
 }
 
+/// A hook's attribute name.
+fn hook_name(hook: Hook) -> &'static str {
+    match hook {
+        Hook::Create => "on_create",
+        Hook::Wake => "on_wake",
+        Hook::Sleep => "on_sleep",
+        Hook::Destroy => "on_destroy",
+        Hook::Connect => "on_connect",
+        Hook::Disconnect => "on_disconnect",
+    }
+}
+
 /// The outcome of code that took `&mut self`.
 fn mutated(result: Result<(), Error>) -> Dispatch {
     Dispatch {
@@ -181,18 +208,27 @@ async fn open_conn<A: Actor>(
 }
 
 impl<A: Actor> Host<A> {
-    /// Runs one piece of user code with a timeout, catching panics.
+    /// Runs one piece of user code with a timeout, catching panics, in the turn's span (which
+    /// [`finish_turn`](Self::finish_turn) ends).
     pub(super) async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
+        let (kind, name) = work.label();
+        let span = TurnSpan::start(kind, name, self.trace_parent.take());
         let started = std::time::Instant::now();
-        let dispatch = self.execute_timed(work, timeout).await;
+        let dispatch = self.execute_timed(work, timeout, span.span().clone()).await;
         self.metrics
             .turn_seconds
             .observe(started.elapsed().as_secs_f64());
+        self.turn_span = Some(span);
         dispatch
     }
 
-    async fn execute_timed(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
-        let future = work.run(&mut self.state, &mut self.cx);
+    async fn execute_timed(
+        &mut self,
+        work: Work<'_>,
+        timeout: Duration,
+        span: tracing::Span,
+    ) -> Dispatch {
+        let future = work.run(&mut self.state, &mut self.cx).instrument(span);
         // Most turns finish on their first poll; only a turn that has to wait gets a timer, which
         // keeps the timer wheel out of the fast path.
         // Pinned here, not boxed: every caller runs in a future the event loop boxes per
@@ -302,15 +338,23 @@ impl<A: Actor> Host<A> {
     where
         R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
     {
+        // Turns that ran no user code (a run-loop turn, the inspector's) start theirs here.
+        let span = match self.turn_span.take() {
+            Some(span) => span,
+            None => TurnSpan::start(what, "", self.trace_parent.take()),
+        };
         let output = match dispatch.result {
             Ok(output) => output,
             Err(error) => {
-                return self.refuse_turn(dispatch.mutates, batch, error.into_reply(what), reply);
+                let error = error.into_reply(what);
+                return self.refuse_turn(dispatch.mutates, batch, error, span, reply);
             }
         };
         let prepared = match self.prepare_turn(dispatch.mutates, &mut batch) {
             Ok(prepared) => prepared,
-            Err(error) => return self.refuse_turn(true, batch, error.into_reply(what), reply),
+            Err(error) => {
+                return self.refuse_turn(true, batch, error.into_reply(what), span, reply);
+            }
         };
         let effects = self.cx.take_effects();
         self.metrics.turns_ok.inc();
@@ -329,7 +373,7 @@ impl<A: Actor> Host<A> {
                 ));
                 tracing::error!(%error, "restarting the actor");
                 self.gate.poison();
-                return self.refuse_turn(true, batch, error, reply);
+                return self.refuse_turn(true, batch, error, span, reply);
             }
             let mut writes = workflow.writes;
             batch.ops.append(&mut writes.ops);
@@ -351,6 +395,8 @@ impl<A: Actor> Host<A> {
             .filter_map(|(id, response)| self.queue.waiter(id).map(|w| (w, response)))
             .collect();
         let deliveries = self.cx.connections().route(effects.events, effects.direct);
+        let committing = span.commit(batch.ops.len());
+        let traces = self.traces.clone();
         self.gate.submit(batch, move |result| {
             // Written or lost, the KV writes are no longer pending: on failure the actor
             // restarts from storage.
@@ -366,9 +412,15 @@ impl<A: Actor> Host<A> {
                     for (waiter, response) in answers {
                         let _ = waiter.send(Ok(QueueSendOutcome::Completed(response)));
                     }
+                    // Kept before the reply: a caller that then reads the traces finds it.
+                    committing.end(&traces, Ok(()));
                     reply(Ok(output));
                 }
-                Err(error) => reply(Err(storage_failure(&error))),
+                Err(error) => {
+                    let error = storage_failure(&error);
+                    committing.end(&traces, Err(&error.full_code()));
+                    reply(Err(error));
+                }
             }
         });
         None
@@ -396,6 +448,7 @@ impl<A: Actor> Host<A> {
         state_changed: bool,
         batch: Batch,
         error: ActorError,
+        span: TurnSpan,
         reply: R,
     ) -> Option<ActorError>
     where
@@ -411,7 +464,12 @@ impl<A: Actor> Host<A> {
             self.gate.poison();
         }
         let refused = error.clone();
-        self.gate.submit(batch, move |_| reply(Err(error)));
+        let committing = span.commit(batch.ops.len());
+        let traces = self.traces.clone();
+        self.gate.submit(batch, move |_| {
+            committing.end(&traces, Err(&error.full_code()));
+            reply(Err(error));
+        });
         Some(refused)
     }
 

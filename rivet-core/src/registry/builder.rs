@@ -185,6 +185,15 @@ impl RegistryBuilder {
         self
     }
 
+    /// How many recent spans (turns and commits) each awake actor keeps for the inspector's
+    /// `traces` route (default 256; 0 keeps none). They live in memory and go when the actor
+    /// sleeps; for longer history, export the `turn` and `commit` spans of `tracing`.
+    #[must_use]
+    pub fn trace_spans(mut self, spans: usize) -> Self {
+        self.config.trace_spans = spans;
+        self
+    }
+
     /// The largest WebSocket message or HTTP action/queue body the server accepts (default
     /// 64 KiB); larger ones get `message.incoming_too_long`.
     #[cfg(feature = "server")]

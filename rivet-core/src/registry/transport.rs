@@ -100,6 +100,7 @@ impl Transport for LocalTransport {
                 conn,
                 reply: ReplyTo::Oneshot(reply),
                 chain,
+                trace: None,
             })
             .await
             .map(|(_, output)| output)
@@ -257,6 +258,7 @@ impl ConnectionTransport for LocalConnection {
                 conn: ConnRef::Id(self.conn_id.clone()),
                 reply: ReplyTo::Oneshot(tx),
                 chain: None,
+                trace: None,
             };
             let _ = inner.deliver(&self.target, envelope).await;
             rx.await

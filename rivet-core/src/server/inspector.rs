@@ -1,7 +1,7 @@
 //! The inspector API under `/gateway/{actor}/inspector/`: RivetKit's routes and JSON shapes
 //! (`summary`, `state`, `connections`, `rpcs`, `action/{name}`, `queue` to list, send to and
-//! purge, `database/schema`, `database/rows`, `database/execute`) for its dashboard, curl and
-//! scripts, behind the inspector's bearer token.
+//! purge, `database/schema`, `database/rows`, `database/execute`, `workflow-history`, `traces`)
+//! for its dashboard, curl and scripts, behind the inspector's bearer token.
 //!
 //! Who may inspect: a request with `Authorization: Bearer` and the inspector token
 //! (`RIVET_INSPECTOR_TOKEN` or the builder) or the server's token. With neither configured,
@@ -25,6 +25,7 @@ use super::response::{HEADER_RAY_ID, status_of};
 use crate::config::ServerConfig;
 use crate::mailbox::{ConnRef, Envelope, Inspect, ReplyTo};
 use crate::registry::Registry;
+use crate::trace::{TraceParent, TraceQuery};
 use crate::url::percent_decode;
 
 /// RivetKit's default number of queue messages listed.
@@ -175,10 +176,24 @@ pub(crate) async fn route(
                 };
                 ask(registry, &target, request).await
             }
+            (&Method::GET, "/traces") => {
+                let number = |name| query_param(query, name).and_then(|v| v.parse::<u64>().ok());
+                let query = TraceQuery {
+                    start_ms: number("startMs").unwrap_or(0),
+                    end_ms: number("endMs")
+                        .unwrap_or_else(|| crate::time::now_ms().cast_unsigned()),
+                    limit: number("limit")
+                        .and_then(|n| usize::try_from(n).ok())
+                        .unwrap_or(TraceQuery::DEFAULT_LIMIT)
+                        .min(TraceQuery::MAX_LIMIT),
+                };
+                ask(registry, &target, Inspect::Traces(query)).await
+            }
             (&Method::POST, p) if p.starts_with("/action/") => {
                 let name = percent_decode(&p["/action/".len()..]).unwrap_or_default();
+                let trace = TraceParent::from_headers(request.headers());
                 let body = read_json(registry, request).await?;
-                action(registry, &target, name, &body).await
+                action(registry, &target, name, &body, trace).await
             }
             _ => Err(NO_ROUTE.with_message(format!("No inspector route `{method} {path}`."))),
         }
@@ -223,6 +238,7 @@ async fn action(
     target: &ActorTarget,
     name: String,
     body: &Value,
+    trace: Option<TraceParent>,
 ) -> Result<Value, ActorError> {
     let args = match body.get("args") {
         None => Value::Array(Vec::new()),
@@ -239,6 +255,7 @@ async fn action(
         conn: ConnRef::Ephemeral { params: None },
         reply: ReplyTo::Oneshot(reply),
         chain: None,
+        trace,
     };
     let (_, output) = registry.inner().request(target, make).await?;
     let output = cbor_to_plain_json(&output).map_err(|e| {

@@ -24,6 +24,7 @@ use super::ws;
 use crate::actor::HookSet;
 use crate::mailbox::{ConnRef, Envelope, ReplyTo};
 use crate::registry::Registry;
+use crate::trace::TraceParent;
 use crate::url::percent_decode;
 
 /// `ANY /gateway/{*tail}`.
@@ -239,6 +240,7 @@ async fn http_action(
         Some(value) => Some(params_from_json(value.to_str().unwrap_or(""))?),
         None => None,
     };
+    let trace = TraceParent::from_headers(request.headers());
     let config = registry.server_config();
     let body = read_message(registry, request).await?;
     let decoded = HttpActionRequest::decode(&body, encoding).map_err(|e| {
@@ -252,6 +254,7 @@ async fn http_action(
         conn: ConnRef::Ephemeral { params },
         reply: ReplyTo::Oneshot(reply),
         chain: None,
+        trace,
     };
     let (actor_id, output) = registry.inner().request(&target, make).await?;
     let body = protocol::encode_http_action_response(&output, encoding, version)

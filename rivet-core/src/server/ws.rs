@@ -17,6 +17,7 @@ use crate::conn::ConnKind;
 use crate::mailbox::{ConnRef, Envelope, RawSocketEnvelope, ReplyTo};
 use crate::raw::{RawCommand, RawMessage};
 use crate::registry::Registry;
+use crate::trace::TraceParent;
 use crate::url::percent_decode;
 
 /// A WebSocket as the routes drive it: axum's, or one the engine tunnels to an envoy (runner
@@ -64,6 +65,8 @@ fn subprotocols(headers: &HeaderMap) -> Vec<String> {
 pub(crate) struct Handshake {
     encoding: Result<Encoding, String>,
     params: Result<Option<Bytes>, ActorError>,
+    /// The caller's trace: the connection's turns continue it.
+    trace: Option<TraceParent>,
 }
 
 impl Handshake {
@@ -95,7 +98,11 @@ pub(crate) fn handshake(headers: &HeaderMap) -> Handshake {
             .and_then(|json| params_from_json(&json))
             .map(Some),
     };
-    Handshake { encoding, params }
+    Handshake {
+        encoding,
+        params,
+        trace: TraceParent::from_headers(headers),
+    }
 }
 
 /// `GET /connect`: a connection speaking the client protocol.
@@ -309,6 +316,7 @@ pub(crate) async fn run_connection(
         conn_id,
         sink,
         encoding,
+        trace: handshake.trace,
         config: registry.server_config().clone(),
         registry,
     };
@@ -360,6 +368,7 @@ struct Connection {
     conn_id: String,
     sink: ConnSender,
     encoding: Encoding,
+    trace: Option<TraceParent>,
     config: ServerConfig,
 }
 
@@ -439,6 +448,7 @@ impl Connection {
                         id,
                     },
                     chain: None,
+                    trace: self.trace,
                 }
             }
             ToServer::SubscriptionRequest {

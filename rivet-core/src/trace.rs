@@ -1,0 +1,437 @@
+//! An actor's traces: one span per turn, with its commit as a child, continuing the caller's
+//! W3C `traceparent`; kept in a bounded ring per activation for the inspector
+//! (`GET /inspector/traces`, OTLP JSON as RivetKit answers it) and mirrored as `tracing` spans
+//! (`turn`, `commit`) for logs and subscribers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::ids::{hex, random_u64};
+
+/// The caller's trace, from a W3C `traceparent` header: the turn's span continues it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TraceParent {
+    trace_id: u128,
+    span_id: u64,
+}
+
+impl TraceParent {
+    /// Parses a `traceparent` header value (`00-<32 hex>-<16 hex>-<2 hex>`, or a later version
+    /// with more after it); `None` for anything malformed, as the W3C rules say to ignore it.
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        let bytes = value.as_bytes();
+        if bytes.len() < 55 || (bytes.len() > 55 && bytes[55] != b'-') {
+            return None;
+        }
+        let field = |range: std::ops::Range<usize>| {
+            let text = value.get(range)?;
+            text.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                .then_some(text)
+        };
+        let version = field(0..2)?;
+        if version == "ff" || (version == "00" && bytes.len() != 55) {
+            return None;
+        }
+        if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+            return None;
+        }
+        let trace_id = u128::from_str_radix(field(3..35)?, 16).ok()?;
+        let span_id = u64::from_str_radix(field(36..52)?, 16).ok()?;
+        field(53..55)?;
+        (trace_id != 0 && span_id != 0).then_some(Self { trace_id, span_id })
+    }
+
+    /// The trace of a request's `traceparent` header, if it has a valid one.
+    pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
+        Self::parse(headers.get("traceparent")?.to_str().ok()?)
+    }
+}
+
+/// A finished span, as the ring keeps it.
+#[derive(Debug)]
+struct SpanRecord {
+    trace_id: u128,
+    span_id: u64,
+    /// 0: a root span.
+    parent: u64,
+    name: Box<str>,
+    /// What ran: `action`, `queue`, `hook`, `connect`, ...; `commit` for a commit.
+    kind: &'static str,
+    start_ns: u64,
+    end_ns: u64,
+    /// The refused turn's error code (`group.code`).
+    error: Option<Box<str>>,
+    /// A commit's storage operations.
+    operations: usize,
+}
+
+/// What a read of the ring asks for (RivetKit's `startMs`, `endMs` and `limit`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TraceQuery {
+    pub(crate) start_ms: u64,
+    pub(crate) end_ms: u64,
+    pub(crate) limit: usize,
+}
+
+impl TraceQuery {
+    /// RivetKit's default number of spans in one read.
+    pub(crate) const DEFAULT_LIMIT: usize = 1000;
+    /// RivetKit's largest.
+    pub(crate) const MAX_LIMIT: usize = 10_000;
+}
+
+/// An activation's recent spans, oldest first, at most `capacity` of them; clones share them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Traces(Option<Arc<Mutex<Ring>>>);
+
+#[derive(Debug)]
+struct Ring {
+    spans: VecDeque<SpanRecord>,
+    capacity: usize,
+}
+
+impl Traces {
+    /// A ring of `capacity` spans (0: none are kept).
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self((capacity > 0).then(|| {
+            Arc::new(Mutex::new(Ring {
+                spans: VecDeque::new(),
+                capacity,
+            }))
+        }))
+    }
+
+    fn push(&self, record: SpanRecord) {
+        if let Some(ring) = &self.0 {
+            let mut ring = crate::sync::lock(ring);
+            if ring.spans.len() >= ring.capacity {
+                ring.spans.pop_front();
+            }
+            ring.spans.push_back(record);
+        }
+    }
+
+    /// The spans that overlap the query's window, oldest first, at most `limit`, as OTLP JSON
+    /// (`resourceSpans`) with `clamped` set when more were there; `resource` names the actor.
+    pub(crate) fn otlp(&self, resource: &[(&str, String)], query: TraceQuery) -> Value {
+        let start_ns = query.start_ms.saturating_mul(1_000_000);
+        let end_ns = query.end_ms.saturating_mul(1_000_000);
+        let mut spans = Vec::new();
+        let mut clamped = false;
+        if let Some(ring) = &self.0 {
+            let ring = crate::sync::lock(ring);
+            for span in ring
+                .spans
+                .iter()
+                .filter(|s| s.end_ns >= start_ns && s.start_ns <= end_ns)
+            {
+                if spans.len() == query.limit {
+                    clamped = true;
+                    break;
+                }
+                spans.push(span_json(span));
+            }
+        }
+        let attributes: Vec<Value> = resource
+            .iter()
+            .map(|(key, value)| attribute(key, json!({ "stringValue": value })))
+            .collect();
+        json!({
+            "otlp": {
+                "resourceSpans": [{
+                    "resource": { "attributes": attributes },
+                    "scopeSpans": [{
+                        "scope": { "name": "rivet", "version": env!("CARGO_PKG_VERSION") },
+                        "spans": spans,
+                    }],
+                }],
+            },
+            "clamped": clamped,
+        })
+    }
+}
+
+fn attribute(key: &str, value: Value) -> Value {
+    json!({ "key": key, "value": value })
+}
+
+/// OTLP's JSON for one span: ids in lowercase hex, times as strings of nanoseconds.
+fn span_json(span: &SpanRecord) -> Value {
+    let mut attributes = vec![attribute("rivet.kind", json!({ "stringValue": span.kind }))];
+    if span.operations > 0 {
+        attributes.push(attribute(
+            "rivet.commit.operations",
+            json!({ "intValue": span.operations.to_string() }),
+        ));
+    }
+    // OTLP status codes: 1 ok, 2 error.
+    let status = match &span.error {
+        Some(code) => {
+            attributes.push(attribute("rivet.error", json!({ "stringValue": code })));
+            json!({ "code": 2, "message": code })
+        }
+        None => json!({ "code": 1 }),
+    };
+    let mut value = json!({
+        "traceId": hex(&span.trace_id.to_be_bytes()),
+        "spanId": hex(&span.span_id.to_be_bytes()),
+        "name": span.name,
+        // 1: internal.
+        "kind": 1,
+        "startTimeUnixNano": span.start_ns.to_string(),
+        "endTimeUnixNano": span.end_ns.to_string(),
+        "attributes": attributes,
+        "status": status,
+    });
+    if span.parent != 0 {
+        value["parentSpanId"] = json!(hex(&span.parent.to_be_bytes()));
+    }
+    value
+}
+
+fn unix_ns(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// A turn's span while it runs.
+#[derive(Debug)]
+pub(crate) struct TurnSpan {
+    trace_id: u128,
+    span_id: u64,
+    parent: u64,
+    kind: &'static str,
+    name: Box<str>,
+    start_ns: u64,
+    started: Instant,
+    span: tracing::Span,
+}
+
+impl TurnSpan {
+    /// Starts the span of a turn running `kind` `name` (an action's name, a queue's), under
+    /// the caller's trace if it sent one.
+    pub(crate) fn start(kind: &'static str, name: &str, parent: Option<TraceParent>) -> Self {
+        let (trace_id, parent_span) = match parent {
+            Some(p) => (p.trace_id, p.span_id),
+            None => (
+                (u128::from(random_u64()) << 64) | u128::from(random_u64()),
+                0,
+            ),
+        };
+        let span_id = random_u64();
+        let span = tracing::info_span!(
+            "turn",
+            kind,
+            name,
+            trace_id = %format_args!("{trace_id:032x}"),
+            span_id = %format_args!("{span_id:016x}"),
+            outcome = tracing::field::Empty,
+        );
+        let name = if name.is_empty() {
+            kind.into()
+        } else {
+            format!("{kind} {name}").into_boxed_str()
+        };
+        Self {
+            trace_id,
+            span_id,
+            parent: parent_span,
+            kind,
+            name,
+            start_ns: unix_ns(SystemTime::now()),
+            started: Instant::now(),
+            span,
+        }
+    }
+
+    /// The `tracing` span the turn's code runs in.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The turn's batch of `operations` goes to storage now: a commit span starts, if it writes.
+    pub(crate) fn commit(self, operations: usize) -> Committing {
+        let commit = (operations > 0).then(|| CommitSpan {
+            span_id: random_u64(),
+            start_ns: unix_ns(SystemTime::now()),
+            started: Instant::now(),
+            span: tracing::info_span!(parent: &self.span, "commit", operations),
+            operations,
+        });
+        Committing { turn: self, commit }
+    }
+}
+
+#[derive(Debug)]
+struct CommitSpan {
+    span_id: u64,
+    start_ns: u64,
+    started: Instant,
+    span: tracing::Span,
+    operations: usize,
+}
+
+/// A turn whose batch is being committed; [`end`](Self::end) it once its reply is released.
+#[derive(Debug)]
+pub(crate) struct Committing {
+    turn: TurnSpan,
+    commit: Option<CommitSpan>,
+}
+
+impl Committing {
+    /// Ends the commit's span and the turn's, `Err` with the error code the turn ended with,
+    /// and keeps both in `traces`.
+    pub(crate) fn end(self, traces: &Traces, outcome: Result<(), &str>) {
+        let Committing { turn, commit } = self;
+        let error: Option<Box<str>> = outcome.err().map(Into::into);
+        turn.span
+            .record("outcome", error.as_deref().unwrap_or("ok"));
+        if let Some(commit) = commit {
+            traces.push(SpanRecord {
+                trace_id: turn.trace_id,
+                span_id: commit.span_id,
+                parent: turn.span_id,
+                name: "commit".into(),
+                kind: "commit",
+                start_ns: commit.start_ns,
+                end_ns: commit.start_ns + elapsed_ns(commit.started),
+                error: None,
+                operations: commit.operations,
+            });
+            drop(commit.span);
+        }
+        traces.push(SpanRecord {
+            trace_id: turn.trace_id,
+            span_id: turn.span_id,
+            parent: turn.parent,
+            name: turn.name,
+            kind: turn.kind,
+            start_ns: turn.start_ns,
+            end_ns: turn.start_ns + elapsed_ns(turn.started),
+            error,
+            operations: 0,
+        });
+    }
+}
+
+fn elapsed_ns(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_follows_the_w3c_rules() {
+        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let parent = TraceParent::parse(good).expect("valid");
+        assert_eq!(parent.trace_id, 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736);
+        assert_eq!(parent.span_id, 0x00f0_67aa_0ba9_02b7);
+        // A later version may add fields after a dash.
+        assert!(TraceParent::parse(&format!("01{}-later", &good[2..])).is_some());
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0x",
+            "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01é",
+        ] {
+            assert_eq!(TraceParent::parse(bad), None, "{bad}");
+        }
+    }
+
+    fn turn(traces: &Traces, parent: Option<TraceParent>, operations: usize, error: Option<&str>) {
+        TurnSpan::start("action", "increment", parent)
+            .commit(operations)
+            .end(traces, error.map_or(Ok(()), Err));
+    }
+
+    #[test]
+    fn a_turn_and_its_commit_are_kept_as_otlp_spans_under_the_callers_trace() {
+        let traces = Traces::new(8);
+        let parent = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        turn(&traces, parent, 2, None);
+        turn(&traces, None, 0, Some("actor.action_timed_out"));
+        let all = TraceQuery {
+            start_ms: 0,
+            end_ms: u64::MAX / 1_000_000,
+            limit: 10,
+        };
+        let answer = traces.otlp(&[("actor.name", "counter".into())], all);
+        assert_eq!(answer["clamped"], false);
+        let resource = &answer["otlp"]["resourceSpans"][0];
+        assert_eq!(resource["resource"]["attributes"][0]["key"], "actor.name");
+        let spans = resource["scopeSpans"][0]["spans"]
+            .as_array()
+            .expect("spans");
+        assert_eq!(spans.len(), 3, "{spans:#?}");
+        let (commit, first, second) = (&spans[0], &spans[1], &spans[2]);
+        assert_eq!(first["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(first["parentSpanId"], "00f067aa0ba902b7");
+        assert_eq!(first["name"], "action increment");
+        assert_eq!(first["status"]["code"], 1);
+        assert_eq!(commit["name"], "commit");
+        assert_eq!(commit["parentSpanId"], first["spanId"]);
+        assert_eq!(commit["traceId"], first["traceId"]);
+        assert_eq!(first["spanId"].as_str().map(str::len), Some(16));
+        let nanos = |s: &Value, field: &str| {
+            s[field]
+                .as_str()
+                .and_then(|t| t.parse::<u64>().ok())
+                .expect("nanoseconds")
+        };
+        assert!(nanos(first, "startTimeUnixNano") <= nanos(commit, "startTimeUnixNano"));
+        assert!(nanos(commit, "endTimeUnixNano") <= nanos(first, "endTimeUnixNano"));
+        // A turn without a caller's trace starts its own; a refused one says why.
+        assert!(second.get("parentSpanId").is_none());
+        assert_ne!(second["traceId"], first["traceId"]);
+        assert_eq!(second["status"]["code"], 2);
+        assert_eq!(second["status"]["message"], "actor.action_timed_out");
+    }
+
+    #[test]
+    fn the_ring_keeps_the_latest_spans_and_a_read_says_when_it_was_clamped() {
+        let traces = Traces::new(4);
+        for _ in 0..6 {
+            turn(&traces, None, 0, None);
+        }
+        let all = TraceQuery {
+            start_ms: 0,
+            end_ms: u64::MAX / 1_000_000,
+            limit: 10,
+        };
+        let spans = |answer: &Value| {
+            answer["otlp"]["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        assert_eq!(spans(&traces.otlp(&[], all)), 4);
+        let clamped = traces.otlp(&[], TraceQuery { limit: 3, ..all });
+        assert_eq!((spans(&clamped), &clamped["clamped"]), (3, &json!(true)));
+        // A window before every span holds none.
+        let before = traces.otlp(
+            &[],
+            TraceQuery {
+                start_ms: 0,
+                end_ms: 1,
+                limit: 10,
+            },
+        );
+        assert_eq!(spans(&before), 0);
+        // A disabled ring keeps nothing.
+        let none = Traces::new(0);
+        turn(&none, None, 1, None);
+        assert_eq!(spans(&none.otlp(&[], all)), 0);
+    }
+}
