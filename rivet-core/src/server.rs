@@ -34,6 +34,7 @@ mod listen;
 mod request;
 mod response;
 mod routes;
+mod ui;
 mod ws;
 
 pub use crate::config::{INSPECTOR_TOKEN_ENV, TOKEN_ENV};
@@ -115,7 +116,12 @@ impl Registry {
 
     fn checked_router(&self) -> Router {
         let config = self.server_config();
-        let mut router = self.routes();
+        // The inspector page, in embedded mode only: an engine tunnels `routes` alone.
+        let mut router = self
+            .routes()
+            .route("/ui", get(ui::page))
+            .route("/ui/app.js", get(ui::script))
+            .route("/ui/style.css", get(ui::style));
         if let Some(token) = &config.token {
             router = router.layer(from_fn_with_state(token.clone(), access::require_token));
         }

@@ -77,13 +77,6 @@ pub(crate) struct TraceQuery {
     pub(crate) limit: usize,
 }
 
-impl TraceQuery {
-    /// RivetKit's default number of spans in one read.
-    pub(crate) const DEFAULT_LIMIT: usize = 1000;
-    /// RivetKit's largest.
-    pub(crate) const MAX_LIMIT: usize = 10_000;
-}
-
 /// An activation's recent spans, oldest first, at most `capacity` of them; clones share them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Traces(Option<Arc<Mutex<Ring>>>);

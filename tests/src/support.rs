@@ -1,6 +1,7 @@
 //! Small shared helpers of the integration tests, one file per kind.
 
 pub mod backend;
+pub mod browser;
 pub mod engine;
 pub mod log;
 pub mod net;

@@ -16,10 +16,13 @@ use crate::config::{Cors, Token};
 use crate::url::percent_decode;
 
 /// Paths open without the token: what says the server is there (and the official client
-/// fetches before anything else), and the engine's serverless start, which it authenticates
-/// by its own means.
+/// fetches before anything else), the engine's serverless start, which it authenticates by its
+/// own means, and the inspector page's files (no data: the page asks for the token).
 fn is_open_path(path: &str) -> bool {
-    matches!(path, "/" | "/health" | "/metadata" | "/start")
+    matches!(
+        path,
+        "/" | "/health" | "/metadata" | "/start" | "/ui" | "/ui/app.js" | "/ui/style.css"
+    )
 }
 
 /// Every place the official clients put a token: `Authorization: Bearer`, `x-rivet-token`,

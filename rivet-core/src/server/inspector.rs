@@ -32,6 +32,9 @@ use crate::url::percent_decode;
 const DEFAULT_QUEUE_LIMIT: usize = 100;
 /// The most queue messages one listing returns.
 const MAX_QUEUE_LIMIT: usize = 1000;
+/// RivetKit's default number of spans in one `traces` read, and its largest.
+const DEFAULT_TRACE_LIMIT: usize = 1000;
+const MAX_TRACE_LIMIT: usize = 10_000;
 /// Database rows listed when the request does not say (the actor caps it at 500).
 const DEFAULT_ROWS: usize = 100;
 
@@ -184,8 +187,8 @@ pub(crate) async fn route(
                         .unwrap_or_else(|| crate::time::now_ms().cast_unsigned()),
                     limit: number("limit")
                         .and_then(|n| usize::try_from(n).ok())
-                        .unwrap_or(TraceQuery::DEFAULT_LIMIT)
-                        .min(TraceQuery::MAX_LIMIT),
+                        .unwrap_or(DEFAULT_TRACE_LIMIT)
+                        .min(MAX_TRACE_LIMIT),
                 };
                 ask(registry, &target, Inspect::Traces(query)).await
             }
