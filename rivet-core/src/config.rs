@@ -25,6 +25,8 @@ pub(crate) struct Config {
     pub(crate) creation_rate: CreationRate,
     /// Spans an awake actor keeps for the inspector's traces.
     pub(crate) trace_spans: usize,
+    /// Where finished spans are sent, if anywhere (started by `build`).
+    pub(crate) exporter: Option<crate::trace::SpanExport>,
     #[cfg(feature = "server")]
     pub(crate) server: ServerConfig,
 }
@@ -82,6 +84,7 @@ impl Default for Config {
                 per_second: 200,
             },
             trace_spans: 256,
+            exporter: None,
             #[cfg(feature = "server")]
             server: ServerConfig::default(),
         }

@@ -76,7 +76,7 @@ pub mod storage;
 mod sync;
 mod time;
 mod trace;
-#[cfg(any(feature = "server", feature = "engine"))]
+#[cfg(any(feature = "server", feature = "engine", feature = "otlp"))]
 mod url;
 pub mod workflow;
 mod writes;

@@ -1,7 +1,22 @@
 //! An actor's traces: one span per turn, with its commit as a child, continuing the caller's
 //! W3C `traceparent`; kept in a bounded ring per activation for the inspector
-//! (`GET /inspector/traces`, OTLP JSON as RivetKit answers it) and mirrored as `tracing` spans
-//! (`turn`, `commit`) for logs and subscribers.
+//! (`GET /inspector/traces`, OTLP JSON as RivetKit answers it), sent to an OpenTelemetry
+//! collector when one is configured (`export.rs`, feature `otlp`), and mirrored as `tracing`
+//! spans (`turn`, `commit`) for logs and subscribers.
+
+#[cfg(feature = "otlp")]
+mod export;
+#[cfg(feature = "otlp")]
+pub(crate) use export::{ExportConfig, Exporter};
+
+/// Where finished spans go besides the ring: the exporter (none can exist without the `otlp`
+/// feature).
+#[cfg(feature = "otlp")]
+pub(crate) type SpanExport = Exporter;
+/// Where finished spans go besides the ring: the exporter (none can exist without the `otlp`
+/// feature).
+#[cfg(not(feature = "otlp"))]
+pub(crate) type SpanExport = std::convert::Infallible;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -52,7 +67,7 @@ impl TraceParent {
 }
 
 /// A finished span, as the ring keeps it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct SpanRecord {
     trace_id: u128,
     span_id: u64,
@@ -77,9 +92,18 @@ pub(crate) struct TraceQuery {
     pub(crate) limit: usize,
 }
 
-/// An activation's recent spans, oldest first, at most `capacity` of them; clones share them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Traces(Option<Arc<Mutex<Ring>>>);
+/// The attributes that name an actor: its name, key and id.
+pub(crate) type ActorAttributes = Arc<[(&'static str, String)]>;
+
+/// An activation's recent spans, oldest first, at most `capacity` of them, and where finished
+/// spans are exported; clones share them.
+#[derive(Debug, Clone)]
+pub(crate) struct Traces {
+    ring: Option<Arc<Mutex<Ring>>>,
+    /// The exporter, and the actor's attributes it adds to each span.
+    #[cfg(feature = "otlp")]
+    export: Option<(Exporter, ActorAttributes)>,
+}
 
 #[derive(Debug)]
 struct Ring {
@@ -88,18 +112,34 @@ struct Ring {
 }
 
 impl Traces {
-    /// A ring of `capacity` spans (0: none are kept).
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self((capacity > 0).then(|| {
-            Arc::new(Mutex::new(Ring {
-                spans: VecDeque::new(),
-                capacity,
-            }))
-        }))
+    /// A ring of `capacity` spans (0: none are kept), whose spans also go to the registry's
+    /// exporter, if it has one, named by the attributes `actor` makes (only then: an awake
+    /// actor without an exporter holds no copy of them).
+    pub(crate) fn new(
+        capacity: usize,
+        exporter: Option<&SpanExport>,
+        actor: impl FnOnce() -> ActorAttributes,
+    ) -> Self {
+        #[cfg(not(feature = "otlp"))]
+        let _ = (exporter, actor);
+        Self {
+            ring: (capacity > 0).then(|| {
+                Arc::new(Mutex::new(Ring {
+                    spans: VecDeque::new(),
+                    capacity,
+                }))
+            }),
+            #[cfg(feature = "otlp")]
+            export: exporter.map(|exporter| (exporter.clone(), actor())),
+        }
     }
 
     fn push(&self, record: SpanRecord) {
-        if let Some(ring) = &self.0 {
+        #[cfg(feature = "otlp")]
+        if let Some((exporter, actor)) = &self.export {
+            exporter.send(record.clone(), actor);
+        }
+        if let Some(ring) = &self.ring {
             let mut ring = crate::sync::lock(ring);
             if ring.spans.len() >= ring.capacity {
                 ring.spans.pop_front();
@@ -115,7 +155,7 @@ impl Traces {
         let end_ns = query.end_ms.saturating_mul(1_000_000);
         let mut spans = Vec::new();
         let mut clamped = false;
-        if let Some(ring) = &self.0 {
+        if let Some(ring) = &self.ring {
             let ring = crate::sync::lock(ring);
             for span in ring
                 .spans
@@ -344,6 +384,13 @@ mod tests {
         }
     }
 
+    /// A ring of `capacity`, without an exporter.
+    fn ring(capacity: usize) -> Traces {
+        Traces::new(capacity, None, || {
+            Arc::from([("actor.name", "counter".to_owned())])
+        })
+    }
+
     fn turn(traces: &Traces, parent: Option<TraceParent>, operations: usize, error: Option<&str>) {
         TurnSpan::start("action", "increment", parent)
             .commit(operations)
@@ -352,7 +399,7 @@ mod tests {
 
     #[test]
     fn a_turn_and_its_commit_are_kept_as_otlp_spans_under_the_callers_trace() {
-        let traces = Traces::new(8);
+        let traces = ring(8);
         let parent = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
         turn(&traces, parent, 2, None);
         turn(&traces, None, 0, Some("actor.action_timed_out"));
@@ -395,7 +442,7 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_latest_spans_and_a_read_says_when_it_was_clamped() {
-        let traces = Traces::new(4);
+        let traces = ring(4);
         for _ in 0..6 {
             turn(&traces, None, 0, None);
         }
@@ -423,7 +470,7 @@ mod tests {
         );
         assert_eq!(spans(&before), 0);
         // A disabled ring keeps nothing.
-        let none = Traces::new(0);
+        let none = ring(0);
         turn(&none, None, 1, None);
         assert_eq!(spans(&none.otlp(&[], all)), 0);
     }

@@ -1,5 +1,5 @@
-//! Percent-decoding of URL parts: the gateway's paths and queries, and the credentials an
-//! engine endpoint may carry.
+//! Percent-decoding of URL parts: the gateway's paths and queries, the credentials an engine
+//! endpoint may carry, and the values of `OTEL_EXPORTER_OTLP_HEADERS`.
 
 /// Decodes `%XX` escapes; `None` on a bad escape or invalid UTF-8.
 pub(crate) fn percent_decode(input: &str) -> Option<String> {

@@ -23,6 +23,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "report",
             "sync",
             "time",
+            "trace",
+            "trace/export",
             "url",
             "envoy/protocol",
             "envoy/ledger",

@@ -13,6 +13,7 @@ use super::queue::Pushed;
 use super::turn::decode_state;
 use crate::actor::{Actor, Dispatch};
 use crate::mailbox::Inspect;
+use crate::storage::ActorRecord;
 
 /// A read of the actor's database.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
@@ -23,6 +24,15 @@ enum DbRead {
         limit: usize,
         offset: usize,
     },
+}
+
+/// The attributes that name an actor in its spans.
+pub(super) fn actor_attributes(record: &ActorRecord) -> [(&'static str, String); 3] {
+    [
+        ("actor.name", record.name.clone()),
+        ("actor.key", record.key.serialize()),
+        ("actor.id", record.id.clone()),
+    ]
 }
 
 impl<A: Actor> Host<A> {
@@ -55,15 +65,7 @@ impl<A: Actor> Host<A> {
             Inspect::WorkflowHistory => {
                 Ok(workflow::history_json(self.cx.workflow_history().as_ref()))
             }
-            Inspect::Traces(query) => {
-                let record = &self.record;
-                let resource = [
-                    ("actor.name", record.name.to_string()),
-                    ("actor.key", record.key.serialize()),
-                    ("actor.id", record.id.to_string()),
-                ];
-                Ok(self.traces.otlp(&resource, query))
-            }
+            Inspect::Traces(query) => Ok(self.traces.otlp(&actor_attributes(&self.record), query)),
             Inspect::Summary => self.state_json().map(|state| {
                 let meta = A::metadata();
                 let workflow = self.cx.workflow_history();

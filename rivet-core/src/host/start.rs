@@ -64,7 +64,11 @@ impl<A: Actor> Host<A> {
             run_loop: None,
             metrics,
             reported: super::Reported::default(),
-            traces: crate::trace::Traces::new(runtime.config().trace_spans),
+            traces: crate::trace::Traces::new(
+                runtime.config().trace_spans,
+                runtime.config().exporter.as_ref(),
+                || Arc::from(super::inspect::actor_attributes(record)),
+            ),
             trace_parent: None,
             turn_span: None,
         };
