@@ -66,22 +66,34 @@ impl TraceParent {
     }
 }
 
-/// A finished span, as the ring keeps it.
+/// A finished turn, as the ring keeps it: its span and, if it wrote, its commit's (whose span
+/// id is derived from the turn's), in one record with nothing on the heap unless the turn was
+/// refused: an awake actor's recent turns cost it about 120 bytes each.
 #[derive(Debug, Clone)]
-struct SpanRecord {
+struct TurnRecord {
     trace_id: u128,
     span_id: u64,
     /// 0: a root span.
     parent: u64,
-    name: Box<str>,
-    /// What ran: `action`, `queue`, `hook`, `connect`, ...; `commit` for a commit.
+    /// What ran: `action`, `queue`, `hook`, `connect`, ...
     kind: &'static str,
+    /// Which one: the action's, queue's or hook's name; empty for the rest.
+    name: &'static str,
     start_ns: u64,
     end_ns: u64,
+    /// The commit's start and end; both 0 when the turn wrote nothing.
+    commit_ns: (u64, u64),
+    /// The commit's storage operations.
+    operations: u32,
     /// The refused turn's error code (`group.code`).
     error: Option<Box<str>>,
-    /// A commit's storage operations.
-    operations: usize,
+}
+
+impl TurnRecord {
+    /// The commit's span id: derived, so that it costs the record nothing; never 0.
+    fn commit_span_id(&self) -> u64 {
+        self.span_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
+    }
 }
 
 /// What a read of the ring asks for (RivetKit's `startMs`, `endMs` and `limit`).
@@ -107,7 +119,8 @@ pub(crate) struct Traces {
 
 #[derive(Debug)]
 struct Ring {
-    spans: VecDeque<SpanRecord>,
+    turns: VecDeque<TurnRecord>,
+    /// In turns (each of which may stand for two spans).
     capacity: usize,
 }
 
@@ -125,7 +138,7 @@ impl Traces {
         Self {
             ring: (capacity > 0).then(|| {
                 Arc::new(Mutex::new(Ring {
-                    spans: VecDeque::new(),
+                    turns: VecDeque::new(),
                     capacity,
                 }))
             }),
@@ -134,17 +147,17 @@ impl Traces {
         }
     }
 
-    fn push(&self, record: SpanRecord) {
+    fn push(&self, record: TurnRecord) {
         #[cfg(feature = "otlp")]
         if let Some((exporter, actor)) = &self.export {
             exporter.send(record.clone(), actor);
         }
         if let Some(ring) = &self.ring {
             let mut ring = crate::sync::lock(ring);
-            if ring.spans.len() >= ring.capacity {
-                ring.spans.pop_front();
+            if ring.turns.len() >= ring.capacity {
+                ring.turns.pop_front();
             }
-            ring.spans.push_back(record);
+            ring.turns.push_back(record);
         }
     }
 
@@ -157,16 +170,22 @@ impl Traces {
         let mut clamped = false;
         if let Some(ring) = &self.ring {
             let ring = crate::sync::lock(ring);
-            for span in ring
-                .spans
+            for turn in ring
+                .turns
                 .iter()
-                .filter(|s| s.end_ns >= start_ns && s.start_ns <= end_ns)
+                .filter(|t| t.end_ns >= start_ns && t.start_ns <= end_ns)
             {
                 if spans.len() == query.limit {
                     clamped = true;
                     break;
                 }
-                spans.push(span_json(span));
+                push_spans(turn, &mut spans, &[]);
+                // A turn's commit that does not fit is left out, as a later turn would be.
+                if spans.len() > query.limit {
+                    spans.truncate(query.limit);
+                    clamped = true;
+                    break;
+                }
             }
         }
         let attributes: Vec<Value> = resource
@@ -192,38 +211,62 @@ fn attribute(key: &str, value: Value) -> Value {
     json!({ "key": key, "value": value })
 }
 
-/// OTLP's JSON for one span: ids in lowercase hex, times as strings of nanoseconds.
-fn span_json(span: &SpanRecord) -> Value {
-    let mut attributes = vec![attribute("rivet.kind", json!({ "stringValue": span.kind }))];
-    if span.operations > 0 {
-        attributes.push(attribute(
-            "rivet.commit.operations",
-            json!({ "intValue": span.operations.to_string() }),
-        ));
-    }
+/// OTLP's JSON for a turn's span and its commit's: ids in lowercase hex, times as strings of
+/// nanoseconds; `extra` attributes go on both.
+fn push_spans(turn: &TurnRecord, out: &mut Vec<Value>, extra: &[Value]) {
+    let string = |v: &str| json!({ "stringValue": v });
+    let mut attributes = vec![attribute("rivet.kind", string(turn.kind))];
+    attributes.extend_from_slice(extra);
     // OTLP status codes: 1 ok, 2 error.
-    let status = match &span.error {
+    let status = match &turn.error {
         Some(code) => {
-            attributes.push(attribute("rivet.error", json!({ "stringValue": code })));
+            attributes.push(attribute("rivet.error", string(code)));
             json!({ "code": 2, "message": code })
         }
         None => json!({ "code": 1 }),
     };
-    let mut value = json!({
-        "traceId": hex(&span.trace_id.to_be_bytes()),
-        "spanId": hex(&span.span_id.to_be_bytes()),
-        "name": span.name,
+    let name = if turn.name.is_empty() {
+        turn.kind.to_owned()
+    } else {
+        format!("{} {}", turn.kind, turn.name)
+    };
+    let trace_id = hex(&turn.trace_id.to_be_bytes());
+    let mut span = json!({
+        "traceId": trace_id,
+        "spanId": hex(&turn.span_id.to_be_bytes()),
+        "name": name,
         // 1: internal.
         "kind": 1,
-        "startTimeUnixNano": span.start_ns.to_string(),
-        "endTimeUnixNano": span.end_ns.to_string(),
+        "startTimeUnixNano": turn.start_ns.to_string(),
+        "endTimeUnixNano": turn.end_ns.to_string(),
         "attributes": attributes,
         "status": status,
     });
-    if span.parent != 0 {
-        value["parentSpanId"] = json!(hex(&span.parent.to_be_bytes()));
+    if turn.parent != 0 {
+        span["parentSpanId"] = json!(hex(&turn.parent.to_be_bytes()));
     }
-    value
+    out.push(span);
+    if turn.commit_ns.1 > 0 {
+        let mut attributes = vec![
+            attribute("rivet.kind", string("commit")),
+            attribute(
+                "rivet.commit.operations",
+                json!({ "intValue": turn.operations.to_string() }),
+            ),
+        ];
+        attributes.extend_from_slice(extra);
+        out.push(json!({
+            "traceId": trace_id,
+            "spanId": hex(&turn.commit_span_id().to_be_bytes()),
+            "parentSpanId": hex(&turn.span_id.to_be_bytes()),
+            "name": "commit",
+            "kind": 1,
+            "startTimeUnixNano": turn.commit_ns.0.to_string(),
+            "endTimeUnixNano": turn.commit_ns.1.to_string(),
+            "attributes": attributes,
+            "status": { "code": 1 },
+        }));
+    }
 }
 
 fn unix_ns(at: SystemTime) -> u64 {
@@ -238,16 +281,20 @@ pub(crate) struct TurnSpan {
     span_id: u64,
     parent: u64,
     kind: &'static str,
-    name: Box<str>,
+    name: &'static str,
     start_ns: u64,
     started: Instant,
     span: tracing::Span,
 }
 
 impl TurnSpan {
-    /// Starts the span of a turn running `kind` `name` (an action's name, a queue's), under
-    /// the caller's trace if it sent one.
-    pub(crate) fn start(kind: &'static str, name: &str, parent: Option<TraceParent>) -> Self {
+    /// Starts the span of a turn running `kind` `name` (an action's name, a queue's, a hook's;
+    /// empty for the rest), under the caller's trace if it sent one.
+    pub(crate) fn start(
+        kind: &'static str,
+        name: &'static str,
+        parent: Option<TraceParent>,
+    ) -> Self {
         let (trace_id, parent_span) = match parent {
             Some(p) => (p.trace_id, p.span_id),
             None => (
@@ -264,11 +311,6 @@ impl TurnSpan {
             span_id = %format_args!("{span_id:016x}"),
             outcome = tracing::field::Empty,
         );
-        let name = if name.is_empty() {
-            kind.into()
-        } else {
-            format!("{kind} {name}").into_boxed_str()
-        };
         Self {
             trace_id,
             span_id,
@@ -289,11 +331,9 @@ impl TurnSpan {
     /// The turn's batch of `operations` goes to storage now: a commit span starts, if it writes.
     pub(crate) fn commit(self, operations: usize) -> Committing {
         let commit = (operations > 0).then(|| CommitSpan {
-            span_id: random_u64(),
-            start_ns: unix_ns(SystemTime::now()),
-            started: Instant::now(),
+            start_ns: self.start_ns + elapsed_ns(self.started),
             span: tracing::info_span!(parent: &self.span, "commit", operations),
-            operations,
+            operations: u32::try_from(operations).unwrap_or(u32::MAX),
         });
         Committing { turn: self, commit }
     }
@@ -301,11 +341,9 @@ impl TurnSpan {
 
 #[derive(Debug)]
 struct CommitSpan {
-    span_id: u64,
     start_ns: u64,
-    started: Instant,
     span: tracing::Span,
-    operations: usize,
+    operations: u32,
 }
 
 /// A turn whose batch is being committed; [`end`](Self::end) it once its reply is released.
@@ -323,30 +361,27 @@ impl Committing {
         let error: Option<Box<str>> = outcome.err().map(Into::into);
         turn.span
             .record("outcome", error.as_deref().unwrap_or("ok"));
-        if let Some(commit) = commit {
-            traces.push(SpanRecord {
-                trace_id: turn.trace_id,
-                span_id: commit.span_id,
-                parent: turn.span_id,
-                name: "commit".into(),
-                kind: "commit",
-                start_ns: commit.start_ns,
-                end_ns: commit.start_ns + elapsed_ns(commit.started),
-                error: None,
-                operations: commit.operations,
-            });
-            drop(commit.span);
-        }
-        traces.push(SpanRecord {
+        let end_ns = turn.start_ns + elapsed_ns(turn.started);
+        let (commit_ns, operations) = match commit {
+            Some(commit) => {
+                // The `tracing` span closes here, as the commit is durable.
+                drop(commit.span);
+                let commit_ns = (commit.start_ns, end_ns.max(commit.start_ns + 1));
+                (commit_ns, commit.operations)
+            }
+            None => ((0, 0), 0),
+        };
+        traces.push(TurnRecord {
             trace_id: turn.trace_id,
             span_id: turn.span_id,
             parent: turn.parent,
-            name: turn.name,
             kind: turn.kind,
+            name: turn.name,
             start_ns: turn.start_ns,
-            end_ns: turn.start_ns + elapsed_ns(turn.started),
+            end_ns: end_ns.max(commit_ns.1),
+            commit_ns,
+            operations,
             error,
-            operations: 0,
         });
     }
 }
@@ -416,7 +451,7 @@ mod tests {
             .as_array()
             .expect("spans");
         assert_eq!(spans.len(), 3, "{spans:#?}");
-        let (commit, first, second) = (&spans[0], &spans[1], &spans[2]);
+        let (first, commit, second) = (&spans[0], &spans[1], &spans[2]);
         assert_eq!(first["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(first["parentSpanId"], "00f067aa0ba902b7");
         assert_eq!(first["name"], "action increment");
@@ -433,6 +468,7 @@ mod tests {
         };
         assert!(nanos(first, "startTimeUnixNano") <= nanos(commit, "startTimeUnixNano"));
         assert!(nanos(commit, "endTimeUnixNano") <= nanos(first, "endTimeUnixNano"));
+        assert_ne!(commit["spanId"], first["spanId"]);
         // A turn without a caller's trace starts its own; a refused one says why.
         assert!(second.get("parentSpanId").is_none());
         assert_ne!(second["traceId"], first["traceId"]);

@@ -61,15 +61,24 @@ pub(super) enum Work<'a> {
 }
 
 impl Work<'_> {
-    /// What the turn's span calls this work: its kind, and a name within the kind.
-    fn label(&self) -> (&'static str, &str) {
+    /// What the turn's span calls this work: its kind, and a name within the kind, from the
+    /// actor's metadata (so that the span holds no copy; a name the actor does not declare is
+    /// left empty, and its turn is refused anyway).
+    fn label<A: Actor>(&self) -> (&'static str, &'static str) {
+        fn declared(mut names: impl Iterator<Item = &'static str>, name: &str) -> &'static str {
+            names.find(|n| *n == name).unwrap_or("")
+        }
+        let meta = A::metadata();
         match self {
-            Work::Action { name, .. } | Work::EphemeralAction { name, .. } => ("action", name),
-            Work::Queue { name, .. } => ("queue", name),
+            Work::Action { name, .. } | Work::EphemeralAction { name, .. } => (
+                "action",
+                declared(meta.actions.iter().map(|a| a.name), name),
+            ),
+            Work::Queue { name, .. } => ("queue", declared(meta.queues.iter().copied(), name)),
             Work::Hook(hook) => ("hook", hook_name(*hook)),
             Work::Connect { .. } => ("connect", ""),
             Work::Disconnect { .. } => ("disconnect", ""),
-            Work::Request { request, .. } => ("request", request.uri().path()),
+            Work::Request { .. } => ("request", ""),
             Work::WebSocket(_) => ("websocket", ""),
         }
     }
@@ -211,7 +220,7 @@ impl<A: Actor> Host<A> {
     /// Runs one piece of user code with a timeout, catching panics, in the turn's span (which
     /// [`finish_turn`](Self::finish_turn) ends).
     pub(super) async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
-        let (kind, name) = work.label();
+        let (kind, name) = work.label::<A>();
         let span = TurnSpan::start(kind, name, self.trace_parent.take());
         let started = std::time::Instant::now();
         let dispatch = self.execute_timed(work, timeout, span.span().clone()).await;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ActorAttributes, SpanRecord, attribute, span_json};
+use super::{ActorAttributes, TurnRecord, attribute, push_spans};
 
 /// Spans waiting to be sent; beyond it they are dropped.
 const QUEUE: usize = 4096;
@@ -79,10 +79,10 @@ fn parse_headers(list: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A span on its way, with the actor it belongs to.
+/// A turn's spans on their way, with the actor they belong to.
 #[derive(Debug)]
 enum Item {
-    Span(SpanRecord, ActorAttributes),
+    Span(TurnRecord, ActorAttributes),
     /// Send what waits now, then answer.
     Flush(oneshot::Sender<()>),
 }
@@ -105,7 +105,7 @@ impl Exporter {
     }
 
     /// Queues a finished span of the actor `resource` names; drops it if the queue is full.
-    pub(super) fn send(&self, span: SpanRecord, resource: &ActorAttributes) {
+    pub(super) fn send(&self, span: TurnRecord, resource: &ActorAttributes) {
         if self
             .tx
             .try_send(Item::Span(span, Arc::clone(resource)))
@@ -208,21 +208,15 @@ async fn post(client: &reqwest::Client, config: &ExportConfig, body: &Value) -> 
 
 /// An `ExportTraceServiceRequest` in OTLP's JSON: the service as the resource, each span with
 /// its actor's attributes.
-fn body(service: &str, spans: &[(SpanRecord, ActorAttributes)]) -> Value {
-    let spans: Vec<Value> = spans
-        .iter()
-        .map(|(span, resource)| {
-            let mut value = span_json(span);
-            if let Some(attributes) = value["attributes"].as_array_mut() {
-                attributes.extend(
-                    resource
-                        .iter()
-                        .map(|(key, v)| attribute(key, json!({ "stringValue": v }))),
-                );
-            }
-            value
-        })
-        .collect();
+fn body(service: &str, spans: &[(TurnRecord, ActorAttributes)]) -> Value {
+    let mut out = Vec::with_capacity(spans.len() * 2);
+    for (turn, actor) in spans {
+        let actor: Vec<Value> = actor
+            .iter()
+            .map(|(key, v)| attribute(key, json!({ "stringValue": v })))
+            .collect();
+        push_spans(turn, &mut out, &actor);
+    }
     json!({
         "resourceSpans": [{
             "resource": {
@@ -230,7 +224,7 @@ fn body(service: &str, spans: &[(SpanRecord, ActorAttributes)]) -> Value {
             },
             "scopeSpans": [{
                 "scope": { "name": "rivet", "version": env!("CARGO_PKG_VERSION") },
-                "spans": spans,
+                "spans": out,
             }],
         }],
     })
