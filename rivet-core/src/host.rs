@@ -115,8 +115,6 @@ struct Host<A: Actor> {
     traces: crate::trace::Traces,
     /// The caller's trace for the next turn (set by the message that starts it).
     trace_parent: Option<crate::trace::TraceParent>,
-    /// The span of the turn that ran and is not ended yet.
-    turn_span: Option<crate::trace::TurnSpan>,
 }
 
 /// What an activation last added to its actor type's gauges.

@@ -69,14 +69,14 @@ impl<A: Actor> Host<A> {
                 (work, None)
             }
         };
-        let dispatch = self.execute(work, timeout).await;
+        let ran = self.execute(work, timeout).await;
         self.cx.connections_mut().set_current(None);
         self.cx.set_chain(None);
         if let Some(id) = ephemeral {
             self.cx.connections_mut().remove(&id);
         }
         let batch = self.gate.batch();
-        self.finish_turn(dispatch, batch, "action", move |r| reply.send(r));
+        self.finish_turn(ran, batch, "action", move |r| reply.send(r));
     }
 
     /// Opens a connection; its id is the answer once the connect turn committed.
@@ -108,13 +108,13 @@ impl<A: Actor> Host<A> {
             kind,
             sink,
         };
-        let dispatch = self.execute(work, timeout).await;
+        let ran = self.execute(work, timeout).await;
         self.cx.connections_mut().set_current(None);
-        if dispatch.result.is_err() {
+        if ran.dispatch.result.is_err() {
             self.cx.connections_mut().remove(&id);
         }
         let batch = self.gate.batch();
-        self.finish_turn(dispatch, batch, "connect", move |r| {
+        self.finish_turn(ran, batch, "connect", move |r| {
             let _ = reply.send(r.map(|_| id));
         });
     }
@@ -126,12 +126,12 @@ impl<A: Actor> Host<A> {
             return;
         };
         let timeout = self.runtime.config().hook_timeout;
-        let dispatch = self
+        let ran = self
             .execute(Work::Disconnect { id: id.clone() }, timeout)
             .await;
         self.cx.connections_mut().set_current(None);
         self.cx.connections_mut().remove(&id);
-        self.finish_turn(dispatch, Batch::default(), "on_disconnect", move |_| {
+        self.finish_turn(ran, Batch::default(), "on_disconnect", move |_| {
             let _ = sink.send(ConnMessage::Closed(reason));
         });
     }
@@ -156,9 +156,9 @@ impl<A: Actor> Host<A> {
             request,
             response: tx,
         };
-        let dispatch = self.execute(work, timeout).await;
+        let ran = self.execute(work, timeout).await;
         let response = rx.await.ok();
-        self.finish_turn(dispatch, Batch::default(), "request", move |r| {
+        self.finish_turn(ran, Batch::default(), "request", move |r| {
             let _ =
                 reply.send(r.and_then(|_| response.ok_or_else(|| codes::INTERNAL_ERROR.error())));
         });
@@ -206,7 +206,7 @@ impl<A: Actor> Host<A> {
             },
         };
         let timeout = self.runtime.config().action_timeout;
-        let dispatch = self.execute(Work::WebSocket(event), timeout).await;
-        self.finish_turn(dispatch, Batch::default(), "on_websocket", |_| {});
+        let ran = self.execute(Work::WebSocket(event), timeout).await;
+        self.finish_turn(ran, Batch::default(), "on_websocket", |_| {});
     }
 }

@@ -279,6 +279,8 @@ impl<A: Actor> Host<A> {
             } => {
                 self.trace_parent = trace;
                 self.action(name, args, conn, reply, chain).await;
+                // Not left for a later turn when the action was refused before it ran.
+                self.trace_parent = None;
             }
             Envelope::Queue {
                 name,

@@ -741,14 +741,14 @@ impl<A: Actor> Host<A> {
             name: &message.name,
             body: &message.body,
         };
-        let dispatch = self.execute(work, timeout).await;
-        if let Err(error) = &dispatch.result {
+        let ran = self.execute(work, timeout).await;
+        if let Err(error) = &ran.dispatch.result {
             tracing::warn!(queue = %message.name, id = message.id, %error, "queue handler failed; message dropped");
         }
         let mut always = Batch::default();
         always.delete(keys::queue_message(message.id));
         let waiter = self.queue.waiter(message.id);
-        self.finish_turn(dispatch, always, "queue handler", move |result| {
+        self.finish_turn(ran, always, "queue handler", move |result| {
             if let Some(waiter) = waiter {
                 let _ = waiter.send(result.map(|v| QueueSendOutcome::Completed(Some(v))));
             }

@@ -174,6 +174,24 @@ impl Work<'_> {
     }
 }
 
+/// A turn that ran: its code's outcome and, when it ran through [`Host::execute`], its span
+/// (which [`Host::finish_turn`] ends). Carried from one to the other rather than kept in the
+/// host, which every awake actor holds.
+pub(super) struct Ran {
+    pub(super) dispatch: Dispatch,
+    span: Option<TurnSpan>,
+}
+
+impl From<Dispatch> for Ran {
+    /// A turn that ran no user code (the inspector's): its span starts when it ends.
+    fn from(dispatch: Dispatch) -> Self {
+        Self {
+            dispatch,
+            span: None,
+        }
+    }
+}
+
 /// A hook's attribute name.
 fn hook_name(hook: Hook) -> &'static str {
     match hook {
@@ -219,7 +237,7 @@ async fn open_conn<A: Actor>(
 impl<A: Actor> Host<A> {
     /// Runs one piece of user code with a timeout, catching panics, in the turn's span (which
     /// [`finish_turn`](Self::finish_turn) ends).
-    pub(super) async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Dispatch {
+    pub(super) async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Ran {
         let (kind, name) = work.label::<A>();
         let span = TurnSpan::start(kind, name, self.trace_parent.take());
         let started = std::time::Instant::now();
@@ -227,8 +245,10 @@ impl<A: Actor> Host<A> {
         self.metrics
             .turn_seconds
             .observe(started.elapsed().as_secs_f64());
-        self.turn_span = Some(span);
-        dispatch
+        Ran {
+            dispatch,
+            span: Some(span),
+        }
     }
 
     async fn execute_timed(
@@ -269,9 +289,9 @@ impl<A: Actor> Host<A> {
             self.committed_state.clear();
         }
         let timeout = self.runtime.config().hook_timeout;
-        let dispatch = self.execute(Work::Hook(hook), timeout).await;
+        let ran = self.execute(Work::Hook(hook), timeout).await;
         let (tx, rx) = oneshot::channel();
-        self.finish_turn(dispatch, Batch::default(), "hook", move |r| {
+        self.finish_turn(ran, Batch::default(), "hook", move |r| {
             let _ = tx.send(r);
         });
         match rx.await {
@@ -303,9 +323,9 @@ impl<A: Actor> Host<A> {
             name: &entry.action,
             args: &entry.args,
         };
-        let dispatch = self.execute(work, timeout).await;
+        let ran = self.execute(work, timeout).await;
         let (action, id) = (entry.action, entry.id);
-        self.finish_turn(dispatch, batch, "scheduled action", move |result| {
+        self.finish_turn(ran, batch, "scheduled action", move |result| {
             if let Err(error) = result {
                 tracing::warn!(%action, schedule = %id, %error, "scheduled action failed");
             }
@@ -339,7 +359,7 @@ impl<A: Actor> Host<A> {
     /// Returns the error the turn was refused with, if it ran but could not be committed.
     pub(super) fn finish_turn<R>(
         &mut self,
-        dispatch: Dispatch,
+        ran: impl Into<Ran>,
         mut batch: Batch,
         what: &'static str,
         reply: R,
@@ -347,8 +367,9 @@ impl<A: Actor> Host<A> {
     where
         R: FnOnce(Result<Bytes, ActorError>) + Send + 'static,
     {
+        let Ran { dispatch, span } = ran.into();
         // Turns that ran no user code (a run-loop turn, the inspector's) start theirs here.
-        let span = match self.turn_span.take() {
+        let span = match span {
             Some(span) => span,
             None => TurnSpan::start(what, "", self.trace_parent.take()),
         };
