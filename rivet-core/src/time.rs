@@ -1,5 +1,5 @@
 //! Wall-clock time as milliseconds since the Unix epoch: the unit every stored time (schedules,
-//! workflow records, actor creation) uses.
+//! workflow records, actor creation) uses; and in nanoseconds, the unit of span times.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,6 +9,13 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// `time` in milliseconds since the Unix epoch (negative before it, saturating).
+/// Nanoseconds since the Unix epoch (0 before it): a span's start.
+pub(crate) fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 pub(crate) fn to_ms(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),

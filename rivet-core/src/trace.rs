@@ -20,11 +20,12 @@ pub(crate) type SpanExport = std::convert::Infallible;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
 use crate::ids::{hex, random_u64};
+use crate::time::now_ns;
 
 /// The caller's trace, from a W3C `traceparent` header: the turn's span continues it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,11 +270,6 @@ fn push_spans(turn: &TurnRecord, out: &mut Vec<Value>, extra: &[Value]) {
     }
 }
 
-fn unix_ns(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
 /// A turn's span while it runs.
 #[derive(Debug)]
 pub(crate) struct TurnSpan {
@@ -317,7 +313,7 @@ impl TurnSpan {
             parent: parent_span,
             kind,
             name,
-            start_ns: unix_ns(SystemTime::now()),
+            start_ns: now_ns(),
             started: Instant::now(),
             span,
         }

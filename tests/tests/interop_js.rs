@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rivet_tests::support::engine::Engine;
-use rivet_tests::support::node::{check_node, install, run};
+use rivet_tests::support::node::{check_node, install};
+use rivet_tests::support::process::run;
 use rivet_tests::{Within, serve, within_for};
 use tokio::process::Command;
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use rivet_examples::counter::Counter;
 use rivet_examples::task_worker::{Task, TaskWorker};
 use rivet_tests::support::browser::chromium;
-use rivet_tests::support::node::{check_node, install, run};
+use rivet_tests::support::node::{check_node, install};
+use rivet_tests::support::process::run;
 use rivet_tests::{PATIENCE, Within, serve, within_for};
 use tokio::process::Command;
 

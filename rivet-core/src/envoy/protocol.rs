@@ -86,6 +86,7 @@ mod tests {
     use rivet_envoy_protocol as p;
 
     use super::*;
+    use crate::ids::hex;
 
     /// Frames written by `@rivetkit/engine-envoy-protocol@2.3.19` (`encodeToRivet` and
     /// `encodeToEnvoy`) for the messages built below, as hex.
@@ -117,10 +118,6 @@ mod tests {
         ("ackevents", "0201076163746f722d31020000000300000000000000"),
         ("kvget", "03070000000101016b010176010276310068e5cf8b010000"),
     ];
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     fn unhex(text: &str) -> Bytes {
         (0..text.len())

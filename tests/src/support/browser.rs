@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
+use crate::support::process::run;
 use crate::support::sync::within_for;
 
 /// A bound only a hang reaches: a first install downloads about 100 MB of packages.
@@ -14,14 +15,6 @@ const INSTALL_LIMIT: Duration = Duration::from_secs(900);
 
 /// Where Debian's package puts the browser.
 const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
-
-async fn run(command: &mut Command) -> std::process::Output {
-    command
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
-}
 
 /// The Chromium binary to drive, installed first if needed.
 pub async fn chromium() -> PathBuf {

@@ -3,30 +3,23 @@
 //! packages are installed by the test itself, once per lockfile.
 
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use tokio::process::Command;
 
+use crate::support::process::run;
 use crate::support::sync::{within, within_for};
 
 /// A bound only a hang reaches: a first `npm install` downloads the packages.
 const INSTALL_LIMIT: Duration = Duration::from_secs(600);
 
-/// Runs `command` to its end; it is killed if the test stops waiting for it.
-pub async fn run(command: &mut Command) -> Output {
-    command
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot run {command:?} ({e}); these tests need Node 20+ and npm")
-        })
-}
-
 /// Fails the test unless Node 20 or later is installed.
 pub async fn check_node() {
-    let out = within(run(Command::new("node").arg("--version"))).await;
+    let mut node = Command::new("node");
+    node.arg("--version").kill_on_drop(true);
+    let out = within(node.output()).await.unwrap_or_else(|e| {
+        panic!("cannot run node ({e}); these tests need Node 20 or later and npm")
+    });
     let version = String::from_utf8_lossy(&out.stdout);
     let major: u32 = version
         .trim()

@@ -1,11 +1,20 @@
 //! The child processes of the crash and runner-mode tests (`src/bin/crash_server.rs`,
-//! `src/bin/envoy_server.rs`).
+//! `src/bin/envoy_server.rs`), and programs a test runs to their end (npm, node, apt-get).
 
 use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::support::sync::within;
+
+/// Runs `command` to its end; it is killed if the test stops waiting for it.
+pub async fn run(command: &mut tokio::process::Command) -> std::process::Output {
+    command
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
 
 /// A server child process of the crash tests; killed with SIGKILL when dropped, so a failing
 /// test leaves none behind.
