@@ -69,7 +69,7 @@ impl TraceParent {
 
 /// A finished turn, as the ring keeps it: its span and, if it wrote, its commit's (whose span
 /// id is derived from the turn's), in one record with nothing on the heap unless the turn was
-/// refused: an awake actor's recent turns cost it about 120 bytes each.
+/// refused: an awake actor's recent turns cost it 128 bytes each.
 #[derive(Debug, Clone)]
 struct TurnRecord {
     trace_id: u128,

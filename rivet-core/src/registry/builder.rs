@@ -189,8 +189,8 @@ impl RegistryBuilder {
     }
 
     /// How many recent turns (each with its commit's span) each awake actor keeps for the
-    /// inspector's `traces` route (default 256; 0 keeps none). They live in memory, about 120
-    /// bytes a turn, and go when the actor sleeps; for longer history, export them to a
+    /// inspector's `traces` route (default 256; 0 keeps none). They live in memory, 128 bytes
+    /// a turn, and go when the actor sleeps; for longer history, export them to a
     /// collector (`otlp_endpoint`, feature `otlp`).
     #[must_use]
     pub fn trace_spans(mut self, spans: usize) -> Self {
