@@ -115,6 +115,8 @@ struct Host<A: Actor> {
     traces: crate::trace::Traces,
     /// The caller's trace for the next turn (set by the message that starts it).
     trace_parent: Option<crate::trace::TraceParent>,
+    /// Inspector WebSockets watching this activation (`inspect.rs`).
+    watchers: Option<tokio::sync::watch::Sender<crate::mailbox::Revisions>>,
 }
 
 /// What an activation last added to its actor type's gauges.

@@ -132,6 +132,12 @@ pub(crate) enum Envelope {
         request: Inspect,
         reply: oneshot::Sender<Result<serde_json::Value, ActorError>>,
     },
+    /// The inspector's live view (its WebSocket): answered with a receiver of the actor's
+    /// [`Revisions`], which changes after each turn that changed what it covers. The actor
+    /// stays awake while one is held.
+    Watch {
+        reply: oneshot::Sender<Result<tokio::sync::watch::Receiver<Revisions>, ActorError>>,
+    },
     /// Destroy the actor (the REST API's `DELETE /actors/{id}`); answered once it is gone.
     Destroy {
         reply: oneshot::Sender<Result<(), ActorError>>,
@@ -165,6 +171,9 @@ impl Envelope {
                 let _ = reply.send(Err(error));
             }
             Self::Inspect { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Watch { reply } => {
                 let _ = reply.send(Err(error));
             }
             Self::Subscribe { .. }
@@ -211,6 +220,21 @@ pub(crate) enum Inspect {
     WorkflowHistory,
     /// The actor's recent spans in the window, as OTLP JSON.
     Traces(crate::trace::TraceQuery),
+    /// The scheduled calls, earliest first.
+    Schedules,
+    /// Cancel a scheduled call, committed like a turn; answers whether it existed.
+    CancelSchedule(String),
+}
+
+/// Fingerprints of what the inspector shows of an awake actor: one changes when that part
+/// changes (a collision would only skip one live update).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Revisions {
+    pub(crate) state: u64,
+    pub(crate) connections: u64,
+    pub(crate) queue: u64,
+    pub(crate) workflow: u64,
+    pub(crate) schedules: u64,
 }
 
 /// What happens to messages that reach an activation after it stopped.

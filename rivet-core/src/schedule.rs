@@ -310,8 +310,14 @@ impl<'a, A> Schedule<'a, A> {
 
     /// Every schedule, earliest first.
     pub fn list(&self) -> Vec<ScheduledCall> {
+        self.schedules.calls()
+    }
+}
+
+impl Schedules {
+    /// Every schedule (not the internal wake-ups), earliest first.
+    pub(crate) fn calls(&self) -> Vec<ScheduledCall> {
         let mut all: Vec<ScheduledCall> = self
-            .schedules
             .view()
             .values()
             .filter(|e| !e.is_wake())

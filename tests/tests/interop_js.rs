@@ -93,3 +93,65 @@ async fn the_official_javascript_client_works_unchanged_through_the_engine() {
     let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
     assert!(passed >= 60, "only {passed} scenarios passed:\n{stdout}");
 }
+
+/// The inspector's token in the inspector suites.
+const INSPECTOR_TOKEN: &str = "inspector-token";
+
+/// Runs `inspector.mjs` against `endpoint`; returns its output once every scenario passed.
+async fn inspector_suite(endpoint: &str, server_token: Option<&str>) -> String {
+    let mut suite = Command::new("node");
+    suite
+        .arg("inspector.mjs")
+        .env("RIVET_ENDPOINT", endpoint)
+        .env("RIVET_INSPECTOR_TOKEN", INSPECTOR_TOKEN)
+        .current_dir(interop_dir());
+    if let Some(token) = server_token {
+        suite.env("RIVET_SERVER_TOKEN", token);
+    }
+    let out = within_for(SUITE_LIMIT, run(&mut suite)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "inspector failures:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// The inspector WebSocket as the Rivet dashboard speaks it, every byte through the codec of
+/// the npm `rivetkit` package (`tests/interop/inspector.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_inspector_protocol_works_unchanged() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    check_node().await;
+    install(&interop_dir()).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let registry = rivet_examples::registry()
+        .data_dir(data.path())
+        .token(TOKEN)
+        .inspector_token(INSPECTOR_TOKEN)
+        .build()
+        .expect("registry");
+    let (registry, endpoint) = serve(registry).await;
+    let stdout = inspector_suite(&endpoint, Some(TOKEN)).await;
+    registry.shutdown().within().await;
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    assert!(passed >= 4, "only {passed} scenarios passed:\n{stdout}");
+}
+
+/// The same, through the pinned Rivet Engine's gateway to an envoy (runner mode): the socket
+/// is tunnelled, as the engine's dashboard reaches an actor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_inspector_protocol_works_through_the_engine() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    check_node().await;
+    install(&interop_dir()).await;
+    let engine = Engine::start().await;
+    let envoy = engine
+        .envoy(rivet_examples::registry().inspector_token(INSPECTOR_TOKEN))
+        .await;
+    let stdout = inspector_suite(&engine.endpoint, None).await;
+    envoy.shutdown().within().await;
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    assert!(passed >= 4, "only {passed} scenarios passed:\n{stdout}");
+}

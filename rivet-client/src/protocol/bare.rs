@@ -72,6 +72,12 @@ impl Writer {
         self
     }
 
+    /// `u32`: four bytes, little endian.
+    pub fn u32(&mut self, value: u32) -> &mut Self {
+        self.out.extend_from_slice(&value.to_le_bytes());
+        self
+    }
+
     /// `bool`.
     pub fn bool(&mut self, value: bool) -> &mut Self {
         self.out.push(u8::from(value));

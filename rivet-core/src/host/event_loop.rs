@@ -121,6 +121,7 @@ impl<A: Actor> Host<A> {
                 Box::pin(self.hand_over()).await;
             }
             self.report_gauges();
+            self.report_revisions();
             let due = self.cx.stores().schedules.next_due();
             let now = now_ms();
             if due.is_some_and(|at| at <= now) {
@@ -255,6 +256,7 @@ impl<A: Actor> Host<A> {
             // Messages keep the actor awake only while a handler or the run loop can take them.
             && self.queue_settled()
             && self.cx.awake().idle()
+            && !self.watched()
     }
 
     /// Runs one message.
@@ -319,6 +321,7 @@ impl<A: Actor> Host<A> {
                 let _ = reply.send(Ok(()));
             }
             Envelope::Inspect { request, reply } => self.inspect(request, reply),
+            Envelope::Watch { reply } => self.watch(reply),
             Envelope::Destroy { reply } => {
                 self.destroy_waiters.push(reply);
                 self.stop = Some(Stop::Destroy);

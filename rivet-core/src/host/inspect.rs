@@ -6,13 +6,13 @@ use bytes::Bytes;
 use rivet_client::protocol::compat::cbor_to_plain_json;
 use rivet_client::{ActorError, codes};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::Host;
 use super::queue::Pushed;
 use super::turn::decode_state;
 use crate::actor::{Actor, Dispatch};
-use crate::mailbox::Inspect;
+use crate::mailbox::{Inspect, Revisions};
 use crate::storage::ActorRecord;
 
 /// A read of the actor's database.
@@ -36,6 +36,83 @@ pub(super) fn actor_attributes(record: &ActorRecord) -> [(&'static str, String);
 }
 
 impl<A: Actor> Host<A> {
+    /// Starts an inspector's live view: a receiver of the actor's revisions, as of now.
+    pub(super) fn watch(
+        &mut self,
+        reply: oneshot::Sender<Result<watch::Receiver<Revisions>, ActorError>>,
+    ) {
+        let now = self.revisions();
+        let sender = self.watchers.get_or_insert_with(|| watch::channel(now).0);
+        sender.send_replace(now);
+        let _ = reply.send(Ok(sender.subscribe()));
+    }
+
+    /// Whether an inspector watches the actor (which keeps it awake).
+    pub(super) fn watched(&mut self) -> bool {
+        if self
+            .watchers
+            .as_ref()
+            .is_some_and(|w| w.receiver_count() == 0)
+        {
+            self.watchers = None;
+        }
+        self.watchers.is_some()
+    }
+
+    /// Tells the watching inspectors what changed since the last message.
+    pub(super) fn report_revisions(&mut self) {
+        if !self.watched() {
+            return;
+        }
+        let now = self.revisions();
+        if let Some(watchers) = &self.watchers {
+            watchers.send_if_modified(|seen| {
+                let changed = *seen != now;
+                *seen = now;
+                changed
+            });
+        }
+    }
+
+    /// Fingerprints of the state, connections, queue and workflow as they are now.
+    fn revisions(&self) -> Revisions {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let hash = |write: &dyn Fn(&mut DefaultHasher)| {
+            let mut hasher = DefaultHasher::new();
+            write(&mut hasher);
+            hasher.finish()
+        };
+        Revisions {
+            state: hash(&|h| self.committed_state.hash(h)),
+            connections: hash(&|h| {
+                for conn in self.cx.connections().iter() {
+                    (conn.id(), conn.subscription_count()).hash(h);
+                }
+            }),
+            queue: hash(&|h| {
+                self.queue.len().hash(h);
+                self.queue.listing().next().map(|(id, ..)| id).hash(h);
+            }),
+            schedules: hash(&|h| {
+                for call in self.cx.stores().schedules.calls() {
+                    (&call.id, call.run_at).hash(h);
+                }
+            }),
+            workflow: hash(&|h| {
+                if let Some(history) = self.cx.workflow_history() {
+                    history.entries.len().hash(h);
+                    for entry in &history.entries {
+                        (entry.attempts, entry.completed_at_ms).hash(h);
+                        if let crate::workflow::EntryKind::Loop { iteration, .. } = &entry.kind {
+                            iteration.hash(h);
+                        }
+                    }
+                    std::mem::discriminant(&history.status).hash(h);
+                }
+            }),
+        }
+    }
+
     /// Answers an inspector request.
     pub(super) fn inspect(
         &mut self,
@@ -65,6 +142,22 @@ impl<A: Actor> Host<A> {
             Inspect::WorkflowHistory => {
                 Ok(workflow::history_json(self.cx.workflow_history().as_ref()))
             }
+            Inspect::Schedules => {
+                let calls = self.cx.stores().schedules.calls();
+                let calls: Vec<Value> = calls
+                    .into_iter()
+                    .map(|call| {
+                        let args = cbor_to_plain_json(&call.args).unwrap_or(Value::Null);
+                        let at = call
+                            .run_at
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis());
+                        json!({ "id": call.id, "action": call.action, "args": args, "nextRunAt": at })
+                    })
+                    .collect();
+                Ok(json!({ "schedules": calls }))
+            }
+            Inspect::CancelSchedule(id) => return self.cancel_schedule(&id, reply),
             Inspect::Traces(query) => Ok(self.traces.otlp(&actor_attributes(&self.record), query)),
             Inspect::Summary => self.state_json().map(|state| {
                 let meta = A::metadata();
@@ -227,6 +320,25 @@ impl<A: Actor> Host<A> {
                 Err(e) => Err(super::turn::storage_failure(&e)),
             });
         });
+    }
+
+    /// Cancels scheduled call `id` in a turn of its own, answered once that is stored.
+    fn cancel_schedule(&mut self, id: &str, reply: oneshot::Sender<Result<Value, ActorError>>) {
+        let deleted =
+            crate::schedule::Schedule::<A>::new(&mut self.cx.stores_mut().schedules).cancel(id);
+        let dispatch = Dispatch {
+            result: Ok(Bytes::new()),
+            mutates: false,
+        };
+        let batch = self.gate.batch();
+        self.finish_turn(
+            dispatch,
+            batch,
+            "inspector schedule cancel",
+            move |result| {
+                let _ = reply.send(result.map(|_| json!({ "deleted": deleted })));
+            },
+        );
     }
 
     /// Replaces the state with `encoded` (CBOR), which must decode as the actor's state type,

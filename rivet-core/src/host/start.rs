@@ -70,6 +70,7 @@ impl<A: Actor> Host<A> {
                 || Arc::from(super::inspect::actor_attributes(record)),
             ),
             trace_parent: None,
+            watchers: None,
         };
         // Before `on_create`, which may use the database.
         if let Err(error) = host.open_db().await {

@@ -17,8 +17,12 @@ use super::response::{error_response, ray_id};
 use crate::registry::Registry;
 use crate::storage::ActorRecord;
 
-/// The version string this server reports.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version this server reports: the RivetKit release whose protocols it speaks. Clients
+/// and the Rivet dashboard choose protocol versions from it (the dashboard's inspector speaks
+/// protocol 1 to a runtime it takes for older than 2.0, and 6 from 2.3.4 on).
+const VERSION: &str = "2.3.19";
+/// This implementation's own version, reported beside it.
+const IMPLEMENTATION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// `GET /`.
 pub(crate) async fn banner() -> &'static str {
@@ -45,7 +49,12 @@ pub(crate) async fn no_route(request: axum::extract::Request) -> Response {
 
 /// `GET /health`.
 pub(crate) async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "runtime": "rivetkit", "version": VERSION }))
+    Json(json!({
+        "status": "ok",
+        "runtime": "rivetkit",
+        "version": VERSION,
+        "implementationVersion": IMPLEMENTATION_VERSION,
+    }))
 }
 
 /// `GET /metadata`: answered at once; the official client waits for it before anything else.
@@ -65,6 +74,7 @@ pub(crate) async fn metadata(State(registry): State<Registry>) -> Json<Value> {
         "runtime": "rivetkit",
         "version": VERSION,
         "implementation": "rivet-rust",
+        "implementationVersion": IMPLEMENTATION_VERSION,
         "actorNames": names,
         "envoy": { "kind": envoy_kind(&registry), "version": 1 },
         "envoyProtocolVersion": ENVOY_PROTOCOL_VERSION,

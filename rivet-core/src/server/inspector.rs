@@ -28,6 +28,12 @@ use crate::registry::Registry;
 use crate::trace::{TraceParent, TraceQuery};
 use crate::url::percent_decode;
 
+mod socket;
+mod transport;
+mod wire;
+
+pub(crate) use socket::{connect, run as run_socket};
+
 /// RivetKit's default number of queue messages listed.
 const DEFAULT_QUEUE_LIMIT: usize = 100;
 /// The most queue messages one listing returns.
@@ -62,8 +68,17 @@ pub(crate) fn announce(config: &ServerConfig, addr: SocketAddr) {
     }
 }
 
-/// Checks the bearer token of an inspector request.
-fn authorize(config: &ServerConfig, headers: &HeaderMap) -> Result<(), ActorError> {
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Checks the tokens an inspector request gave (any one of them may be right).
+fn authorize(config: &ServerConfig, given: &[&str]) -> Result<(), ActorError> {
     let tokens: Vec<_> = [config.inspector_token.as_ref(), config.token.as_ref()]
         .into_iter()
         .flatten()
@@ -71,11 +86,9 @@ fn authorize(config: &ServerConfig, headers: &HeaderMap) -> Result<(), ActorErro
     let allowed = if tokens.is_empty() {
         config.listeners.loopback_only()
     } else {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| tokens.iter().any(|t| t.matches(given.trim())))
+        given
+            .iter()
+            .any(|given| tokens.iter().any(|t| t.matches(given)))
     };
     if allowed {
         return Ok(());
@@ -96,7 +109,10 @@ pub(crate) async fn route(
     ray: &str,
 ) -> Response {
     let answer = async {
-        authorize(registry.server_config(), request.headers())?;
+        authorize(
+            registry.server_config(),
+            &Vec::from_iter(bearer(request.headers())),
+        )?;
         let method = request.method().clone();
         let target = actor_target(registry, target).await?;
         match (&method, path) {
@@ -139,6 +155,7 @@ pub(crate) async fn route(
             (&Method::GET, "/workflow-history") => {
                 ask(registry, &target, Inspect::WorkflowHistory).await
             }
+
             (&Method::GET, "/database/schema") => ask(registry, &target, Inspect::DbSchema).await,
             (&Method::GET, "/database/rows") => {
                 let table = query_param(query, "table").ok_or_else(|| {

@@ -89,7 +89,12 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
 
-    if is_upgrade && (path == "/connect" || path == "/websocket" || path.starts_with("/websocket/"))
+    let inspector = path == "/inspector/connect";
+    if is_upgrade
+        && (inspector
+            || path == "/connect"
+            || path == "/websocket"
+            || path.starts_with("/websocket/"))
     {
         let (mut parts, _body) = request.into_parts();
         let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
@@ -100,6 +105,15 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
             Ok(target) => target,
             Err(error) => return error_response(&error, &ray),
         };
+        if inspector {
+            return super::inspector::connect(
+                registry,
+                target,
+                upgrade,
+                parts.headers,
+                parsed.query,
+            );
+        }
         if path != "/connect" {
             let what = "WebSockets (no #[on_websocket])";
             if let Err(error) = check_handles(&registry, target.name(), HookSet::WEBSOCKET, what) {
@@ -203,6 +217,9 @@ pub(crate) async fn tunnelled_socket(
     if path == "/connect" {
         let handshake = ws::handshake(&headers);
         return ws::run_connection(registry, target, socket, handshake).await;
+    }
+    if path == "/inspector/connect" {
+        return super::inspector::run_socket(registry, target, socket, headers, query).await;
     }
     let Some(raw_path) = path.strip_prefix("/websocket") else {
         return ws::close(&mut socket, 1011, &NO_ROUTE.error().full_code()).await;

@@ -50,7 +50,7 @@ const PROTOCOL_RIVET: &str = "rivet";
 const PROTOCOL_ENCODING: &str = "rivet_encoding.";
 const PROTOCOL_CONN_PARAMS: &str = "rivet_conn_params.";
 
-fn subprotocols(headers: &HeaderMap) -> Vec<String> {
+pub(crate) fn subprotocols(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -130,14 +130,14 @@ fn limited(upgrade: WebSocketUpgrade, limit: usize) -> WebSocketUpgrade {
 
 /// Keeps a socket's peer honest: pings it three times per liveness timeout, and tells when
 /// it has been silent (no message, no pong) for the whole timeout.
-struct Liveness {
+pub(crate) struct Liveness {
     timeout: std::time::Duration,
     ticks: Option<Interval>,
     heard: Instant,
 }
 
 impl Liveness {
-    fn new(socket: &impl ServerSocket, timeout: std::time::Duration) -> Self {
+    pub(crate) fn new(socket: &impl ServerSocket, timeout: std::time::Duration) -> Self {
         let ticks = socket.checks_liveness().then(|| {
             let period = (timeout / 3).max(std::time::Duration::from_millis(10));
             let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
@@ -151,12 +151,12 @@ impl Liveness {
         }
     }
 
-    fn heard(&mut self) {
+    pub(crate) fn heard(&mut self) {
         self.heard = Instant::now();
     }
 
     /// The next ping time (never, for sockets the server does not check).
-    async fn tick(&mut self) {
+    pub(crate) async fn tick(&mut self) {
         match &mut self.ticks {
             Some(ticks) => {
                 ticks.tick().await;
@@ -167,7 +167,7 @@ impl Liveness {
 
     /// At a tick: pings the peer, or closes the socket with `ws.timed_out` if it has been
     /// silent too long. Returns whether the socket stays open.
-    async fn ping(&self, socket: &mut impl ServerSocket) -> bool {
+    pub(crate) async fn ping(&self, socket: &mut impl ServerSocket) -> bool {
         if self.heard.elapsed() >= self.timeout {
             tracing::warn!(
                 timeout_ms = self.timeout.as_millis() as u64,
@@ -188,7 +188,7 @@ impl Liveness {
 
     /// Runs a send, giving up after the liveness timeout: a peer that does not read would
     /// otherwise hold the socket's task forever once TCP's buffers are full.
-    async fn bounded<T>(&self, send: impl Future<Output = T>) -> Option<T> {
+    pub(crate) async fn bounded<T>(&self, send: impl Future<Output = T>) -> Option<T> {
         if self.ticks.is_none() {
             return Some(send.await);
         }
