@@ -264,6 +264,14 @@ pub mod inspector {
         "unauthorized",
         "Inspector request requires a valid bearer token",
     );
+
+    /// A workflow replay asked for while the workflow runs (HTTP 409); RivetKit's own code and
+    /// message.
+    pub const WORKFLOW_IN_FLIGHT: ErrorCode = ErrorCode::new(
+        "actor",
+        "workflow_in_flight",
+        "Workflow replay is unavailable while the workflow is currently in flight.",
+    );
 }
 
 /// Codes of the gateway: paths and `rvt-*` query parameters that name no actor.
@@ -414,6 +422,7 @@ pub const ALL: &[ErrorCode] = &[
     workflow::VALUE_TOO_LARGE,
     workflow::CORRUPT_HISTORY,
     inspector::UNAUTHORIZED,
+    inspector::WORKFLOW_IN_FLIGHT,
     guard::QUERY_INVALID,
     guard::QUERY_DUPLICATE,
     guard::QUERY_GET_DISALLOWED,

@@ -18,6 +18,14 @@ pub(crate) fn new_id() -> String {
     hex(&bytes)
 }
 
+/// A new secret: 32 random bytes from the OS as 64 hex characters; `None` without OS
+/// randomness (a guessable secret would be worse than none).
+pub(crate) fn new_secret() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(hex(&bytes))
+}
+
 /// `bytes` as lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);

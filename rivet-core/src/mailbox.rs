@@ -218,10 +218,17 @@ pub(crate) enum Inspect {
     },
     /// The workflow's history, in RivetKit's shape.
     WorkflowHistory,
+    /// Run a finished workflow again from step `entry_id` (from its start without one): the
+    /// entries from there on are deleted and the run loop starts again; answered with the
+    /// history that is left.
+    WorkflowReplay { entry_id: Option<String> },
     /// The actor's recent spans in the window, as OTLP JSON.
     Traces(crate::trace::TraceQuery),
     /// The scheduled calls, earliest first.
     Schedules,
+    /// The actor's own inspector token (`{"token"}`, `null` for an actor made before tokens
+    /// were): for the server to check a request against, never answered to a client.
+    ActorToken,
     /// Cancel a scheduled call, committed like a turn; answers whether it existed.
     CancelSchedule(String),
 }

@@ -33,6 +33,7 @@ fn sizes() -> Histogram {
 pub(crate) struct Metrics {
     registry: Registry,
     awake: Family<Labels, Gauge>,
+    asleep: Family<Labels, Gauge>,
     wake_seconds: Family<Labels, Histogram>,
     turns: Family<Labels, Counter>,
     turn_seconds: Family<Labels, Histogram>,
@@ -56,6 +57,7 @@ impl Default for Metrics {
         let metrics = Self {
             registry: Registry::with_prefix("rivet"),
             awake: Family::default(),
+            asleep: Family::default(),
             wake_seconds: Family::new_with_constructor(latency),
             turns: Family::default(),
             turn_seconds: Family::new_with_constructor(latency),
@@ -74,6 +76,11 @@ impl Metrics {
     fn registered(mut self) -> Self {
         let r = &mut self.registry;
         r.register("actors_awake", "Actors awake now", self.awake.clone());
+        r.register(
+            "actors_asleep",
+            "Actors stored and not awake, counted when scraped (not on an engine, which keeps that itself)",
+            self.asleep.clone(),
+        );
         r.register(
             "actor_wake_seconds",
             "Time to wake an actor: load its state and queue, run on_wake",
@@ -150,6 +157,20 @@ impl Metrics {
                 seconds: self.commit_seconds.clone(),
                 operations: self.batch_ops.clone(),
             },
+        }
+    }
+
+    /// Sets the sleeping actors of each type from `stored`, how many actors of each type the
+    /// storage holds: those not awake.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn set_asleep(&self, stored: &[(String, u64)]) {
+        for (name, count) in stored {
+            let labels = vec![("actor", name.clone())];
+            let awake = self.awake.get_or_create(&labels).get();
+            let count = i64::try_from(*count).unwrap_or(i64::MAX);
+            self.asleep
+                .get_or_create(&labels)
+                .set(count.saturating_sub(awake).max(0));
         }
     }
 

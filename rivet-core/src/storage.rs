@@ -147,6 +147,9 @@ pub enum KvOp {
     Delete(Bytes),
 }
 
+/// How many actors of each type a storage holds, by type name.
+pub type ActorCounts = Vec<(String, u64)>;
+
 /// The writes of one turn, applied atomically.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
@@ -250,6 +253,12 @@ pub trait Storage: Send + Sync + Debug + 'static {
         name: &'a str,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<ActorRecord>, StorageError>>;
+
+    /// How many actors of each type the storage holds; `None` (the default) when it cannot
+    /// tell (the Rivet Engine keeps that itself). Read when metrics are scraped.
+    fn count_actors(&self) -> BoxFuture<'_, Result<Option<ActorCounts>, StorageError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 
     /// Every actor with at least one key starting with `prefix` (used at start-up to wake actors
     /// that have work waiting, such as queued messages).

@@ -29,6 +29,8 @@ if (!ENDPOINT || !TOKEN) {
 }
 process.env.RIVET_LOG_LEVEL ??= "error";
 const SERVER_TOKEN = process.env.RIVET_SERVER_TOKEN;
+// Set when ENDPOINT is a Rivet Engine whose envoys serve the actors (runner mode).
+const VIA_ENGINE = process.env.RIVET_VIA_ENGINE === "1";
 const RUN = randomBytes(4).toString("hex");
 const TIMEOUT_MS = 10_000;
 const VERSION = 6;
@@ -222,6 +224,10 @@ scenario("a workflow's history in RivetKit's transport encoding", async () => {
 		for (const entry of history.entries) {
 			assert.ok(history.entryMetadata.has(entry.id), `no metadata for ${entry.id}`);
 		}
+		// The worker's loop waits for its next task: in flight, so a replay is refused.
+		inspector.send("WorkflowReplayRequest", { id: 2n, entryId: null });
+		const refused = (await inspector.next("Error")).val;
+		assert.match(refused.message, /workflow_in_flight/);
 	} finally {
 		inspector.close();
 	}
@@ -255,6 +261,39 @@ scenario("a wrong token or protocol version closes the socket with RivetKit's co
 	assert.equal(refused.code, 1002);
 	assert.equal(refused.reason, "inspector.invalid_protocol_version");
 });
+
+if (VIA_ENGINE) {
+	scenario("the actor's own token, read from the engine's KV as the dashboard does", async () => {
+		const counter = client.counter.getOrCreate([`own-token-${RUN}`]);
+		await counter.increment(3);
+		const id = await counter.resolve();
+		const key = encodeURIComponent(Buffer.from([3]).toString("base64"));
+		const url = new URL(`/actors/${id}/kv/keys/${key}`, ENDPOINT);
+		url.searchParams.set("namespace", "default");
+		const res = await fetch(url);
+		assert.equal(res.status, 200, await res.clone().text());
+		const own = atob((await res.json()).value);
+		assert.match(own, /^[0-9a-f]{64}$/);
+		assert.notEqual(own, TOKEN);
+		// The HTTP inspector takes it as a bearer token; another actor's is refused.
+		const stateUrl = new URL(`/gateway/${id}/inspector/state`, ENDPOINT);
+		const ok = await fetch(stateUrl, { headers: { authorization: `Bearer ${own}` } });
+		assert.equal(ok.status, 200, await ok.clone().text());
+		assert.deepEqual((await ok.json()).state, { count: 3 });
+		const other = await client.counter.getOrCreate([`other-token-${RUN}`]).resolve();
+		const refused = await fetch(new URL(`/gateway/${other}/inspector/state`, ENDPOINT), {
+			headers: { authorization: `Bearer ${own}` },
+		});
+		assert.equal(refused.status, 401, await refused.clone().text());
+		const inspector = await Inspector.open(id, { token: own });
+		try {
+			const init = (await inspector.next("Init")).val;
+			assert.deepEqual(state(init.state), { count: 3 });
+		} finally {
+			inspector.close();
+		}
+	});
+}
 
 let passed = 0;
 let failed = 0;

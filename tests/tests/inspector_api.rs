@@ -307,6 +307,77 @@ async fn the_workflow_history_in_rivetkits_shape() {
     registry.shutdown().within().await;
 }
 
+/// The ids of the entries in a `workflow-history` or `workflow/replay` answer.
+fn entry_ids(reply: &Value) -> Vec<String> {
+    reply["history"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_finished_workflow_replays_from_a_step_or_from_its_start() {
+    use rivet_examples::task_worker::TaskWorker;
+    use rivet_tests::Replayed;
+    let backend = Backend::sqlite();
+    let registry = backend.build(rivet_examples::registry().with::<Replayed>());
+    let (registry, endpoint) = serve(registry).await;
+    let actor = registry.client().get_or_create::<Replayed>(["replay"]);
+    let id = actor.resolve().within().await.unwrap();
+    let replay = inspector(&endpoint, &id, "workflow/replay");
+    let counts = |expected: (u32, u32)| {
+        let actor = actor.clone();
+        eventually(move || {
+            let actor = actor.clone();
+            async move { (actor.counts().await.ok()? == expected).then_some(()) }
+        })
+    };
+    counts((1, 1)).await;
+    // The run loop ends just after the workflow completes; until then a replay is refused.
+    let answer = eventually(|| async {
+        let (status, answer) = http_json(Method::POST, &replay, &[], r#"{"entryId":"two"}"#).await;
+        match status {
+            409 => {
+                assert_eq!(answer["code"], "workflow_in_flight", "{answer}");
+                None
+            }
+            _ => Some((status, answer)),
+        }
+    })
+    .await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    // What is left: the step before the replayed one. Only `two` runs again.
+    assert_eq!(entry_ids(&answer.1), ["one"]);
+    counts((1, 2)).await;
+
+    let bad = http_json(Method::POST, &replay, &[], r#"{"entryId":"three"}"#).await;
+    assert_eq!(bad.0, 400, "{}", bad.1);
+
+    // From the start: every entry goes, and both steps run again.
+    let answer = eventually(|| async {
+        let (status, answer) = http_json(Method::POST, &replay, &[], "{}").await;
+        (status != 409).then_some((status, answer))
+    })
+    .await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    assert!(entry_ids(&answer.1).is_empty(), "{}", answer.1);
+    counts((2, 3)).await;
+    let completed = eventually(|| async { actor.completed().await.ok()?.then_some(()) });
+    completed.await;
+
+    // A workflow that is waiting for its next message is in flight.
+    let worker = registry.client().get_or_create::<TaskWorker>(["in-flight"]);
+    let worker_id = worker.resolve().within().await.unwrap();
+    let url = inspector(&endpoint, &worker_id, "workflow/replay");
+    let refused = http_json(Method::POST, &url, &[], "{}").await;
+    assert_eq!(refused.0, 409, "{}", refused.1);
+    assert_eq!(refused.1["group"], "actor");
+    assert_eq!(refused.1["code"], "workflow_in_flight");
+    registry.shutdown().within().await;
+}
+
 /// The value of the sample `name{labels}` in a scrape, if present.
 fn sample(scrape: &str, name_and_labels: &str) -> Option<f64> {
     scrape.lines().find_map(|line| {
@@ -370,6 +441,42 @@ async fn metrics_count_turns_wakes_connections_queues_and_commits() {
     // Each increment and each queued message committed a batch.
     assert!(value("rivet_commit_seconds_count") >= 5.0);
     assert!(value("rivet_commit_batch_operations_count") >= 5.0);
+    conn.disconnect();
+    registry.shutdown().within().await;
+}
+
+#[tokio::test]
+async fn metrics_count_sleeping_actors_from_storage() {
+    let backend = Backend::sqlite();
+    let registry = backend.build(
+        Registry::builder()
+            .with::<Counter>()
+            .sleep_timeout(std::time::Duration::from_millis(50)),
+    );
+    let mut events = registry.lifecycle_events();
+    let (registry, endpoint) = serve(registry).await;
+    // One stays awake (its connection holds it); the other sleeps once idle.
+    let awake = registry.client().get_or_create::<Counter>(["kept-awake"]);
+    let conn = awake.connect().within().await.unwrap();
+    assert_eq!(conn.increment(1).within().await.unwrap(), 1);
+    let sleepy = registry
+        .client()
+        .get_or_create::<Counter>(["left-to-sleep"]);
+    sleepy.increment(1).within().await.unwrap();
+    let sleepy_id = sleepy.resolve().within().await.unwrap();
+    rivet_tests::wait_for(&mut events, &sleepy_id, rivet_core::LifecycleKind::Slept).await;
+
+    let scrape = reqwest::get(format!("{endpoint}/metrics"))
+        .within()
+        .await
+        .unwrap()
+        .text()
+        .within()
+        .await
+        .unwrap();
+    let value = |name: &str| sample(&scrape, name).unwrap_or_else(|| panic!("{name} in\n{scrape}"));
+    assert_eq!(value(r#"rivet_actors_awake{actor="counter"}"#), 1.0);
+    assert_eq!(value(r#"rivet_actors_asleep{actor="counter"}"#), 1.0);
     conn.disconnect();
     registry.shutdown().within().await;
 }

@@ -97,7 +97,8 @@ async fn the_official_javascript_client_works_unchanged_through_the_engine() {
 /// The inspector's token in the inspector suites.
 const INSPECTOR_TOKEN: &str = "inspector-token";
 
-/// Runs `inspector.mjs` against `endpoint`; returns its output once every scenario passed.
+/// Runs `inspector.mjs` against `endpoint` (a server with `server_token`, or an engine);
+/// returns its output once every scenario passed.
 async fn inspector_suite(endpoint: &str, server_token: Option<&str>) -> String {
     let mut suite = Command::new("node");
     suite
@@ -105,9 +106,10 @@ async fn inspector_suite(endpoint: &str, server_token: Option<&str>) -> String {
         .env("RIVET_ENDPOINT", endpoint)
         .env("RIVET_INSPECTOR_TOKEN", INSPECTOR_TOKEN)
         .current_dir(interop_dir());
-    if let Some(token) = server_token {
-        suite.env("RIVET_SERVER_TOKEN", token);
-    }
+    match server_token {
+        Some(token) => suite.env("RIVET_SERVER_TOKEN", token),
+        None => suite.env("RIVET_VIA_ENGINE", "1"),
+    };
     let out = within_for(SUITE_LIMIT, run(&mut suite)).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -153,5 +155,5 @@ async fn the_dashboards_inspector_protocol_works_through_the_engine() {
     let stdout = inspector_suite(&engine.endpoint, None).await;
     envoy.shutdown().within().await;
     let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
-    assert!(passed >= 4, "only {passed} scenarios passed:\n{stdout}");
+    assert!(passed >= 5, "only {passed} scenarios passed:\n{stdout}");
 }

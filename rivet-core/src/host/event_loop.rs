@@ -320,7 +320,7 @@ impl<A: Actor> Host<A> {
             Envelope::Ping { reply } => {
                 let _ = reply.send(Ok(()));
             }
-            Envelope::Inspect { request, reply } => self.inspect(request, reply),
+            Envelope::Inspect { request, reply } => self.inspect(request, reply).await,
             Envelope::Watch { reply } => self.watch(reply),
             Envelope::Destroy { reply } => {
                 self.destroy_waiters.push(reply);

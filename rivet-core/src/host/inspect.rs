@@ -114,7 +114,7 @@ impl<A: Actor> Host<A> {
     }
 
     /// Answers an inspector request.
-    pub(super) fn inspect(
+    pub(super) async fn inspect(
         &mut self,
         request: Inspect,
         reply: oneshot::Sender<Result<Value, ActorError>>,
@@ -142,6 +142,9 @@ impl<A: Actor> Host<A> {
             Inspect::WorkflowHistory => {
                 Ok(workflow::history_json(self.cx.workflow_history().as_ref()))
             }
+            Inspect::WorkflowReplay { entry_id } => {
+                Box::pin(self.replay_workflow(entry_id.as_deref())).await
+            }
             Inspect::Schedules => {
                 let calls = self.cx.stores().schedules.calls();
                 let calls: Vec<Value> = calls
@@ -158,6 +161,18 @@ impl<A: Actor> Host<A> {
                 Ok(json!({ "schedules": calls }))
             }
             Inspect::CancelSchedule(id) => return self.cancel_schedule(&id, reply),
+            Inspect::ActorToken => {
+                let storage = self.runtime.storage();
+                let stored = storage
+                    .get(
+                        self.record.storage_id,
+                        crate::storage::keys::INSPECTOR_TOKEN,
+                    )
+                    .await;
+                stored
+                    .map(|token| json!({ "token": token.and_then(|t| String::from_utf8(t.to_vec()).ok()) }))
+                    .map_err(|e| super::turn::storage_failure(&e))
+            }
             Inspect::Traces(query) => Ok(self.traces.otlp(&actor_attributes(&self.record), query)),
             Inspect::Summary => self.state_json().map(|state| {
                 let meta = A::metadata();
@@ -320,6 +335,42 @@ impl<A: Actor> Host<A> {
                 Err(e) => Err(super::turn::storage_failure(&e)),
             });
         });
+    }
+
+    /// Runs the finished workflow again from step `entry_id` (from its start without one), as
+    /// RivetKit's replay does: refused while the run loop runs; otherwise the entries from
+    /// there on and the output are deleted, and once that is stored the run loop starts again.
+    async fn replay_workflow(&mut self, entry_id: Option<&str>) -> Result<Value, ActorError> {
+        if self.run_loop.as_ref().is_some_and(|run| !run.is_finished()) {
+            return Err(codes::inspector::WORKFLOW_IN_FLIGHT.error());
+        }
+        let Some(engine) = self.cx.identity().workflow() else {
+            // No workflow ran in this activation: nothing to replay.
+            return Ok(workflow::history_json(None));
+        };
+        let deleted = crate::sync::lock(&engine)
+            .replay_from(entry_id)
+            .map_err(|e| e.to_actor_error())?;
+        let mut batch = self.gate.batch();
+        for key in deleted {
+            batch.delete(key);
+        }
+        let (stored, done) = oneshot::channel();
+        self.gate.submit(batch, move |result| {
+            let _ = stored.send(result);
+        });
+        match done.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(super::turn::storage_failure(&error)),
+            Err(_) => return Err(codes::DROPPED_REPLY.error()),
+        }
+        let history = crate::sync::lock(&engine).history();
+        tracing::info!(
+            from = entry_id.unwrap_or("the start"),
+            "replaying the workflow"
+        );
+        self.start_run_loop();
+        Ok(workflow::history_json(Some(&history)))
     }
 
     /// Cancels scheduled call `id` in a turn of its own, answered once that is stored.

@@ -80,7 +80,8 @@ impl<A: Actor> Host<A> {
             return Err(error);
         }
         if fresh {
-            if let Err(error) = host.run_hook(Hook::Create, true).await {
+            let batch = inspector_token();
+            if let Err(error) = host.run_hook_with(Hook::Create, true, batch).await {
                 storage.destroy(record.storage_id).await?;
                 return Err(error);
             }
@@ -133,4 +134,15 @@ impl<A: Actor> Host<A> {
         self.cx.stores_mut().schedules = Schedules::load(entries);
         Ok(())
     }
+}
+
+/// A new actor's own inspector token (RivetKit's per-actor token), to commit with its first
+/// state.
+fn inspector_token() -> crate::storage::Batch {
+    let mut batch = crate::storage::Batch::default();
+    match crate::ids::new_secret() {
+        Some(token) => batch.put(keys::INSPECTOR_TOKEN, token.into_bytes()),
+        None => tracing::warn!("no OS randomness: the actor gets no inspector token of its own"),
+    }
+    batch
 }

@@ -284,6 +284,17 @@ impl<A: Actor> Host<A> {
     /// Runs a hook as a turn and waits for its commit. `force_persist` writes the state even if
     /// unchanged (a new actor's first state).
     pub(super) async fn run_hook(&mut self, hook: Hook, force_persist: bool) -> Result<(), Error> {
+        self.run_hook_with(hook, force_persist, Batch::default())
+            .await
+    }
+
+    /// [`run_hook`](Self::run_hook), with `batch`'s writes committed in the hook's turn.
+    pub(super) async fn run_hook_with(
+        &mut self,
+        hook: Hook,
+        force_persist: bool,
+        batch: Batch,
+    ) -> Result<(), Error> {
         if force_persist {
             // An empty committed state never equals an encoded one, so the state is written.
             self.committed_state.clear();
@@ -291,7 +302,7 @@ impl<A: Actor> Host<A> {
         let timeout = self.runtime.config().hook_timeout;
         let ran = self.execute(Work::Hook(hook), timeout).await;
         let (tx, rx) = oneshot::channel();
-        self.finish_turn(ran, Batch::default(), "hook", move |r| {
+        self.finish_turn(ran, batch, "hook", move |r| {
             let _ = tx.send(r);
         });
         match rx.await {

@@ -32,7 +32,14 @@ pub(crate) async fn banner() -> &'static str {
 /// `GET /metrics`: the registry's metrics in the OpenMetrics text format, which Prometheus
 /// scrapes (with the server's token, when it has one).
 pub(crate) async fn metrics(State(registry): State<Registry>) -> Response {
-    let body = registry.inner().metrics.encode();
+    use crate::runtime::ActorRuntime as _;
+    let inner = registry.inner();
+    match inner.storage().count_actors().await {
+        Ok(Some(stored)) => inner.metrics.set_asleep(&stored),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "cannot count the stored actors for the metrics"),
+    }
+    let body = inner.metrics.encode();
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(http::header::CONTENT_TYPE, content_type)], body).into_response()
 }
@@ -55,6 +62,24 @@ pub(crate) async fn health() -> Json<Value> {
         "version": VERSION,
         "implementationVersion": IMPLEMENTATION_VERSION,
     }))
+}
+
+/// The version an actor's own `/metadata` reports to the Rivet dashboard. From 2.3.0 on, the
+/// dashboard shows an actor through the inspector UI bundle that RivetKit's runtime serves at
+/// `/inspector/ui/`, which this runtime does not have; for an older runtime it shows the actor
+/// with its own renderer over the inspector WebSocket, which this server speaks. 2.2.1 makes it
+/// do that, in inspector protocol 4 (with workflow replay and the database).
+const ACTOR_INSPECTOR_VERSION: &str = "2.2.1";
+
+/// `GET /gateway/{actor}/metadata`: the runtime that serves an actor, without waking it (the
+/// Rivet dashboard picks its inspector renderer and protocol from `version`).
+pub(crate) fn actor_metadata() -> Value {
+    json!({
+        "runtime": "rivetkit",
+        "version": ACTOR_INSPECTOR_VERSION,
+        "implementation": "rivet-rust",
+        "implementationVersion": IMPLEMENTATION_VERSION,
+    })
 }
 
 /// `GET /metadata`: answered at once; the official client waits for it before anything else.

@@ -77,20 +77,39 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Checks the tokens an inspector request gave (any one of them may be right).
-fn authorize(config: &ServerConfig, given: &[&str]) -> Result<(), ActorError> {
+/// Whether the server's own rules let an inspector request with these tokens in: the
+/// inspector's or the server's token, or, with neither configured, loopback only.
+fn server_allows(config: &ServerConfig, given: &[&str]) -> bool {
     let tokens: Vec<_> = [config.inspector_token.as_ref(), config.token.as_ref()]
         .into_iter()
         .flatten()
         .collect();
-    let allowed = if tokens.is_empty() {
+    if tokens.is_empty() {
         config.listeners.loopback_only()
     } else {
         given
             .iter()
             .any(|given| tokens.iter().any(|t| t.matches(given)))
-    };
-    if allowed {
+    }
+}
+
+/// Checks the tokens an inspector request for `target` gave (any one may be right): the
+/// server's rules, or, for an actor named by its id, the actor's own token (RivetKit's
+/// per-actor token, which the Rivet dashboard reads from the engine).
+async fn authorize(
+    registry: &Registry,
+    target: &ActorTarget,
+    given: &[&str],
+) -> Result<(), ActorError> {
+    if server_allows(registry.server_config(), given) {
+        return Ok(());
+    }
+    if !given.is_empty()
+        && matches!(target, ActorTarget::Id { .. })
+        && let Ok(answer) = ask(registry, target, Inspect::ActorToken).await
+        && let Some(own) = answer["token"].as_str().and_then(crate::config::Token::new)
+        && given.iter().any(|given| own.matches(given))
+    {
         return Ok(());
     }
     tracing::warn!(
@@ -109,12 +128,18 @@ pub(crate) async fn route(
     ray: &str,
 ) -> Response {
     let answer = async {
-        authorize(
-            registry.server_config(),
-            &Vec::from_iter(bearer(request.headers())),
-        )?;
+        let bearer = bearer(request.headers()).map(str::to_owned);
+        let given = Vec::from_iter(bearer.as_deref());
         let method = request.method().clone();
+        // Without a token the server's rules decide alone, before the actor is looked up.
+        if given.is_empty() && !server_allows(registry.server_config(), &given) {
+            tracing::warn!(
+                "refused an inspector request without a valid bearer token (inspector.unauthorized)"
+            );
+            return Err(codes::inspector::UNAUTHORIZED.error());
+        }
         let target = actor_target(registry, target).await?;
+        authorize(registry, &target, &given).await?;
         match (&method, path) {
             (&Method::GET, "/summary") => ask(registry, &target, Inspect::Summary).await,
             (&Method::GET, "/state") => ask(registry, &target, Inspect::State).await,
@@ -156,6 +181,19 @@ pub(crate) async fn route(
                 ask(registry, &target, Inspect::WorkflowHistory).await
             }
 
+            (&Method::POST, "/workflow/replay") => {
+                let body = read_json(registry, request).await?;
+                let entry_id = match &body["entryId"] {
+                    Value::Null => None,
+                    Value::String(id) => Some(id.clone()),
+                    _ => {
+                        return Err(
+                            codes::INVALID_REQUEST.with_message("`entryId` must be a string.")
+                        );
+                    }
+                };
+                ask(registry, &target, Inspect::WorkflowReplay { entry_id }).await
+            }
             (&Method::GET, "/database/schema") => ask(registry, &target, Inspect::DbSchema).await,
             (&Method::GET, "/database/rows") => {
                 let table = query_param(query, "table").ok_or_else(|| {
@@ -269,19 +307,32 @@ async fn action(
     };
     let args = plain_json_to_cbor(&args)
         .map_err(|e| codes::INVALID_REQUEST.with_message(format!("Invalid arguments: {e}")))?;
+    let output = call(registry, target, name, args.into(), trace).await?;
+    let output = cbor_to_plain_json(&output).map_err(|e| {
+        codes::INTERNAL_ERROR.with_message(format!("The output has no JSON form: {e}"))
+    })?;
+    Ok(json!({ "output": output }))
+}
+
+/// Runs action `name` with CBOR `args` as a stateless call does (the HTTP route and the
+/// WebSocket's `ActionRequest`); its CBOR output.
+async fn call(
+    registry: &Registry,
+    target: &ActorTarget,
+    name: String,
+    args: bytes::Bytes,
+    trace: Option<TraceParent>,
+) -> Result<bytes::Bytes, ActorError> {
     let make = |reply| Envelope::Action {
         name: Cow::Owned(name),
-        args: args.into(),
+        args,
         conn: ConnRef::Ephemeral { params: None },
         reply: ReplyTo::Oneshot(reply),
         chain: None,
         trace,
     };
     let (_, output) = registry.inner().request(target, make).await?;
-    let output = cbor_to_plain_json(&output).map_err(|e| {
-        codes::INTERNAL_ERROR.with_message(format!("The output has no JSON form: {e}"))
-    })?;
-    Ok(json!({ "output": output }))
+    Ok(output)
 }
 
 /// Reads a JSON body within the incoming message limit.

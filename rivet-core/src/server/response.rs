@@ -30,7 +30,7 @@ pub(crate) fn status_of(error: &ActorError) -> StatusCode {
         ("actor", "action_timed_out") | ("message", "incoming_timed_out") => {
             StatusCode::REQUEST_TIMEOUT
         }
-        ("actor", "duplicate_key") => StatusCode::CONFLICT,
+        ("actor", "duplicate_key" | "workflow_in_flight") => StatusCode::CONFLICT,
         ("actor", "overloaded" | "dropped_reply" | "too_many_connections")
         | ("registry", "shut_down") => StatusCode::SERVICE_UNAVAILABLE,
         ("queue", "full") | ("actor", "creation_limited") => StatusCode::TOO_MANY_REQUESTS,

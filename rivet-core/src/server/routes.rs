@@ -152,6 +152,10 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
         .await;
     }
     let result = match (&method, path.as_str()) {
+        (&Method::GET, "/metadata") => {
+            let body = super::api::actor_metadata().to_string().into_bytes();
+            Ok(ok_response(body, Encoding::Json, &ray, None))
+        }
         (&Method::POST, p) if p.starts_with("/action/") => {
             let name = percent_decode(&p["/action/".len()..]).unwrap_or_default();
             http_action(&registry, parsed.target, name, request, encoding, &ray).await

@@ -4,6 +4,7 @@
 //! | key | what |
 //! | --- | --- |
 //! | `[1]` | the state (CBOR) |
+//! | `[3]` | the actor's inspector token (UTF-8), made when it is created; the Rivet dashboard reads it through the engine's KV API |
 //! | `[4]` + key | `cx.kv()` entries |
 //! | `[5,1,1]` | the queue's next message id (u64 BE) |
 //! | `[5,1,2]` + id (u64 BE) | a queue message: CBOR `(name, body bytes, sent at ms)` (older records lack the time) |
@@ -21,6 +22,8 @@ use bytes::Bytes;
 
 /// The actor's state, CBOR.
 pub const STATE: &[u8] = &[1];
+/// The actor's own inspector token (RivetKit's key: the Rivet dashboard reads it).
+pub(crate) const INSPECTOR_TOKEN: &[u8] = &[3];
 /// The user key-value store (`cx.kv()`): this prefix then the user's key.
 pub const KV: &[u8] = &[4];
 /// Queue metadata: the next message id.

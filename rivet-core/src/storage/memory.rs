@@ -175,6 +175,14 @@ impl Storage for MemoryStorage {
         Box::pin(std::future::ready(Ok(found)))
     }
 
+    fn count_actors(&self) -> BoxFuture<'_, Result<Option<super::ActorCounts>, StorageError>> {
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        for record in self.lock().actors.values() {
+            *counts.entry(record.name.clone()).or_default() += 1;
+        }
+        Box::pin(std::future::ready(Ok(Some(counts.into_iter().collect()))))
+    }
+
     fn actors_with_prefix<'a>(
         &'a self,
         prefix: &'a [u8],

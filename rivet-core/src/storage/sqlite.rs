@@ -292,6 +292,27 @@ impl Storage for SqliteStorage {
         }))
     }
 
+    fn count_actors(&self) -> BoxFuture<'_, Result<Option<super::ActorCounts>, StorageError>> {
+        Box::pin(self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT name, COUNT(*) FROM actors GROUP BY name")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?.max(0).cast_unsigned(),
+                    ))
+                })
+                .map_err(backend)?;
+            let mut counts = Vec::new();
+            for row in rows {
+                counts.push(row.map_err(backend)?);
+            }
+            Ok(Some(counts))
+        }))
+    }
+
     fn actors_with_prefix<'a>(
         &'a self,
         prefix: &'a [u8],

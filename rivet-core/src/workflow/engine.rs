@@ -359,6 +359,51 @@ impl Engine {
             .collect()
     }
 
+    /// Forgets what a replay from step `from` (its path, as the history shows it) runs again:
+    /// that step and every entry recorded after it, or every entry without `from`, and the
+    /// output. Returns the storage keys to delete in the same commit.
+    pub(crate) fn replay_from(&mut self, from: Option<&str>) -> Result<Vec<Bytes>, Error> {
+        let doomed: Vec<Vec<u8>> = match from {
+            None => self.entries.keys().cloned().collect(),
+            Some(path) => {
+                let Some((key, record)) = self
+                    .entries
+                    .iter()
+                    .find(|(key, _)| display_path(key) == path)
+                else {
+                    return Err(Error::public(
+                        rivet_client::codes::INVALID_REQUEST
+                            .with_message(format!("The workflow has no entry `{path}`.")),
+                    ));
+                };
+                if !matches!(record.kind, RecordKind::Step { .. }) {
+                    return Err(Error::public(
+                        rivet_client::codes::INVALID_REQUEST.with_message(format!(
+                            "`{path}` is not a step; a replay starts at a step."
+                        )),
+                    ));
+                }
+                let boundary = (record.created_ms, self.order_key(key));
+                self.entries
+                    .iter()
+                    .filter(|(key, record)| (record.created_ms, self.order_key(key)) >= boundary)
+                    .map(|(key, _)| key.clone())
+                    .collect()
+            }
+        };
+        for key in &doomed {
+            self.entries.remove(key);
+            if let Some(scope) = self.scopes.get_mut(&parent_of(key)) {
+                scope.recorded.retain(|_, recorded| recorded != key);
+            }
+        }
+        self.output = None;
+        self.status = WorkflowStatus::Running;
+        let mut keys: Vec<Bytes> = doomed.iter().map(|k| keys::workflow_entry(k)).collect();
+        keys.push(Bytes::from_static(keys::WORKFLOW_OUTPUT));
+        Ok(keys)
+    }
+
     pub(crate) fn history(&self) -> WorkflowHistory {
         let mut keyed: Vec<_> = self
             .entries
@@ -410,6 +455,37 @@ mod tests {
             Ok(_) => "ok".to_owned(),
             Err(error) => error.to_actor_error().full_code(),
         }
+    }
+
+    #[test]
+    fn a_replay_forgets_the_step_and_what_came_after_it() {
+        // Recorded in the same millisecond: their positions order them.
+        let history = stored(&[
+            (&["a"], 0, step()),
+            (&["b"], 1, step()),
+            (&["c"], 2, step()),
+        ]);
+        let mut engine = Engine::load(history.clone()).expect("load");
+        let deleted = engine.replay_from(Some("b")).expect("replay");
+        let names: Vec<String> = engine
+            .history()
+            .entries
+            .iter()
+            .map(|e| e.path.clone())
+            .collect();
+        assert_eq!(names, ["a"]);
+        assert_eq!(deleted.len(), 3, "b, c and the output");
+        assert!(deleted.contains(&Bytes::from_static(keys::WORKFLOW_OUTPUT)));
+        assert!(deleted.contains(&history[2].0) && deleted.contains(&history[1].0));
+
+        let missing = engine.replay_from(Some("nope")).unwrap_err();
+        assert_eq!(
+            missing.to_actor_error().full_code(),
+            "actor.invalid_request"
+        );
+        let all = engine.replay_from(None).expect("replay");
+        assert!(engine.history().entries.is_empty());
+        assert_eq!(all.len(), 2, "a and the output");
     }
 
     #[test]

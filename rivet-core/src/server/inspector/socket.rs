@@ -8,8 +8,6 @@
 //! cannot set headers), `rivet_token.<token>`, or `Authorization: Bearer`. An open inspector
 //! keeps its actor awake, as in RivetKit.
 
-use std::borrow::Cow;
-
 use axum::extract::WebSocketUpgrade;
 use axum::extract::ws::Message as WsMessage;
 use axum::response::Response;
@@ -22,7 +20,7 @@ use tokio::sync::watch;
 
 use super::transport;
 use super::wire::{self, Connection, Init, Message, QueueStatus, Request, Schedule};
-use crate::mailbox::{ConnRef, Envelope, Inspect, ReplyTo, Revisions};
+use crate::mailbox::{Envelope, Inspect, Revisions};
 use crate::registry::Registry;
 use crate::server::ws::{self, Liveness, ServerSocket};
 use crate::trace::TraceQuery;
@@ -95,7 +93,7 @@ pub(crate) async fn run(
     };
     let tokens = given_tokens(&headers);
     let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-    if let Err(error) = super::authorize(registry.server_config(), &tokens) {
+    if let Err(error) = super::authorize(&registry, &target, &tokens).await {
         return ws::close(&mut socket, 1008, &error.full_code()).await;
     }
     let (target, watcher) = match attach(&registry, &target).await {
@@ -328,7 +326,9 @@ impl Session {
             }
             Request::Action { id, name, args } => Message::Action {
                 rid: id,
-                output: self.action(name, args).await?.to_vec(),
+                output: super::call(&self.registry, &self.target, name, args.into(), None)
+                    .await?
+                    .to_vec(),
             },
             Request::Rpcs { id } => {
                 let meta = super::actor_type(&self.registry, self.target.name())?;
@@ -374,10 +374,14 @@ impl Session {
                     enabled: v["isWorkflowEnabled"].as_bool().unwrap_or(false),
                 }
             }
-            // Not built yet (see docs/inspector.md): said plainly rather than half done.
-            Request::WorkflowReplay { .. } => Message::Error {
-                message: "inspector.workflow_replay_unsupported: this runtime cannot replay a workflow yet".to_owned(),
-            },
+            Request::WorkflowReplay { id, entry_id } => {
+                let v = self.ask(Inspect::WorkflowReplay { entry_id }).await?;
+                Message::WorkflowReplay {
+                    rid: id,
+                    history: history(&v["history"]),
+                    enabled: v["isWorkflowEnabled"].as_bool().unwrap_or(false),
+                }
+            }
             Request::DbSchema { id } => {
                 let v = self.ask(Inspect::DbSchema).await?;
                 Message::DbSchema {
@@ -406,7 +410,9 @@ impl Session {
                 rid: id,
                 schedules: schedules(&self.ask(Inspect::Schedules).await?),
             },
-            Request::ScheduleHistory { id, schedule_id, .. } => Message::ScheduleHistory {
+            Request::ScheduleHistory {
+                id, schedule_id, ..
+            } => Message::ScheduleHistory {
                 rid: id,
                 schedule_id,
             },
@@ -433,20 +439,6 @@ impl Session {
                 message: "inspector.events_dropped".to_owned(),
             },
         })
-    }
-
-    /// Runs action `name` with CBOR `args` as any call does; its CBOR output.
-    async fn action(&self, name: String, args: Vec<u8>) -> Result<Bytes, ActorError> {
-        let make = |reply| Envelope::Action {
-            name: Cow::Owned(name),
-            args: args.into(),
-            conn: ConnRef::Ephemeral { params: None },
-            reply: ReplyTo::Oneshot(reply),
-            chain: None,
-            trace: None,
-        };
-        let (_, output) = self.registry.inner().request(&self.target, make).await?;
-        Ok(output)
     }
 }
 

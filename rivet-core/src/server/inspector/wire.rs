@@ -166,6 +166,11 @@ pub(crate) enum Message {
         history: Option<Vec<u8>>,
         enabled: bool,
     },
+    WorkflowReplay {
+        rid: u64,
+        history: Option<Vec<u8>>,
+        enabled: bool,
+    },
     Schedules {
         rid: u64,
         schedules: Vec<Schedule>,
@@ -461,6 +466,7 @@ impl Message {
             Self::Traces { .. } => "TraceQueryResponse",
             Self::Queue { .. } => "QueueResponse",
             Self::WorkflowHistory { .. } => "WorkflowHistoryResponse",
+            Self::WorkflowReplay { .. } => "WorkflowReplayResponse",
             Self::Schedules { .. } => "SchedulesResponse",
             Self::ScheduleHistory { .. } => "ScheduleHistoryResponse",
             Self::ScheduleDeleted { .. } => "ScheduleDeleteResponse",
@@ -475,9 +481,9 @@ impl Message {
     fn dropped_code(&self) -> &'static str {
         match self {
             Self::QueueUpdated { .. } | Self::Queue { .. } => "inspector.queue_dropped",
-            Self::WorkflowHistoryUpdated { .. } | Self::WorkflowHistory { .. } => {
-                "inspector.workflow_history_dropped"
-            }
+            Self::WorkflowHistoryUpdated { .. }
+            | Self::WorkflowHistory { .. }
+            | Self::WorkflowReplay { .. } => "inspector.workflow_history_dropped",
             Self::Traces { .. } => "inspector.trace_dropped",
             Self::DbSchema { .. } | Self::DbRows { .. } => "inspector.database_dropped",
             Self::SchedulesUpdated { .. }
@@ -550,6 +556,11 @@ impl Message {
                 w.bool(status.truncated);
             }
             Self::WorkflowHistory {
+                rid,
+                history,
+                enabled,
+            }
+            | Self::WorkflowReplay {
                 rid,
                 history,
                 enabled,
