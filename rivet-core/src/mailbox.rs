@@ -226,9 +226,6 @@ pub(crate) enum Inspect {
     Traces(crate::trace::TraceQuery),
     /// The scheduled calls, earliest first.
     Schedules,
-    /// The actor's own inspector token (`{"token"}`, `null` for an actor made before tokens
-    /// were): for the server to check a request against, never answered to a client.
-    ActorToken,
     /// Cancel a scheduled call, committed like a turn; answers whether it existed.
     CancelSchedule(String),
 }

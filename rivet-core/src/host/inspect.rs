@@ -161,18 +161,6 @@ impl<A: Actor> Host<A> {
                 Ok(json!({ "schedules": calls }))
             }
             Inspect::CancelSchedule(id) => return self.cancel_schedule(&id, reply),
-            Inspect::ActorToken => {
-                let storage = self.runtime.storage();
-                let stored = storage
-                    .get(
-                        self.record.storage_id,
-                        crate::storage::keys::INSPECTOR_TOKEN,
-                    )
-                    .await;
-                stored
-                    .map(|token| json!({ "token": token.and_then(|t| String::from_utf8(t.to_vec()).ok()) }))
-                    .map_err(|e| super::turn::storage_failure(&e))
-            }
             Inspect::Traces(query) => Ok(self.traces.otlp(&actor_attributes(&self.record), query)),
             Inspect::Summary => self.state_json().map(|state| {
                 let meta = A::metadata();

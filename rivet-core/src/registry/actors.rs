@@ -20,6 +20,22 @@ impl RegistryInner {
         Ok(self.lookup_id(id).await?.map(|r| r.name))
     }
 
+    /// The inspector token of the actor with this id (made when it was created), read from
+    /// storage without waking the actor; `None` for no such actor, or one made before actors
+    /// had tokens.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) async fn inspector_token(&self, id: &str) -> Result<Option<String>, ActorError> {
+        let Some(record) = self.lookup_id(id).await? else {
+            return Ok(None);
+        };
+        let stored = self
+            .storage
+            .get(record.storage_id, crate::storage::keys::INSPECTOR_TOKEN)
+            .await
+            .map_err(internal)?;
+        Ok(stored.and_then(|token| String::from_utf8(token.to_vec()).ok()))
+    }
+
     /// The actor with this id, from storage.
     pub(crate) async fn lookup_id(&self, id: &str) -> Result<Option<ActorRecord>, ActorError> {
         self.storage.lookup(Lookup::Id(id)).await.map_err(internal)

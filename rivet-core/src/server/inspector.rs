@@ -95,7 +95,8 @@ fn server_allows(config: &ServerConfig, given: &[&str]) -> bool {
 
 /// Checks the tokens an inspector request for `target` gave (any one may be right): the
 /// server's rules, or, for an actor named by its id, the actor's own token (RivetKit's
-/// per-actor token, which the Rivet dashboard reads from the engine).
+/// per-actor token, which the Rivet dashboard reads from the engine), read from storage
+/// without waking the actor.
 async fn authorize(
     registry: &Registry,
     target: &ActorTarget,
@@ -105,9 +106,9 @@ async fn authorize(
         return Ok(());
     }
     if !given.is_empty()
-        && matches!(target, ActorTarget::Id { .. })
-        && let Ok(answer) = ask(registry, target, Inspect::ActorToken).await
-        && let Some(own) = answer["token"].as_str().and_then(crate::config::Token::new)
+        && let ActorTarget::Id { id, .. } = target
+        && let Ok(Some(own)) = registry.inner().inspector_token(id).await
+        && let Some(own) = crate::config::Token::new(&own)
         && given.iter().any(|given| own.matches(given))
     {
         return Ok(());
