@@ -20,37 +20,103 @@ pub(super) struct ActorArgs {
     pub(super) migrations: Option<syn::Expr>,
 }
 
-/// Parses the `#[actor(...)]` arguments; errors are reported and the argument left unset.
+/// The `#[actor(...)]` argument names.
+const ACTOR_ARGS: &[&str] = &["name", "display_name", "icon", "migrations"];
+
+/// The attribute names this macro owns on methods, for "did you mean" hints.
+const ROLE_ATTRS: &[&str] = &[
+    "action",
+    "event",
+    "queue",
+    "create",
+    "vars",
+    "run",
+    "on_create",
+    "on_wake",
+    "on_sleep",
+    "on_destroy",
+    "on_state_change",
+    "on_connect",
+    "on_disconnect",
+    "on_before_connect",
+    "conn_state",
+    "on_request",
+    "on_websocket",
+];
+
+/// The known name closest to `given`, if it is close enough to be a misspelling of it.
+fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(given, k), *k))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// Parses the `#[actor(...)]` arguments; every bad one is reported (not only the first) and
+/// left unset.
 pub(super) fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
     let mut args = ActorArgs::default();
     if attr.is_empty() {
         return args;
     }
-    let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("migrations") {
-            args.migrations = Some(meta.value()?.parse()?);
-            return Ok(());
+    let parser = syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated;
+    let metas = match syn::parse::Parser::parse2(parser, attr) {
+        Ok(metas) => metas,
+        Err(error) => {
+            cx.syn_error(error);
+            return args;
         }
-        let slot = if meta.path.is_ident("name") {
-            &mut args.name
-        } else if meta.path.is_ident("display_name") {
-            &mut args.display_name
-        } else if meta.path.is_ident("icon") {
-            &mut args.icon
-        } else {
-            return Err(meta.error(
-                "unknown #[actor] argument; expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"` or `migrations = ...`",
-            ));
+    };
+    for meta in metas {
+        let key = meta
+            .path()
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let value = match (&meta, key.as_str()) {
+            (_, k) if !ACTOR_ARGS.contains(&k) => {
+                let hint = did_you_mean(&key, ACTOR_ARGS)
+                    .map(|k| format!("did you mean `{k}`? "))
+                    .unwrap_or_default();
+                cx.error_spanned_by(
+                    meta.path(),
+                    format!(
+                        "unknown #[actor] argument `{}`; {hint}expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"` or `migrations = ...`",
+                        meta.path().to_token_stream()
+                    ),
+                );
+                continue;
+            }
+            (syn::Meta::NameValue(nv), _) => &nv.value,
+            (other, k) => {
+                cx.error_spanned_by(other, format!("expected `{k} = ...`"));
+                continue;
+            }
         };
-        let value: LitStr = meta.value()?.parse()?;
-        if value.value().is_empty() {
-            return Err(syn::Error::new_spanned(&value, "must not be empty"));
+        if key == "migrations" {
+            args.migrations = Some(value.clone());
+            continue;
         }
-        *slot = Some(value.value());
-        Ok(())
-    });
-    if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
-        cx.syn_error(error);
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) = value
+        else {
+            cx.error_spanned_by(value, format!("expected a string: `{key} = \"...\"`"));
+            continue;
+        };
+        if text.value().is_empty() {
+            cx.error_spanned_by(text, "must not be empty");
+            continue;
+        }
+        let slot = match key.as_str() {
+            "name" => &mut args.name,
+            "display_name" => &mut args.display_name,
+            _ => &mut args.icon,
+        };
+        *slot = Some(text.value());
     }
     args
 }
@@ -74,7 +140,20 @@ pub(super) fn take_role(cx: &Ctxt, attrs: &mut Vec<Attribute>) -> Option<(Role, 
                     found = Some((role, attr));
                 }
             }
-            None => kept.push(attr),
+            None => {
+                // A misspelling of one of ours would otherwise reach the compiler as an
+                // unknown attribute, with a hint pointing into this macro.
+                if let Some(name) = attr.path().get_ident().map(ToString::to_string)
+                    && let Some(meant) = did_you_mean(&name, ROLE_ATTRS)
+                {
+                    cx.error_spanned_by(
+                        attr.path(),
+                        format!("unknown attribute `#[{name}]`; did you mean `#[{meant}]`?"),
+                    );
+                } else {
+                    kept.push(attr);
+                }
+            }
         }
     }
     *attrs = kept;
@@ -180,6 +259,47 @@ mod tests {
         let cx = Ctxt::default();
         let wire = wire_name(&cx, role, &attr, &ident);
         (wire, cx.into_messages())
+    }
+
+    #[test]
+    fn misspellings_of_our_attributes_get_a_hint_and_other_attributes_none() {
+        for (given, meant) in [
+            ("on_wakeup", "on_wake"),
+            ("acton", "action"),
+            ("events", "event"),
+            ("on_destory", "on_destroy"),
+            ("conn_sate", "conn_state"),
+        ] {
+            assert_eq!(did_you_mean(given, ROLE_ATTRS), Some(meant), "{given}");
+        }
+        // Attributes users put on methods for other reasons pass through untouched.
+        for other in [
+            "inline",
+            "allow",
+            "expect",
+            "warn",
+            "deny",
+            "cfg",
+            "cfg_attr",
+            "doc",
+            "deprecated",
+            "must_use",
+            "track_caller",
+            "instrument",
+            "cold",
+            "test",
+            "rustfmt",
+            "clippy",
+            "tracing",
+            "async_trait",
+            "builder",
+            "serde",
+        ] {
+            assert_eq!(did_you_mean(other, ROLE_ATTRS), None, "{other}");
+        }
+        assert_eq!(did_you_mean("nmae", ACTOR_ARGS), Some("name"));
+        assert_eq!(did_you_mean("migration", ACTOR_ARGS), Some("migrations"));
+        assert_eq!(did_you_mean("bogus", ACTOR_ARGS), None);
     }
 
     #[test]

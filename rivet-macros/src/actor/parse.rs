@@ -192,8 +192,11 @@ impl Found {
     /// A method without a body: an event or queue declaration. Returns whether it had a role
     /// (and so is ours, not the user's).
     fn add_decl(&mut self, cx: &Ctxt, mut decl: BodylessFn) -> bool {
+        let attributes = decl.attrs.len();
         let Some((role, role_attr)) = take_role(cx, &mut decl.attrs) else {
-            return false;
+            // A misspelled role was reported and taken away: the declaration was meant to be
+            // ours, and is not emitted for the compiler to add errors of its own.
+            return decl.attrs.len() != attributes;
         };
         match role {
             Role::Event => {
