@@ -322,7 +322,13 @@ async fn a_finished_workflow_replays_from_a_step_or_from_its_start() {
     use rivet_examples::task_worker::TaskWorker;
     use rivet_tests::Replayed;
     let backend = Backend::sqlite();
-    let registry = backend.build(rivet_examples::registry().with::<Replayed>());
+    // Idle actors sleep soon: one replay below wakes its actor.
+    let registry = backend.build(
+        rivet_examples::registry()
+            .with::<Replayed>()
+            .sleep_timeout(std::time::Duration::from_millis(100)),
+    );
+    let mut events = registry.lifecycle_events();
     let (registry, endpoint) = serve(registry).await;
     let actor = registry.client().get_or_create::<Replayed>(["replay"]);
     let id = actor.resolve().within().await.unwrap();
@@ -366,6 +372,20 @@ async fn a_finished_workflow_replays_from_a_step_or_from_its_start() {
     counts((2, 3)).await;
     let completed = eventually(|| async { actor.completed().await.ok()?.then_some(()) });
     completed.await;
+
+    // A sleeping actor whose workflow completed: the replay request wakes it, and is answered
+    // once the woken run loop has found the workflow finished (no `workflow_in_flight`).
+    let sleepy = registry
+        .client()
+        .get_or_create::<Replayed>(["replay-asleep"]);
+    let sleepy_id = sleepy.resolve().within().await.unwrap();
+    eventually(|| async { sleepy.completed().await.ok()?.then_some(()) }).await;
+    rivet_tests::wait_for(&mut events, &sleepy_id, rivet_core::LifecycleKind::Slept).await;
+    let url = inspector(&endpoint, &sleepy_id, "workflow/replay");
+    let woken = http_json(Method::POST, &url, &[], r#"{"entryId":"two"}"#).await;
+    assert_eq!(woken.0, 200, "{}", woken.1);
+    assert_eq!(entry_ids(&woken.1), ["one"]);
+    eventually(|| async { (sleepy.counts().await.ok()? == (1, 2)).then_some(()) }).await;
 
     // A workflow that is waiting for its next message is in flight.
     let worker = registry.client().get_or_create::<TaskWorker>(["in-flight"]);

@@ -15,6 +15,9 @@ use crate::actor::{Actor, Dispatch};
 use crate::mailbox::{Inspect, Revisions};
 use crate::storage::ActorRecord;
 
+/// How long a replay waits for the run loop of a finished workflow to end.
+const REPLAY_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A read of the actor's database.
 #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 enum DbRead {
@@ -74,7 +77,7 @@ impl<A: Actor> Host<A> {
         }
     }
 
-    /// Fingerprints of the state, connections, queue and workflow as they are now.
+    /// Fingerprints of the state, connections, queue, schedules and workflow as they are now.
     fn revisions(&self) -> Revisions {
         use std::hash::{DefaultHasher, Hash, Hasher};
         let hash = |write: &dyn Fn(&mut DefaultHasher)| {
@@ -329,9 +332,30 @@ impl<A: Actor> Host<A> {
     /// RivetKit's replay does: refused while the run loop runs; otherwise the entries from
     /// there on and the output are deleted, and once that is stored the run loop starts again.
     async fn replay_workflow(&mut self, entry_id: Option<&str>) -> Result<Value, ActorError> {
-        if self.run_loop.as_ref().is_some_and(|run| !run.is_finished()) {
-            return Err(codes::inspector::WORKFLOW_IN_FLIGHT.error());
+        let engine = self.cx.identity().workflow();
+        if let Some(run) = self.run_loop.as_mut()
+            && !run.is_finished()
+        {
+            // A workflow that completed or failed ends its loop at once (an actor woken by this
+            // very request is replaying it to its end): wait for that, briefly.
+            let settled = match &engine {
+                Some(engine) => crate::sync::lock(engine).is_settled(),
+                // Not loaded yet by the loop just started: a stored output means it completed.
+                None => self
+                    .runtime
+                    .storage()
+                    .get(
+                        self.record.storage_id,
+                        crate::storage::keys::WORKFLOW_OUTPUT,
+                    )
+                    .await
+                    .is_ok_and(|output| output.is_some()),
+            };
+            if !settled || !run.ended_within(REPLAY_SETTLE).await {
+                return Err(codes::inspector::WORKFLOW_IN_FLIGHT.error());
+            }
         }
+        // Read again: a loop that just ended has loaded its workflow by now.
         let Some(engine) = self.cx.identity().workflow() else {
             // No workflow ran in this activation: nothing to replay.
             return Ok(workflow::history_json(None));

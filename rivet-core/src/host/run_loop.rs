@@ -26,6 +26,12 @@ impl<A: Actor> RunLoop<A> {
     pub(super) fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
+
+    /// Waits up to `within` for a loop that has nothing left to ask of the host to end;
+    /// returns whether it ended.
+    pub(super) async fn ended_within(&mut self, within: std::time::Duration) -> bool {
+        tokio::time::timeout(within, &mut self.task).await.is_ok()
+    }
 }
 
 impl<A: Actor> Host<A> {

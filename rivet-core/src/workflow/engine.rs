@@ -122,6 +122,11 @@ impl Engine {
         self.output.as_ref()
     }
 
+    /// Whether the workflow completed or failed (its run loop then has nothing left to do).
+    pub(crate) fn is_settled(&self) -> bool {
+        !matches!(self.status, WorkflowStatus::Running)
+    }
+
     /// Records that the workflow failed (it runs again from its history on the next wake).
     pub(super) fn set_failed(&mut self, code: String, message: String) {
         self.status = WorkflowStatus::Failed { code, message };
