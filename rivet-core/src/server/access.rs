@@ -31,23 +31,15 @@ fn is_open_path(path: &str) -> bool {
 fn given_tokens(request: &Request) -> Vec<String> {
     let headers = request.headers();
     let mut found = Vec::new();
-    if let Some(bearer) =
-        header_str(headers, header::AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer "))
-    {
-        found.push(bearer.trim().to_owned());
-    }
+    found.extend(super::request::bearer(headers).map(str::to_owned));
     if let Some(token) = header_str(headers, "x-rivet-token") {
         found.push(token.to_owned());
     }
-    for value in headers.get_all(header::SEC_WEBSOCKET_PROTOCOL) {
-        let Ok(value) = value.to_str() else { continue };
-        found.extend(
-            value
-                .split(',')
-                .filter_map(|p| p.trim().strip_prefix("rivet_token."))
-                .map(str::to_owned),
-        );
-    }
+    found.extend(
+        super::ws::subprotocols(headers)
+            .into_iter()
+            .filter_map(|p| p.strip_prefix("rivet_token.").map(str::to_owned)),
+    );
     let uri = request.uri();
     if let Some(query) = uri.query() {
         found.extend(

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, header};
 use rivet_client::codes::guard::NO_ROUTE;
 use rivet_client::protocol::compat::{cbor_to_plain_json, plain_json_to_cbor};
 use rivet_client::{ActorError, ActorTarget, codes};
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::gateway::GatewayTarget;
 use super::intake::{actor_target, actor_type, read_message};
+use super::request::bearer;
 use super::response::{HEADER_RAY_ID, status_of};
 use crate::config::ServerConfig;
 use crate::mailbox::{ConnRef, Envelope, Inspect, ReplyTo};
@@ -32,7 +33,9 @@ mod socket;
 mod transport;
 mod wire;
 
-pub(crate) use socket::{connect, run as run_socket};
+pub(crate) use socket::connect;
+#[cfg(feature = "engine")]
+pub(crate) use socket::run as run_socket;
 
 /// RivetKit's default number of queue messages listed.
 const DEFAULT_QUEUE_LIMIT: usize = 100;
@@ -66,15 +69,6 @@ pub(crate) fn announce(config: &ServerConfig, addr: SocketAddr) {
             "inspector closed: this server listens beyond loopback; set RIVET_INSPECTOR_TOKEN to inspect its actors"
         );
     }
-}
-
-/// The bearer token of a request, if it has one.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
 }
 
 /// Whether the server's own rules let an inspector request with these tokens in: the
@@ -113,10 +107,15 @@ async fn authorize(
     {
         return Ok(());
     }
+    Err(refused())
+}
+
+/// `inspector.unauthorized`, logged (without the tokens).
+fn refused() -> ActorError {
     tracing::warn!(
         "refused an inspector request without a valid bearer token (inspector.unauthorized)"
     );
-    Err(codes::inspector::UNAUTHORIZED.error())
+    codes::inspector::UNAUTHORIZED.error()
 }
 
 /// Serves inspector route `path` (after `/inspector`) of `target`.
@@ -134,10 +133,7 @@ pub(crate) async fn route(
         let method = request.method().clone();
         // Without a token the server's rules decide alone, before the actor is looked up.
         if given.is_empty() && !server_allows(registry.server_config(), &given) {
-            tracing::warn!(
-                "refused an inspector request without a valid bearer token (inspector.unauthorized)"
-            );
-            return Err(codes::inspector::UNAUTHORIZED.error());
+            return Err(refused());
         }
         let target = actor_target(registry, target).await?;
         authorize(registry, &target, &given).await?;
@@ -181,7 +177,6 @@ pub(crate) async fn route(
             (&Method::GET, "/workflow-history") => {
                 ask(registry, &target, Inspect::WorkflowHistory).await
             }
-
             (&Method::POST, "/workflow/replay") => {
                 let body = read_json(registry, request).await?;
                 let entry_id = match &body["entryId"] {

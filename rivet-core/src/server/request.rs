@@ -1,6 +1,6 @@
 //! What a client's request carries besides its body: the encoding of its HTTP bodies
-//! (`x-rivet-encoding`) and its connection parameters (the `x-rivet-conn-params` header, or a
-//! WebSocket subprotocol).
+//! (`x-rivet-encoding`), its connection parameters (the `x-rivet-conn-params` header, or a
+//! WebSocket subprotocol) and its bearer token.
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -12,6 +12,15 @@ const HEADER_ENCODING: &str = "x-rivet-encoding";
 
 /// The header with connection parameters (a JSON string) for HTTP actions.
 pub(super) const HEADER_CONN_PARAMS: &str = "x-rivet-conn-params";
+
+/// The token of `Authorization: Bearer <token>`, if the request has one.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
 
 /// The encoding of an HTTP request (json when absent).
 pub(super) fn request_encoding(headers: &HeaderMap) -> Result<Encoding, ActorError> {

@@ -194,7 +194,8 @@ fn check_handles(
 }
 
 /// A WebSocket the engine's gateway tunnelled to actor `actor_id` (runner mode), at `path`
-/// (after the actor, with its query): `/connect` or `/websocket/*`, as on the embedded server.
+/// (after the actor, with its query): `/connect`, `/inspector/connect` or `/websocket/*`, as on
+/// the embedded server.
 #[cfg(feature = "engine")]
 pub(crate) async fn tunnelled_socket(
     registry: Registry,
