@@ -16,11 +16,9 @@ use rivet_core::server::DEFAULT_ADDR;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    // Logs (`RUST_LOG`), and spans to a collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set;
+    // dropped last, so the last turns' spans are sent before the process exits.
+    let _telemetry = rivet_core::telemetry::init()?;
 
     if let Some(engine) = EngineEndpoint::from_env()? {
         let endpoint = engine.endpoint().to_owned();

@@ -26,7 +26,6 @@ pub(crate) struct Config {
     /// Spans an awake actor keeps for the inspector's traces.
     pub(crate) trace_spans: usize,
     /// Where finished spans are sent, if anywhere (started by `build`).
-    pub(crate) exporter: Option<crate::trace::SpanExport>,
     #[cfg(feature = "server")]
     pub(crate) server: ServerConfig,
 }
@@ -84,7 +83,6 @@ impl Default for Config {
                 per_second: 200,
             },
             trace_spans: 256,
-            exporter: None,
             #[cfg(feature = "server")]
             server: ServerConfig::default(),
         }

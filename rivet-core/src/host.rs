@@ -48,8 +48,7 @@ pub(crate) async fn run<A: Actor>(
     generation: u64,
     mut rx: MailboxRx,
 ) {
-    let span =
-        tracing::info_span!("actor", name = %record.name, key = ?record.key, id = %record.id);
+    let span = tracing::info_span!(crate::trace::ACTIVATION_SPAN, name = %record.name, key = ?record.key, id = %record.id);
     async move {
         // Boxed so their state, needed once per activation, does not size the idle task.
         let host = match Box::pin(Host::<A>::start(&runtime, &record, generation)).await {

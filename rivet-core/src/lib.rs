@@ -74,9 +74,11 @@ pub mod schedule;
 pub mod server;
 pub mod storage;
 mod sync;
+#[cfg(feature = "otlp")]
+pub mod telemetry;
 mod time;
 mod trace;
-#[cfg(any(feature = "server", feature = "engine", feature = "otlp"))]
+#[cfg(any(feature = "server", feature = "engine"))]
 mod url;
 pub mod workflow;
 mod writes;

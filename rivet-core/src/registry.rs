@@ -176,11 +176,6 @@ impl Registry {
         if let Err(error) = inner.storage.close().await {
             tracing::error!(error = %chain(&error), "closing storage failed");
         }
-        // The last turns' spans, before the process goes.
-        #[cfg(feature = "otlp")]
-        if let Some(exporter) = &inner.config.exporter {
-            exporter.flush(std::time::Duration::from_secs(5)).await;
-        }
     }
 }
 

@@ -1,22 +1,33 @@
 //! An actor's traces: one span per turn, with its commit as a child, continuing the caller's
 //! W3C `traceparent`; kept in a bounded ring per activation for the inspector
-//! (`GET /inspector/traces`, OTLP JSON as RivetKit answers it), sent to an OpenTelemetry
-//! collector when one is configured (`export.rs`, feature `otlp`), and mirrored as `tracing`
-//! spans (`turn`, `commit`) for logs and subscribers.
+//! (`GET /inspector/traces`, OTLP JSON as RivetKit answers it), and made as `tracing` spans
+//! (`turn`, `commit`) for logs and subscribers. When a `tracing-opentelemetry` layer sees them
+//! (`telemetry.rs`, feature `otlp`), each turn's span is placed in OpenTelemetry under the
+//! caller's span (or as a root) and the ring keeps OpenTelemetry's ids, so a trace found in a
+//! collector can be followed into the inspector and back.
 
 #[cfg(feature = "otlp")]
-mod export;
-#[cfg(feature = "otlp")]
-pub(crate) use export::{ExportConfig, Exporter};
-
-/// Where finished spans go besides the ring: the exporter (none can exist without the `otlp`
-/// feature).
-#[cfg(feature = "otlp")]
-pub(crate) type SpanExport = Exporter;
-/// Where finished spans go besides the ring: the exporter (none can exist without the `otlp`
-/// feature).
+mod otel;
+/// Without the `otlp` feature no layer can export a span: the ring's own ids are used.
 #[cfg(not(feature = "otlp"))]
-pub(crate) type SpanExport = std::convert::Infallible;
+mod otel {
+    use super::{ActorAttributes, TraceParent};
+
+    pub(super) fn start(
+        _: &tracing::Span,
+        _: Option<TraceParent>,
+        _: &'static str,
+        _: impl FnOnce() -> ActorAttributes,
+    ) -> Option<(u128, u64)> {
+        None
+    }
+
+    pub(super) fn span_id(_: &tracing::Span) -> Option<u64> {
+        None
+    }
+
+    pub(super) fn end(_: &tracing::Span, _: Option<&str>) {}
+}
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -32,6 +43,9 @@ use crate::time::now_ns;
 pub(crate) struct TraceParent {
     trace_id: u128,
     span_id: u64,
+    /// The W3C trace flags (bit 0: the caller sampled its trace).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    flags: u8,
 }
 
 impl TraceParent {
@@ -57,8 +71,12 @@ impl TraceParent {
         }
         let trace_id = u128::from_str_radix(field(3..35)?, 16).ok()?;
         let span_id = u64::from_str_radix(field(36..52)?, 16).ok()?;
-        field(53..55)?;
-        (trace_id != 0 && span_id != 0).then_some(Self { trace_id, span_id })
+        let flags = u8::from_str_radix(field(53..55)?, 16).ok()?;
+        (trace_id != 0 && span_id != 0).then_some(Self {
+            trace_id,
+            span_id,
+            flags,
+        })
     }
 
     /// The trace of a request's `traceparent` header, if it has a valid one.
@@ -67,9 +85,9 @@ impl TraceParent {
     }
 }
 
-/// A finished turn, as the ring keeps it: its span and, if it wrote, its commit's (whose span
-/// id is derived from the turn's), in one record with nothing on the heap unless the turn was
-/// refused: an awake actor's recent turns cost it 128 bytes each.
+/// A finished turn, as the ring keeps it: its span and, if it wrote, its commit's, in one record
+/// with nothing on the heap unless the turn was refused: an awake actor's recent turns cost it
+/// 128 bytes each.
 #[derive(Debug, Clone)]
 struct TurnRecord {
     trace_id: u128,
@@ -84,18 +102,17 @@ struct TurnRecord {
     end_ns: u64,
     /// The commit's start and end; both 0 when the turn wrote nothing.
     commit_ns: (u64, u64),
+    /// The commit's span id.
+    commit_span_id: u64,
     /// The commit's storage operations.
     operations: u32,
     /// The refused turn's error code (`group.code`).
     error: Option<Box<str>>,
 }
 
-impl TurnRecord {
-    /// The commit's span id: derived, so that it costs the record nothing; never 0.
-    fn commit_span_id(&self) -> u64 {
-        self.span_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
-    }
-}
+// What the docs of `RegistryBuilder::trace_spans` promise per kept turn (on 64-bit targets).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<TurnRecord>() <= 128);
 
 /// What a read of the ring asks for (RivetKit's `startMs`, `endMs` and `limit`).
 #[derive(Debug, Clone, Copy)]
@@ -106,16 +123,16 @@ pub(crate) struct TraceQuery {
 }
 
 /// The attributes that name an actor: its name, key and id.
-pub(crate) type ActorAttributes = Arc<[(&'static str, String)]>;
+pub(crate) type ActorAttributes = [(&'static str, String); 3];
 
-/// An activation's recent spans, oldest first, at most `capacity` of them, and where finished
-/// spans are exported; clones share them.
+/// The name of the `tracing` span an actor's activation runs in (the turns' spans are inside
+/// it); OpenTelemetry export leaves it out (`telemetry.rs`).
+pub(crate) const ACTIVATION_SPAN: &str = "actor";
+
+/// An activation's recent spans, oldest first, at most `capacity` of them; clones share them.
 #[derive(Debug, Clone)]
 pub(crate) struct Traces {
     ring: Option<Arc<Mutex<Ring>>>,
-    /// The exporter, and the actor's attributes it adds to each span.
-    #[cfg(feature = "otlp")]
-    export: Option<(Exporter, ActorAttributes)>,
 }
 
 #[derive(Debug)]
@@ -126,16 +143,8 @@ struct Ring {
 }
 
 impl Traces {
-    /// A ring of `capacity` spans (0: none are kept), whose spans also go to the registry's
-    /// exporter, if it has one, named by the attributes `actor` makes (only then: an awake
-    /// actor without an exporter holds no copy of them).
-    pub(crate) fn new(
-        capacity: usize,
-        exporter: Option<&SpanExport>,
-        actor: impl FnOnce() -> ActorAttributes,
-    ) -> Self {
-        #[cfg(not(feature = "otlp"))]
-        let _ = (exporter, actor);
+    /// A ring of `capacity` spans (0: none are kept).
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             ring: (capacity > 0).then(|| {
                 Arc::new(Mutex::new(Ring {
@@ -143,16 +152,10 @@ impl Traces {
                     capacity,
                 }))
             }),
-            #[cfg(feature = "otlp")]
-            export: exporter.map(|exporter| (exporter.clone(), actor())),
         }
     }
 
     fn push(&self, record: TurnRecord) {
-        #[cfg(feature = "otlp")]
-        if let Some((exporter, actor)) = &self.export {
-            exporter.send(record.clone(), actor);
-        }
         if let Some(ring) = &self.ring {
             let mut ring = crate::sync::lock(ring);
             if ring.turns.len() >= ring.capacity {
@@ -258,7 +261,7 @@ fn push_spans(turn: &TurnRecord, out: &mut Vec<Value>, extra: &[Value]) {
         attributes.extend_from_slice(extra);
         out.push(json!({
             "traceId": trace_id,
-            "spanId": hex(&turn.commit_span_id().to_be_bytes()),
+            "spanId": hex(&turn.commit_span_id.to_be_bytes()),
             "parentSpanId": hex(&turn.span_id.to_be_bytes()),
             "name": "commit",
             "kind": 1,
@@ -281,41 +284,72 @@ pub(crate) struct TurnSpan {
     start_ns: u64,
     started: Instant,
     span: tracing::Span,
+    /// Whether OpenTelemetry has the span (and gave its ids).
+    exported: bool,
+}
+
+/// A turn's span name: what ran (`action increment`, `connect`).
+struct TurnName(&'static str, &'static str);
+
+impl std::fmt::Display for TurnName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            "" => f.write_str(self.0),
+            name => write!(f, "{} {name}", self.0),
+        }
+    }
 }
 
 impl TurnSpan {
     /// Starts the span of a turn running `kind` `name` (an action's name, a queue's, a hook's;
-    /// empty for the rest), under the caller's trace if it sent one.
+    /// empty for the rest), under the caller's trace if it sent one; `actor` names the actor
+    /// for OpenTelemetry, asked only if a layer exports the span.
     pub(crate) fn start(
         kind: &'static str,
         name: &'static str,
         parent: Option<TraceParent>,
+        actor: impl FnOnce() -> ActorAttributes,
     ) -> Self {
-        let (trace_id, parent_span) = match parent {
-            Some(p) => (p.trace_id, p.span_id),
-            None => (
-                (u128::from(random_u64()) << 64) | u128::from(random_u64()),
-                0,
-            ),
-        };
-        let span_id = random_u64();
         let span = tracing::info_span!(
             "turn",
-            kind,
-            name,
-            trace_id = %format_args!("{trace_id:032x}"),
-            span_id = %format_args!("{span_id:016x}"),
+            otel.name = %TurnName(kind, name),
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
+        let exported = if span.is_disabled() {
+            None
+        } else {
+            otel::start(&span, parent, kind, actor)
+        };
+        let (trace_id, span_id) = exported.unwrap_or_else(|| {
+            let trace_id = match parent {
+                Some(p) => p.trace_id,
+                None => (u128::from(random_u64()) << 64) | u128::from(random_u64()),
+            };
+            (trace_id, random_u64())
+        });
+        // Looked up by name even on a disabled span: skipped when no subscriber wants it.
+        if !span.is_disabled() {
+            span.record(
+                "trace_id",
+                tracing::field::display(format_args!("{trace_id:032x}")),
+            );
+            span.record(
+                "span_id",
+                tracing::field::display(format_args!("{span_id:016x}")),
+            );
+        }
         Self {
             trace_id,
             span_id,
-            parent: parent_span,
+            parent: parent.map_or(0, |p| p.span_id),
             kind,
             name,
             start_ns: now_ns(),
             started: Instant::now(),
             span,
+            exported: exported.is_some(),
         }
     }
 
@@ -326,10 +360,22 @@ impl TurnSpan {
 
     /// The turn's batch of `operations` goes to storage now: a commit span starts, if it writes.
     pub(crate) fn commit(self, operations: usize) -> Committing {
-        let commit = (operations > 0).then(|| CommitSpan {
-            start_ns: self.start_ns + elapsed_ns(self.started),
-            span: tracing::info_span!(parent: &self.span, "commit", operations),
-            operations: u32::try_from(operations).unwrap_or(u32::MAX),
+        let commit = (operations > 0).then(|| {
+            let span = tracing::info_span!(parent: &self.span, "commit", operations);
+            let exported = if self.exported {
+                otel::span_id(&span)
+            } else {
+                None
+            };
+            CommitSpan {
+                start_ns: self.start_ns + elapsed_ns(self.started),
+                // Derived from the turn's when OpenTelemetry gave none: it costs nothing to
+                // make, and is never 0.
+                span_id: exported
+                    .unwrap_or_else(|| self.span_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+                span,
+                operations: u32::try_from(operations).unwrap_or(u32::MAX),
+            }
         });
         Committing { turn: self, commit }
     }
@@ -338,6 +384,7 @@ impl TurnSpan {
 #[derive(Debug)]
 struct CommitSpan {
     start_ns: u64,
+    span_id: u64,
     span: tracing::Span,
     operations: u32,
 }
@@ -357,15 +404,18 @@ impl Committing {
         let error: Option<Box<str>> = outcome.err().map(Into::into);
         turn.span
             .record("outcome", error.as_deref().unwrap_or("ok"));
+        if turn.exported {
+            otel::end(&turn.span, error.as_deref());
+        }
         let end_ns = turn.start_ns + elapsed_ns(turn.started);
-        let (commit_ns, operations) = match commit {
+        let (commit_ns, commit_span_id, operations) = match commit {
             Some(commit) => {
                 // The `tracing` span closes here, as the commit is durable.
                 drop(commit.span);
                 let commit_ns = (commit.start_ns, end_ns.max(commit.start_ns + 1));
-                (commit_ns, commit.operations)
+                (commit_ns, commit.span_id, commit.operations)
             }
-            None => ((0, 0), 0),
+            None => ((0, 0), 0, 0),
         };
         traces.push(TurnRecord {
             trace_id: turn.trace_id,
@@ -376,6 +426,7 @@ impl Committing {
             start_ns: turn.start_ns,
             end_ns: end_ns.max(commit_ns.1),
             commit_ns,
+            commit_span_id,
             operations,
             error,
         });
@@ -417,13 +468,19 @@ mod tests {
 
     /// A ring of `capacity`, without an exporter.
     fn ring(capacity: usize) -> Traces {
-        Traces::new(capacity, None, || {
-            Arc::from([("actor.name", "counter".to_owned())])
-        })
+        Traces::new(capacity)
+    }
+
+    fn actor() -> ActorAttributes {
+        [
+            ("actor.name", "counter".to_owned()),
+            ("actor.key", "[\"a\"]".to_owned()),
+            ("actor.id", "id1".to_owned()),
+        ]
     }
 
     fn turn(traces: &Traces, parent: Option<TraceParent>, operations: usize, error: Option<&str>) {
-        TurnSpan::start("action", "increment", parent)
+        TurnSpan::start("action", "increment", parent, actor)
             .commit(operations)
             .end(traces, error.map_or(Ok(()), Err));
     }
@@ -505,5 +562,122 @@ mod tests {
         let none = ring(0);
         turn(&none, None, 1, None);
         assert_eq!(spans(&none.otlp(&[], all)), 0);
+    }
+
+    /// With a `tracing-opentelemetry` layer, each turn is a span of OpenTelemetry's, a root
+    /// or the caller's child even inside the activation's span, and the ring keeps its ids.
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn opentelemetry_gets_each_turn_with_the_ids_the_ring_keeps() {
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+        use tracing_subscriber::layer::SubscriberExt;
+
+        #[derive(Debug, Clone, Default)]
+        struct Collect(Arc<Mutex<Vec<SpanData>>>);
+        impl SpanExporter for Collect {
+            async fn export(
+                &self,
+                batch: Vec<SpanData>,
+            ) -> opentelemetry_sdk::error::OTelSdkResult {
+                crate::sync::lock(&self.0).extend(batch);
+                Ok(())
+            }
+        }
+        let collected = Collect::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(collected.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let traces = ring(8);
+        let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        tracing::subscriber::with_default(subscriber, || {
+            let _activation = tracing::info_span!(super::ACTIVATION_SPAN).entered();
+            turn(&traces, TraceParent::parse(caller), 2, None);
+            turn(&traces, None, 0, Some("actor.action_timed_out"));
+            // An app's own span inside a turn's code.
+            let work = TurnSpan::start("action", "work", None, actor);
+            work.span()
+                .in_scope(|| tracing::info_span!("user work").in_scope(|| {}));
+            work.commit(0).end(&traces, Ok(()));
+        });
+        let exported = crate::sync::lock(&collected.0).clone();
+        let ring = traces.otlp(
+            &[],
+            TraceQuery {
+                start_ms: 0,
+                end_ms: u64::MAX / 1_000_000,
+                limit: 10,
+            },
+        );
+        let kept = &ring["otlp"]["resourceSpans"][0]["scopeSpans"][0]["spans"];
+        let find = |name: &str, trace: Option<u128>| {
+            exported
+                .iter()
+                .find(|s| {
+                    s.name == name
+                        && trace
+                            .is_none_or(|t| s.span_context.trace_id().to_bytes() == t.to_be_bytes())
+                })
+                .unwrap_or_else(|| panic!("no {name} in {exported:?}"))
+        };
+        let hex_id = |id: &[u8]| crate::ids::hex(id);
+
+        // The caller's turn: its child, with a commit under it, the same ids in the ring.
+        let called = find(
+            "action increment",
+            Some(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        );
+        assert_eq!(
+            hex_id(&called.parent_span_id.to_bytes()),
+            "00f067aa0ba902b7"
+        );
+        assert_eq!(
+            kept[0]["spanId"],
+            hex_id(&called.span_context.span_id().to_bytes())
+        );
+        let commit = find("commit", None);
+        assert_eq!(commit.parent_span_id, called.span_context.span_id());
+        assert_eq!(
+            kept[1]["spanId"],
+            hex_id(&commit.span_context.span_id().to_bytes())
+        );
+        let attribute = |span: &SpanData, key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(attribute(called, "actor.id").as_deref(), Some("id1"));
+        assert_eq!(attribute(called, "rivet.kind").as_deref(), Some("action"));
+        assert_eq!(called.status, opentelemetry::trace::Status::Ok);
+
+        // The refused turn: a root of its own trace, not the activation span's child.
+        let refused = exported
+            .iter()
+            .find(|s| {
+                s.name == "action increment"
+                    && kept[2]["spanId"] == hex_id(&s.span_context.span_id().to_bytes())
+            })
+            .expect("the refused turn, with the ring's id");
+        assert_eq!(
+            refused.parent_span_id,
+            opentelemetry::trace::SpanId::INVALID
+        );
+        assert_eq!(
+            kept[2]["traceId"],
+            hex_id(&refused.span_context.trace_id().to_bytes())
+        );
+        assert_eq!(
+            refused.status,
+            opentelemetry::trace::Status::error("actor.action_timed_out")
+        );
+
+        // The app's span is the turn's child, in its trace.
+        let work = find("action work", None);
+        let user = find("user work", None);
+        assert_eq!(user.parent_span_id, work.span_context.span_id());
+        assert_eq!(user.span_context.trace_id(), work.span_context.trace_id());
     }
 }

@@ -11,7 +11,7 @@ pub use support::backend::Backend;
 pub use support::log::hook_log;
 pub use support::net::{
     ENCODINGS, Socket, check_lobby_socket, http_json, init, network_client, open_socket, query_url,
-    read_message, send_message, serve,
+    read_message, send_message, serve, serve_router,
 };
 pub use support::power_loss::{Held, SyncShim, WAL};
 pub use support::process::{Memory, ServerProcess};

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use rivet_core::client::ActorKey;
 use rivet_core::server::Cors;
-use rivet_tests::{Within, check_lobby_socket, query_url, serve, serve_memory};
+use rivet_tests::{Within, check_lobby_socket, query_url, serve, serve_memory, serve_router};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -535,12 +535,7 @@ async fn the_router_nests_under_a_prefix_of_an_existing_app() {
     let app = axum::Router::new()
         .route("/hello", axum::routing::get(|| async { "my app" }))
         .nest("/api/rivet", registry.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .within()
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve_router(app).await;
 
     assert_eq!(get(&format!("http://{addr}/hello")).await.body, b"my app");
     let client = Client::new(format!("http://{addr}/api/rivet"));

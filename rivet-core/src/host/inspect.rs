@@ -10,10 +10,9 @@ use tokio::sync::{oneshot, watch};
 
 use super::Host;
 use super::queue::Pushed;
-use super::turn::decode_state;
+use super::turn::{actor_attributes, decode_state};
 use crate::actor::{Actor, Dispatch};
 use crate::mailbox::{Inspect, Revisions};
-use crate::storage::ActorRecord;
 
 /// How long a replay waits for the run loop of a finished workflow to end.
 const REPLAY_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -27,15 +26,6 @@ enum DbRead {
         limit: usize,
         offset: usize,
     },
-}
-
-/// The attributes that name an actor in its spans.
-pub(super) fn actor_attributes(record: &ActorRecord) -> [(&'static str, String); 3] {
-    [
-        ("actor.name", record.name.clone()),
-        ("actor.key", record.key.serialize()),
-        ("actor.id", record.id.clone()),
-    ]
 }
 
 impl<A: Actor> Host<A> {

@@ -64,11 +64,7 @@ impl<A: Actor> Host<A> {
             run_loop: None,
             metrics,
             reported: super::Reported::default(),
-            traces: crate::trace::Traces::new(
-                runtime.config().trace_spans,
-                runtime.config().exporter.as_ref(),
-                || Arc::from(super::inspect::actor_attributes(record)),
-            ),
+            traces: crate::trace::Traces::new(runtime.config().trace_spans),
             trace_parent: None,
             watchers: None,
         };

@@ -234,12 +234,25 @@ async fn open_conn<A: Actor>(
     Ok(())
 }
 
+/// The attributes that name an actor in its spans.
+pub(super) fn actor_attributes(
+    record: &crate::storage::ActorRecord,
+) -> crate::trace::ActorAttributes {
+    [
+        ("actor.name", record.name.clone()),
+        ("actor.key", record.key.serialize()),
+        ("actor.id", record.id.clone()),
+    ]
+}
+
 impl<A: Actor> Host<A> {
     /// Runs one piece of user code with a timeout, catching panics, in the turn's span (which
     /// [`finish_turn`](Self::finish_turn) ends).
     pub(super) async fn execute(&mut self, work: Work<'_>, timeout: Duration) -> Ran {
         let (kind, name) = work.label::<A>();
-        let span = TurnSpan::start(kind, name, self.trace_parent.take());
+        let span = TurnSpan::start(kind, name, self.trace_parent.take(), || {
+            actor_attributes(&self.record)
+        });
         let started = std::time::Instant::now();
         let dispatch = self.execute_timed(work, timeout, span.span().clone()).await;
         self.metrics
@@ -382,7 +395,9 @@ impl<A: Actor> Host<A> {
         // Turns that ran no user code (a run-loop turn, the inspector's) start theirs here.
         let span = match span {
             Some(span) => span,
-            None => TurnSpan::start(what, "", self.trace_parent.take()),
+            None => TurnSpan::start(what, "", self.trace_parent.take(), || {
+                actor_attributes(&self.record)
+            }),
         };
         let output = match dispatch.result {
             Ok(output) => output,

@@ -64,9 +64,6 @@ pub struct RegistryBuilder {
     /// The inspector's token, when set on the builder (else `$RIVET_INSPECTOR_TOKEN`).
     #[cfg(feature = "server")]
     inspector_token: Option<String>,
-    /// Where spans go, when set on the builder (else the `OTEL_EXPORTER_OTLP_*` variables).
-    #[cfg(feature = "otlp")]
-    otlp: Option<crate::trace::ExportConfig>,
 }
 
 impl fmt::Debug for RegistryBuilder {
@@ -190,25 +187,11 @@ impl RegistryBuilder {
 
     /// How many recent turns (each with its commit's span) each awake actor keeps for the
     /// inspector's `traces` route (default 256; 0 keeps none). They live in memory, 128 bytes
-    /// a turn, and go when the actor sleeps; for longer history, export them to a
-    /// collector (`otlp_endpoint`, feature `otlp`).
+    /// a turn, and go when the actor sleeps; for longer history, export them to an
+    /// OpenTelemetry collector (`rivet_core::telemetry`, feature `otlp`).
     #[must_use]
     pub fn trace_spans(mut self, spans: usize) -> Self {
         self.config.trace_spans = spans;
-        self
-    }
-
-    /// Sends every turn's span (and its commit's) to the OpenTelemetry collector at
-    /// `endpoint` (its base URL, such as `http://127.0.0.1:4318`: spans go to `/v1/traces`),
-    /// over OTLP/HTTP with JSON bodies, in batches, from a task of its own. Without this call,
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT` turns it on, with
-    /// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_SERVICE_NAME` (default `rivet`). The spans keep
-    /// the ids the inspector's `traces` route shows, and continue a caller's `traceparent`.
-    #[cfg(feature = "otlp")]
-    #[must_use]
-    pub fn otlp_endpoint(mut self, endpoint: impl AsRef<str>) -> Self {
-        let base = endpoint.as_ref().trim_end_matches('/');
-        self.otlp = Some(crate::trace::ExportConfig::new(format!("{base}/v1/traces")));
         self
     }
 
@@ -433,15 +416,8 @@ impl RegistryBuilder {
                 Arc::new(MemoryStorage::new())
             }
         };
-        #[cfg_attr(not(any(feature = "server", feature = "otlp")), allow(unused_mut))]
+        #[cfg_attr(not(feature = "server"), allow(unused_mut))]
         let mut config = self.config;
-        #[cfg(feature = "otlp")]
-        {
-            config.exporter = self
-                .otlp
-                .or_else(crate::trace::ExportConfig::from_env)
-                .map(|export| crate::trace::Exporter::start(export, &runtime));
-        }
         #[cfg(feature = "server")]
         {
             let token = self
@@ -508,8 +484,6 @@ impl Registry {
             token: None,
             #[cfg(feature = "server")]
             inspector_token: None,
-            #[cfg(feature = "otlp")]
-            otlp: None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The server of the crash tests (`tests/crash_safety.rs`): the example actors and `Store` on
 //! the data directory given as the first argument, with the durability named by the optional
 //! second (`power-loss`, the default, or `process-crash`), on a free loopback port that it
-//! prints.
+//! prints. Logs and spans go where `rivet_core::telemetry::init` sends them (span export to a
+//! collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: `tests/telemetry_otlp.rs`).
 #![allow(clippy::print_stdout)]
 
 use std::io::Write as _;
@@ -10,6 +11,7 @@ use rivet_core::storage::sqlite::Durability;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let _telemetry = rivet_core::telemetry::init()?;
     let mut args = std::env::args().skip(1);
     let usage = "usage: crash_server <data dir> [power-loss|process-crash]";
     let dir = args.next().ok_or(usage)?;

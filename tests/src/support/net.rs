@@ -67,6 +67,18 @@ pub async fn serve(registry: Registry) -> (Registry, String) {
     (registry, format!("http://{addr}"))
 }
 
+/// Serves an axum `app` (a registry's router nested in an app, a test's collector) on a free
+/// loopback port until the test ends; returns its address.
+pub async fn serve_router(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .within()
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 /// Opens a raw `/connect` socket to actor `name` with key `key` (get-or-create), offering the
 /// subprotocols `protocols` (such as `rivet, rivet_encoding.json`).
 pub async fn open_socket(endpoint: &str, name: &str, key: &str, protocols: &str) -> Socket {
