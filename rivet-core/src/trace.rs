@@ -169,7 +169,12 @@ impl Traces {
     /// (`resourceSpans`) with `clamped` set when more were there; `resource` names the actor.
     pub(crate) fn otlp(&self, resource: &[(&str, String)], query: TraceQuery) -> Value {
         let start_ns = query.start_ms.saturating_mul(1_000_000);
-        let end_ns = query.end_ms.saturating_mul(1_000_000);
+        // The whole of the last millisecond: a turn that started in the millisecond the
+        // default end (now) names is in the window.
+        let end_ns = query
+            .end_ms
+            .saturating_mul(1_000_000)
+            .saturating_add(999_999);
         let mut spans = Vec::new();
         let mut clamped = false;
         if let Some(ring) = &self.ring {
@@ -558,6 +563,31 @@ mod tests {
             },
         );
         assert_eq!(spans(&before), 0);
+        // A turn that started within the window's last millisecond is in it (the default end
+        // is now, in milliseconds: a turn just before the read may start after its whole
+        // milliseconds).
+        let late = ring(1);
+        late.push(TurnRecord {
+            trace_id: 1,
+            span_id: 1,
+            parent: 0,
+            kind: "action",
+            name: "late",
+            start_ns: 5_000_600_000,
+            end_ns: 5_000_700_000,
+            commit_ns: (0, 0),
+            commit_span_id: 0,
+            operations: 0,
+            error: None,
+        });
+        let window = |start_ms, end_ms| TraceQuery {
+            start_ms,
+            end_ms,
+            limit: 10,
+        };
+        assert_eq!(spans(&late.otlp(&[], window(0, 5_000))), 1);
+        assert_eq!(spans(&late.otlp(&[], window(0, 4_999))), 0);
+        assert_eq!(spans(&late.otlp(&[], window(5_001, 6_000))), 0);
         // A disabled ring keeps nothing.
         let none = ring(0);
         turn(&none, None, 1, None);
