@@ -10,6 +10,27 @@ use serde::de::DeserializeOwned;
 use crate::context::{CreateCx, Cx};
 use crate::error::Error;
 
+/// The initial state of an actor without a `#[create]` function: its `Default`. The code
+/// `#[actor]` generates asks for this rather than for `Default` itself, so that a state without
+/// either says what to do instead of only "`Default` is not implemented".
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the actor `{Self}` has no initial state: derive or implement `Default` for it, or give it a `#[create]` function",
+    label = "neither `Default` nor `#[create]`",
+    note = "`#[create] fn create(input: MyInput) -> Self` (or `-> Result<Self, E>`, with an optional `cx: &CreateCx` first) builds the state from what the creator passes"
+)]
+pub trait DefaultState: Sized {
+    /// `Self::default()`.
+    fn default_state() -> Self;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Default> DefaultState for T {
+    fn default_state() -> Self {
+        T::default()
+    }
+}
+
 /// A stateful actor type. Do not implement this by hand: put `#[actor]` on the type's `impl` block.
 ///
 /// The type itself is the actor's persisted state: it is stored as CBOR after every turn that

@@ -80,7 +80,10 @@ pub fn decode_params<T: DeserializeOwned>(params: Option<&[u8]>) -> Result<T, Er
             ))
         }),
         None => rivet_client::codec::decode(&[0xf6]).map_err(|_| {
-            invalid("this actor needs connection parameters and none were given".to_owned())
+            invalid(
+                "this actor needs connection parameters and none were given (an actor whose clients may connect without them takes `Option<P>`)"
+                    .to_owned(),
+            )
         }),
     }
 }
@@ -99,6 +102,14 @@ pub fn into_error<E: Into<Error>>(error: E) -> Error {
 /// `Ok` with the runtime's error type, for handlers that cannot fail.
 pub fn ok<T>(value: T) -> Result<T, Error> {
     Ok(value)
+}
+
+/// Stands in for an undeclared event that `#[actor]` reported (`{Actor}Event::Rang(..)`), so
+/// the compiler adds no error of its own; the build fails on the report, so it never runs. Not
+/// `-> !`, which would make the code around it "unreachable" and warn.
+#[allow(clippy::panic)]
+pub fn undeclared_event<T>() -> T {
+    panic!("an undeclared event was reported at compile time")
 }
 
 /// The error for an unknown action.

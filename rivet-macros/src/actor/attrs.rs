@@ -45,7 +45,7 @@ const ROLE_ATTRS: &[&str] = &[
 ];
 
 /// The known name closest to `given`, if it is close enough to be a misspelling of it.
-fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(super) fn did_you_mean<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (strsim::jaro_winkler(given, k), *k))

@@ -1,12 +1,15 @@
 //! Checks across items, once every method is parsed: unique wire names, no clash with the
-//! generated client's methods, and at most one method per single role. Each check reports the
-//! offenders and keeps the rest, so expansion still runs.
+//! generated client's methods, at most one method per single role, and events broadcast in the
+//! block that it declares. Each check reports the offenders and keeps the rest, so expansion
+//! still runs.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
+use heck::ToSnakeCase;
 use proc_macro2::Span;
-use syn::Ident;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Ident, ImplItem, Path};
 
 use super::ir::{Action, Event, Queue};
 use crate::ctxt::Ctxt;
@@ -112,6 +115,80 @@ pub(super) fn one_per_kind<T, K: Eq + Hash>(
         }
     }
     kept
+}
+
+/// Reports each `{Actor}Event::Variant` in the block's method bodies whose variant no
+/// `#[event]` declares, with the declaration to add, and puts `unreachable!()` in its place so
+/// that the compiler's own "no variant" error does not come as well. `tried` holds the
+/// variants of every `#[event]` written, with errors or not: those are not undeclared.
+pub(super) fn undeclared_events(
+    cx: &Ctxt,
+    actor: &Ident,
+    tried: &HashSet<String>,
+    items: &mut [ImplItem],
+) {
+    let mut visitor = EventPaths {
+        cx,
+        actor,
+        enum_name: format!("{actor}Event"),
+        tried,
+    };
+    for item in items {
+        if let ImplItem::Fn(f) = item {
+            visitor.visit_block_mut(&mut f.block);
+        }
+    }
+}
+
+struct EventPaths<'a> {
+    cx: &'a Ctxt,
+    actor: &'a Ident,
+    enum_name: String,
+    tried: &'a HashSet<String>,
+}
+
+impl EventPaths<'_> {
+    /// The variant `path` names, if it is `{Actor}Event::X` and no event declares `X`.
+    fn undeclared<'p>(&self, path: &'p Path) -> Option<&'p Ident> {
+        let mut segments = path.segments.iter().rev();
+        let variant = segments.next()?;
+        let ty = segments.next()?;
+        (ty.ident == self.enum_name && !self.tried.contains(&variant.ident.to_string()))
+            .then_some(&variant.ident)
+    }
+}
+
+impl VisitMut for EventPaths<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let path = match expr {
+            Expr::Call(call) => match &*call.func {
+                Expr::Path(p) => Some(&p.path),
+                _ => None,
+            },
+            Expr::Path(p) => Some(&p.path),
+            Expr::Struct(s) => Some(&s.path),
+            _ => None,
+        };
+        if let Some(variant) = path.and_then(|p| self.undeclared(p)) {
+            let known: Vec<&str> = self.tried.iter().map(String::as_str).collect();
+            let hint = match super::attrs::did_you_mean(&variant.to_string(), &known) {
+                Some(close) => format!(" (or did you mean `{}::{close}`?)", self.enum_name),
+                None => String::new(),
+            };
+            self.cx.error_spanned_by(
+                variant,
+                format!(
+                    "`{}` declares no event `{variant}`: declare it in the `#[actor]` block with `#[event] fn {}(..);`{hint}",
+                    self.actor,
+                    variant.to_string().to_snake_case(),
+                ),
+            );
+            let span = variant.span();
+            *expr = syn::parse_quote_spanned! {span=> ::rivet_core::__private::undeclared_event() };
+            return;
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
 }
 
 #[cfg(test)]

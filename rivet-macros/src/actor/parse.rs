@@ -2,6 +2,8 @@
 //! a role to its parser ([`super::roles`]), then runs the cross-item [`super::checks`]. Every
 //! misuse is reported on the user's tokens, all of them at once.
 
+use std::collections::HashSet;
+
 use heck::ToLowerCamelCase;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
@@ -9,11 +11,13 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, Signature, Token, Type, Visibility};
 
 use super::attrs::{Role, doc_attrs, parse_actor_args, take_role, wire_name};
-use super::checks::{check_client_names, one_per_kind, single, unique_wire_names};
+use super::checks::{
+    check_client_names, one_per_kind, single, undeclared_events, unique_wire_names,
+};
 use super::ir::{Action, ActorDef, CreateFn, Event, HookFn, Queue, RunFn, SpecialFn, VarsFn};
 use super::roles::{
-    parse_action, parse_create, parse_event, parse_hook, parse_queue, parse_queue_decl, parse_run,
-    parse_special, parse_vars,
+    event_variant, parse_action, parse_create, parse_event, parse_hook, parse_queue,
+    parse_queue_decl, parse_run, parse_special, parse_vars,
 };
 use crate::ctxt::Ctxt;
 
@@ -38,7 +42,11 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
         .into_iter()
         .filter_map(|impl_item| found.add(&cx, impl_item))
         .collect();
+    let tried = std::mem::take(&mut found.event_variants);
     let items = found.check(&cx);
+    if let Some(ident) = &ident {
+        undeclared_events(&cx, ident, &tried, &mut item.items);
+    }
     let errors = cx.finish();
     let Some(ident) = ident else {
         return Parsed {
@@ -128,6 +136,8 @@ struct Found {
     runs: Vec<(Span, RunFn)>,
     hooks: Vec<HookFn>,
     specials: Vec<SpecialFn>,
+    /// The enum variant of every `#[event]` written, declared without errors or not.
+    event_variants: HashSet<String>,
 }
 
 /// The items that passed every check.
@@ -172,13 +182,16 @@ impl Found {
         match role {
             Role::Action => self.actions.extend(parse_action(cx, sig, wire, docs)),
             Role::Queue => self.queues.extend(parse_queue(cx, sig, wire, docs)),
-            Role::Event => cx.error_spanned_by(
-                &f.block,
-                format!(
-                    "an event is a declaration without a body: write `fn {}(...);`",
-                    sig.ident
-                ),
-            ),
+            Role::Event => {
+                self.event_variants.insert(event_variant(&sig.ident));
+                cx.error_spanned_by(
+                    &f.block,
+                    format!(
+                        "an event is a declaration without a body: write `fn {}(...);`",
+                        sig.ident
+                    ),
+                );
+            }
             Role::Create => self
                 .creates
                 .extend(parse_create(cx, sig).map(|c| (span, c))),
@@ -200,6 +213,7 @@ impl Found {
         };
         match role {
             Role::Event => {
+                self.event_variants.insert(event_variant(&decl.sig.ident));
                 let wire = wire_name(cx, role, &role_attr, &decl.sig.ident);
                 let docs = doc_attrs(&decl.attrs);
                 self.events.extend(parse_event(cx, &decl.sig, wire, docs));

@@ -172,13 +172,7 @@ pub(super) fn parse_event(
         SelfRule::Forbidden("it is a declaration of what the actor broadcasts"),
         None,
     )?;
-    let variant = Ident::new(
-        &sig.ident
-            .to_string()
-            .trim_start_matches("r#")
-            .to_upper_camel_case(),
-        sig.ident.span(),
-    );
+    let variant = Ident::new(&event_variant(&sig.ident), sig.ident.span());
     Some(Event {
         ident: sig.ident.clone(),
         variant,
@@ -186,6 +180,14 @@ pub(super) fn parse_event(
         params: parts.params,
         docs,
     })
+}
+
+/// The `{Actor}Event` variant of the event `ident` (`new_count` -> `NewCount`).
+pub(super) fn event_variant(ident: &Ident) -> String {
+    ident
+        .to_string()
+        .trim_start_matches("r#")
+        .to_upper_camel_case()
 }
 
 /// `#[create]`: builds the initial state from an optional `&CreateCx` and at most one input.

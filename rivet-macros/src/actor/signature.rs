@@ -62,6 +62,19 @@ pub(super) fn sig_parts(
                     cx_param = Some(CxParam { mutable });
                     continue;
                 }
+                if cx_type.is_some_and(|name| context_by_value(&pat_type.ty, name)) {
+                    // Otherwise it would be taken for an argument (or a queue's message), and
+                    // the errors would be about generated types.
+                    cx.error_spanned_by(
+                        &pat_type.ty,
+                        format!(
+                            "the context is lent, not given: write `&mut {}` (or `&{0}` to only read it)",
+                            type_text(&pat_type.ty),
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
                 match owned_param(cx, what, pat_type, params.len()) {
                     Some(param) => params.push(param),
                     None => ok = false,
@@ -160,6 +173,29 @@ fn context_param(ty: &Type, name: &str) -> Option<bool> {
     };
     let last = p.path.segments.last()?;
     (last.ident == name).then_some(r.mutability.is_some())
+}
+
+/// Whether `ty` is the context type `name` itself (`Cx<Self>`), not a reference to it.
+fn context_by_value(ty: &Type, name: &str) -> bool {
+    let Type::Path(p) = ty else {
+        return false;
+    };
+    p.qself.is_none()
+        && p.path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == name)
+}
+
+/// A type as the user would write it (`Cx<Self>`, not `Cx < Self >`).
+fn type_text(ty: &Type) -> String {
+    quote::quote!(#ty)
+        .to_string()
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
 }
 
 /// The first borrowed or `impl Trait` part of a type, which cannot be decoded into.

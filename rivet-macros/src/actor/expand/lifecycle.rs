@@ -42,9 +42,10 @@ impl Generator<'_> {
     fn create_body(&self) -> TokenStream {
         let self_ty = &self.def.self_ty;
         let Some(create) = &self.def.create else {
-            // Spanned on the state type, so a missing `Default` is reported there.
+            // Spanned on the state type, so a missing `Default` is reported there, with
+            // `DefaultState`'s message naming `#[create]` as the other way.
             let default = quote_spanned! {self_ty.span()=>
-                <#self_ty as ::core::default::Default>::default()
+                <#self_ty as __rivet::DefaultState>::default_state()
             };
             return quote! {
                 let _ = (cx, input);
