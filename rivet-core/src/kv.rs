@@ -107,6 +107,12 @@ impl std::fmt::Debug for Kv {
     }
 }
 
+/// A value written by `put_value`, decoded; `kv.invalid_value` if it is not a `T`.
+fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    rivet_client::codec::decode(bytes)
+        .map_err(|e| Error::public(codes::INVALID_VALUE.with_message(e.to_string())))
+}
+
 fn check_key(key: &[u8]) -> Result<(), Error> {
     if key.len() > MAX_KEY_SIZE {
         return Err(Error::public(codes::KEY_TOO_LARGE.with_message(format!(
@@ -187,9 +193,7 @@ impl Kv {
         key: impl AsRef<[u8]>,
     ) -> Result<Option<T>, Error> {
         match self.get(key).await? {
-            Some(bytes) => rivet_client::codec::decode(&bytes)
-                .map(Some)
-                .map_err(|e| Error::public(codes::INVALID_VALUE.with_message(e.to_string()))),
+            Some(bytes) => decode_value(&bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -275,6 +279,47 @@ impl Kv {
         let prefix = prefix.as_ref();
         let end = prefix_end(prefix);
         self.list(prefix, end.as_deref(), options).await
+    }
+
+    /// The entries whose keys start with `prefix`, in key order, with their values decoded
+    /// from CBOR (as [`put_value`](Self::put_value) writes them): the typed form of
+    /// [`list_prefix`](Self::list_prefix).
+    ///
+    /// ```
+    /// # use rivet_core::prelude::*;
+    /// # #[derive(Default, Serialize, Deserialize)]
+    /// # struct Mailer;
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Draft {
+    ///     to: String,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Mailer {
+    ///     #[action]
+    ///     async fn drafts(&self, cx: &mut Cx<Self>) -> Result<Vec<String>, Error> {
+    ///         let drafts = cx
+    ///             .kv()
+    ///             .list_prefix_values::<Draft>("draft/", ListOptions::default())
+    ///             .await?;
+    ///         Ok(drafts.into_iter().map(|(_key, draft)| draft.to).collect())
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `kv.invalid_value` if a value under the prefix does not decode as `T`.
+    pub async fn list_prefix_values<T: DeserializeOwned>(
+        &self,
+        prefix: impl AsRef<[u8]>,
+        options: ListOptions,
+    ) -> Result<Vec<(Bytes, T)>, Error> {
+        self.list_prefix(prefix, options)
+            .await?
+            .into_iter()
+            .map(|(key, value)| Ok((key, decode_value(&value)?)))
+            .collect()
     }
 
     /// The entries from `start` (inclusive) to `end` (exclusive), in key order.

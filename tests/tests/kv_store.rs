@@ -263,6 +263,27 @@ async fn limits_give_clear_errors_and_write_nothing() {
             .unwrap(),
         Some(vec![1, 2, 3])
     );
+    // Typed listing decodes each value; one that is not a `T` is an error, not a panic.
+    let listed = store
+        .typed_list("tl/".into(), vec![vec![1], vec![2, 3]])
+        .within()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        [
+            ("tl/0".to_owned(), vec![1]),
+            ("tl/1".to_owned(), vec![2, 3])
+        ]
+    );
+    let raw = vec![KvStep::Put("tl/raw".into(), "not cbor".into())];
+    store.script(raw, false).within().await.unwrap();
+    let error = store
+        .typed_list("tl/".into(), Vec::new())
+        .within()
+        .await
+        .unwrap_err();
+    assert_eq!(error.full_code(), "kv.invalid_value", "{error}");
 }
 
 /// The storage `backend` names, opened by the test so that it can read an actor's key space

@@ -127,6 +127,25 @@ impl Store {
         cx.kv().get_value(key).await
     }
 
+    /// Puts each of `values` as a typed value under `prefix` + its index, then lists the
+    /// prefix typed (`list_prefix_values`), keys as text.
+    #[action]
+    async fn typed_list(
+        &self,
+        cx: &mut Cx<Self>,
+        prefix: String,
+        values: Vec<Vec<u32>>,
+    ) -> Result<Vec<(String, Vec<u32>)>, Error> {
+        for (i, value) in values.iter().enumerate() {
+            cx.kv().put_value(format!("{prefix}{i}"), value)?;
+        }
+        let listed = cx
+            .kv()
+            .list_prefix_values::<Vec<u32>>(prefix, ListOptions::default())
+            .await?;
+        Ok(listed.into_iter().map(|(k, v)| (text(&k), v)).collect())
+    }
+
     /// Turns taken (persisted state next to the KV entries).
     #[action]
     fn turns(&self) -> u64 {
