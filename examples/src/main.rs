@@ -12,7 +12,7 @@
 
 use rivet_core::envoy::Envoy;
 use rivet_core::envoy::connect::EngineEndpoint;
-use rivet_core::server::DEFAULT_ADDR;
+use rivet_core::server::{DEFAULT_ADDR, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let envoy = Envoy::start(rivet_examples::registry(), engine).await?;
         println!("Serving the example actors on the Rivet Engine at {endpoint}");
         println!("  (envoy {}); clients connect to {endpoint}", envoy.key());
-        stopped().await?;
+        shutdown_signal().await?;
         println!("shutting down: the engine moves the actors away");
         envoy.shutdown().await;
         return Ok(());
@@ -39,22 +39,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  curl -X POST 'http://{local}/gateway/counter/action/increment?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=demo' -H 'content-type: application/json' -d '{{\"args\":[1]}}'"
     );
-    stopped().await?;
+    shutdown_signal().await?;
     println!("shutting down");
     registry.shutdown().await;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what process managers and containers send).
-async fn stopped() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
 }

@@ -7,7 +7,8 @@
 //! # #[actor] impl Counter { #[action] fn get(&self) -> i64 { self.count } }
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let registry = Registry::builder().with::<Counter>().build()?;
-//! // Either serve on its own port...
+//! // Either serve on its own port until Ctrl-C or SIGTERM (then every actor sleeps, its state
+//! // committed, and `serve` returns)...
 //! registry.serve("127.0.0.1:6420").await?;
 //! // ...or mount it in an existing axum app, like RivetKit's `registry.handler()`:
 //! let app = axum::Router::new().nest("/api/rivet", registry.router());
@@ -140,15 +141,32 @@ impl Registry {
         }
     }
 
-    /// Serves on `addr` (see [`DEFAULT_ADDR`]) until the registry shuts down.
+    /// Serves on `addr` (see [`DEFAULT_ADDR`]) until Ctrl-C or SIGTERM ([`shutdown_signal`]),
+    /// then shuts the registry down gracefully (every actor runs `on_sleep` and its state is
+    /// committed, then the storage closes) and returns; it also returns when the registry is
+    /// shut down otherwise. For a server in the background, see
+    /// [`spawn_server`](Self::spawn_server), which leaves signals to the app.
     pub async fn serve(&self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
-        let listener = TcpListener::bind(addr).await?;
-        self.serve_on(listener).await
+        self.serve_on(TcpListener::bind(addr).await?).await
+    }
+
+    /// [`serve`](Self::serve) on a listener bound by the caller (on port 0, say, to learn the
+    /// port first): until Ctrl-C or SIGTERM, then a graceful shutdown.
+    pub async fn serve_on(&self, listener: TcpListener) -> std::io::Result<()> {
+        let serving = self.serve_listener(listener);
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result,
+            signal = shutdown_signal() => signal?,
+        }
+        tracing::info!("stop signal received: shutting down");
+        let ((), served) = tokio::join!(self.shutdown(), serving);
+        served
     }
 
     /// Serves on a bound listener until the registry shuts down: the [`router`](Self::router)
     /// behind the `Host` check, with the connection cap and timeouts of the builder.
-    pub async fn serve_on(&self, listener: TcpListener) -> std::io::Result<()> {
+    async fn serve_listener(&self, listener: TcpListener) -> std::io::Result<()> {
         let addr = listener.local_addr()?;
         let config = self.server_config();
         let hosts = access::Hosts::for_server(addr, config.allowed_hosts.as_deref());
@@ -174,12 +192,41 @@ impl Registry {
         let local = listener.local_addr()?;
         let registry = self.clone();
         tokio::spawn(async move {
-            if let Err(error) = registry.serve_on(listener).await {
+            if let Err(error) = registry.serve_listener(listener).await {
                 tracing::error!(%error, "server stopped");
             }
         });
         Ok(local)
     }
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what process managers and containers send to stop
+/// a process); what [`Registry::serve`] waits for, for apps that stop other things too.
+///
+/// ```no_run
+/// # async fn run(registry: rivet_core::Registry) -> std::io::Result<()> {
+/// let addr = registry.spawn_server("127.0.0.1:0").await?;
+/// println!("listening on http://{addr}");
+/// rivet_core::server::shutdown_signal().await?;
+/// registry.shutdown().await;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// If the signal handlers cannot be installed.
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 fn cors_layer(cors: &Cors) -> Option<tower_http::cors::CorsLayer> {

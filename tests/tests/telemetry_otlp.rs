@@ -1,7 +1,8 @@
 //! Span export as a user turns it on: a server process started with
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` (and `rivet_core::telemetry::init`) sends each turn's span and
 //! its commit's to the collector over OTLP/HTTP, in the caller's trace, with the ids the
-//! inspector shows. Its own binary: it runs a server process.
+//! inspector shows; stopped with SIGTERM (`Registry::serve_on`), it sends the last ones. Its
+//! own binary: it runs a server process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
@@ -152,4 +153,31 @@ async fn otel_exporter_otlp_endpoint_sends_turns_to_the_collector_with_the_inspe
     .await;
     assert!(refused.parent_span_id.is_empty(), "{refused:?}");
     assert_eq!(refused.status.map(|s| s.code), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_spans_are_sent_when_the_server_stops_on_sigterm() {
+    let collector = Collector::default();
+    let url = collector.start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crash_server"));
+    command
+        .arg(dir.path())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
+        // No batch goes before the process stops: only the flush at exit can send the span.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "3600000");
+    let (mut server, endpoint) = ServerProcess::spawn(command).await;
+    let increment = format!(
+        "{endpoint}/gateway/counter/action/increment?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=stopping"
+    );
+    let answer = http_json(Method::POST, &increment, &[], r#"{"args":[1]}"#).await;
+    assert_eq!(answer, (200, json!({ "output": 1 })));
+    assert!(collector.spans().is_empty(), "exported before the stop");
+
+    // `serve_on` stops on SIGTERM: the actors sleep, the process exits 0, and dropping
+    // `rivet_core::telemetry::init`'s guard sends what waited.
+    assert!(server.terminate().await, "a graceful stop exits 0");
+    let spans = collector.spans();
+    let names: Vec<&str> = spans.iter().map(|(_, s)| s.name.as_str()).collect();
+    assert!(names.contains(&"action increment"), "{names:?}");
 }

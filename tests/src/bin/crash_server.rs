@@ -1,7 +1,7 @@
 //! The server of the crash tests (`tests/crash_safety.rs`): the example actors and `Store` on
 //! the data directory given as the first argument, with the durability named by the optional
 //! second (`power-loss`, the default, or `process-crash`), on a free loopback port that it
-//! prints. Logs and spans go where `rivet_core::telemetry::init` sends them (span export to a
+//! prints; SIGTERM stops it gracefully (`Registry::serve_on`). Logs and spans go where `rivet_core::telemetry::init` sends them (span export to a
 //! collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: `tests/telemetry_otlp.rs`).
 #![allow(clippy::print_stdout)]
 
@@ -26,10 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .data_dir(dir)
         .durability(durability)
         .build()?;
-    let addr = registry.spawn_server("127.0.0.1:0").await?;
-    println!("{addr}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("{}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    // Runs until killed: the test ends it with SIGKILL.
-    std::future::pending::<()>().await;
+    // Runs until killed (the crash tests send SIGKILL), or stops gracefully on SIGTERM.
+    registry.serve_on(listener).await?;
     Ok(())
 }
