@@ -173,6 +173,7 @@ async fn bare_ws_call(socket: &mut Socket) {
 /// Latency of one call at a time. `relaxed` serves the same actors with process-crash
 /// durability (no fsync per commit).
 async fn latency(rounds: usize, ops: usize, bare: SocketAddr, client: &Client, relaxed: &Client) {
+    rivet_core::client::tls::ready();
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()
@@ -298,6 +299,7 @@ async fn throughput(rounds: usize, duration: Duration, bare: SocketAddr, client:
     for _ in 0..ACTORS {
         sockets.push(bare_socket_client(bare).await);
     }
+    rivet_core::client::tls::ready();
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()

@@ -17,6 +17,9 @@ mod key;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod protocol;
+#[doc(hidden)]
+pub mod report;
+pub mod tls;
 pub mod transport;
 
 pub use client::{ActorDescriptor, Client};

@@ -48,9 +48,22 @@ pub struct ClientBuilder {
     pool: String,
     token: Option<String>,
     timeout: Option<Duration>,
+    /// Root certificates trusted besides the system's.
+    #[cfg(feature = "tls")]
+    roots: crate::tls::ExtraRoots,
 }
 
 impl ClientBuilder {
+    /// Trusts the certificates of `pem` (one or more PEM blocks) besides the system's roots,
+    /// for a server whose certificate a private CA signed (feature `tls`). The system's roots
+    /// also come from `SSL_CERT_FILE` when it is set.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.roots.add_pem(pem.as_ref());
+        self
+    }
+
     /// The encoding of messages (default: bare, as the official client).
     #[must_use]
     pub fn encoding(mut self, encoding: Encoding) -> Self {
@@ -88,24 +101,47 @@ impl ClientBuilder {
     }
 
     /// Builds the client; fails with `client.invalid_endpoint` unless the endpoint is an
-    /// `http://` URL (the client has no TLS support yet).
+    /// `http://` URL, or an `https://` one with the `tls` feature (or if the root certificates
+    /// given do not parse).
     pub fn build(self) -> Result<Client, ActorError> {
-        if !self.endpoint.starts_with("http://") {
-            return Err(codes::INVALID_ENDPOINT.with_message(format!(
-                "`{}` is not an http:// URL (this client has no TLS support yet).",
-                self.endpoint
-            )));
+        let https = self.endpoint.starts_with("https://");
+        let reachable = self.endpoint.starts_with("http://") || (https && crate::tls::ENABLED);
+        if !reachable {
+            let why = if https {
+                "this build has no TLS: turn on rivet-client's `tls` feature"
+            } else {
+                "the endpoint must be an http:// or https:// URL"
+            };
+            return Err(
+                codes::INVALID_ENDPOINT.with_message(format!("`{}`: {why}.", self.endpoint))
+            );
         }
+        crate::tls::ready();
+        let bad_roots =
+            |e: String| codes::INVALID_ENDPOINT.with_message(format!("bad root certificates: {e}"));
         let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .tcp_nodelay(true);
         if let Some(timeout) = self.timeout {
             http = http.timeout(timeout);
         }
+        #[cfg(feature = "tls")]
+        let websocket_tls = if self.roots.is_empty() {
+            None
+        } else {
+            for cert in self.roots.for_http().map_err(bad_roots)? {
+                http = http.add_root_certificate(cert);
+            }
+            Some(self.roots.for_websocket().map_err(bad_roots)?)
+        };
+        #[cfg(not(feature = "tls"))]
+        let _ = bad_roots;
         let http = http.build().map_err(|e| {
             codes::CLIENT_CODEC.with_message(format!("cannot build the HTTP client: {e}"))
         })?;
         Ok(Client::from_transport(Arc::new(NetTransport {
+            #[cfg(feature = "tls")]
+            websocket_tls,
             http,
             endpoint: self.endpoint.trim_end_matches('/').to_owned(),
             encoding: self.encoding,
@@ -139,6 +175,8 @@ impl Client {
             pool: "default".to_owned(),
             token: None,
             timeout: None,
+            #[cfg(feature = "tls")]
+            roots: crate::tls::ExtraRoots::default(),
         }
     }
 }
@@ -146,6 +184,9 @@ impl Client {
 /// The network [`Transport`].
 pub struct NetTransport {
     http: reqwest::Client,
+    /// The WebSocket's TLS settings when the builder was given roots (else tungstenite's own).
+    #[cfg(feature = "tls")]
+    websocket_tls: Option<crate::tls::WebSocketTls>,
     endpoint: String,
     encoding: Encoding,
     namespace: String,
@@ -181,8 +222,10 @@ fn encode_component(s: &str) -> String {
     out
 }
 
-fn transport_error(error: impl fmt::Display) -> ActorError {
-    codes::CONNECTION_CLOSED.with_message(format!("request failed: {error}"))
+fn transport_error(error: impl std::error::Error + 'static) -> ActorError {
+    // With its sources: "error sending request" alone does not say that a certificate failed.
+    codes::CONNECTION_CLOSED
+        .with_message(format!("request failed: {}", crate::report::chain(&error)))
 }
 
 /// A request this client could not encode.
@@ -545,10 +588,13 @@ impl Transport for NetTransport {
     ) -> BoxFuture<'a, Result<Arc<dyn ConnectionTransport>, ActorError>> {
         Box::pin(async move {
             let http_url = self.gateway_url(target, "/connect").await?;
-            // The builder accepts only http:// endpoints.
+            // The builder accepts only http:// and https:// endpoints.
             let url = match http_url.strip_prefix("http://") {
                 Some(rest) => format!("ws://{rest}"),
-                None => http_url,
+                None => match http_url.strip_prefix("https://") {
+                    Some(rest) => format!("wss://{rest}"),
+                    None => http_url,
+                },
             };
             let mut protocols = vec![
                 "rivet".to_owned(),
@@ -561,6 +607,8 @@ impl Transport for NetTransport {
                 url,
                 protocols: protocols.join(", "),
                 token: self.token.clone(),
+                #[cfg(feature = "tls")]
+                tls: self.websocket_tls.clone(),
             };
             socket::open(dial, self.encoding, sink).await
         })

@@ -67,13 +67,14 @@ impl Envoy {
         builder: RegistryBuilder,
         engine: EngineEndpoint,
     ) -> Result<Self, EnvoyError> {
-        if engine.endpoint().starts_with("https://") {
+        if engine.endpoint().starts_with("https://") && !rivet_client::tls::ENABLED {
             return Err(EnvoyError::InvalidEndpoint(format!(
-                "{} is an https:// endpoint, and this build has no TLS yet (see \
-                 docs/deploy-engine.md): use an http:// endpoint",
+                "{} is an https:// endpoint, and this build has no TLS: turn on rivet-core's \
+                 `tls` feature",
                 engine.endpoint()
             )));
         }
+        rivet_client::tls::ready();
         let http = reqwest::Client::new();
         let release = check_engine(&http, &engine).await?;
         register_with_retry(&http, &engine).await?;

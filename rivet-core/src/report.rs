@@ -1,28 +1,8 @@
 //! Errors as log lines: an error followed by its chain of sources, so a log shows why, not only
-//! what (`storage backend error: SQLite: disk I/O error`).
+//! what (`storage backend error: SQLite: disk I/O error`). The formatting is rivet-client's
+//! (`report.rs`), which its network errors use as well.
 
-use std::error::Error as StdError;
-use std::fmt;
-
-/// Shows an error with its chain of sources; log with `error = %chain(&error)`.
-pub(crate) struct Chain<'a>(pub(crate) &'a (dyn StdError + 'static));
-
-/// `error` with its chain of sources, for a log line.
-pub(crate) fn chain<'a>(error: &'a (dyn StdError + 'static)) -> Chain<'a> {
-    Chain(error)
-}
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
-    }
-}
+pub(crate) use rivet_client::report::chain;
 
 #[cfg(test)]
 mod tests {

@@ -216,6 +216,8 @@ struct Sender {
 
 impl Sender {
     fn new() -> Result<Self, reqwest::Error> {
+        // An https:// collector, with the `tls` feature.
+        rivet_client::tls::ready();
         // No idle connections: nothing drives them between two exports.
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)

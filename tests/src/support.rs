@@ -10,3 +10,4 @@ pub mod power_loss;
 pub mod process;
 pub mod storage;
 pub mod sync;
+pub mod tls;

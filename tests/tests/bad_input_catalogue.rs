@@ -197,7 +197,7 @@ async fn every_bad_request_gets_its_code_while_another_actor_keeps_serving() {
         .expect("registry");
     let (registry, endpoint) = serve(registry).await;
     let healthy = Client::new(&endpoint).get_or_create::<Counter>(["catalogue-healthy"]);
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     let cases = catalogue();
     assert!(cases.len() >= 50, "{} cases", cases.len());
     let mut failures = Vec::new();

@@ -42,7 +42,7 @@ async fn answer_ping(envoy: &mut EnvoySocket) -> i64 {
 async fn an_envoy_connects_to_the_pinned_engine_and_stays_connected() {
     check_node().await;
     let engine = Engine::start().await;
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     let endpoint = EngineEndpoint::new(&engine.endpoint).pool("rust-test");
     assert_eq!(
         check_engine(&http, &endpoint).within().await.expect("v8"),
@@ -116,7 +116,7 @@ async fn create_actor(http: &reqwest::Client, engine: &Engine, name: &str, pool:
 async fn the_engine_starts_an_actor_on_the_envoy_which_reports_it_running() {
     check_node().await;
     let engine = Engine::start().await;
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     let endpoint = EngineEndpoint::new(&engine.endpoint).pool("rust-ledger");
     register_pool(&http, &endpoint)
         .within()
@@ -368,7 +368,7 @@ async fn an_idle_actor_sleeps_through_the_engine_and_wakes_from_its_kv() {
         id
     );
     // The envoy told the engine, which records the actor as sleeping (not destroyed).
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     eventually(|| {
         let actor = engine_actor(&http, &engine, &id);
         async move {
@@ -486,7 +486,7 @@ async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
         .await
         .expect("serve");
     let app = format!("http://{addr}");
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     let metadata = http
         .get(format!("{app}/metadata"))
         .send()
@@ -569,7 +569,7 @@ async fn raw_requests_raw_sockets_and_destroy_go_through_the_engine() {
         "/request/hello",
     )
     .replace('?', "?x=1&");
-    let reply = reqwest::Client::new()
+    let reply = rivet_tests::support::net::http()
         .put(url)
         .body("body!")
         .send()
@@ -619,7 +619,7 @@ async fn raw_requests_raw_sockets_and_destroy_go_through_the_engine() {
         .expect("put");
     let id = store.resolve().within().await.expect("id");
     store.destroy_me().within().await.expect("destroy");
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     eventually(|| {
         let actor = engine_actor(&http, &engine, &id);
         async move { actor.await["destroy_ts"].as_i64() }
@@ -634,4 +634,63 @@ async fn raw_requests_raw_sockets_and_destroy_go_through_the_engine() {
     assert_eq!(read, [KvOutcome::Value(None)]);
     assert_ne!(again.resolve().within().await.expect("id"), id);
     envoy.shutdown().within().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envoy_and_a_client_reach_the_engine_over_tls() {
+    use rivet_tests::support::process::ServerProcess;
+    use rivet_tests::support::tls::tls_proxy;
+
+    check_node().await;
+    let engine = Engine::start().await;
+    // The engine behind TLS, as Rivet Cloud serves it: `https://localhost:<port>`, with a
+    // certificate of the test's own CA.
+    let target = engine
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the engine's address");
+    let proxy = tls_proxy(target).await;
+
+    // An envoy process that trusts the CA through `SSL_CERT_FILE` (the system roots'
+    // variable): its HTTPS calls and its WSS socket both go through the proxy.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_envoy_server"));
+    command
+        .env("RIVET_ENDPOINT", &proxy.url)
+        .env("SSL_CERT_FILE", &proxy.ca_file);
+    let (mut envoy, key) = ServerProcess::spawn_announced(command).await;
+    assert!(key.starts_with("rivet-rust-"), "{key}");
+
+    // A client given the CA: actions over HTTPS, a connection over WSS with its events.
+    let client = Client::builder(&proxy.url)
+        .root_certificates_pem(&proxy.ca_pem)
+        .build()
+        .expect("client");
+    let counter = client.get_or_create::<Counter>(["tls"]);
+    assert_eq!(counter.increment(2).within().await.expect("increment"), 2);
+    let conn = counter.connect().within().await.expect("connect");
+    let (tx, mut counts) = tokio::sync::mpsc::unbounded_channel();
+    conn.on_new_count(move |n| {
+        let _ = tx.send(n);
+    });
+    assert_eq!(conn.increment(3).within().await.expect("increment"), 5);
+    assert_eq!(counts.recv().within().await, Some(5));
+    conn.disconnect();
+
+    // A client without the CA refuses the proxy's certificate.
+    let stranger = Client::new(proxy.url.clone());
+    let refused = stranger
+        .get_or_create::<Counter>(["tls"])
+        .get_count()
+        .within()
+        .await
+        .expect_err("an unknown CA");
+    assert!(
+        refused.message.to_lowercase().contains("certificate")
+            || format!("{refused:?}")
+                .to_lowercase()
+                .contains("certificate"),
+        "{refused:?}"
+    );
+    assert!(envoy.terminate().await, "the envoy stops cleanly");
 }

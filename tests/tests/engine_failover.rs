@@ -293,7 +293,7 @@ fn version_of(value: Option<String>) -> Option<String> {
 }
 
 async fn raw_state(engine: &Engine, actor_id: &str) -> RawState {
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     let mut versions = BTreeSet::new();
     for i in 0..BATCH_KEYS {
         if let Some(version) = version_of(raw_get(&http, engine, actor_id, &big_key(i)).await) {
@@ -389,7 +389,7 @@ async fn a_turn_larger_than_one_engine_request_is_whole_or_absent_after_a_kill()
         .forget();
     // Kill the envoy once a batch is seen in the middle of being applied: its first key holds
     // the new batch, its last one the old (progress, not a delay; each look is two requests).
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     within_for(FAILOVER_GUARD, async {
         loop {
             let first = version_of(raw_get(&http, &engine, &id, &big_key(0)).await);

@@ -431,7 +431,9 @@ async fn metrics_count_turns_wakes_connections_queues_and_commits() {
     // A call after the sends: the actor has reported its queue by then.
     sorter.sorted().within().await.unwrap();
 
-    let response = reqwest::get(format!("{endpoint}/metrics"))
+    let response = rivet_tests::support::net::http()
+        .get(format!("{endpoint}/metrics"))
+        .send()
         .within()
         .await
         .unwrap();
@@ -489,7 +491,9 @@ async fn metrics_count_sleeping_actors_from_storage() {
     let sleepy_id = sleepy.resolve().within().await.unwrap();
     rivet_tests::wait_for(&mut events, &sleepy_id, rivet_core::LifecycleKind::Slept).await;
 
-    let scrape = reqwest::get(format!("{endpoint}/metrics"))
+    let scrape = rivet_tests::support::net::http()
+        .get(format!("{endpoint}/metrics"))
+        .send()
         .within()
         .await
         .unwrap()

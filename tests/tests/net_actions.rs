@@ -289,13 +289,18 @@ async fn example_actors_over_websockets_in_every_encoding() {
 }
 
 #[test]
-fn endpoints_must_be_plain_http() {
-    for endpoint in [
-        "https://example.com",
-        "ws://127.0.0.1:6420",
-        "127.0.0.1:6420",
-    ] {
+fn endpoints_must_be_http_or_https() {
+    for endpoint in ["ws://127.0.0.1:6420", "127.0.0.1:6420", "ftp://example.com"] {
         let err = Client::builder(endpoint).build().unwrap_err();
         assert!(err.is(codes::INVALID_ENDPOINT), "{endpoint}: {err}");
     }
+    // With the `tls` feature (these tests build it), https:// is an endpoint too; the
+    // connection over TLS is tested in engine_envoy.rs.
+    assert!(Client::builder("https://example.com").build().is_ok());
+    // Roots that are not PEM certificates are refused when the client is built.
+    let err = Client::builder("https://example.com")
+        .root_certificates_pem("not a certificate")
+        .build()
+        .unwrap_err();
+    assert!(err.is(codes::INVALID_ENDPOINT), "{err}");
 }

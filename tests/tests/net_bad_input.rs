@@ -95,7 +95,7 @@ async fn malformed_http_bodies_get_invalid_request_in_every_encoding() {
     }
     let reply = post(&url, "xml", b"{}".to_vec()).await;
     assert_code(&reply, 400, codes::UNSUPPORTED_ENCODING, "xml");
-    let bad_params = reqwest::Client::new()
+    let bad_params = rivet_tests::support::net::http()
         .post(&url)
         .header("x-rivet-conn-params", "{not json")
         .body(r#"{"args":[1]}"#)

@@ -263,7 +263,7 @@ async fn queue_messages_are_stored_as_their_type_holds_them() {
         "/queue/tasks",
     );
     let body = serde_json::json!({"body": {"id": 1, "amount": 2, "junk": "j".repeat(50_000)}});
-    let sent = reqwest::Client::new()
+    let sent = rivet_tests::support::net::http()
         .post(url)
         .header("content-type", "application/json")
         .body(body.to_string())

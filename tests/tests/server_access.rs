@@ -171,7 +171,9 @@ async fn the_token_guards_the_api_and_the_gateway_wherever_clients_put_it() {
 
     // What says the server is there stays open.
     for path in ["/", "/health", "/metadata"] {
-        let reply = reqwest::get(format!("{endpoint}{path}"))
+        let reply = rivet_tests::support::net::http()
+            .get(format!("{endpoint}{path}"))
+            .send()
             .within()
             .await
             .expect("get");
@@ -218,7 +220,7 @@ async fn browsers_from_other_origins_are_refused_unless_configured() {
         assert_refused(&reply, 403, "guard.origin_not_allowed", origin);
     }
     // No preflight grant either.
-    let preflight = reqwest::Client::new()
+    let preflight = rivet_tests::support::net::http()
         .request(Method::OPTIONS, &action)
         .header("origin", "http://evil.example")
         .header("access-control-request-method", "POST")

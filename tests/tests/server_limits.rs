@@ -39,7 +39,7 @@ async fn until_closed(stream: &mut TcpStream) -> Vec<u8> {
 }
 
 async fn request(method: Method, url: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().request(method, url);
+    let mut request = rivet_tests::support::net::http().request(method, url);
     if let Some(body) = body {
         request = request
             .header("content-type", "application/json")
@@ -214,7 +214,12 @@ async fn connections_past_the_cap_are_refused_until_one_closes() {
     drop(sockets.pop());
     let health = format!("{endpoint}/health");
     within(async {
-        while reqwest::get(&health).await.is_err() {
+        while rivet_tests::support::net::http()
+            .get(&health)
+            .send()
+            .await
+            .is_err()
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -353,7 +358,7 @@ async fn raw_routes_check_the_hook_before_reading_or_creating() {
         "getOrCreate",
         "/websocket/x",
     );
-    let upgrade = reqwest::Client::new()
+    let upgrade = rivet_tests::support::net::http()
         .get(&url)
         .header("connection", "upgrade")
         .header("upgrade", "websocket")

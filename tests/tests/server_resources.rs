@@ -265,7 +265,7 @@ async fn messages_fragmented_without_end_are_cut_off() {
 async fn raw_requests_to_actors_without_on_request_read_nothing_and_create_nothing() {
     const REQUESTS: usize = 40;
     let server = Server::start(None).await;
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     // Warm up the HTTP path once.
     let health = http
         .get(format!("{}/health", server.endpoint))
@@ -401,7 +401,7 @@ async fn queued_messages_wait_in_storage_while_awake_and_after_a_restart() {
 async fn the_token_is_required_and_never_logged() {
     const TOKEN: &str = "tok-8f3a1c9e-never-logged";
     let server = Server::start(Some(TOKEN)).await;
-    let http = reqwest::Client::new();
+    let http = rivet_tests::support::net::http();
     let list = format!("{}/actors?name=counter", server.endpoint);
     let refused = http.get(&list).send().within().await.unwrap();
     assert_eq!(refused.status().as_u16(), 401);

@@ -46,7 +46,7 @@ impl Reply {
 }
 
 async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Reply {
-    let mut request = reqwest::Client::new().request(method, url);
+    let mut request = rivet_tests::support::net::http().request(method, url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

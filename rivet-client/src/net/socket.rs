@@ -29,6 +29,9 @@ pub(super) struct Dial {
     pub(super) url: String,
     pub(super) protocols: String,
     pub(super) token: Option<String>,
+    /// TLS settings other than tungstenite's defaults (extra root certificates).
+    #[cfg(feature = "tls")]
+    pub(super) tls: Option<crate::tls::WebSocketTls>,
 }
 
 type Socket =
@@ -54,9 +57,16 @@ impl Dial {
             headers.insert("authorization", value);
         }
         // Nagle off: actions are small messages that wait for their answers.
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
-            .await
-            .map_err(transport_error)?;
+        #[cfg(feature = "tls")]
+        let dialed = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            None,
+            true,
+            self.tls.clone().map(|tls| tls.0),
+        );
+        #[cfg(not(feature = "tls"))]
+        let dialed = tokio_tungstenite::connect_async_with_config(request, None, true);
+        let (socket, _) = dialed.await.map_err(transport_error)?;
         Ok(socket)
     }
 }

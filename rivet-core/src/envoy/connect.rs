@@ -66,7 +66,7 @@ impl EngineEndpoint {
     }
 
     /// A network client of the actors this engine serves: its gateway, namespace, pool and
-    /// token. Fails for an endpoint the client cannot reach (it has no TLS support yet).
+    /// token. Fails for an `https://` endpoint in a build without the `tls` feature.
     pub fn client(&self) -> Result<rivet_client::Client, EnvoyError> {
         let mut client = rivet_client::Client::builder(&self.endpoint)
             .namespace(&self.namespace)

@@ -116,6 +116,7 @@ impl Serverless {
                 engine.endpoint()
             )));
         }
+        rivet_client::tls::ready();
         check_engine(&reqwest::Client::new(), engine).await?;
         let outgoing = crate::sync::lock(&self.outgoing)
             .take()

@@ -83,7 +83,7 @@ impl Engine {
 
     /// Registers `pool` as a normal pool (an envoy of another runtime then connects to it).
     pub async fn register_pool(&self, pool: &str) {
-        register_pool(&reqwest::Client::new(), &self.endpoint, pool).await;
+        register_pool(&crate::support::net::http(), &self.endpoint, pool).await;
     }
 
     /// An envoy in this process serving `builder`'s actors in the `default` pool.
@@ -218,7 +218,7 @@ async fn launch(config: &Path, endpoint: &str) -> Child {
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-    let http = reqwest::Client::new();
+    let http = crate::support::net::http();
     let namespaces = format!("{endpoint}/namespaces");
     // Nothing announces that the engine is ready: ask until it answers and has created its
     // `default` namespace (a moment after it starts listening)...

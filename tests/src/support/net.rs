@@ -14,6 +14,13 @@ use crate::support::sync::{Within, within};
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A reqwest client of the tests' own requests. The `tls` feature builds reqwest with rustls
+/// but no crypto provider of its own: `ready` installs ring's first, as rivet's own clients do.
+pub fn http() -> reqwest::Client {
+    rivet_core::client::tls::ready();
+    reqwest::Client::new()
+}
+
 /// Sends an HTTP request with `headers` and `body`; returns the status and the body as JSON
 /// (`null` when it is not JSON).
 pub async fn http_json(
@@ -22,7 +29,7 @@ pub async fn http_json(
     headers: &[(&str, &str)],
     body: impl Into<reqwest::Body>,
 ) -> (u16, serde_json::Value) {
-    let mut request = reqwest::Client::new().request(method, url);
+    let mut request = http().request(method, url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
