@@ -32,9 +32,18 @@ try {
     if (/Content Security Policy|Refused to/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   const text = (selector) => page.locator(selector).innerText();
+  // On a timeout, says what the page showed (its output and error boxes), not only what it
+  // waited for.
   const waitFor = async (what, check) => {
-    await page.waitForFunction(check, undefined, { timeout: 30_000 }).catch((e) => {
-      throw new Error(`${what}: ${e.message}`);
+    await page.waitForFunction(check, undefined, { timeout: 30_000 }).catch(async (e) => {
+      const shown = await page
+        .evaluate(() => ({
+          output: document.getElementById("output")?.textContent,
+          error: document.getElementById("error")?.textContent,
+          state: document.getElementById("state")?.textContent,
+        }))
+        .catch(() => ({}));
+      throw new Error(`${what}: ${e.message}; the page showed ${JSON.stringify(shown)}`);
     });
   };
 
@@ -56,7 +65,8 @@ try {
   if (queue !== "(0 of 1000)") throw new Error(`queue: ${queue}`);
   await waitFor("recent turns", () => document.getElementById("traces").textContent.includes("action increment"));
 
-  // Call an action from the page.
+  // Call an action from the page, once the page has listed it.
+  await page.waitForSelector('#rpc option[value="increment"]', { state: "attached", timeout: 30_000 });
   await page.locator("#rpc").selectOption("increment");
   await page.locator("#args").fill("[2]");
   await page.locator("#call button").click();

@@ -104,6 +104,9 @@ async function openKey(event) {
 }
 
 async function selectActor(actor) {
+  // Selecting the shown actor again (the list refreshed, the hash was set) keeps the last call's
+  // output.
+  const same = view.actor?.actor_id === actor.actor_id;
   view.actor = actor;
   view.editing = false;
   location.hash = `actor=${encodeURIComponent(actor.actor_id)}`;
@@ -114,8 +117,10 @@ async function selectActor(actor) {
   $("actor-title").textContent = `${actor.name} ${actor.key === "/" ? "" : actor.key}`;
   $("actor-id").textContent = actor.actor_id;
   const { rpcs } = await api("GET", inspector("rpcs"));
-  $("rpc").replaceChildren(...rpcs.map((name) => el("option", name, { value: name })));
-  $("output").textContent = "";
+  if (!same) {
+    $("rpc").replaceChildren(...rpcs.map((name) => el("option", name, { value: name })));
+    $("output").textContent = "";
+  }
   setEditing(false);
   await refresh();
   clearInterval(view.timer);
