@@ -148,11 +148,12 @@ pub(crate) struct ServerConfig {
     pub(crate) serverless: Option<StartHandler>,
 }
 
-/// The handler of a Rivet Engine's `POST /start` (headers and body), set by the envoy.
+/// The handler of a Rivet Engine's `POST /start` (headers and body), set by the envoy, and
+/// what `/metadata` adds to each actor name's metadata for that engine.
 #[cfg(feature = "engine")]
 #[derive(Clone)]
-pub(crate) struct StartHandler(
-    pub(crate)  std::sync::Arc<
+pub(crate) struct StartHandler {
+    pub(crate) start: std::sync::Arc<
         dyn Fn(
                 http::HeaderMap,
                 bytes::Bytes,
@@ -160,7 +161,9 @@ pub(crate) struct StartHandler(
             + Send
             + Sync,
     >,
-);
+    /// Fields of every actor name's metadata (the KV the engine preloads into `/start`).
+    pub(crate) name_metadata: serde_json::Map<String, serde_json::Value>,
+}
 
 #[cfg(feature = "engine")]
 impl std::fmt::Debug for StartHandler {

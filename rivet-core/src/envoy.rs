@@ -84,6 +84,7 @@ impl Envoy {
         // another envoy (or creates them).
         let registry = builder
             .storage(Arc::clone(&storage) as _)
+            .preloaded_reads(storage.preloaded_reads())
             .actor_client(engine.client()?)
             .build()?;
         let (key, stop, task) =

@@ -42,6 +42,8 @@ pub(crate) struct Metrics {
     errors: Family<Labels, Counter>,
     commit_seconds: Histogram,
     batch_ops: Histogram,
+    /// Runner mode: KV reads answered from the engine's preload (0 elsewhere).
+    preloaded_reads: Counter,
     /// Each actor type's handles, made on its first wake.
     by_actor: Mutex<HashMap<String, Arc<ActorMetrics>>>,
 }
@@ -54,6 +56,13 @@ impl fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::new(Counter::default())
+    }
+}
+
+impl Metrics {
+    /// The metrics, with the runner-mode storage's counter of preloaded reads.
+    pub(crate) fn new(preloaded_reads: Counter) -> Self {
         let metrics = Self {
             registry: Registry::with_prefix("rivet"),
             awake: Family::default(),
@@ -66,13 +75,12 @@ impl Default for Metrics {
             errors: Family::default(),
             commit_seconds: latency(),
             batch_ops: sizes(),
+            preloaded_reads,
             by_actor: Mutex::default(),
         };
         metrics.registered()
     }
-}
 
-impl Metrics {
     fn registered(mut self) -> Self {
         let r = &mut self.registry;
         r.register("actors_awake", "Actors awake now", self.awake.clone());
@@ -116,6 +124,11 @@ impl Metrics {
             "commit_batch_operations",
             "Writes in a committed batch",
             self.batch_ops.clone(),
+        );
+        r.register(
+            "engine_kv_preloaded_reads",
+            "Runner mode: storage reads answered from the KV the engine preloaded into an actor's start",
+            self.preloaded_reads.clone(),
         );
         self
     }

@@ -551,6 +551,44 @@ async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
     assert_eq!(counter.increment(2).within().await.expect("increment"), 2);
     assert_eq!(counter.increment(3).within().await.expect("increment"), 5);
     assert_eq!(registry.awake_count(), 1);
+
+    // The engine reads each actor name's `preload` from the app's `/metadata` (polled every
+    // second here) and preloads that part of an actor's KV into the `/start` it sends; the
+    // actor's reads are then answered from it, without a round trip.
+    assert!(
+        metadata["actorNames"]["counter"]["metadata"]["preload"]["prefixes"].is_array(),
+        "{metadata}"
+    );
+    let names = format!("{}/actors/names?namespace=default", engine.endpoint);
+    eventually(|| {
+        let request = http.get(&names).send();
+        async move {
+            let text = request.await.ok()?.text().await.ok()?;
+            text.contains("\"preload\"").then_some(())
+        }
+    })
+    .await;
+    let preloaded = client.get_or_create::<Counter>(["serverless-preloaded"]);
+    assert_eq!(preloaded.increment(7).within().await.expect("increment"), 7);
+    let scrape = http
+        .get(format!("{app}/metrics"))
+        .send()
+        .within()
+        .await
+        .expect("metrics")
+        .text()
+        .within()
+        .await
+        .expect("metrics body");
+    let reads: f64 = scrape
+        .lines()
+        .find_map(|line| line.strip_prefix("rivet_engine_kv_preloaded_reads_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no preloaded reads metric in\n{scrape}"));
+    assert!(
+        reads > 0.0,
+        "no read came from the engine's preload:\n{scrape}"
+    );
     registry.shutdown().within().await;
 }
 

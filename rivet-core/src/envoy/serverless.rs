@@ -63,12 +63,21 @@ impl super::Envoy {
             connected: tokio::sync::Mutex::new(None),
         });
         let handler_state = Arc::clone(&state);
-        let handler = StartHandler(Arc::new(move |headers, body| {
-            let state = Arc::clone(&handler_state);
-            Box::pin(async move { state.start(&headers, &body).await })
-        }));
+        let handler = StartHandler {
+            start: Arc::new(move |headers, body| {
+                let state = Arc::clone(&handler_state);
+                Box::pin(async move { state.start(&headers, &body).await })
+            }),
+            // The engine preloads each actor's KV into the `/start` it sends (2.3.19 does so only
+            // for serverless pools, from `/metadata`).
+            name_metadata: serde_json::Map::from_iter([(
+                "preload".to_owned(),
+                super::storage::preload(),
+            )]),
+        };
         let registry = builder
-            .storage(storage as _)
+            .storage(Arc::clone(&storage) as _)
+            .preloaded_reads(storage.preloaded_reads())
             .serverless_start(handler)
             .build()?;
         let _ = state.registry.set(registry.clone());

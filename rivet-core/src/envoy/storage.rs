@@ -33,6 +33,8 @@ pub(crate) struct EngineStorage {
     link: Link,
     actors: Mutex<Actors>,
     next_storage_id: AtomicI64,
+    /// KV reads answered from the engine's preload (`rivet_engine_kv_preloaded_reads_total`).
+    preloaded_reads: prometheus_client::metrics::counter::Counter,
 }
 
 /// The actors hosted here, by engine id, and the engine id of each storage id (which every read
@@ -90,7 +92,13 @@ impl EngineStorage {
             link,
             actors: Mutex::new(Actors::default()),
             next_storage_id: AtomicI64::new(1),
+            preloaded_reads: prometheus_client::metrics::counter::Counter::default(),
         }
+    }
+
+    /// The counter of reads answered from a preload, for the registry's metrics.
+    pub(crate) fn preloaded_reads(&self) -> prometheus_client::metrics::counter::Counter {
+        self.preloaded_reads.clone()
     }
 
     /// Takes on an actor the engine started here as `generation`, in connection `epoch`, with
@@ -121,6 +129,7 @@ impl EngineStorage {
             epoch,
             actor_id: actor_id.to_owned(),
             preload: preloaded.map(Preload::new),
+            preloaded_reads: self.preloaded_reads.clone(),
         };
         tokio::spawn(serve(kv, rx));
         let hosted = Hosted {
@@ -296,24 +305,27 @@ impl Storage for EngineStorage {
     }
 }
 
-/// The engine's preload of each actor's KV, as actor-name metadata (`preload`): the keys and
-/// prefixes waking reads, with the byte budgets beyond which the engine sends none of a prefix
-/// (the database's pages may come in part: a page read is a single key).
-pub(crate) fn preload_metadata() -> String {
+/// The engine's preload of each actor's KV: the keys and prefixes waking reads, with the byte
+/// budgets beyond which the engine sends none of a prefix (the database's pages may come in
+/// part: a page read is a single key).
+pub(crate) fn preload() -> serde_json::Value {
     let prefix = |prefix: &[u8], max_bytes: u64, partial: bool| serde_json::json!({ "prefix": prefix, "maxBytes": max_bytes, "partial": partial });
     serde_json::json!({
-        "preload": {
-            "keys": [keys::STATE, keys::QUEUE_META, keys::WORKFLOW_OUTPUT, keys::DB_META],
-            "prefixes": [
-                prefix(JOURNAL, 64 * 1024, false),
-                prefix(keys::SCHEDULES, 64 * 1024, false),
-                prefix(keys::QUEUE_PREFIX, 256 * 1024, false),
-                prefix(keys::WORKFLOW_ENTRIES, 256 * 1024, false),
-                prefix(keys::DB_PAGES, 1024 * 1024, true),
-            ],
-        }
+        "keys": [keys::STATE, keys::QUEUE_META, keys::WORKFLOW_OUTPUT, keys::DB_META],
+        "prefixes": [
+            prefix(JOURNAL, 64 * 1024, false),
+            prefix(keys::SCHEDULES, 64 * 1024, false),
+            prefix(keys::QUEUE_PREFIX, 256 * 1024, false),
+            prefix(keys::WORKFLOW_ENTRIES, 256 * 1024, false),
+            prefix(keys::DB_PAGES, 1024 * 1024, true),
+        ],
     })
-    .to_string()
+}
+
+/// [`preload`] as an envoy's actor-name metadata (`{"preload": ...}`). Engine 2.3.19 stores it
+/// but sends a preload only to serverless pools (`/start`, `serverless.rs`).
+pub(crate) fn preload_metadata() -> String {
+    serde_json::json!({ "preload": preload() }).to_string()
 }
 
 /// What the engine preloaded: the entries of the keys and prefixes it read.
@@ -425,6 +437,7 @@ struct ActorKv {
     epoch: u64,
     actor_id: String,
     preload: Option<Preload>,
+    preloaded_reads: prometheus_client::metrics::counter::Counter,
 }
 
 impl ActorKv {
@@ -441,6 +454,7 @@ impl ActorKv {
 
     async fn get(&self, key: Bytes) -> Result<Option<Bytes>, StorageError> {
         if let Some(found) = self.preload.as_ref().and_then(|p| p.get(&key)) {
+            self.preloaded_reads.inc();
             return Ok(found);
         }
         let request = p::KvGetRequest { keys: vec![key] };
@@ -470,6 +484,7 @@ impl ActorKv {
 
     async fn scan(&self, range: OwnedRange) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
         if let Some(found) = self.preload.as_ref().and_then(|p| p.scan(&range)) {
+            self.preloaded_reads.inc();
             return Ok(found);
         }
         // A range with no end ends before the journal, which no scan of the runtime's reaches.
@@ -523,7 +538,10 @@ impl ActorKv {
         };
         let preloaded = self.preload.as_ref().and_then(|p| p.scan(&journal));
         let entries = match preloaded {
-            Some(entries) => entries,
+            Some(entries) => {
+                self.preloaded_reads.inc();
+                entries
+            }
             None => {
                 let query = p::KvListQuery::KvListPrefixQuery(p::KvListPrefixQuery {
                     key: Bytes::from_static(JOURNAL),

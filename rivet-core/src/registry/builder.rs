@@ -58,6 +58,9 @@ pub struct RegistryBuilder {
     /// The client actor code gets, when not the in-process one (runner mode: through the
     /// engine, which may have placed the called actor on another envoy).
     actor_client: Option<rivet_client::Client>,
+    /// Runner mode: the storage's counter of reads answered from the engine's preload.
+    #[cfg(feature = "engine")]
+    preloaded_reads: Option<prometheus_client::metrics::counter::Counter>,
     /// The server's token, when set on the builder (else `$RIVET_TOKEN`).
     #[cfg(feature = "server")]
     token: Option<String>,
@@ -366,6 +369,17 @@ impl RegistryBuilder {
         self
     }
 
+    /// Counts, in the registry's metrics, the reads the runner-mode storage answers from the
+    /// engine's preload.
+    #[cfg(feature = "engine")]
+    pub(crate) fn preloaded_reads(
+        mut self,
+        counter: prometheus_client::metrics::counter::Counter,
+    ) -> Self {
+        self.preloaded_reads = Some(counter);
+        self
+    }
+
     /// Gives actor code `client` instead of the in-process one (runner mode).
     #[cfg(feature = "engine")]
     pub(crate) fn actor_client(mut self, client: rivet_client::Client) -> Self {
@@ -435,6 +449,10 @@ impl RegistryBuilder {
         let (closing, _) = tokio::sync::watch::channel(false);
         let (recovered, _) = tokio::sync::watch::channel(false);
         let actor_client = self.actor_client;
+        #[cfg(feature = "engine")]
+        let metrics = crate::metrics::Metrics::new(self.preloaded_reads.unwrap_or_default());
+        #[cfg(not(feature = "engine"))]
+        let metrics = crate::metrics::Metrics::default();
         let inner = Arc::new_cyclic(|me: &Weak<RegistryInner>| RegistryInner {
             clients: match actor_client {
                 Some(client) => ClientMaker::new(move |_| client.clone()),
@@ -448,7 +466,7 @@ impl RegistryBuilder {
             shutting_down: AtomicBool::new(false),
             closing,
             recovered,
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
             lifecycle,
             #[cfg(feature = "engine")]
             lifecycle_sink: std::sync::OnceLock::new(),
@@ -480,6 +498,8 @@ impl Registry {
             #[cfg(feature = "sqlite")]
             sqlite: crate::storage::sqlite::SqliteOptions::default(),
             actor_client: None,
+            #[cfg(feature = "engine")]
+            preloaded_reads: None,
             #[cfg(feature = "server")]
             token: None,
             #[cfg(feature = "server")]

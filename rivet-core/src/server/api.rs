@@ -93,6 +93,11 @@ pub(crate) async fn metadata(State(registry): State<Registry>) -> Json<Value> {
         if let Some(display) = meta.display_name {
             fields.insert("name".to_owned(), json!(display));
         }
+        // A serverless pool's engine reads these (its preload of each actor's KV).
+        #[cfg(feature = "engine")]
+        if let Some(handler) = &registry.server_config().serverless {
+            fields.extend(handler.name_metadata.clone());
+        }
         names.insert(meta.name.to_owned(), json!({ "metadata": fields }));
     }
     Json(json!({
@@ -131,7 +136,7 @@ pub(crate) async fn start(
 ) -> Response {
     #[cfg(feature = "engine")]
     if let Some(handler) = registry.server_config().serverless.clone() {
-        return (handler.0)(headers, body).await;
+        return (handler.start)(headers, body).await;
     }
     let _ = (body, &registry);
     let error = codes::guard::NO_ROUTE.with_message(
