@@ -27,7 +27,7 @@ mod ctxt;
 ///
 /// | Attribute | Accepted signature |
 /// | --- | --- |
-/// | `#[actor(name = "..", display_name = "..", icon = "..", migrations = EXPR)]` | on the `impl` block; every argument optional (`name` defaults to the type's name in `lowerCamelCase`; `migrations` is a `&'static [&'static str]` of SQL for `cx.db()`) |
+/// | `#[actor(name = "..", display_name = "..", icon = "..", migrations = EXPR, implementation(PREDICATE))]` | on the `impl` block; every argument optional (`name` defaults to the type's name in `lowerCamelCase`; `migrations` is a `&'static [&'static str]` of SQL for `cx.db()`; `implementation(feature = "server")` compiles the implementation only under that `cfg`, see below) |
 /// | `#[action]`, `#[action(name = "..")]` | `[async] fn f(&self or &mut self, cx: &Cx<Self> or &mut Cx<Self>, args..) -> T or Result<T, E>` |
 /// | `#[event]`, `#[event(name = "..")]` | `fn f(payload..);`: a declaration without a body or `self`; broadcast with `cx.broadcast({Actor}Event::F(x))` (one payload), `F { a, b }` (several) or `F` (none) |
 /// | `#[queue]` with a body | `[async] fn f(&mut self, cx: &mut Cx<Self>, message: M) [-> R or Result<R, E>]`: one message per turn; `R` answers a sender that waits |
@@ -41,6 +41,13 @@ mod ctxt;
 /// | `#[conn_state]` | `[async] fn f(&self or &mut self, cx: &mut Cx<Self>, params: P) -> S or Result<S, E>`: the connection's state (`cx.conn()`) |
 /// | `#[on_request]` | `[async] fn f(&self or &mut self, cx: &mut Cx<Self>, request: raw::Request) -> raw::Response or Result<raw::Response, E>` |
 /// | `#[on_websocket]` | `[async] fn f(&self or &mut self, cx: &mut Cx<Self>, event: raw::WebSocketEvent) [-> Result<(), E>]` |
+///
+/// **A contract without the implementation.** With `implementation(feature = "server")`, the
+/// method bodies and the `Actor` impl are compiled only with the crate's `server` feature, while
+/// the state type's `ActorDescriptor`, `{Actor}Client`, `{Actor}Connection`, `{Actor}Event` and
+/// `{Actor}Call` always are. A client crate then depends on the actor's crate without the
+/// feature (and on `rivet-core` without `sqlite` and `server`): it compiles the contract only.
+/// The repository's `examples/contract` has such an `api` crate, its server and a client.
 ///
 /// Connection parameters `P` are decoded from what the client passes; a client may connect
 /// (and an HTTP action may be called) without any, so take `Option<P>` unless every client

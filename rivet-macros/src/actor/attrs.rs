@@ -18,10 +18,18 @@ pub(super) struct ActorArgs {
     pub(super) icon: Option<String>,
     /// `migrations = EXPR`: a `&'static [&'static str]`.
     pub(super) migrations: Option<syn::Expr>,
+    /// `implementation(PREDICATE)`: the `cfg` under which the implementation is compiled.
+    pub(super) implementation: Option<TokenStream>,
 }
 
 /// The `#[actor(...)]` argument names.
-const ACTOR_ARGS: &[&str] = &["name", "display_name", "icon", "migrations"];
+const ACTOR_ARGS: &[&str] = &[
+    "name",
+    "display_name",
+    "icon",
+    "migrations",
+    "implementation",
+];
 
 /// The attribute names this macro owns on methods, for "did you mean" hints.
 const ROLE_ATTRS: &[&str] = &[
@@ -83,9 +91,20 @@ pub(super) fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
                 cx.error_spanned_by(
                     meta.path(),
                     format!(
-                        "unknown #[actor] argument `{}`; {hint}expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"` or `migrations = ...`",
+                        "unknown #[actor] argument `{}`; {hint}expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"`, `migrations = ...` or `implementation(feature = \"...\")`",
                         meta.path().to_token_stream()
                     ),
+                );
+                continue;
+            }
+            (syn::Meta::List(list), "implementation") if !list.tokens.is_empty() => {
+                args.implementation = Some(list.tokens.clone());
+                continue;
+            }
+            (other, "implementation") => {
+                cx.error_spanned_by(
+                    other,
+                    "expected `implementation(feature = \"...\")`: the `cfg` under which the actor's implementation is compiled (the client, events and descriptor always are)",
                 );
                 continue;
             }

@@ -57,9 +57,21 @@ impl<'a> Generator<'a> {
     }
 }
 
+impl Generator<'_> {
+    /// `#[cfg(PREDICATE)]` on the items of the implementation, when the actor has
+    /// `implementation(PREDICATE)`; nothing otherwise.
+    fn implementation_gate(&self) -> proc_macro2::TokenStream {
+        match &self.def.implementation_cfg {
+            Some(predicate) => quote::quote!(#[cfg(#predicate)]),
+            None => proc_macro2::TokenStream::new(),
+        }
+    }
+}
+
 impl ToTokens for Generator<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         // The user's block first, then the public types, then their impls.
+        self.implementation_gate().to_tokens(tokens);
         self.def.cleaned.to_tokens(tokens);
         tokens.extend([
             self.event_enum(),

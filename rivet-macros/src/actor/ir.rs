@@ -25,6 +25,10 @@ pub(crate) struct ActorDef {
     pub(crate) specials: Vec<SpecialFn>,
     /// The impl block as the user wrote it, minus our attributes and event declarations.
     pub(crate) cleaned: ItemImpl,
+    /// `#[actor(implementation(PREDICATE))]`: the `cfg` of the implementation (the user's block
+    /// and the `Actor` impl); the client, connection, events, calls and descriptor are always
+    /// generated, so a client crate can use them without compiling the implementation.
+    pub(crate) implementation_cfg: Option<proc_macro2::TokenStream>,
 }
 
 /// An `#[action]` method.

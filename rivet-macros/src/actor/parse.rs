@@ -73,6 +73,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
         hooks: items.hooks,
         specials: items.specials,
         cleaned: item,
+        implementation_cfg: args.implementation,
     };
     Parsed {
         def: Ok(def),

@@ -17,10 +17,12 @@ impl Generator<'_> {
         let metadata = self.metadata();
         let input_ty = self.input_type();
         let actor_trait = self.actor_trait_impl();
+        let gate = self.implementation_gate();
         quote! {
             const _: () = {
                 use ::rivet_core::__private as __rivet;
 
+                #gate
                 static METADATA: __rivet::ActorMetadata = #metadata;
 
                 impl ::core::convert::From<__rivet::ActorHandle> for #client_ty {
@@ -35,6 +37,7 @@ impl Generator<'_> {
                     type Client = #client_ty;
                 }
 
+                #gate
                 #actor_trait
             };
         }
