@@ -57,6 +57,14 @@ mod effects;
 #[cfg(feature = "engine")]
 pub mod envoy;
 pub mod error;
+// Its pages use the database, the server, the network client and telemetry.
+#[cfg(all(
+    feature = "sqlite",
+    feature = "server",
+    feature = "net",
+    feature = "otlp"
+))]
+pub mod guide;
 mod host;
 mod ids;
 pub mod kv;

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "trace",
             "trace/otel",
             "telemetry",
+            "guide",
             "url",
             "envoy/protocol",
             "envoy/ledger",
