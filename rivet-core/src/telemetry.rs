@@ -98,7 +98,14 @@ impl Otlp {
         }
         let exporter = exporter.build().map_err(|e| failed(&e))?;
         let mut resource = opentelemetry_sdk::Resource::builder();
-        if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        // `rivet` only where the environment names no service (which would be overridden).
+        let named = std::env::var_os("OTEL_SERVICE_NAME").is_some()
+            || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|attributes| {
+                attributes
+                    .split(',')
+                    .any(|pair| pair.trim_start().starts_with("service.name="))
+            });
+        if !named {
             resource = resource.with_service_name("rivet");
         }
         let provider = SdkTracerProvider::builder()
