@@ -117,8 +117,6 @@ impl ClientBuilder {
             );
         }
         crate::tls::ready();
-        let bad_roots =
-            |e: String| codes::INVALID_ENDPOINT.with_message(format!("bad root certificates: {e}"));
         let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .tcp_nodelay(true);
@@ -129,13 +127,14 @@ impl ClientBuilder {
         let websocket_tls = if self.roots.is_empty() {
             None
         } else {
+            let bad_roots = |e: String| {
+                codes::INVALID_ENDPOINT.with_message(format!("bad root certificates: {e}"))
+            };
             for cert in self.roots.for_http().map_err(bad_roots)? {
                 http = http.add_root_certificate(cert);
             }
             Some(self.roots.for_websocket().map_err(bad_roots)?)
         };
-        #[cfg(not(feature = "tls"))]
-        let _ = bad_roots;
         let http = http.build().map_err(|e| {
             codes::CLIENT_CODEC.with_message(format!("cannot build the HTTP client: {e}"))
         })?;
@@ -588,14 +587,8 @@ impl Transport for NetTransport {
     ) -> BoxFuture<'a, Result<Arc<dyn ConnectionTransport>, ActorError>> {
         Box::pin(async move {
             let http_url = self.gateway_url(target, "/connect").await?;
-            // The builder accepts only http:// and https:// endpoints.
-            let url = match http_url.strip_prefix("http://") {
-                Some(rest) => format!("ws://{rest}"),
-                None => match http_url.strip_prefix("https://") {
-                    Some(rest) => format!("wss://{rest}"),
-                    None => http_url,
-                },
-            };
+            // The builder accepts only http:// and https:// endpoints: ws:// and wss:// here.
+            let url = http_url.replacen("http", "ws", 1);
             let mut protocols = vec![
                 "rivet".to_owned(),
                 format!("rivet_encoding.{}", self.encoding.as_str()),
