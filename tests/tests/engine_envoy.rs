@@ -580,10 +580,7 @@ async fn a_serverless_pool_starts_actors_through_the_apps_start_route() {
         .within()
         .await
         .expect("metrics body");
-    let reads: f64 = scrape
-        .lines()
-        .find_map(|line| line.strip_prefix("rivet_engine_kv_preloaded_reads_total "))
-        .and_then(|value| value.trim().parse().ok())
+    let reads = rivet_tests::support::net::sample(&scrape, "rivet_engine_kv_preloaded_reads_total")
         .unwrap_or_else(|| panic!("no preloaded reads metric in\n{scrape}"));
     assert!(
         reads > 0.0,

@@ -6,6 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use rivet_core::Registry;
 use rivet_examples::counter::Counter;
+use rivet_tests::support::net::sample;
 use rivet_tests::{Backend, Ledger, Sorter, Within, eventually, http_json, serve};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -399,14 +400,6 @@ async fn a_finished_workflow_replays_from_a_step_or_from_its_start() {
     assert_eq!(refused.1["group"], "actor");
     assert_eq!(refused.1["code"], "workflow_in_flight");
     registry.shutdown().within().await;
-}
-
-/// The value of the sample `name{labels}` in a scrape, if present.
-fn sample(scrape: &str, name_and_labels: &str) -> Option<f64> {
-    scrape.lines().find_map(|line| {
-        let value = line.strip_prefix(name_and_labels)?.strip_prefix(' ')?;
-        value.split(' ').next()?.parse().ok()
-    })
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 use reqwest::Method;
-use rivet_tests::support::net::{http_json, serve_router};
+use rivet_tests::support::net::{http_json, query_url, serve_router};
 use rivet_tests::support::process::ServerProcess;
 use rivet_tests::support::sync::eventually;
 use serde_json::json;
@@ -74,24 +74,41 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A server process (the example actors, SQLite in `dir`) exporting to `collector` with the
+/// SDK's batches sent every `batch_ms` (its `OTEL_BSP_SCHEDULE_DELAY`) and the variables of
+/// `env`; returns it with its endpoint.
+async fn exporting_server(
+    collector: &str,
+    dir: &std::path::Path,
+    batch_ms: u64,
+    env: &[(&str, &str)],
+) -> (ServerProcess, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crash_server"));
+    command
+        .arg(dir)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector)
+        .env("OTEL_BSP_SCHEDULE_DELAY", batch_ms.to_string())
+        .envs(env.iter().copied());
+    ServerProcess::spawn(command).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otel_exporter_otlp_endpoint_sends_turns_to_the_collector_with_the_inspectors_ids() {
     let collector = Collector::default();
     let url = collector.start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crash_server"));
-    command
-        .arg(dir.path())
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
-        .env("OTEL_SERVICE_NAME", "otlp-test")
-        // Batches go every 50 ms rather than 5 s: the test waits for them, not for a delay.
-        .env("OTEL_BSP_SCHEDULE_DELAY", "50");
-    let (_server, endpoint) = ServerProcess::spawn(command).await;
+    // Batches go every 50 ms rather than 5 s: the test waits for them, not for a delay.
+    let service = [("OTEL_SERVICE_NAME", "otlp-test")];
+    let (_server, endpoint) = exporting_server(&url, dir.path(), 50, &service).await;
 
     let caller = "2af7651916cd43dd8448eb211c80319c";
     let traceparent = format!("00-{caller}-d7ad6b7169203331-01");
-    let create = format!(
-        "{endpoint}/gateway/counter/action/increment?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=exported"
+    let create = query_url(
+        &endpoint,
+        "counter",
+        "exported",
+        "getOrCreate",
+        "/action/increment",
     );
     let headers = [("traceparent", traceparent.as_str())];
     let answer = http_json(Method::POST, &create, &headers, r#"{"args":[4]}"#).await;
@@ -160,15 +177,14 @@ async fn the_last_spans_are_sent_when_the_server_stops_on_sigterm() {
     let collector = Collector::default();
     let url = collector.start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crash_server"));
-    command
-        .arg(dir.path())
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
-        // No batch goes before the process stops: only the flush at exit can send the span.
-        .env("OTEL_BSP_SCHEDULE_DELAY", "3600000");
-    let (mut server, endpoint) = ServerProcess::spawn(command).await;
-    let increment = format!(
-        "{endpoint}/gateway/counter/action/increment?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=stopping"
+    // No batch goes before the process stops: only the flush at exit can send the span.
+    let (mut server, endpoint) = exporting_server(&url, dir.path(), 3_600_000, &[]).await;
+    let increment = query_url(
+        &endpoint,
+        "counter",
+        "stopping",
+        "getOrCreate",
+        "/action/increment",
     );
     let answer = http_json(Method::POST, &increment, &[], r#"{"args":[1]}"#).await;
     assert_eq!(answer, (200, json!({ "output": 1 })));

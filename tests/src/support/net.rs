@@ -42,6 +42,14 @@ pub async fn http_json(
     )
 }
 
+/// The value of the sample `name{labels}` in a Prometheus scrape (`/metrics`), if present.
+pub fn sample(scrape: &str, name_and_labels: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(name_and_labels)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}
+
 /// Every encoding of the client protocol.
 pub const ENCODINGS: [Encoding; 3] = [Encoding::Json, Encoding::Cbor, Encoding::Bare];
 
