@@ -1,0 +1,41 @@
+// Runs RivetKit's driver test suite from node_modules against the Rust fixture server.
+//
+// The suite is TypeScript under node_modules/rivetkit/src and imports its own sources as `@/...`
+// (RivetKit's tsconfig alias) and a few constants from `fixtures/driver-test-suite/*`, which the
+// npm package does not ship: `fixtures/` here holds those constants, with the values of the
+// compiled fixture registry (dist/tsup/serve-test-suite).
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+	resolve: {
+		alias: [
+			{
+				find: /^(?:\.\.\/)+fixtures\/driver-test-suite\/(.*)$/,
+				replacement: here("./fixtures/$1.mjs"),
+			},
+			{ find: /^(?:\.\.\/)+runtime$/, replacement: here("./shims/runtime.mjs") },
+			{ find: /^@\/(.*)$/, replacement: here("./node_modules/rivetkit/src/$1") },
+		],
+	},
+	test: {
+		include: ["driver.test.mjs"],
+		// Each test starts its own server process (setup.mjs); the suite's own timeouts assume
+		// an in-process server, so leave room for a slow machine.
+		testTimeout: 60_000,
+		hookTimeout: 60_000,
+		pool: "forks",
+		poolOptions: {
+			forks: { execArgv: ["--experimental-websocket"] },
+		},
+		server: {
+			// The suite's sources are TypeScript inside node_modules: transform them rather than
+			// hand them to Node.
+			deps: { inline: [/rivetkit[\\/]src/] },
+		},
+		reporters: ["default", "json"],
+		outputFile: { json: "./results/vitest.json" },
+	},
+});
