@@ -124,8 +124,11 @@ pub const UNAUTHORIZED: ErrorCode = ErrorCode::new(
 /// The registry is shut down.
 pub const SHUT_DOWN: ErrorCode = ErrorCode::new("registry", "shut_down", "Registry is shut down.");
 /// A failure whose detail is not shown to callers; the server logs it.
-pub const INTERNAL_ERROR: ErrorCode =
-    ErrorCode::new("core", "internal_error", "An internal error occurred");
+pub const INTERNAL_ERROR: ErrorCode = ErrorCode::new(
+    "core",
+    "internal_error",
+    "Internal error. Read the server logs for more details.",
+);
 /// The client could not encode a request or decode a response.
 pub const CLIENT_CODEC: ErrorCode = ErrorCode::new(
     "client",

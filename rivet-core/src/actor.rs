@@ -1,6 +1,7 @@
 //! The [`Actor`] trait that `#[actor]` implements, and the metadata it describes an actor with.
 
 use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 use rivet_client::{ActorError, codes};
@@ -108,10 +109,10 @@ pub trait Actor: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     fn on_state_change(&self, cx: &mut Cx<Self>) -> Result<(), Error>;
 
     /// Runs `#[on_before_connect]` with the connection's CBOR parameters (`None`: none given);
-    /// an error refuses the connection.
+    /// an error refuses the connection and rolls back what the hook changed.
     fn on_before_connect<'a>(
-        &'a self,
-        cx: &'a Cx<Self>,
+        &'a mut self,
+        cx: &'a mut Cx<Self>,
         params: Option<&'a [u8]>,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 
@@ -192,6 +193,95 @@ pub struct ActorMetadata {
     pub takes_input: bool,
     /// Which optional hooks the actor defines (see [`HookSet`]).
     pub hooks: HookSet,
+    /// Timeouts of this actor type that replace the registry's (`#[actor(options = ..)]`).
+    pub options: ActorOptions,
+}
+
+/// Timeouts and sleep behaviour of one actor type, replacing the registry's for it:
+/// RivetKit's `options` of `actor({ .. })`, given as `#[actor(options = ..)]`.
+///
+/// Every method is `const`, as the options are part of the actor's static metadata.
+///
+/// ```
+/// use std::time::Duration;
+/// use rivet_core::prelude::*;
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// pub struct Ticker {
+///     ticks: u64,
+/// }
+///
+/// // Sleeps after 5 s without work; an action may run for 2 s.
+/// #[actor(options = ActorOptions::new()
+///     .sleep_timeout(Duration::from_secs(5))
+///     .action_timeout(Duration::from_secs(2)))]
+/// impl Ticker {
+///     #[action]
+///     fn tick(&mut self) -> u64 {
+///         self.ticks += 1;
+///         self.ticks
+///     }
+/// }
+/// assert_eq!(
+///     <Ticker as rivet_core::Actor>::metadata().options.action_timeout,
+///     Some(Duration::from_secs(2))
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ActorOptions {
+    /// Idle time before the actor sleeps
+    /// ([`RegistryBuilder::sleep_timeout`](crate::RegistryBuilder::sleep_timeout) otherwise).
+    pub sleep_timeout: Option<Duration>,
+    /// How long an action or queue handler may run
+    /// ([`RegistryBuilder::action_timeout`](crate::RegistryBuilder::action_timeout) otherwise).
+    pub action_timeout: Option<Duration>,
+    /// How long sleeping may wait for work in flight
+    /// ([`RegistryBuilder::sleep_grace_period`](crate::RegistryBuilder::sleep_grace_period)
+    /// otherwise).
+    pub sleep_grace_period: Option<Duration>,
+    /// Never sleep for being idle (it still sleeps on `cx.sleep()` and at shutdown).
+    pub no_sleep: bool,
+}
+
+impl ActorOptions {
+    /// No overrides: the registry's settings.
+    pub const fn new() -> Self {
+        Self {
+            sleep_timeout: None,
+            action_timeout: None,
+            sleep_grace_period: None,
+            no_sleep: false,
+        }
+    }
+
+    /// Sleeps after `timeout` without work.
+    #[must_use]
+    pub const fn sleep_timeout(mut self, timeout: Duration) -> Self {
+        self.sleep_timeout = Some(timeout);
+        self
+    }
+
+    /// An action or queue handler fails with `actor.action_timed_out` after `timeout`.
+    #[must_use]
+    pub const fn action_timeout(mut self, timeout: Duration) -> Self {
+        self.action_timeout = Some(timeout);
+        self
+    }
+
+    /// Sleeping waits at most `grace` for work in flight.
+    #[must_use]
+    pub const fn sleep_grace_period(mut self, grace: Duration) -> Self {
+        self.sleep_grace_period = Some(grace);
+        self
+    }
+
+    /// Never sleeps for being idle.
+    #[must_use]
+    pub const fn no_sleep(mut self) -> Self {
+        self.no_sleep = true;
+        self
+    }
 }
 
 /// The optional hooks an actor defines, so the runtime skips the turns of absent ones.
@@ -263,7 +353,16 @@ impl ActorMetadata {
             queues,
             takes_input,
             hooks,
+            options: ActorOptions::new(),
         }
+    }
+
+    /// The metadata with these options; used by generated code.
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn with_options(mut self, options: ActorOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// The action with this wire name.

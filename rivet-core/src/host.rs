@@ -118,6 +118,33 @@ struct Host<A: Actor> {
     watchers: Option<tokio::sync::watch::Sender<crate::mailbox::Revisions>>,
 }
 
+impl<A: Actor> Host<A> {
+    /// How long an action or queue handler may run: the actor type's own timeout
+    /// (`#[actor(options = ..)]`), else the registry's.
+    fn action_timeout(&self) -> std::time::Duration {
+        A::metadata()
+            .options
+            .action_timeout
+            .unwrap_or(self.runtime.config().action_timeout)
+    }
+
+    /// Idle time before sleeping: the actor type's own, else the registry's.
+    fn sleep_timeout(&self) -> std::time::Duration {
+        A::metadata()
+            .options
+            .sleep_timeout
+            .unwrap_or(self.runtime.config().sleep_timeout)
+    }
+
+    /// How long sleeping waits for work in flight: the actor type's own, else the registry's.
+    fn sleep_grace_period(&self) -> std::time::Duration {
+        A::metadata()
+            .options
+            .sleep_grace_period
+            .unwrap_or(self.runtime.config().sleep_grace_period)
+    }
+}
+
 /// What an activation last added to its actor type's gauges.
 #[derive(Debug, Default)]
 struct Reported {

@@ -95,7 +95,7 @@ mod writes;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use actor::{Actor, ActorMetadata, Hook, HookSet};
+pub use actor::{Actor, ActorMetadata, ActorOptions, Hook, HookSet};
 pub use context::{Conn, ConnKind, CreateCx, Cx, KeepAwake};
 pub use error::{Error, Result, UserError};
 pub use lifecycle::{LifecycleEvent, LifecycleKind};
@@ -113,7 +113,7 @@ pub use rivet_client as client;
 pub mod prelude {
     pub use crate::kv::ListOptions;
     pub use crate::{
-        ActorError, ActorKey, Client, CreateCx, Cx, Error, Registry, UserError, actor,
+        ActorError, ActorKey, ActorOptions, Client, CreateCx, Cx, Error, Registry, UserError, actor,
     };
     pub use serde::{Deserialize, Serialize};
 }

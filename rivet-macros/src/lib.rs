@@ -27,7 +27,7 @@ mod ctxt;
 ///
 /// | Attribute | Accepted signature |
 /// | --- | --- |
-/// | `#[actor(name = "..", display_name = "..", icon = "..", migrations = EXPR, implementation(PREDICATE))]` | on the `impl` block; every argument optional (`name` defaults to the type's name in `lowerCamelCase`; `migrations` is a `&'static [&'static str]` of SQL for `cx.db()`; `implementation(feature = "server")` compiles the implementation only under that `cfg`, see below) |
+/// | `#[actor(name = "..", display_name = "..", icon = "..", migrations = EXPR, options = EXPR, implementation(PREDICATE))]` | on the `impl` block; every argument optional (`name` defaults to the type's name in `lowerCamelCase`; `migrations` is a `&'static [&'static str]` of SQL for `cx.db()`; `options` a constant `ActorOptions` (sleep timeout, action timeout, sleep grace period, no sleep) replacing the registry's for this actor; `implementation(feature = "server")` compiles the implementation only under that `cfg`, see below) |
 /// | `#[action]`, `#[action(name = "..")]` | `[async] fn f(&self or &mut self, cx: &Cx<Self> or &mut Cx<Self>, args..) -> T or Result<T, E>` |
 /// | `#[event]`, `#[event(name = "..")]` | `fn f(payload..);`: a declaration without a body or `self`; broadcast with `cx.broadcast({Actor}Event::F(x))` (one payload), `F { a, b }` (several) or `F` (none) |
 /// | `#[queue]` with a body | `[async] fn f(&mut self, cx: &mut Cx<Self>, message: M) [-> R or Result<R, E>]`: one message per turn; `R` answers a sender that waits |
@@ -37,7 +37,7 @@ mod ctxt;
 /// | `#[run]` | `async fn f(cx: RunCx<Self>) [-> Result<(), E>]`: the background loop, by value, no `self` |
 /// | `#[on_create]`, `#[on_wake]`, `#[on_sleep]`, `#[on_destroy]`, `#[on_connect]`, `#[on_disconnect]` | `[async] fn f(&self or &mut self, cx: &mut Cx<Self>) [-> Result<(), E>]` |
 /// | `#[on_state_change]` | `fn f(&self, cx: &mut Cx<Self>) [-> Result<(), E>]`: not `async`, not `&mut self` |
-/// | `#[on_before_connect]` | `[async] fn f(&self, cx: &Cx<Self>, params: P) [-> Result<(), E>]`: an error refuses the connection |
+/// | `#[on_before_connect]` | `[async] fn f(&self or &mut self, cx: &Cx<Self> or &mut Cx<Self>, params: P) [-> Result<(), E>]`: an error refuses the connection (and rolls back what it changed) |
 /// | `#[conn_state]` | `[async] fn f(&self or &mut self, cx: &mut Cx<Self>, params: P) -> S or Result<S, E>`: the connection's state (`cx.conn()`) |
 /// | `#[on_request]` | `[async] fn f(&self or &mut self, cx: &mut Cx<Self>, request: raw::Request) -> raw::Response or Result<raw::Response, E>` |
 /// | `#[on_websocket]` | `[async] fn f(&self or &mut self, cx: &mut Cx<Self>, event: raw::WebSocketEvent) [-> Result<(), E>]` |

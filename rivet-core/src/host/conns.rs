@@ -30,7 +30,7 @@ impl<A: Actor> Host<A> {
     ) {
         // Calls this turn makes through `cx.client()` carry the chain on.
         self.cx.set_chain(chain);
-        let timeout = self.runtime.config().action_timeout;
+        let timeout = self.action_timeout();
         let (work, ephemeral) = match conn {
             ConnRef::Id(id) => {
                 // The actor closed it (a kick) or forgot it (a restart) before this call
@@ -149,7 +149,7 @@ impl<A: Actor> Host<A> {
         request: raw::Request,
         reply: oneshot::Sender<Result<raw::Response, ActorError>>,
     ) {
-        let timeout = self.runtime.config().action_timeout;
+        let timeout = self.action_timeout();
         self.trace_parent = crate::trace::TraceParent::from_headers(request.headers());
         let (tx, rx) = oneshot::channel();
         let work = Work::Request {
@@ -205,7 +205,7 @@ impl<A: Actor> Host<A> {
                 None => return,
             },
         };
-        let timeout = self.runtime.config().action_timeout;
+        let timeout = self.action_timeout();
         let ran = self.execute(Work::WebSocket(event), timeout).await;
         self.finish_turn(ran, Batch::default(), "on_websocket", |_| {});
     }

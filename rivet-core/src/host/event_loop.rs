@@ -101,7 +101,7 @@ enum Next<A: Actor> {
 
 impl<A: Actor> Host<A> {
     pub(super) async fn run(mut self: Box<Self>, mut rx: MailboxRx) {
-        let mut idle = Idle::new(self.runtime.config().sleep_timeout);
+        let mut idle = Idle::new(self.sleep_timeout());
         let mut alarm = Alarm::default();
         // Mailbox messages taken in a row while queue messages wait.
         let mut streak = 0;
@@ -230,7 +230,7 @@ impl<A: Actor> Host<A> {
                 Next::Again
             }
             Woken::Tick => {
-                if idle.ticked() && self.can_sleep() {
+                if idle.ticked() && !A::metadata().options.no_sleep && self.can_sleep() {
                     Next::Stop(Stop::Sleep)
                 } else {
                     Next::Again

@@ -736,7 +736,7 @@ impl<A: Actor> Host<A> {
         let Some(message) = taken.into_message() else {
             return;
         };
-        let timeout = self.runtime.config().action_timeout;
+        let timeout = self.action_timeout();
         let work = Work::Queue {
             name: &message.name,
             body: &message.body,

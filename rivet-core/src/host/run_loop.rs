@@ -115,7 +115,7 @@ impl<A: Actor> Host<A> {
         };
         run.abort.send_replace(true);
         self.queue.refuse_waiting();
-        let grace = tokio::time::sleep(self.runtime.config().sleep_grace_period);
+        let grace = tokio::time::sleep(self.sleep_grace_period());
         tokio::pin!(grace);
         loop {
             let incoming = tokio::select! {

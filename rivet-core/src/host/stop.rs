@@ -89,7 +89,7 @@ impl<A: Actor> Host<A> {
         if awake.idle() {
             return;
         }
-        let grace = self.runtime.config().sleep_grace_period;
+        let grace = self.sleep_grace_period();
         if tokio::time::timeout(grace, awake.until_idle())
             .await
             .is_err()

@@ -287,10 +287,9 @@ impl<A: Actor> Host<A> {
             Ok(Err(message)) => mutated(Err(Error::internal(format!(
                 "actor code panicked: {message}"
             )))),
-            Err(_) => mutated(Err(Error::public(
-                codes::ACTION_TIMED_OUT
-                    .with_message(format!("Timed out after {} ms.", timeout.as_millis())),
-            ))),
+            Err(_) => mutated(Err(Error::public(codes::ACTION_TIMED_OUT.with_message(
+                format!("Action timed out after {} ms.", timeout.as_millis()),
+            )))),
         }
     }
 
@@ -342,7 +341,7 @@ impl<A: Actor> Host<A> {
             self.gate.submit(batch, |_| {});
             return;
         }
-        let timeout = self.runtime.config().action_timeout;
+        let timeout = self.action_timeout();
         let work = Work::Action {
             name: &entry.action,
             args: &entry.args,
@@ -487,8 +486,11 @@ impl<A: Actor> Host<A> {
     /// refuses the turn.
     fn prepare_turn(&mut self, mutates: bool, batch: &mut Batch) -> Result<Prepared, Error> {
         let prepared = self.cx.stores_mut().prepare()?;
+        // A new actor's first state is its creation, not a change (as in RivetKit).
+        let first = self.committed_state.is_empty();
         if mutates
             && self.persist_state(batch)?
+            && !first
             && let Err(error) = self.state.on_state_change(&mut self.cx)
         {
             tracing::error!(%error, "on_state_change failed");

@@ -18,6 +18,8 @@ pub(super) struct ActorArgs {
     pub(super) icon: Option<String>,
     /// `migrations = EXPR`: a `&'static [&'static str]`.
     pub(super) migrations: Option<syn::Expr>,
+    /// `options = EXPR`: a constant `ActorOptions`.
+    pub(super) options: Option<syn::Expr>,
     /// `implementation(PREDICATE)`: the `cfg` under which the implementation is compiled.
     pub(super) implementation: Option<TokenStream>,
 }
@@ -28,6 +30,7 @@ const ACTOR_ARGS: &[&str] = &[
     "display_name",
     "icon",
     "migrations",
+    "options",
     "implementation",
 ];
 
@@ -91,7 +94,7 @@ pub(super) fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
                 cx.error_spanned_by(
                     meta.path(),
                     format!(
-                        "unknown #[actor] argument `{}`; {hint}expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"`, `migrations = ...` or `implementation(feature = \"...\")`",
+                        "unknown #[actor] argument `{}`; {hint}expected `name = \"...\"`, `display_name = \"...\"`, `icon = \"...\"`, `migrations = ...`, `options = ...` or `implementation(feature = \"...\")`",
                         meta.path().to_token_stream()
                     ),
                 );
@@ -116,6 +119,10 @@ pub(super) fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
         };
         if key == "migrations" {
             args.migrations = Some(value.clone());
+            continue;
+        }
+        if key == "options" {
+            args.options = Some(value.clone());
             continue;
         }
         let syn::Expr::Lit(syn::ExprLit {

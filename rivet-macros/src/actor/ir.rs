@@ -20,6 +20,8 @@ pub(crate) struct ActorDef {
     pub(crate) vars: Option<VarsFn>,
     /// `#[actor(migrations = EXPR)]`: a `&'static [&'static str]`.
     pub(crate) migrations: Option<syn::Expr>,
+    /// `#[actor(options = EXPR)]`: a constant `ActorOptions`.
+    pub(crate) options: Option<syn::Expr>,
     pub(crate) run: Option<RunFn>,
     pub(crate) hooks: Vec<HookFn>,
     pub(crate) specials: Vec<SpecialFn>,

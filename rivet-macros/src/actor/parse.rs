@@ -69,6 +69,7 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
         create: items.create,
         vars: items.vars,
         migrations: args.migrations,
+        options: args.options,
         run: items.run,
         hooks: items.hooks,
         specials: items.specials,

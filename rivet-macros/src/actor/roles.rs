@@ -298,8 +298,6 @@ pub(super) fn parse_special(cx: &Ctxt, kind: SpecialKind, sig: &Signature) -> Op
         return None;
     }
     let shape = SpecialShape {
-        receiver,
-        mut_cx: parts.cx.is_some_and(|c| c.mutable),
         has_input: input.is_some(),
         output: &parts.output,
     };
@@ -319,8 +317,6 @@ pub(super) fn parse_special(cx: &Ctxt, kind: SpecialKind, sig: &Signature) -> Op
 
 /// What the per-kind rules of a special hook look at.
 struct SpecialShape<'a> {
-    receiver: Receiver,
-    mut_cx: bool,
     has_input: bool,
     output: &'a Output,
 }
@@ -335,20 +331,6 @@ fn special_shape_ok(
     let what = format!("#[{}]", kind.attr());
     match kind {
         SpecialKind::BeforeConnect => {
-            if shape.receiver == Receiver::Mut {
-                cx.error_spanned_by(
-                    &sig.inputs,
-                    "#[on_before_connect] takes `&self`: it decides whether to accept a connection; change state in #[conn_state] or #[on_connect]",
-                );
-                return false;
-            }
-            if shape.mut_cx {
-                cx.error_spanned_by(
-                    &sig.inputs,
-                    "#[on_before_connect] takes `&Cx<Self>`, not `&mut Cx<Self>`",
-                );
-                return false;
-            }
             if let Output::Value(ty) = shape.output {
                 cx.error_spanned_by(ty, "#[on_before_connect] returns `()` or `Result<(), E>`; an error refuses the connection");
                 return false;

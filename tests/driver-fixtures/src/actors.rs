@@ -2,9 +2,55 @@
 
 use rivet_core::RegistryBuilder;
 
+pub mod action_inputs;
+pub mod action_timeout;
+pub mod action_types;
+pub mod conn_error_serialization;
+pub mod conn_params;
+pub mod conn_state;
 pub mod counter;
+pub mod counter_conn;
+pub mod error_handling;
+pub mod kv;
+pub mod large_payloads;
+pub mod lifecycle;
+pub mod metadata;
+pub mod onstatechange;
+pub mod reject_connection;
+pub mod state_zod_coercion;
+pub mod stateless;
+pub mod vars;
 
 /// Adds every fixture actor to `builder`.
 pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
-    builder.with::<counter::Counter>()
+    builder
+        .with::<counter::Counter>()
+        .with::<counter_conn::CounterConn>()
+        .with::<lifecycle::CounterWithLifecycle>()
+        .with::<action_inputs::InputActor>()
+        .with::<action_timeout::ShortTimeoutActor>()
+        .with::<action_timeout::LongTimeoutActor>()
+        .with::<action_timeout::DefaultTimeoutActor>()
+        .with::<action_timeout::SyncTimeoutActor>()
+        .with::<action_types::SyncActionActor>()
+        .with::<action_types::AsyncActionActor>()
+        .with::<action_types::PromiseActor>()
+        .with::<conn_params::CounterWithParams>()
+        .with::<conn_state::ConnStateActor>()
+        .with::<conn_error_serialization::ConnErrorSerializationActor>()
+        .with::<error_handling::ErrorHandlingActor>()
+        .with::<error_handling::CustomTimeoutActor>()
+        .with::<kv::KvActor>()
+        .with::<large_payloads::LargePayloadActor>()
+        .with::<large_payloads::LargePayloadConnActor>()
+        .with::<metadata::MetadataActor>()
+        .with::<onstatechange::OnStateChangeActor>()
+        .with::<reject_connection::RejectConnectionActor>()
+        .with::<state_zod_coercion::StateZodCoercionActor>()
+        .with::<stateless::StatelessActor>()
+        .with::<vars::StaticVarActor>()
+        .with::<vars::NestedVarActor>()
+        .with::<vars::DynamicVarActor>()
+        .with::<vars::UniqueVarActor>()
+        .with::<vars::DriverCtxActor>()
 }

@@ -66,8 +66,8 @@ impl Generator<'_> {
         };
         quote! {
             fn on_before_connect<'a>(
-                &'a self,
-                cx: &'a __rivet::Cx<Self>,
+                &'a mut self,
+                cx: &'a mut __rivet::Cx<Self>,
                 params: ::core::option::Option<&'a [u8]>,
             ) -> impl ::core::future::Future<Output = ::core::result::Result<(), __rivet::Error>> + ::core::marker::Send + 'a {
                 async move {

@@ -25,6 +25,7 @@ impl Generator<'_> {
         let queues = def.queues.iter().map(|q| &q.wire);
         let takes_input = def.create.as_ref().is_some_and(|c| c.input.is_some());
         let flags = self.hook_flags();
+        let options = def.options.as_ref().map(|o| quote! { .with_options(#o) });
         quote! {
             __rivet::ActorMetadata::new(
                 #name,
@@ -36,6 +37,7 @@ impl Generator<'_> {
                 #takes_input,
                 __rivet::HookSet::empty()#(.with(__rivet::HookSet::#flags))*,
             )
+            #options
         }
     }
 

@@ -12,7 +12,7 @@ pub struct Counter {
 impl Counter {
     /// Adds `x`, broadcasts and returns the new count.
     #[action]
-    pub fn increment(&mut self, cx: &mut Cx<Self>, x: i64) -> i64 {
+    fn increment(&mut self, cx: &mut Cx<Self>, x: i64) -> i64 {
         self.count += x;
         cx.broadcast(CounterEvent::NewCount(self.count));
         self.count
@@ -20,7 +20,7 @@ impl Counter {
 
     /// Sets the count to `x`, broadcasts and returns it.
     #[action]
-    pub fn set_count(&mut self, cx: &mut Cx<Self>, x: i64) -> i64 {
+    fn set_count(&mut self, cx: &mut Cx<Self>, x: i64) -> i64 {
         self.count = x;
         cx.broadcast(CounterEvent::NewCount(x));
         self.count
@@ -28,13 +28,13 @@ impl Counter {
 
     /// The count.
     #[action]
-    pub fn get_count(&self) -> i64 {
+    fn get_count(&self) -> i64 {
         self.count
     }
 
     /// The actor's key.
     #[action]
-    pub fn get_key(&self, cx: &Cx<Self>) -> Vec<String> {
+    fn get_key(&self, cx: &Cx<Self>) -> Vec<String> {
         cx.key().parts().to_vec()
     }
 

@@ -1,0 +1,3 @@
+import { runEncoding } from "./run.mjs";
+
+await runEncoding("bare");
