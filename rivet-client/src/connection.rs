@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, Weak};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::codec::{decode_output, from_cbor, to_cbor};
 use crate::error::ActorError;
@@ -32,6 +32,8 @@ struct ConnInner {
     next_id: AtomicU64,
     /// `Some(reason)` once closed; `reason` is `None` for a normal close.
     closed: watch::Sender<Option<Option<ActorError>>>,
+    /// Asks the dispatch task to answer once it has delivered every message queued so far.
+    flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for ConnInner {
@@ -49,14 +51,28 @@ impl ActorConnection {
             .transport()
             .connect(handle.target(), handle.params(), tx)
             .await?;
+        let (flush, flushes) = mpsc::unbounded_channel();
         let inner = Arc::new(ConnInner {
             transport,
             callbacks: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             closed: watch::Sender::new(None),
+            flush,
         });
-        tokio::spawn(dispatch(Arc::downgrade(&inner), rx));
+        tokio::spawn(dispatch(Arc::downgrade(&inner), rx, flushes));
         Ok(Self { inner })
+    }
+
+    /// Waits until the callbacks have seen every event that arrived before now. An action's
+    /// reply comes after the events its turn sent (the actor sends them in that order, and a
+    /// WebSocket keeps it), but the callbacks run on the dispatch task: without this wait, a
+    /// caller could see the reply before its own action's events.
+    async fn delivered(&self) {
+        let (done, delivered) = oneshot::channel();
+        if self.inner.flush.send(done).is_ok() {
+            // An error: the dispatch task ended (the connection closed); nothing more comes.
+            let _ = delivered.await;
+        }
     }
 
     /// The id of the connected actor.
@@ -83,8 +99,9 @@ impl ActorConnection {
             .inner
             .transport
             .action(name.into(), to_cbor(args)?)
-            .await?;
-        decode_output(&output)
+            .await;
+        self.delivered().await;
+        decode_output(&output?)
     }
 
     /// Calls an action with CBOR arguments through this connection and returns its CBOR output.
@@ -93,7 +110,9 @@ impl ActorConnection {
         name: impl Into<Cow<'static, str>>,
         args: Bytes,
     ) -> Result<Bytes, ActorError> {
-        self.inner.transport.action(name.into(), args).await
+        let output = self.inner.transport.action(name.into(), args).await;
+        self.delivered().await;
+        output
     }
 
     /// Calls `callback` with the arguments of every `event`, decoded as the tuple `T`.
@@ -198,8 +217,25 @@ impl Subscription {
     }
 }
 
-async fn dispatch(inner: Weak<ConnInner>, mut rx: ConnReceiver) {
-    while let Some(message) = rx.recv().await {
+async fn dispatch(
+    inner: Weak<ConnInner>,
+    mut rx: ConnReceiver,
+    mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    loop {
+        // Messages first: a flush is answered only when none is waiting, so every message
+        // queued before the flush was asked for has been delivered.
+        let message = tokio::select! {
+            biased;
+            message = rx.recv() => message,
+            Some(done) = flushes.recv() => {
+                let _ = done.send(());
+                continue;
+            }
+        };
+        let Some(message) = message else {
+            break;
+        };
         let Some(conn) = inner.upgrade() else {
             return;
         };

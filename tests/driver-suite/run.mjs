@@ -10,9 +10,7 @@ export async function runEncoding(encoding) {
 	const { files, encodings } = selected();
 	if (!encodings.includes(encoding)) return;
 	const modules = await Promise.all(
-		files
-			.filter((f) => !f.skip)
-			.map(async (f) => ({
+		files.map(async (f) => ({
 				...f,
 				mod: await import(`./node_modules/rivetkit/src/driver-test-suite/tests/${f.file}.ts`),
 			})),

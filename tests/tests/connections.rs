@@ -1,6 +1,7 @@
 //! Connections, in process and over the network in every encoding: parameters and per-connection
-//! state, refusal by `#[on_before_connect]`, broadcasts and targeted sends, kicks, fan-out, and
-//! reconnection after a server restart.
+//! state, refusal by `#[on_before_connect]`, broadcasts and targeted sends (delivered before
+//! the reply of the action that sent them), kicks, fan-out, and reconnection after a server
+//! restart.
 
 use rivet_core::{Client, Registry, codes};
 use rivet_tests::{
@@ -212,6 +213,32 @@ async fn a_broadcast_fans_out_to_every_connection(backend: Backend) {
         lobby.shout("everyone".to_owned()).within().await.unwrap();
         for inbox in &mut inboxes {
             assert_eq!(recv(inbox).await.1, "everyone", "{label}");
+        }
+    }
+    registry.shutdown().within().await;
+}
+
+/// An action called through a connection returns only after the connection's callbacks saw
+/// the events its own turn sent (as over one RivetKit WebSocket): a caller may read what it
+/// collected right after the reply. On several worker threads, where the callbacks' task and
+/// the caller run in parallel (a single thread happens to run them in order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actions_events_reach_the_callbacks_before_its_reply() {
+    let backend = Backend::memory();
+    let (registry, endpoint) = serve_on(&backend).await;
+    for (label, client) in clients(&registry, &endpoint) {
+        let lobby = client.get_or_create::<Lobby>(["ordered", label]);
+        let ana = as_user(&lobby, "ana").connect().within().await.unwrap();
+        let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&heard);
+        let _subscription = ana.on_said(move |_, text| sink.lock().unwrap().push(text));
+        for i in 0..200 {
+            ana.shout(format!("m{i}")).within().await.unwrap();
+            assert_eq!(
+                heard.lock().unwrap().last().map(String::as_str),
+                Some(format!("m{i}").as_str()),
+                "{label}: the reply to shout #{i} came before its event"
+            );
         }
     }
     registry.shutdown().within().await;

@@ -438,6 +438,20 @@ async fn raw_requests_reach_on_request() {
         String::from_utf8_lossy(&reply.body),
         "PUT /hello/world?x=1 body!"
     );
+    // The path reaches the actor as sent: an encoded space keeps it a valid URI, and an
+    // encoded slash stays inside its segment.
+    let url = query_url(
+        &endpoint,
+        "lobby",
+        "raw",
+        "getOrCreate",
+        "/request/with%20space/a%2Fb",
+    );
+    let reply = send(Method::GET, &url, &[], None).await;
+    assert_eq!(
+        String::from_utf8_lossy(&reply.body),
+        "GET /with%20space/a%2Fb "
+    );
     // An actor without `#[on_request]` refuses with a JSON error.
     let url = query_url(&endpoint, "counter", "raw", "getOrCreate", "/request/x");
     let reply = send(Method::GET, &url, &[], None).await;

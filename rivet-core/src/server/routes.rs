@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, State, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
 use rivet_client::codes::guard::NO_ROUTE;
@@ -28,11 +28,20 @@ use crate::trace::TraceParent;
 use crate::url::percent_decode;
 
 /// `ANY /gateway/{*tail}`.
+///
+/// The tail comes from the URI as sent, not from axum's `Path` (which decodes it): a raw
+/// request's path reaches the actor still encoded (`a%2Fb` is one segment, `a%20b` stays a
+/// valid URI), and each part (actor id, name, action) is decoded on its own.
 pub(crate) async fn gateway(
     State(registry): State<Registry>,
-    Path(tail): Path<String>,
     request: axum::extract::Request,
 ) -> Response {
+    let tail = request
+        .uri()
+        .path()
+        .strip_prefix("/gateway/")
+        .unwrap_or_default()
+        .to_owned();
     gateway_at(registry, tail, request).await
 }
 

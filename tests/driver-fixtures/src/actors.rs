@@ -11,11 +11,14 @@ pub mod conn_state;
 pub mod counter;
 pub mod counter_conn;
 pub mod error_handling;
+pub mod inline_client;
 pub mod kv;
 pub mod large_payloads;
 pub mod lifecycle;
 pub mod metadata;
 pub mod onstatechange;
+pub mod raw_http;
+pub mod raw_websocket;
 pub mod reject_connection;
 pub mod state_zod_coercion;
 pub mod stateless;
@@ -40,11 +43,19 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
         .with::<conn_error_serialization::ConnErrorSerializationActor>()
         .with::<error_handling::ErrorHandlingActor>()
         .with::<error_handling::CustomTimeoutActor>()
+        .with::<inline_client::InlineClientActor>()
         .with::<kv::KvActor>()
         .with::<large_payloads::LargePayloadActor>()
         .with::<large_payloads::LargePayloadConnActor>()
         .with::<metadata::MetadataActor>()
         .with::<onstatechange::OnStateChangeActor>()
+        .with::<raw_http::RawHttpActor>()
+        .with::<raw_http::RawHttpNoHandlerActor>()
+        .with::<raw_http::RawHttpVoidReturnActor>()
+        .with::<raw_http::RawHttpHonoActor>()
+        .with::<raw_http::RawHttpRequestPropertiesActor>()
+        .with::<raw_websocket::RawWebSocketActor>()
+        .with::<raw_websocket::RawWebSocketBinaryActor>()
         .with::<reject_connection::RejectConnectionActor>()
         .with::<state_zod_coercion::StateZodCoercionActor>()
         .with::<stateless::StatelessActor>()
