@@ -60,6 +60,8 @@ pub struct Cx<A: Actor> {
     awake: Arc<AwakeHolds>,
     /// The actors whose turns wait on the call running now (see [`client`](Self::client)).
     chain: Option<CallChain>,
+    /// The request that is opening a connection, while its hooks run.
+    request: Option<Box<http::Request<()>>>,
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -75,6 +77,7 @@ impl<A: Actor> Cx<A> {
             stores,
             awake: Arc::new(AwakeHolds::default()),
             chain: None,
+            request: None,
             _actor: PhantomData,
         }
     }
@@ -115,6 +118,11 @@ impl<A: Actor> Cx<A> {
     /// Sets the chain of waiting actors that calls made by the running turn carry on.
     pub(crate) fn set_chain(&mut self, chain: Option<CallChain>) {
         self.chain = chain;
+    }
+
+    /// Sets the request of the connection being opened (`None` once its hooks ran).
+    pub(crate) fn set_request(&mut self, request: Option<Box<http::Request<()>>>) {
+        self.request = request;
     }
 }
 
@@ -252,6 +260,36 @@ impl<A: Actor> Cx<A> {
     /// receives the reason as an error if one is given.
     pub fn disconnect(&mut self, conn_id: &str, reason: Option<ActorError>) {
         self.effects.disconnects.push((conn_id.to_owned(), reason));
+    }
+
+    /// The HTTP request opening the connection, in `#[on_before_connect]`, `#[conn_state]` and
+    /// `#[on_connect]` (RivetKit's `c.request`): the WebSocket upgrade of a connection, or the
+    /// request of an HTTP action (which gets a connection for the call). Its method, URI
+    /// (path after the actor's gateway prefix, and query) and headers; `None` in other hooks
+    /// and for in-process clients.
+    ///
+    /// ```
+    /// use rivet_core::prelude::*;
+    ///
+    /// #[derive(Default, Serialize, Deserialize)]
+    /// pub struct Door;
+    ///
+    /// #[actor]
+    /// impl Door {
+    ///     /// Lets in only requests that carry an API key.
+    ///     #[on_before_connect]
+    ///     fn check(&self, cx: &Cx<Self>) -> Result<(), UserError> {
+    ///         match cx.request() {
+    ///             Some(r) if !r.headers().contains_key("x-api-key") => {
+    ///                 Err(UserError::new("no_key", "send x-api-key"))
+    ///             }
+    ///             _ => Ok(()),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn request(&self) -> Option<&http::Request<()>> {
+        self.request.as_deref()
     }
 
     /// The connection this action came through, if it came through one (HTTP actions get a

@@ -62,7 +62,11 @@ pub(crate) enum ConnRef {
     Id(String),
     /// A connection for the length of one call (stateless calls); the host skips it when the
     /// actor has no connection hooks to observe it.
-    Ephemeral { params: Option<Bytes> },
+    Ephemeral {
+        params: Option<Bytes>,
+        /// The HTTP request that carries the call, when it came over HTTP.
+        request: Option<Box<http::Request<()>>>,
+    },
 }
 
 /// An event on a raw WebSocket, as the server hands it to the actor.
@@ -107,6 +111,8 @@ pub(crate) enum Envelope {
     },
     Connect {
         params: Option<Bytes>,
+        /// The request that opened it (the WebSocket upgrade), when it came over the network.
+        request: Option<Box<http::Request<()>>>,
         kind: ConnKind,
         sink: ConnSender,
         reply: oneshot::Sender<Result<String, ActorError>>,

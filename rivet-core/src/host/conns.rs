@@ -49,13 +49,14 @@ impl<A: Actor> Host<A> {
             }
             // A stateless call gets a connection for its length (as RivetKit's HTTP actions
             // do) when the actor can observe it; otherwise it skips that work.
-            ConnRef::Ephemeral { params }
+            ConnRef::Ephemeral { params, request }
                 if A::metadata().hooks.intersects(HookSet::CONNECTION_HOOKS) =>
             {
                 let id = new_id();
                 let work = Work::EphemeralAction {
                     id: id.clone(),
                     params,
+                    request,
                     name: &name,
                     args: &args,
                 };
@@ -83,6 +84,7 @@ impl<A: Actor> Host<A> {
     pub(super) async fn connect(
         &mut self,
         params: Option<Bytes>,
+        request: Option<Box<http::Request<()>>>,
         kind: ConnKind,
         sink: ConnSender,
         reply: oneshot::Sender<Result<String, ActorError>>,
@@ -105,6 +107,7 @@ impl<A: Actor> Host<A> {
         let work = Work::Connect {
             id: id.clone(),
             params,
+            request,
             kind,
             sink,
         };

@@ -292,10 +292,11 @@ impl<A: Actor> Host<A> {
             } => self.enqueue(name, body, wait, reply),
             Envelope::Connect {
                 params,
+                request,
                 kind,
                 sink,
                 reply,
-            } => self.connect(params, kind, sink, reply).await,
+            } => self.connect(params, request, kind, sink, reply).await,
             Envelope::Subscribe {
                 conn,
                 event,

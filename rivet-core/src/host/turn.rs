@@ -40,6 +40,7 @@ pub(super) enum Work<'a> {
     Connect {
         id: String,
         params: Option<Bytes>,
+        request: Option<Box<http::Request<()>>>,
         kind: ConnKind,
         sink: ConnSender,
     },
@@ -47,6 +48,7 @@ pub(super) enum Work<'a> {
     EphemeralAction {
         id: String,
         params: Option<Bytes>,
+        request: Option<Box<http::Request<()>>>,
         name: &'a str,
         args: &'a [u8],
     },
@@ -106,10 +108,11 @@ impl Work<'_> {
             Work::Connect {
                 id,
                 params,
+                request,
                 kind,
                 sink,
             } => Dispatch {
-                result: open_conn(state, cx, id, params, kind, sink)
+                result: open_conn(state, cx, id, params, request, kind, sink)
                     .await
                     .map(|()| Bytes::new()),
                 mutates: hooks.intersects(HookSet::CONNECTION_SETUP.with(HookSet::CONNECT)),
@@ -117,11 +120,14 @@ impl Work<'_> {
             Work::EphemeralAction {
                 id,
                 params,
+                request,
                 name,
                 args,
             } => {
                 let (tx, _closed) = rivet_client::transport::conn_channel();
-                if let Err(error) = open_conn(state, cx, id, params, ConnKind::Http, tx).await {
+                if let Err(error) =
+                    open_conn(state, cx, id, params, request, ConnKind::Http, tx).await
+                {
                     return mutated(Err(error));
                 }
                 let mut dispatch = state.dispatch(cx, name, args).await;
@@ -214,6 +220,22 @@ fn mutated(result: Result<(), Error>) -> Dispatch {
 
 /// Runs `#[on_before_connect]` and `#[conn_state]`, adds the connection, then `#[on_connect]`.
 async fn open_conn<A: Actor>(
+    state: &mut A,
+    cx: &mut Cx<A>,
+    id: String,
+    params: Option<Bytes>,
+    request: Option<Box<http::Request<()>>>,
+    kind: ConnKind,
+    sink: ConnSender,
+) -> Result<(), Error> {
+    // `cx.request()` for the hooks of this opening only.
+    cx.set_request(request);
+    let opened = open_conn_hooks(state, cx, id, params, kind, sink).await;
+    cx.set_request(None);
+    opened
+}
+
+async fn open_conn_hooks<A: Actor>(
     state: &mut A,
     cx: &mut Cx<A>,
     id: String,

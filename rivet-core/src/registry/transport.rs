@@ -92,6 +92,7 @@ impl Transport for LocalTransport {
             // A connection for the length of the call, as over HTTP.
             let conn = ConnRef::Ephemeral {
                 params: params.cloned(),
+                request: None,
             };
             let chain = self.chain.clone();
             self.request(target, |reply| Envelope::Action {
@@ -182,6 +183,7 @@ impl Transport for LocalTransport {
                 .request(target, |reply| Envelope::Connect {
                     kind: ConnKind::InProcess,
                     params: params.cloned(),
+                    request: None,
                     sink,
                     reply,
                 })

@@ -322,7 +322,10 @@ async fn call(
     let make = |reply| Envelope::Action {
         name: Cow::Owned(name),
         args,
-        conn: ConnRef::Ephemeral { params: None },
+        conn: ConnRef::Ephemeral {
+            params: None,
+            request: None,
+        },
         reply: ReplyTo::Oneshot(reply),
         chain: None,
         trace,

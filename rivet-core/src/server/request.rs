@@ -1,6 +1,6 @@
 //! What a client's request carries besides its body: the encoding of its HTTP bodies
 //! (`x-rivet-encoding`), its connection parameters (the `x-rivet-conn-params` header, or a
-//! WebSocket subprotocol) and its bearer token.
+//! WebSocket subprotocol), its bearer token, and the request a connection's hooks see.
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -12,6 +12,22 @@ const HEADER_ENCODING: &str = "x-rivet-encoding";
 
 /// The header with connection parameters (a JSON string) for HTTP actions.
 pub(super) const HEADER_CONN_PARAMS: &str = "x-rivet-conn-params";
+
+/// The request a connection's hooks see as `cx.request()`: its method, its URI (the path after
+/// the actor's gateway prefix, with the query) and its headers, without the body.
+pub(super) fn hook_request(
+    method: &http::Method,
+    uri: &str,
+    headers: &HeaderMap,
+) -> Option<Box<http::Request<()>>> {
+    let mut request = http::Request::builder()
+        .method(method.clone())
+        .uri(uri)
+        .body(())
+        .ok()?;
+    *request.headers_mut() = headers.clone();
+    Some(Box::new(request))
+}
 
 /// The token of `Authorization: Bearer <token>`, if the request has one.
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::gateway::{self, GatewayTarget};
 use super::intake::{actor_target, actor_type, read_body, read_message};
-use super::request::{HEADER_CONN_PARAMS, params_from_json, request_encoding};
+use super::request::{HEADER_CONN_PARAMS, hook_request, params_from_json, request_encoding};
 use super::response::{HEADER_RAY_ID, error_response, ok_response, ray_id};
 use super::ws;
 use crate::actor::HookSet;
@@ -130,7 +130,12 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
             }
         }
         return if path == "/connect" {
-            ws::connect(registry, target, upgrade, &parts.headers)
+            let request = hook_request(
+                &parts.method,
+                &format!("{path}{}", parsed.query),
+                &parts.headers,
+            );
+            ws::connect(registry, target, upgrade, &parts.headers, request)
         } else {
             let raw_path = path
                 .strip_prefix("/websocket")
@@ -229,7 +234,8 @@ pub(crate) async fn tunnelled_socket(
         Err(error) => return ws::close(&mut socket, 1011, &error.full_code()).await,
     };
     if path == "/connect" {
-        let handshake = ws::handshake(&headers);
+        let request = hook_request(&Method::GET, &format!("{path}{query}"), &headers);
+        let handshake = ws::handshake(&headers).with_request(request);
         return ws::run_connection(registry, target, socket, handshake).await;
     }
     if path == "/inspector/connect" {
@@ -271,6 +277,7 @@ async fn http_action(
         Some(value) => Some(params_from_json(value.to_str().unwrap_or(""))?),
         None => None,
     };
+    let hook_request = hook_request(request.method(), request.uri().path(), request.headers());
     let trace = TraceParent::from_headers(request.headers());
     let config = registry.server_config();
     let body = read_message(registry, request).await?;
@@ -282,7 +289,10 @@ async fn http_action(
     let make = |reply| Envelope::Action {
         name: Cow::Owned(name),
         args: decoded.args,
-        conn: ConnRef::Ephemeral { params },
+        conn: ConnRef::Ephemeral {
+            params,
+            request: hook_request,
+        },
         reply: ReplyTo::Oneshot(reply),
         chain: None,
         trace,

@@ -67,9 +67,17 @@ pub(crate) struct Handshake {
     params: Result<Option<Bytes>, ActorError>,
     /// The caller's trace: the connection's turns continue it.
     trace: Option<TraceParent>,
+    /// The upgrade request, for the connection's hooks (`cx.request()`).
+    request: Option<Box<http::Request<()>>>,
 }
 
 impl Handshake {
+    /// The handshake with the upgrade request the connection's hooks see.
+    pub(crate) fn with_request(mut self, request: Option<Box<http::Request<()>>>) -> Self {
+        self.request = request;
+        self
+    }
+
     /// Whether the encoding and the parameters were understood.
     pub(crate) fn is_ok(&self) -> bool {
         self.encoding.is_ok() && self.params.is_ok()
@@ -102,6 +110,7 @@ pub(crate) fn handshake(headers: &HeaderMap) -> Handshake {
         encoding,
         params,
         trace: TraceParent::from_headers(headers),
+        request: None,
     }
 }
 
@@ -111,8 +120,9 @@ pub(crate) fn connect(
     target: ActorTarget,
     upgrade: WebSocketUpgrade,
     headers: &HeaderMap,
+    request: Option<Box<http::Request<()>>>,
 ) -> Response {
-    let handshake = handshake(headers);
+    let handshake = handshake(headers).with_request(request);
     let limit = registry.server_config().max_incoming_message_size;
     limited(upgrade, limit)
         .protocols([PROTOCOL_RIVET])
@@ -290,7 +300,9 @@ pub(crate) async fn run_connection(
     let (sink, events) =
         bounded_conn_channel(config.outgoing_queue_messages, config.outgoing_queue_bytes);
     let opened = match handshake.params {
-        Ok(params) => open_connection(&registry, &target, params, sink.clone()).await,
+        Ok(params) => {
+            open_connection(&registry, &target, params, handshake.request, sink.clone()).await
+        }
         Err(error) => Err(error),
     };
     let (actor_id, conn_id) = match opened {
@@ -344,11 +356,13 @@ async fn open_connection(
     registry: &Registry,
     target: &ActorTarget,
     params: Option<Bytes>,
+    request: Option<Box<http::Request<()>>>,
     sink: ConnSender,
 ) -> Result<(String, String), ActorError> {
     let (tx, rx) = oneshot::channel();
     let envelope = Envelope::Connect {
         params,
+        request,
         kind: ConnKind::WebSocket,
         sink,
         reply: tx,

@@ -10,6 +10,7 @@ pub mod conn_params;
 pub mod conn_state;
 pub mod counter;
 pub mod counter_conn;
+pub mod db_pragma_migration;
 pub mod error_handling;
 pub mod inline_client;
 pub mod kv;
@@ -20,6 +21,8 @@ pub mod onstatechange;
 pub mod raw_http;
 pub mod raw_websocket;
 pub mod reject_connection;
+pub mod request_access;
+pub mod scheduled;
 pub mod state_zod_coercion;
 pub mod stateless;
 pub mod vars;
@@ -57,6 +60,10 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
         .with::<raw_websocket::RawWebSocketActor>()
         .with::<raw_websocket::RawWebSocketBinaryActor>()
         .with::<reject_connection::RejectConnectionActor>()
+        .with::<request_access::RequestAccessActor>()
+        .with::<scheduled::Scheduled>()
+        .with::<scheduled::ScheduledDb>()
+        .with::<db_pragma_migration::DbPragmaMigrationActor>()
         .with::<state_zod_coercion::StateZodCoercionActor>()
         .with::<stateless::StatelessActor>()
         .with::<vars::StaticVarActor>()
