@@ -12,7 +12,7 @@ const BINARY = process.env.RIVET_DRIVER_SERVER;
 export async function startServer() {
 	if (!BINARY) {
 		throw new Error(
-			"RIVET_DRIVER_SERVER is not set: run the suite with scripts/driver-suite (or cargo test -p rivet-tests --test driver_suite)",
+			"RIVET_DRIVER_SERVER is not set (the path of the driver_fixtures binary): run the suite with scripts/driver-suite, or its slice with cargo test -p rivet-tests --test driver_suite",
 		);
 	}
 	const dataDir = await mkdtemp(join(tmpdir(), "rivet-driver-"));

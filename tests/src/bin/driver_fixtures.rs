@@ -1,5 +1,6 @@
 //! The fixture server RivetKit's driver test suite runs against (tests/driver-suite): the
-//! fixture actors on embedded storage in `$RIVET_DATA_DIR`, listening on `$RIVET_ADDR`
+//! fixture actors of tests/driver-fixtures on embedded storage in `$RIVET_DATA_DIR`, listening
+//! on `$RIVET_ADDR`
 //! (`127.0.0.1:0` picks a free port). It prints `listening http://<addr>` once it accepts
 //! connections, which is what the harness waits for, and stops on SIGTERM.
 #![allow(clippy::print_stdout)]
