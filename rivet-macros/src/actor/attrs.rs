@@ -125,6 +125,11 @@ pub(super) fn parse_actor_args(cx: &Ctxt, attr: TokenStream) -> ActorArgs {
             args.options = Some(value.clone());
             continue;
         }
+        // A `$name:literal` of a `macro_rules!` arrives wrapped in an invisible group.
+        let mut value = value;
+        while let syn::Expr::Group(group) = value {
+            value = &group.expr;
+        }
         let syn::Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Str(text),
             ..

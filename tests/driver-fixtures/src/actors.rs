@@ -5,12 +5,14 @@ use rivet_core::RegistryBuilder;
 pub mod action_inputs;
 pub mod action_timeout;
 pub mod action_types;
+pub mod actor_db;
 pub mod conn_error_serialization;
 pub mod conn_params;
 pub mod conn_state;
 pub mod counter;
 pub mod counter_conn;
 pub mod db_pragma_migration;
+pub mod destroy;
 pub mod error_handling;
 pub mod inline_client;
 pub mod kv;
@@ -23,6 +25,7 @@ pub mod raw_websocket;
 pub mod reject_connection;
 pub mod request_access;
 pub mod scheduled;
+pub mod start_stop_race;
 pub mod state_zod_coercion;
 pub mod stateless;
 pub mod vars;
@@ -32,6 +35,10 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
     builder
         .with::<counter::Counter>()
         .with::<counter_conn::CounterConn>()
+        .with::<destroy::DestroyActor>()
+        .with::<destroy::DestroyObserver>()
+        .with::<start_stop_race::StartStopRaceActor>()
+        .with::<start_stop_race::LifecycleObserver>()
         .with::<lifecycle::CounterWithLifecycle>()
         .with::<action_inputs::InputActor>()
         .with::<action_timeout::ShortTimeoutActor>()
@@ -42,6 +49,8 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
         .with::<action_types::AsyncActionActor>()
         .with::<action_types::PromiseActor>()
         .with::<conn_params::CounterWithParams>()
+        .with::<actor_db::DbActorRaw>()
+        .with::<actor_db::DbActorDrizzle>()
         .with::<conn_state::ConnStateActor>()
         .with::<conn_error_serialization::ConnErrorSerializationActor>()
         .with::<error_handling::ErrorHandlingActor>()
