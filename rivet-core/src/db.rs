@@ -180,15 +180,38 @@ impl Db {
         Ok(())
     }
 
-    /// Runs one statement with `params` (a tuple or a single value; `()` for none); returns the
-    /// number of rows changed. Numbers, text, booleans (as 0 and 1), `None` (NULL) and byte
-    /// strings (`Vec<u8>` or `serde_bytes`) bind; lists and maps are refused.
+    /// Runs one statement with `params` (a tuple or a single value, bound by position; a
+    /// struct or map, bound by name to `:name`; `()` for none); returns the number of rows
+    /// changed. Numbers, text, booleans (as 0 and 1), `None` (NULL) and byte strings
+    /// (`Vec<u8>` or `serde_bytes`) bind; lists and maps as values are refused.
+    ///
+    /// ```
+    /// # use rivet_core::prelude::*;
+    /// # #[derive(Default, Serialize, Deserialize)]
+    /// # struct Notes;
+    /// #[derive(Serialize)]
+    /// struct Note<'a> {
+    ///     title: &'a str,
+    ///     pinned: bool,
+    /// }
+    ///
+    /// #[actor(migrations = &["CREATE TABLE note (title TEXT, pinned INTEGER)"])]
+    /// impl Notes {
+    ///     #[action]
+    ///     fn add(&self, cx: &mut Cx<Self>, title: String) -> Result<usize, Error> {
+    ///         let db = cx.db()?;
+    ///         db.execute("INSERT INTO note VALUES (?, ?)", (&title, false))?;
+    ///         let note = Note { title: &title, pinned: true };
+    ///         db.execute("INSERT INTO note VALUES (:title, :pinned)", &note)
+    ///     }
+    /// }
+    /// ```
     pub fn execute<P: Serialize>(&mut self, sql: &str, params: P) -> Result<usize, Error> {
-        let values = to_sql_values(&params)?;
+        let params = to_sql_params(&params)?;
         self.touched = true;
-        self.conn()
-            .execute(sql, rusqlite::params_from_iter(values))
-            .map_err(sql_error)
+        let mut stmt = self.conn().prepare(sql).map_err(sql_error)?;
+        params.bind(&mut stmt)?;
+        stmt.raw_execute().map_err(sql_error)
     }
 
     /// Runs several statements separated by semicolons, without parameters.
@@ -237,14 +260,13 @@ impl Db {
         params: P,
         decode: impl Fn(&[String], Vec<Cell>) -> Result<T, serde::de::value::Error>,
     ) -> Result<Vec<T>, Error> {
-        let values = to_sql_values(&params)?;
+        let params = to_sql_params(&params)?;
         // A query can write too (`INSERT ... RETURNING`, functions).
         self.touched = true;
         let mut stmt = self.conn().prepare(sql).map_err(sql_error)?;
         let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(values))
-            .map_err(sql_error)?;
+        params.bind(&mut stmt)?;
+        let mut rows = stmt.raw_query();
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(sql_error)? {
             let cells = (0..names.len())
@@ -351,14 +373,77 @@ impl Db {
 
 /// Parameters as SQL values: a tuple or sequence gives one per element, `()` none, anything
 /// else one.
-fn to_sql_values<P: Serialize>(params: &P) -> Result<Vec<SqlValue>, Error> {
+/// A statement's parameters: by position, or by name.
+enum SqlParams {
+    Positional(Vec<SqlValue>),
+    Named(Vec<(String, SqlValue)>),
+}
+
+impl SqlParams {
+    fn bind(self, stmt: &mut rusqlite::Statement<'_>) -> Result<(), Error> {
+        match self {
+            Self::Positional(values) => {
+                let expected = stmt.parameter_count();
+                if values.len() != expected {
+                    return Err(Error::public(codes::INVALID_PARAMETER.with_message(
+                        format!(
+                            "The statement takes {expected} parameters; {} were given.",
+                            values.len()
+                        ),
+                    )));
+                }
+                for (i, value) in values.into_iter().enumerate() {
+                    stmt.raw_bind_parameter(i + 1, value).map_err(sql_error)?;
+                }
+            }
+            Self::Named(values) => {
+                for (name, value) in values {
+                    // `:name` unless the name carries its own prefix (`@name`, `$name`).
+                    let name = if name.starts_with([':', '@', '$']) {
+                        name
+                    } else {
+                        format!(":{name}")
+                    };
+                    let index =
+                        stmt.parameter_index(&name)
+                            .map_err(sql_error)?
+                            .ok_or_else(|| {
+                                Error::public(codes::INVALID_PARAMETER.with_message(format!(
+                                    "The statement has no parameter `{name}`."
+                                )))
+                            })?;
+                    stmt.raw_bind_parameter(index, value).map_err(sql_error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_sql_params<P: Serialize>(params: &P) -> Result<SqlParams, Error> {
     let value = ciborium::Value::serialized(params)
         .map_err(|e| Error::public(codes::INVALID_PARAMETER.with_message(e.to_string())))?;
-    match value {
-        ciborium::Value::Array(items) => items.into_iter().map(to_sql_value).collect(),
-        ciborium::Value::Null => Ok(Vec::new()),
-        other => Ok(vec![to_sql_value(other)?]),
-    }
+    Ok(match value {
+        ciborium::Value::Array(items) => SqlParams::Positional(
+            items
+                .into_iter()
+                .map(to_sql_value)
+                .collect::<Result<_, _>>()?,
+        ),
+        ciborium::Value::Map(entries) => SqlParams::Named(
+            entries
+                .into_iter()
+                .map(|(name, value)| match name {
+                    ciborium::Value::Text(name) => Ok((name, to_sql_value(value)?)),
+                    _ => Err(Error::public(
+                        codes::INVALID_PARAMETER.with_message("A parameter name is not text."),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        ciborium::Value::Null => SqlParams::Positional(Vec::new()),
+        other => SqlParams::Positional(vec![to_sql_value(other)?]),
+    })
 }
 
 fn is_byte(value: &ciborium::Value) -> bool {

@@ -231,6 +231,19 @@ async fn the_database_schema_rows_and_statements() {
     let body = r#"{"sql":"INSERT INTO entry (memo, amount) VALUES (?, ?) RETURNING id","args":["tax",30]}"#;
     let inserted = http_json(Method::POST, &execute, &[], body).await;
     assert_eq!(inserted, (200, json!({ "rows": [{ "id": 3 }] })));
+    // Named parameters, as RivetKit's inspector sends them.
+    let body =
+        r#"{"sql":"SELECT memo FROM entry WHERE amount = :amount","properties":{"amount":30}}"#;
+    let named = http_json(Method::POST, &execute, &[], body).await;
+    assert_eq!(named, (200, json!({ "rows": [{ "memo": "tax" }] })));
+    let body = r#"{"sql":"SELECT memo FROM entry WHERE amount = :amount","properties":{"nope":1}}"#;
+    let unknown = http_json(Method::POST, &execute, &[], body).await;
+    assert_eq!(
+        (unknown.0, &unknown.1["code"]),
+        (400, &json!("invalid_parameter")),
+        "{}",
+        unknown.1
+    );
     let broken = http_json(Method::POST, &execute, &[], r#"{"sql":"SELEC 1"}"#).await;
     assert_eq!((broken.0, &broken.1["code"]), (400, &json!("sql_error")));
 

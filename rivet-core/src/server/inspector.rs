@@ -212,15 +212,25 @@ pub(crate) async fn route(
                 let sql = body["sql"].as_str().ok_or_else(|| {
                     codes::INVALID_REQUEST.with_message("The body needs an `sql` string.")
                 })?;
-                if body.get("properties").is_some_and(|p| !p.is_null()) {
-                    return Err(codes::INVALID_REQUEST.with_message(
-                        "Named parameters (`properties`) are not supported; use `args`.",
-                    ));
-                }
-                let args = match body.get("args") {
-                    None | Some(Value::Null) => Value::Array(Vec::new()),
-                    Some(args @ Value::Array(_)) => args.clone(),
-                    Some(_) => {
+                // `args` bind by position (`?`), `properties` by name (`:name`).
+                let args = match (body.get("args"), body.get("properties")) {
+                    (None | Some(Value::Null), None | Some(Value::Null)) => {
+                        Value::Array(Vec::new())
+                    }
+                    (Some(args @ Value::Array(_)), None | Some(Value::Null)) => args.clone(),
+                    (None | Some(Value::Null), Some(properties @ Value::Object(_))) => {
+                        properties.clone()
+                    }
+                    (Some(Value::Array(_)), Some(_)) => {
+                        return Err(codes::INVALID_REQUEST
+                            .with_message("Give `args` or `properties`, not both."));
+                    }
+                    (_, Some(properties)) if !properties.is_object() => {
+                        return Err(
+                            codes::INVALID_REQUEST.with_message("`properties` must be an object.")
+                        );
+                    }
+                    _ => {
                         return Err(codes::INVALID_REQUEST.with_message("`args` must be an array."));
                     }
                 };
