@@ -71,6 +71,16 @@ impl RegistryInner {
         Ok((id, value))
     }
 
+    /// Hands `envelope` to the activation of `target` if it is awake, without waking or
+    /// creating it: for what only concerns the activation that is running (a closing
+    /// connection's disconnect means nothing to a later one).
+    pub(crate) fn deliver_if_awake(&self, target: &ActorTarget, envelope: Envelope) {
+        let found = self.live().find(target);
+        if let Some((_, tx)) = found {
+            let _ = tx.send(Box::new(envelope));
+        }
+    }
+
     /// Delivers an envelope to the actor `target` names, waking or creating it as needed.
     pub(crate) async fn deliver(
         self: &Arc<Self>,

@@ -225,16 +225,8 @@ impl LocalConnection {
     /// Fire-and-forget delivery to a live activation only: subscriptions and disconnects mean
     /// nothing to an actor that is not awake.
     fn notify(&self, envelope: Envelope) {
-        let Some(inner) = self.registry.upgrade() else {
-            return;
-        };
-        let tx = inner
-            .live()
-            .by_id
-            .get(self.actor_id.as_str())
-            .map(|slot| slot.tx.clone());
-        if let Some(tx) = tx {
-            let _ = tx.send(Box::new(envelope));
+        if let Some(inner) = self.registry.upgrade() {
+            inner.deliver_if_awake(&self.target, envelope);
         }
     }
 }

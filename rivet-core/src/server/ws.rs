@@ -341,14 +341,15 @@ pub(crate) async fn run_connection(
     {
         connection.relay(&mut socket, events).await;
     }
+    // Only to the activation the connection belongs to: one that slept (which closed the
+    // connection) is not woken to forget it.
     let disconnect = Envelope::Disconnect {
         conn: connection.conn_id,
     };
-    let _ = connection
+    connection
         .registry
         .inner()
-        .deliver(&connection.actor, disconnect)
-        .await;
+        .deliver_if_awake(&connection.actor, disconnect);
 }
 
 /// Opens the actor's side of a connection; returns the actor's id and the connection's.

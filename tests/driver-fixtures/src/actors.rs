@@ -25,6 +25,7 @@ pub mod raw_websocket;
 pub mod reject_connection;
 pub mod request_access;
 pub mod scheduled;
+pub mod sleep;
 pub mod start_stop_race;
 pub mod state_zod_coercion;
 pub mod stateless;
@@ -71,6 +72,17 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
         .with::<reject_connection::RejectConnectionActor>()
         .with::<request_access::RequestAccessActor>()
         .with::<scheduled::Scheduled>()
+        .with::<sleep::Sleep>()
+        .with::<sleep::SleepWithNoSleepOption>()
+        .with::<sleep::SleepWithRawHttp>()
+        .with::<sleep::SleepWithRawWebSocket>()
+        .with::<sleep::SleepRawWsSendOnSleep>()
+        .with::<sleep::SleepRawWsDelayedSendOnSleep>()
+        .with::<sleep::SleepRawWsAddEventListenerMessage>()
+        .with::<sleep::SleepRawWsAddEventListenerClose>()
+        .with::<sleep::SleepRawWsOnMessage>()
+        .with::<sleep::SleepRawWsOnClose>()
+        .with::<sleep::SleepWithPreventSleep>()
         .with::<scheduled::ScheduledDb>()
         .with::<db_pragma_migration::DbPragmaMigrationActor>()
         .with::<state_zod_coercion::StateZodCoercionActor>()
