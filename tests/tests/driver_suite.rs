@@ -1,7 +1,8 @@
 //! A slice of RivetKit 2.2.1's own driver test suite (tests/driver-suite), run from its npm
 //! package against the Rust fixture server (`driver_fixtures`, the actors of
 //! tests/driver-fixtures) in json, cbor and bare: a few files that cover actions, connections and
-//! events, raw HTTP and WebSockets, schedules, the database and calls between actors. The full
+//! events, raw HTTP and WebSockets, schedules, the database, calls between actors, per-actor
+//! options, vars and KV. The full
 //! suite is `scripts/driver-suite`; COMPATIBILITY.md keeps its pass table. Needs Node 20 or
 //! later; installs the locked packages the first time (or when the lockfile changed).
 
@@ -25,10 +26,15 @@ const SLICE: &[&str] = &[
     "actor-schedule",
     "actor-inline-client",
     "actor-db-pragma-migration",
+    "action-features",
+    "actor-vars",
+    "actor-kv",
+    "conn-error-serialization",
+    "actor-state-zod-coercion",
 ];
 
 /// How many tests the slice has in one encoding: a run that ran fewer did not run them all.
-const SLICE_TESTS: u64 = 3 + 23 + 8 + 12 + 4 + 15 + 10 + 4 + 5 + 4;
+const SLICE_TESTS: u64 = 3 + 23 + 8 + 12 + 4 + 15 + 10 + 4 + 5 + 4 + 11 + 5 + 3 + 2 + 3;
 
 /// A bound only a hang reaches: the slice takes well under a minute.
 const SUITE_LIMIT: Duration = Duration::from_secs(600);

@@ -10,6 +10,7 @@
 mod actions_typed;
 mod actor_calls;
 mod actor_db;
+mod actor_options;
 mod async_send_sync;
 mod bad_input;
 mod bad_input_catalogue;

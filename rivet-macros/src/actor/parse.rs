@@ -8,13 +8,16 @@ use heck::ToLowerCamelCase;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
+use syn::visit_mut::VisitMut;
 use syn::{Attribute, Ident, ImplItem, ImplItemFn, ItemImpl, Signature, Token, Type, Visibility};
 
 use super::attrs::{Role, doc_attrs, parse_actor_args, take_role, wire_name};
 use super::checks::{
     check_client_names, one_per_kind, single, undeclared_events, unique_wire_names,
 };
-use super::ir::{Action, ActorDef, CreateFn, Event, HookFn, Queue, RunFn, SpecialFn, VarsFn};
+use super::ir::{
+    Action, ActorDef, CreateFn, Event, HookFn, Output, Queue, RunFn, SpecialFn, VarsFn,
+};
 use super::roles::{
     event_variant, parse_action, parse_create, parse_event, parse_hook, parse_queue,
     parse_queue_decl, parse_run, parse_special, parse_vars,
@@ -57,6 +60,25 @@ pub(crate) fn parse(attr: TokenStream, mut item: ItemImpl) -> Parsed {
     let name = args
         .name
         .unwrap_or_else(|| ident.to_string().to_lower_camel_case());
+    let mut items = items;
+    // The client, the connection and the event enum are other types: `Self` in what they
+    // carry means the actor.
+    let mut self_is_actor = SelfIsActor(&item.self_ty);
+    for action in &mut items.actions {
+        for param in &mut action.params {
+            self_is_actor.visit_type_mut(&mut param.ty);
+        }
+        self_is_actor.output(&mut action.output);
+    }
+    for queue in &mut items.queues {
+        self_is_actor.visit_type_mut(&mut queue.message.ty);
+        self_is_actor.output(&mut queue.output);
+    }
+    for event in &mut items.events {
+        for param in &mut event.params {
+            self_is_actor.visit_type_mut(&mut param.ty);
+        }
+    }
     let def = ActorDef {
         self_ty: (*item.self_ty).clone(),
         ident,
@@ -373,4 +395,51 @@ mod tests {
         assert_eq!(error_count(&parsed), 1);
         assert!(parsed.def.is_err());
     }
+}
+
+/// Replaces the type `Self` with the actor's type.
+struct SelfIsActor<'a>(&'a syn::Type);
+
+impl SelfIsActor<'_> {
+    fn output(&mut self, output: &mut Output) {
+        match output {
+            Output::Unit => {}
+            Output::Value(ty) | Output::Result(ty, _) => self.visit_type_mut(ty),
+        }
+    }
+}
+
+impl syn::visit_mut::VisitMut for SelfIsActor<'_> {
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::Path(path) = ty
+            && path.qself.is_none()
+            && path.path.is_ident("Self")
+        {
+            // On the span of the user's `Self`: generated code spanned on this type then
+            // resolves its own names as before (not in some `macro_rules!`'s context).
+            let span = path.path.segments[0].ident.span();
+            if let Ok(actor) = syn::parse2(respan(self.0.to_token_stream(), span)) {
+                *ty = actor;
+            }
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = proc_macro2::TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }

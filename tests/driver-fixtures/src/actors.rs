@@ -24,6 +24,7 @@ pub mod raw_http;
 pub mod raw_websocket;
 pub mod reject_connection;
 pub mod request_access;
+pub mod run;
 pub mod scheduled;
 pub mod sleep;
 pub mod start_stop_race;
@@ -71,6 +72,11 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
         .with::<raw_websocket::RawWebSocketBinaryActor>()
         .with::<reject_connection::RejectConnectionActor>()
         .with::<request_access::RequestAccessActor>()
+        .with::<run::RunWithTicks>()
+        .with::<run::RunWithQueueConsumer>()
+        .with::<run::RunWithEarlyExit>()
+        .with::<run::RunWithError>()
+        .with::<run::RunWithoutHandler>()
         .with::<scheduled::Scheduled>()
         .with::<sleep::Sleep>()
         .with::<sleep::SleepWithNoSleepOption>()
