@@ -22,13 +22,15 @@ export default defineConfig({
 	},
 	test: {
 		include: ["*.test.mjs"],
-		// Each test starts its own server process (server.mjs). RivetKit's own config gives a
-		// test 10 s; a slower machine gets more room. A few tests set their own (up to 180 s).
-		testTimeout: 30_000,
-		hookTimeout: 30_000,
+		// RivetKit's own config: 10 s a test (a few tests set their own, up to 180 s). Each test
+		// starts its own server process (server.mjs).
+		testTimeout: 10_000,
+		hookTimeout: 10_000,
 		pool: "forks",
 		poolOptions: {
-			forks: { execArgv: ["--experimental-websocket"] },
+			// One worker per encoding file: the tests mostly wait (on sleep timeouts), so three
+			// at once fit two cores.
+			forks: { execArgv: ["--experimental-websocket"], maxForks: 3, minForks: 1 },
 		},
 		server: {
 			// The suite's sources are TypeScript inside node_modules: transform them rather than

@@ -27,6 +27,7 @@ pub mod request_access;
 pub mod run;
 pub mod scheduled;
 pub mod sleep;
+pub mod sleep_db;
 pub mod start_stop_race;
 pub mod state_zod_coercion;
 pub mod stateless;
@@ -89,6 +90,12 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
         .with::<sleep::SleepRawWsOnMessage>()
         .with::<sleep::SleepRawWsOnClose>()
         .with::<sleep::SleepWithPreventSleep>()
+        .with::<sleep_db::SleepWithDb>()
+        .with::<sleep_db::SleepWithSlowScheduledDb>()
+        .with::<sleep_db::SleepWithDbConn>()
+        .with::<sleep_db::SleepWithDbAction>()
+        .with::<sleep_db::SleepScheduleAfter>()
+        .with::<sleep_db::SleepOnSleepThrows>()
         .with::<scheduled::ScheduledDb>()
         .with::<db_pragma_migration::DbPragmaMigrationActor>()
         .with::<state_zod_coercion::StateZodCoercionActor>()
