@@ -9,7 +9,7 @@ use rivet_tests::{Backend, Within, on_each_backend, wait_for};
 
 /// Its own action timeout (50 ms) and sleep timeout (30 ms).
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Brisk {
+pub(crate) struct Brisk {
     value: u64,
 }
 
@@ -36,7 +36,7 @@ impl Brisk {
 
 /// Never sleeps for being idle, however short its sleep timeout.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Wakeful {
+pub(crate) struct Wakeful {
     calls: u64,
 }
 

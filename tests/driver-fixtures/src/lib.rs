@@ -6,6 +6,7 @@
 use rivet_core::RegistryBuilder;
 
 pub mod actors;
+pub mod js;
 
 /// A registry builder with every fixture actor, the fixed inspector token the suite uses
 /// (`token`); data goes to `$RIVET_DATA_DIR` as in any registry.

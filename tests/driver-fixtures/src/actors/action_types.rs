@@ -3,14 +3,7 @@
 
 use rivet_core::prelude::*;
 
-/// `Date.now()`: a JavaScript number, so an `f64` (a 64-bit CBOR integer would reach a
-/// JavaScript client as a `BigInt`).
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        .floor()
-}
+use crate::js::now_ms;
 
 /// A value.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use rivet_core::prelude::*;
 
+use crate::js::now_ms_int as now_ms;
+
 /// The table both actors use.
 const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS test_data (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -14,12 +16,6 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS test_data (
     payload TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL
 )"];
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 fn payload(size: i64) -> String {
     "x".repeat(usize::try_from(size.max(0)).unwrap_or(0))

@@ -4,6 +4,8 @@
 use rivet_core::prelude::*;
 use rivet_core::raw::{Request, Response, WebSocketEvent};
 
+use crate::js::{json, text};
+
 /// The keys of the actors destroyed so far.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,16 +59,9 @@ impl DestroyActor {
     fn request(&self, request: Request) -> Response {
         if request.uri().path() == "/state" {
             let body = serde_json::json!({ "key": self.key, "value": self.value });
-            let mut response = Response::new(bytes::Bytes::from(body.to_string()));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-            return response;
+            return json(http::StatusCode::OK, &body);
         }
-        let mut response = Response::new(bytes::Bytes::from_static(b"Not Found"));
-        *response.status_mut() = http::StatusCode::NOT_FOUND;
-        response
+        text(http::StatusCode::NOT_FOUND, "Not Found")
     }
 
     #[on_websocket]

@@ -4,26 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use http::{Method, StatusCode, header};
 use rivet_core::prelude::*;
 use rivet_core::raw::{Request, Response};
 
-fn json(status: StatusCode, value: &serde_json::Value) -> Response {
-    let mut response = Response::new(Bytes::from(value.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response {
-    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
-    *response.status_mut() = status;
-    response
-}
+use crate::js::{json, text};
 
 /// The request's headers as a JSON object (lower-case names, as `Headers.forEach` gives them).
 fn headers(request: &Request) -> BTreeMap<String, String> {

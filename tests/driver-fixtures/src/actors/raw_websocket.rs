@@ -4,13 +4,9 @@
 use std::collections::HashMap;
 
 use rivet_core::prelude::*;
-use rivet_core::raw::{RawMessage, WebSocketEvent};
 
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| (d.as_secs_f64() * 1000.0).floor())
-}
+use crate::js::now_ms;
+use rivet_core::raw::{RawMessage, WebSocketEvent};
 
 /// Open sockets and messages received.
 #[derive(Debug, Default, Serialize, Deserialize)]

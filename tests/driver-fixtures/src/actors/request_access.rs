@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use rivet_core::prelude::*;
 use rivet_core::raw::{RawMessage, Request, Response, WebSocketEvent};
 
+use crate::js::json;
+
 /// What one hook saw of its request.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,14 +93,10 @@ impl RequestAccessActor {
     fn request(&mut self, request: Request) -> Response {
         let info = RequestInfo::of(&request);
         self.on_request_request = info.clone();
-        let mut response = Response::new(bytes::Bytes::from(
-            serde_json::to_vec(&info).unwrap_or_default(),
-        ));
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        response
+        json(
+            http::StatusCode::OK,
+            &serde_json::to_value(&info).unwrap_or_default(),
+        )
     }
 
     #[on_websocket]

@@ -4,16 +4,12 @@
 use std::time::Duration;
 
 use rivet_core::prelude::*;
+
+use crate::js::now_ms;
 use rivet_core::run::{Next, RunCx};
 
 /// RivetKit's `RUN_SLEEP_TIMEOUT`.
 const RUN_SLEEP_TIMEOUT: Duration = Duration::from_millis(1000);
-
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| (d.as_secs_f64() * 1000.0).floor())
-}
 
 /// Ticks every 50 ms until the actor stops.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

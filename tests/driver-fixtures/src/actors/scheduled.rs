@@ -1,15 +1,11 @@
 //! `scheduled` (scheduled.ts) and `scheduledDb` (scheduled-db.ts): actions called later by the
 //! actor's own schedule, one of them writing to the database.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use rivet_core::prelude::*;
 
-fn now_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| (d.as_secs_f64() * 1000.0).floor())
-}
+use crate::js::now_ms;
 
 /// `scheduled`'s payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,6 +8,8 @@ use rivet_core::KeepAwake;
 use rivet_core::prelude::*;
 use rivet_core::raw::{RawMessage, Request, Response, WebSocketEvent};
 
+use crate::js::{json, text};
+
 /// RivetKit's `SLEEP_TIMEOUT`.
 const SLEEP_TIMEOUT: Duration = Duration::from_millis(1000);
 /// RivetKit's `PREVENT_SLEEP_TIMEOUT`: the grace period of `sleepWithPreventSleep`.
@@ -22,21 +24,6 @@ const RAW_WS_HANDLER_DELAY: Duration = Duration::from_millis(250);
 pub struct Counts {
     start_count: u64,
     sleep_count: u64,
-}
-
-fn json_response(value: &serde_json::Value) -> Response {
-    let mut response = Response::new(bytes::Bytes::from(value.to_string()));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-fn not_found() -> Response {
-    let mut response = Response::new(bytes::Bytes::from_static(b"Not Found"));
-    *response.status_mut() = http::StatusCode::NOT_FOUND;
-    response
 }
 
 /// `sleep`: counts wakes and sleeps; an alarm wakes it.
@@ -136,7 +123,7 @@ impl SleepWithRawHttp {
     async fn request(&mut self, request: Request) -> Response {
         self.request_count += 1;
         if request.uri().path() != "/long-request" {
-            return not_found();
+            return text(http::StatusCode::NOT_FOUND, "Not Found");
         }
         let duration = request
             .uri()
@@ -148,7 +135,10 @@ impl SleepWithRawHttp {
             })
             .unwrap_or(1000);
         tokio::time::sleep(Duration::from_millis(duration)).await;
-        json_response(&serde_json::json!({ "completed": true }))
+        json(
+            http::StatusCode::OK,
+            &serde_json::json!({ "completed": true }),
+        )
     }
 
     #[action]

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use rivet_core::prelude::*;
 
+use crate::js::now_ms_int as now_ms;
+
 /// RivetKit's `SLEEP_DB_TIMEOUT`.
 const SLEEP_DB_TIMEOUT: Duration = Duration::from_millis(1000);
 
@@ -16,12 +18,6 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS sleep_log (
     event TEXT NOT NULL,
     created_at INTEGER NOT NULL
 )"];
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// One log entry.
 #[derive(Debug, Serialize, Deserialize)]

@@ -5,11 +5,7 @@ use std::time::Duration;
 
 use rivet_core::prelude::*;
 
-fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| (d.as_secs_f64() * 1000.0).floor())
-}
+use crate::js::now_ms;
 
 /// How far the start got, and whether destroy ran.
 #[derive(Debug, Default, Serialize, Deserialize)]
