@@ -110,7 +110,17 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
             Ok(upgrade) => upgrade,
             Err(rejection) => return rejection.into_response(),
         };
-        let target = match actor_target(&registry, parsed.target).await {
+        let target = actor_target(&registry, parsed.target).await;
+        if path == "/connect" {
+            // A missing actor is refused inside the socket, where the client reads it.
+            let request = hook_request(
+                &parts.method,
+                &format!("{path}{}", parsed.query),
+                &parts.headers,
+            );
+            return ws::connect(registry, target, upgrade, &parts.headers, request);
+        }
+        let target = match target {
             Ok(target) => target,
             Err(error) => return error_response(&error, &ray),
         };
@@ -123,20 +133,11 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
                 parsed.query,
             );
         }
-        if path != "/connect" {
-            let what = "WebSockets (no #[on_websocket])";
-            if let Err(error) = check_handles(&registry, target.name(), HookSet::WEBSOCKET, what) {
-                return error_response(&error, &ray);
-            }
+        let what = "WebSockets (no #[on_websocket])";
+        if let Err(error) = check_handles(&registry, target.name(), HookSet::WEBSOCKET, what) {
+            return error_response(&error, &ray);
         }
-        return if path == "/connect" {
-            let request = hook_request(
-                &parts.method,
-                &format!("{path}{}", parsed.query),
-                &parts.headers,
-            );
-            ws::connect(registry, target, upgrade, &parts.headers, request)
-        } else {
+        return {
             let raw_path = path
                 .strip_prefix("/websocket")
                 .filter(|p| !p.is_empty())
@@ -236,7 +237,7 @@ pub(crate) async fn tunnelled_socket(
     if path == "/connect" {
         let request = hook_request(&Method::GET, &format!("{path}{query}"), &headers);
         let handshake = ws::handshake(&headers).with_request(request);
-        return ws::run_connection(registry, target, socket, handshake).await;
+        return ws::run_connection(registry, Ok(target), socket, handshake).await;
     }
     if path == "/inspector/connect" {
         return super::inspector::run_socket(registry, target, socket, headers, query).await;

@@ -117,7 +117,7 @@ pub(crate) fn handshake(headers: &HeaderMap) -> Handshake {
 /// `GET /connect`: a connection speaking the client protocol.
 pub(crate) fn connect(
     registry: Registry,
-    target: ActorTarget,
+    target: Result<ActorTarget, ActorError>,
     upgrade: WebSocketUpgrade,
     headers: &HeaderMap,
     request: Option<Box<http::Request<()>>>,
@@ -282,9 +282,13 @@ impl Inflow {
     }
 }
 
+/// Serves a `/connect` socket. A `target` that could not be resolved (a destroyed actor, a
+/// bad key) is refused after the upgrade, as an open that failed: an `Error` frame, then close
+/// 1011 with `group.code`, which the client reads (a stale handle resolves the actor again on
+/// `actor.not_found`); a refused upgrade would tell it nothing.
 pub(crate) async fn run_connection(
     registry: Registry,
-    target: ActorTarget,
+    target: Result<ActorTarget, ActorError>,
     mut socket: impl ServerSocket,
     handshake: Handshake,
 ) {
@@ -299,15 +303,16 @@ pub(crate) async fn run_connection(
     let config = registry.server_config();
     let (sink, events) =
         bounded_conn_channel(config.outgoing_queue_messages, config.outgoing_queue_bytes);
-    let opened = match handshake.params {
-        Ok(params) => {
-            open_connection(&registry, &target, params, handshake.request, sink.clone()).await
+    let opened = match (&target, handshake.params) {
+        (Ok(target), Ok(params)) => {
+            open_connection(&registry, target, params, handshake.request, sink.clone()).await
         }
-        Err(error) => Err(error),
+        (Err(error), _) => Err(error.clone()),
+        (Ok(_), Err(error)) => Err(error),
     };
-    let (actor_id, conn_id) = match opened {
-        Ok(ids) => ids,
-        Err(error) => {
+    let (target, (actor_id, conn_id)) = match (target, opened) {
+        (Ok(target), Ok(ids)) => (target, ids),
+        (_, Err(error)) | (Err(error), Ok(_)) => {
             // The client rejects its open promise with this error, then sees the close.
             let message = ToClient::Error {
                 error: error.clone(),
