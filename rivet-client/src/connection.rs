@@ -85,7 +85,9 @@ impl ActorConnection {
         self.inner.transport.connection_id()
     }
 
-    /// Calls an action through this connection (the actor sees it as `cx.conn()`).
+    /// Calls an action through this connection (the actor sees it as `cx.conn()`). It returns
+    /// once the event callbacks ran for every event that arrived before the reply (those the
+    /// action's own turn sent among them), so a callback that blocks holds it up too.
     pub async fn action<A, R>(
         &self,
         name: impl Into<Cow<'static, str>>,

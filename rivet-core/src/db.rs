@@ -371,8 +371,6 @@ impl Db {
     }
 }
 
-/// Parameters as SQL values: a tuple or sequence gives one per element, `()` none, anything
-/// else one.
 /// A statement's parameters: by position, or by name.
 enum SqlParams {
     Positional(Vec<SqlValue>),
@@ -397,6 +395,7 @@ impl SqlParams {
                 }
             }
             Self::Named(values) => {
+                let mut bound = vec![false; stmt.parameter_count()];
                 for (name, value) in values {
                     // `:name` unless the name carries its own prefix (`@name`, `$name`).
                     let name = if name.starts_with([':', '@', '$']) {
@@ -413,6 +412,18 @@ impl SqlParams {
                                 )))
                             })?;
                     stmt.raw_bind_parameter(index, value).map_err(sql_error)?;
+                    if let Some(slot) = bound.get_mut(index - 1) {
+                        *slot = true;
+                    }
+                }
+                // An unbound parameter would be NULL: a missing field is a mistake, not a NULL.
+                if let Some(missing) = bound.iter().position(|b| !b) {
+                    let name = stmt
+                        .parameter_name(missing + 1)
+                        .map_or_else(|| format!("?{}", missing + 1), str::to_owned);
+                    return Err(Error::public(codes::INVALID_PARAMETER.with_message(
+                        format!("The statement's parameter `{name}` was not given."),
+                    )));
                 }
             }
         }
@@ -420,6 +431,8 @@ impl SqlParams {
     }
 }
 
+/// Parameters as SQL values: a tuple or sequence gives one per position, a struct or map one
+/// per name, `()` none, anything else one.
 fn to_sql_params<P: Serialize>(params: &P) -> Result<SqlParams, Error> {
     let value = ciborium::Value::serialized(params)
         .map_err(|e| Error::public(codes::INVALID_PARAMETER.with_message(e.to_string())))?;

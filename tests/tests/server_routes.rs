@@ -452,6 +452,17 @@ async fn raw_requests_reach_on_request() {
         String::from_utf8_lossy(&reply.body),
         "GET /with%20space/a%2Fb "
     );
+    // An action or queue name that is not valid percent-encoding is refused, not run as `""`.
+    for path in ["/action/%FF", "/queue/%FF"] {
+        let url = query_url(&endpoint, "counter", "raw", "getOrCreate", path);
+        let reply = send(Method::POST, &url, &[], Some(br#"{"args":[]}"#.to_vec())).await;
+        assert_eq!(reply.status.as_u16(), 400, "{path}");
+        assert_eq!(
+            reply.json()["code"],
+            "query_invalid_percent_encoding",
+            "{path}"
+        );
+    }
     // An actor without `#[on_request]` refuses with a JSON error.
     let url = query_url(&endpoint, "counter", "raw", "getOrCreate", "/request/x");
     let reply = send(Method::GET, &url, &[], None).await;

@@ -277,6 +277,9 @@ impl<A: Actor> Host<A> {
         });
         let started = std::time::Instant::now();
         let dispatch = self.execute_timed(work, timeout, span.span().clone()).await;
+        // Also when the hooks of an opening connection timed out or panicked, which skips
+        // their own clearing: no later turn may see that request.
+        self.cx.set_request(None);
         self.metrics
             .turn_seconds
             .observe(started.elapsed().as_secs_f64());

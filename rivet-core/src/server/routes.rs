@@ -172,12 +172,22 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
             Ok(ok_response(body, Encoding::Json, &ray, None))
         }
         (&Method::POST, p) if p.starts_with("/action/") => {
-            let name = percent_decode(&p["/action/".len()..]).unwrap_or_default();
-            http_action(&registry, parsed.target, name, request, encoding, &ray).await
+            match percent_decode(&p["/action/".len()..]) {
+                Some(name) => {
+                    let uri = format!("{p}{}", parsed.query);
+                    http_action(&registry, parsed.target, name, uri, request, encoding, &ray).await
+                }
+                None => Err(bad_name_encoding()),
+            }
         }
         (&Method::POST, p) if p == "/queue" || p.starts_with("/queue/") => {
-            let name = p.strip_prefix("/queue/").and_then(percent_decode);
-            http_queue(&registry, parsed.target, name, request, encoding, &ray).await
+            match p.strip_prefix("/queue/").map(percent_decode) {
+                Some(None) => Err(bad_name_encoding()),
+                name => {
+                    let name = name.flatten();
+                    http_queue(&registry, parsed.target, name, request, encoding, &ray).await
+                }
+            }
         }
         (_, p) if p == "/request" || p.starts_with("/request/") || p.starts_with("/request?") => {
             let raw_path = p
@@ -193,6 +203,11 @@ async fn gateway_at(registry: Registry, tail: String, request: axum::extract::Re
 }
 
 type RouteResult = Result<Response, ActorError>;
+
+/// An action or queue name in the path that is not valid percent-encoded UTF-8.
+fn bad_name_encoding() -> ActorError {
+    codes::guard::QUERY_BAD_ENCODING.with_message("Invalid percent-encoding in the path.")
+}
 
 /// Refuses a raw route to an actor type without its hook (`what` names both), before any
 /// body is read or actor created: RivetKit answers not found.
@@ -223,22 +238,22 @@ pub(crate) async fn tunnelled_socket(
         Some((path, query)) => (path, Some(query)),
         None => (path, None),
     };
-    let parsed = gateway::parse(&format!("{actor_id}{path}"), query);
-    let target = match parsed {
-        Ok(parsed) => actor_target(&registry, parsed.target)
-            .await
-            .map(|target| (target, parsed.path, parsed.query)),
-        Err(error) => Err(error),
-    };
-    let (target, path, query) = match target {
-        Ok(found) => found,
+    let parsed = match gateway::parse(&format!("{actor_id}{path}"), query) {
+        Ok(parsed) => parsed,
         Err(error) => return ws::close(&mut socket, 1011, &error.full_code()).await,
     };
+    let (path, query) = (parsed.path, parsed.query);
+    let target = actor_target(&registry, parsed.target).await;
     if path == "/connect" {
+        // A missing actor is refused inside the socket, where the client reads it.
         let request = hook_request(&Method::GET, &format!("{path}{query}"), &headers);
         let handshake = ws::handshake(&headers).with_request(request);
-        return ws::run_connection(registry, Ok(target), socket, handshake).await;
+        return ws::run_connection(registry, target, socket, handshake).await;
     }
+    let target = match target {
+        Ok(target) => target,
+        Err(error) => return ws::close(&mut socket, 1011, &error.full_code()).await,
+    };
     if path == "/inspector/connect" {
         return super::inspector::run_socket(registry, target, socket, headers, query).await;
     }
@@ -270,6 +285,7 @@ async fn http_action(
     registry: &Registry,
     target: GatewayTarget,
     name: String,
+    uri: String,
     request: axum::extract::Request,
     encoding: Encoding,
     ray: &str,
@@ -278,7 +294,7 @@ async fn http_action(
         Some(value) => Some(params_from_json(value.to_str().unwrap_or(""))?),
         None => None,
     };
-    let hook_request = hook_request(request.method(), request.uri().path(), request.headers());
+    let hook_request = hook_request(request.method(), &uri, request.headers());
     let trace = TraceParent::from_headers(request.headers());
     let config = registry.server_config();
     let body = read_message(registry, request).await?;

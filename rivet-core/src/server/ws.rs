@@ -282,8 +282,8 @@ impl Inflow {
     }
 }
 
-/// Serves a `/connect` socket. A `target` that could not be resolved (a destroyed actor, a
-/// bad key) is refused after the upgrade, as an open that failed: an `Error` frame, then close
+/// Serves a `/connect` socket. A `target` that could not be resolved (a missing or destroyed
+/// actor) is refused after the upgrade, as an open that failed: an `Error` frame, then close
 /// 1011 with `group.code`, which the client reads (a stale handle resolves the actor again on
 /// `actor.not_found`); a refused upgrade would tell it nothing.
 pub(crate) async fn run_connection(

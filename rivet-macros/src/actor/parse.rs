@@ -296,6 +296,53 @@ impl Parse for BodylessFn {
     }
 }
 
+/// Replaces the type `Self` with the actor's type.
+struct SelfIsActor<'a>(&'a syn::Type);
+
+impl SelfIsActor<'_> {
+    fn output(&mut self, output: &mut Output) {
+        match output {
+            Output::Unit => {}
+            Output::Value(ty) | Output::Result(ty, _) => self.visit_type_mut(ty),
+        }
+    }
+}
+
+impl syn::visit_mut::VisitMut for SelfIsActor<'_> {
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::Path(path) = ty
+            && path.qself.is_none()
+            && path.path.is_ident("Self")
+        {
+            // On the span of the user's `Self`: generated code spanned on this type then
+            // resolves its own names as before (not in some `macro_rules!`'s context).
+            let span = path.path.segments[0].ident.span();
+            if let Ok(actor) = syn::parse2(respan(self.0.to_token_stream(), span)) {
+                *ty = actor;
+            }
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = proc_macro2::TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use syn::parse_quote;
@@ -395,51 +442,4 @@ mod tests {
         assert_eq!(error_count(&parsed), 1);
         assert!(parsed.def.is_err());
     }
-}
-
-/// Replaces the type `Self` with the actor's type.
-struct SelfIsActor<'a>(&'a syn::Type);
-
-impl SelfIsActor<'_> {
-    fn output(&mut self, output: &mut Output) {
-        match output {
-            Output::Unit => {}
-            Output::Value(ty) | Output::Result(ty, _) => self.visit_type_mut(ty),
-        }
-    }
-}
-
-impl syn::visit_mut::VisitMut for SelfIsActor<'_> {
-    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
-        if let syn::Type::Path(path) = ty
-            && path.qself.is_none()
-            && path.path.is_ident("Self")
-        {
-            // On the span of the user's `Self`: generated code spanned on this type then
-            // resolves its own names as before (not in some `macro_rules!`'s context).
-            let span = path.path.segments[0].ident.span();
-            if let Ok(actor) = syn::parse2(respan(self.0.to_token_stream(), span)) {
-                *ty = actor;
-            }
-            return;
-        }
-        syn::visit_mut::visit_type_mut(self, ty);
-    }
-}
-
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            if let proc_macro2::TokenTree::Group(group) = &token {
-                let mut inner =
-                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
-                inner.set_span(span);
-                token = proc_macro2::TokenTree::Group(inner);
-            } else {
-                token.set_span(span);
-            }
-            token
-        })
-        .collect()
 }
