@@ -200,6 +200,56 @@ impl<A: Actor> Cx<A> {
         }
     }
 
+    /// Sends `message` to this actor's own queue `queue`, committed with the turn (or not at
+    /// all if the turn fails): the way actor code adds work for its `#[queue]` handler or its
+    /// `#[run]` loop (RivetKit's send to the actor's own handle, which here, from inside a
+    /// turn, would wait for the turn to end). The message is checked as any send is (declared
+    /// queue, size, a full queue), the name now and the rest when the turn ends; a failed check
+    /// fails the turn.
+    ///
+    /// ```
+    /// use rivet_core::prelude::*;
+    ///
+    /// #[derive(Default, Serialize, Deserialize)]
+    /// pub struct Mailer {
+    ///     sent: u32,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Mailer {
+    ///     /// Queues one email per address; the handler sends them one turn each.
+    ///     #[action]
+    ///     fn send_all(&self, cx: &mut Cx<Self>, to: Vec<String>) -> Result<(), Error> {
+    ///         for address in &to {
+    ///             cx.enqueue("outbox", address)?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///
+    ///     #[queue]
+    ///     fn outbox(&mut self, _address: String) {
+    ///         self.sent += 1;
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `queue.not_found` when the actor declares no queue `queue`; `message.invalid` (or the
+    /// codec's error) when `message` does not encode.
+    pub fn enqueue<T: serde::Serialize + ?Sized>(
+        &mut self,
+        queue: &str,
+        message: &T,
+    ) -> Result<(), crate::error::Error> {
+        if !A::metadata().queues.contains(&queue) {
+            return Err(crate::message::queue_not_found(queue));
+        }
+        let body = rivet_client::codec::to_cbor(message).map_err(crate::error::Error::public)?;
+        self.effects.enqueued.push((queue.to_owned(), body));
+        Ok(())
+    }
+
     /// Asks the actor to sleep once this turn is done. It wakes again on the next request.
     /// Work holding a [`keep_awake`](Self::keep_awake) guard gets the grace period to finish.
     pub fn sleep(&mut self) {

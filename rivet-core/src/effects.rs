@@ -25,6 +25,8 @@ pub(crate) struct TurnEffects {
     pub(crate) destroy: bool,
     /// The workflow engine's records of this turn (see [`WorkflowApply`]).
     pub(crate) workflow: Option<WorkflowApply>,
+    /// Messages to the actor's own queue (`cx.enqueue`): queue name and CBOR body.
+    pub(crate) enqueued: Vec<(String, Bytes)>,
 }
 
 impl std::fmt::Debug for TurnEffects {
@@ -36,6 +38,7 @@ impl std::fmt::Debug for TurnEffects {
             .field("sleep", &self.sleep)
             .field("destroy", &self.destroy)
             .field("workflow", &self.workflow.is_some())
+            .field("enqueued", &self.enqueued.len())
             .finish()
     }
 }

@@ -14,11 +14,11 @@ use rivet_tests::support::process::run;
 use rivet_tests::within_for;
 use tokio::process::Command;
 
-/// The files of the slice: every test in them passes in every encoding.
+/// The files of the slice: every test in them passes in every encoding, every run
+/// (`actor-conn-state` is left out: one of its tests fails now and then, COMPATIBILITY.md).
 const SLICE: &[&str] = &[
     "actor-state",
     "actor-conn",
-    "actor-conn-state",
     "actor-handle",
     "request-access",
     "raw-http",
@@ -34,7 +34,7 @@ const SLICE: &[&str] = &[
 ];
 
 /// How many tests the slice has in one encoding: a run that ran fewer did not run them all.
-const SLICE_TESTS: u64 = 3 + 23 + 8 + 12 + 4 + 15 + 10 + 4 + 5 + 4 + 11 + 5 + 3 + 2 + 3;
+const SLICE_TESTS: u64 = 3 + 23 + 12 + 4 + 15 + 10 + 4 + 5 + 4 + 11 + 5 + 3 + 2 + 3;
 
 /// A bound only a hang reaches: the slice takes well under a minute.
 const SUITE_LIMIT: Duration = Duration::from_secs(600);

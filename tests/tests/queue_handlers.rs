@@ -25,6 +25,77 @@ async fn start<F: Future + Unpin>(future: &mut F) {
     .await;
 }
 
+/// Adds to a total; actions queue work for it with `cx.enqueue`.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Enqueuer {
+    total: u64,
+}
+
+#[rivet_core::actor(name = "enqueuer")]
+impl Enqueuer {
+    /// Adds `n`; completes with the total.
+    #[queue]
+    fn jobs(&mut self, n: u64) -> u64 {
+        self.total += n;
+        self.total
+    }
+
+    /// Queues one job per number, then fails if asked to (which takes the jobs back).
+    #[action]
+    fn enqueue_jobs(
+        &self,
+        cx: &mut rivet_core::Cx<Self>,
+        ns: Vec<u64>,
+        fail: bool,
+    ) -> Result<(), rivet_core::Error> {
+        for n in ns {
+            cx.enqueue("jobs", &n)?;
+        }
+        if fail {
+            return Err(rivet_core::UserError::new("failed", "on purpose").into());
+        }
+        Ok(())
+    }
+
+    /// Queues to a queue the actor does not declare.
+    #[action]
+    fn enqueue_nowhere(&self, cx: &mut rivet_core::Cx<Self>) -> Result<(), rivet_core::Error> {
+        cx.enqueue("nowhere", &1)
+    }
+}
+
+/// `cx.enqueue` adds to the actor's own queue with the turn: the jobs of a turn that commits
+/// are taken in order before a later send, those of a failed turn never.
+async fn cx_enqueue_joins_the_turn(backend: Backend) {
+    let registry = backend.build(rivet_core::Registry::builder().with::<Enqueuer>());
+    let enqueuer = registry.client().get_or_create::<Enqueuer>(["own"]);
+    enqueuer
+        .enqueue_jobs(vec![1, 2], false)
+        .within()
+        .await
+        .unwrap();
+    let err = enqueuer
+        .enqueue_jobs(vec![100], true)
+        .within()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "failed");
+    let err = enqueuer.enqueue_nowhere().within().await.unwrap_err();
+    assert!(err.is(codes::QUEUE_NOT_FOUND), "{err}");
+    // FIFO: the completion of a later send counts every job queued before it.
+    let total = enqueuer
+        .send_jobs(10)
+        .wait(PATIENCE)
+        .within()
+        .await
+        .unwrap();
+    assert_eq!(
+        total, 13,
+        "1 + 2 + 10: the failed turn's 100 was not queued"
+    );
+    registry.shutdown().within().await;
+}
+
 async fn send_and_wait_returns_the_completion(backend: Backend) {
     let registry = registry_on(&backend);
     let worker = registry.client().get_or_create::<Worker>(["wait"]);
@@ -234,6 +305,7 @@ async fn a_busy_mailbox_lets_a_waiting_queue_message_run_within_32_calls(backend
 }
 
 on_each_backend!(
+    cx_enqueue_joins_the_turn,
     a_wait_that_expires_is_timed_out_and_the_message_still_runs,
     a_busy_mailbox_lets_a_waiting_queue_message_run_within_32_calls,
     send_and_wait_returns_the_completion,

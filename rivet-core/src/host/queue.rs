@@ -601,6 +601,31 @@ impl<A: Actor> Host<A> {
         }
     }
 
+    /// Adds the messages a turn sent to its own queue (`cx.enqueue`) to the turn's batch: every
+    /// one checked first, so either all are queued or none.
+    pub(super) fn enqueue_own(
+        &mut self,
+        messages: Vec<(String, Bytes)>,
+        batch: &mut Batch,
+    ) -> Result<(), Error> {
+        let mut checked = Vec::with_capacity(messages.len());
+        for (name, body) in messages {
+            let typed = self.check_queue_send(&name, &body)?;
+            checked.push((name, typed));
+        }
+        let max = self.runtime.config().max_queue_size;
+        if self.queue.len() + checked.len() > max {
+            return Err(Error::public(codes::QUEUE_FULL.with_message(format!(
+                "Queue holds its maximum of {max} messages."
+            ))));
+        }
+        for (name, typed) in checked {
+            let mut pushed = self.queue.push(name, typed)?;
+            batch.ops.append(&mut pushed.batch.ops);
+        }
+        Ok(())
+    }
+
     /// A send, checked and added to the queue (its batch not yet submitted).
     pub(super) fn queue_send(&mut self, name: String, body: &[u8]) -> Result<Pushed, Error> {
         let typed = self.check_queue_send(&name, body)?;

@@ -436,7 +436,13 @@ impl<A: Actor> Host<A> {
                 return self.refuse_turn(true, batch, error.into_reply(what), span, reply);
             }
         };
-        let effects = self.cx.take_effects();
+        let mut effects = self.cx.take_effects();
+        // Messages the turn sent to its own queue join its batch: all of them, or the turn fails.
+        if !effects.enqueued.is_empty()
+            && let Err(error) = self.enqueue_own(std::mem::take(&mut effects.enqueued), &mut batch)
+        {
+            return self.refuse_turn(true, batch, error.into_reply(what), span, reply);
+        }
         self.metrics.turns_ok.inc();
         let mut answers = Vec::new();
         // The turn will commit: the workflow engine takes in its records now.

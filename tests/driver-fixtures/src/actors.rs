@@ -96,6 +96,7 @@ pub fn register(builder: RegistryBuilder) -> RegistryBuilder {
         .with::<sleep_db::SleepWithDbAction>()
         .with::<sleep_db::SleepScheduleAfter>()
         .with::<sleep_db::SleepOnSleepThrows>()
+        .with::<sleep_db::SleepEnqueue>()
         .with::<scheduled::ScheduledDb>()
         .with::<db_pragma_migration::DbPragmaMigrationActor>()
         .with::<state_zod_coercion::StateZodCoercionActor>()

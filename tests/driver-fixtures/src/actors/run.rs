@@ -110,18 +110,11 @@ impl RunWithQueueConsumer {
         self.clone()
     }
 
-    /// Sends `body` to the actor's own `messages` queue, through its client.
+    /// Sends `body` to the actor's own `messages` queue (RivetKit's fixture sends through its
+    /// own handle; from inside a turn that send joins the turn, with `cx.enqueue`).
     #[action]
-    async fn send_message(
-        &self,
-        cx: &mut Cx<Self>,
-        body: serde_json::Value,
-    ) -> Result<bool, ActorError> {
-        let id = cx.actor_id().to_owned();
-        cx.client()
-            .get_for_id::<Self>(id)
-            .send_messages(body)
-            .await?;
+    fn send_message(&self, cx: &mut Cx<Self>, body: serde_json::Value) -> Result<bool, Error> {
+        cx.enqueue("messages", &body)?;
         Ok(true)
     }
 }

@@ -379,3 +379,60 @@ impl SleepOnSleepThrows {
         entries(cx)
     }
 }
+
+/// `sleepEnqueue`: its sleep hook sends to its own queue (`cx.enqueue`, with the hook's turn).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SleepEnqueue {
+    start_count: u64,
+    sleep_count: u64,
+    enqueue_success: bool,
+    enqueue_error: Option<String>,
+}
+
+#[actor(
+    name = "sleepEnqueue",
+    migrations = MIGRATIONS,
+    options = ActorOptions::new().sleep_timeout(SLEEP_DB_TIMEOUT)
+)]
+impl SleepEnqueue {
+    #[on_wake]
+    fn woke(&mut self, cx: &mut Cx<Self>) -> Result<(), Error> {
+        self.start_count += 1;
+        log(cx, "wake")
+    }
+
+    #[on_sleep]
+    fn slept(&mut self, cx: &mut Cx<Self>) -> Result<(), Error> {
+        self.sleep_count += 1;
+        match cx.enqueue("work", "enqueued-during-sleep") {
+            Ok(()) => self.enqueue_success = true,
+            Err(error) => self.enqueue_error = Some(error.to_string()),
+        }
+        log(cx, "sleep")
+    }
+
+    /// Declared for the sleep hook's message; nothing takes it (as in RivetKit's fixture).
+    #[queue]
+    fn work(message: String);
+
+    #[action]
+    fn trigger_sleep(&self, cx: &mut Cx<Self>) {
+        cx.sleep();
+    }
+
+    #[action]
+    fn get_counts(&self) -> serde_json::Value {
+        serde_json::json!({
+            "startCount": self.start_count,
+            "sleepCount": self.sleep_count,
+            "enqueueSuccess": self.enqueue_success,
+            "enqueueError": self.enqueue_error,
+        })
+    }
+
+    #[action]
+    fn get_log_entries(&self, cx: &mut Cx<Self>) -> Result<Vec<LogEntry>, Error> {
+        entries(cx)
+    }
+}
