@@ -97,13 +97,8 @@ impl ActorConnection {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let output = self
-            .inner
-            .transport
-            .action(name.into(), to_cbor(args)?)
-            .await;
-        self.delivered().await;
-        decode_output(&output?)
+        let output = self.action_raw(name, to_cbor(args)?).await?;
+        decode_output(&output)
     }
 
     /// Calls an action with CBOR arguments through this connection and returns its CBOR output.

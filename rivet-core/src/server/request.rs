@@ -13,8 +13,9 @@ const HEADER_ENCODING: &str = "x-rivet-encoding";
 /// The header with connection parameters (a JSON string) for HTTP actions.
 pub(super) const HEADER_CONN_PARAMS: &str = "x-rivet-conn-params";
 
-/// The request a connection's hooks see as `cx.request()`: its method, its URI (the path after
-/// the actor's gateway prefix, with the query) and its headers, without the body.
+/// The request an actor's hooks see: as `cx.request()` in a connection's hooks, and with a raw
+/// WebSocket's `Open`. Its method, its URI (the path after the actor's gateway prefix, with the
+/// query) and its headers, without the body.
 pub(super) fn hook_request(
     method: &http::Method,
     uri: &str,

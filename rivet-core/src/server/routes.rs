@@ -261,24 +261,8 @@ pub(crate) async fn tunnelled_socket(
         return ws::close(&mut socket, 1011, &NO_ROUTE.error().full_code()).await;
     };
     let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
-    let mut request = http::Request::builder().method(Method::GET).uri(raw_path);
-    if let Some(map) = request.headers_mut() {
-        *map = headers;
-    }
-    match request.body(()) {
-        Ok(request) => {
-            let (parts, ()) = request.into_parts();
-            ws::run_raw(
-                registry,
-                target,
-                socket,
-                parts,
-                format!("{raw_path}{query}"),
-            )
-            .await;
-        }
-        Err(_) => ws::close(&mut socket, 1011, "actor.invalid_request").await,
-    }
+    let uri = format!("{raw_path}{query}");
+    ws::run_raw(registry, target, socket, &Method::GET, &headers, &uri).await;
 }
 
 async fn http_action(

@@ -303,16 +303,17 @@ pub(crate) async fn run_connection(
     let config = registry.server_config();
     let (sink, events) =
         bounded_conn_channel(config.outgoing_queue_messages, config.outgoing_queue_bytes);
-    let opened = match (&target, handshake.params) {
+    let opened = match (target, handshake.params) {
         (Ok(target), Ok(params)) => {
-            open_connection(&registry, target, params, handshake.request, sink.clone()).await
+            open_connection(&registry, &target, params, handshake.request, sink.clone())
+                .await
+                .map(|ids| (target, ids))
         }
-        (Err(error), _) => Err(error.clone()),
-        (Ok(_), Err(error)) => Err(error),
+        (Err(error), _) | (Ok(_), Err(error)) => Err(error),
     };
-    let (target, (actor_id, conn_id)) = match (target, opened) {
-        (Ok(target), Ok(ids)) => (target, ids),
-        (_, Err(error)) | (Err(error), Ok(_)) => {
+    let (target, (actor_id, conn_id)) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
             // The client rejects its open promise with this error, then sees the close.
             let message = ToClient::Error {
                 error: error.clone(),
@@ -583,21 +584,30 @@ pub(crate) fn raw(
     let limit = registry.server_config().max_request_body_size;
     limited(upgrade, limit)
         .protocols([PROTOCOL_RIVET])
-        .on_upgrade(move |socket| run_raw(registry, target, socket, parts, uri))
+        .on_upgrade(move |socket| async move {
+            run_raw(
+                registry,
+                target,
+                socket,
+                &parts.method,
+                &parts.headers,
+                &uri,
+            )
+            .await;
+        })
 }
 
+/// Serves a raw socket: the actor's `#[on_websocket]` gets its upgrade request (`method`,
+/// `uri` after the gateway prefix, `headers`) with `Open`.
 pub(crate) async fn run_raw(
     registry: Registry,
     target: ActorTarget,
     mut socket: impl ServerSocket,
-    parts: http::request::Parts,
-    uri: String,
+    method: &http::Method,
+    headers: &HeaderMap,
+    uri: &str,
 ) {
-    let mut builder = http::Request::builder().method(parts.method).uri(uri);
-    for (name, value) in &parts.headers {
-        builder = builder.header(name, value);
-    }
-    let Ok(request) = builder.body(()) else {
+    let Some(request) = super::request::hook_request(method, uri, headers) else {
         close(&mut socket, 1011, "actor.invalid_request").await;
         return;
     };
@@ -607,7 +617,7 @@ pub(crate) async fn run_raw(
     let mut liveness = Liveness::new(&socket, config.ws_liveness_timeout);
     let open = Envelope::RawSocket(RawSocketEnvelope::Open {
         id: id.clone(),
-        request: Box::new(request),
+        request,
         commands: commands_tx,
     });
     let Ok(actor_id) = registry.inner().deliver(&target, open).await else {

@@ -22,8 +22,8 @@ const RAW_WS_HANDLER_DELAY: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
-    start_count: u64,
-    sleep_count: u64,
+    pub(crate) start_count: u64,
+    pub(crate) sleep_count: u64,
 }
 
 /// `sleep`: counts wakes and sleeps; an alarm wakes it.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rivet_core::prelude::*;
 
+use super::sleep::Counts;
 use crate::js::now_ms_int as now_ms;
 
 /// RivetKit's `SLEEP_DB_TIMEOUT`.
@@ -37,14 +38,6 @@ fn log<A: rivet_core::Actor>(cx: &mut Cx<A>, event: &str) -> Result<(), Error> {
 
 fn entries<A: rivet_core::Actor>(cx: &mut Cx<A>) -> Result<Vec<LogEntry>, Error> {
     cx.db()?.query("SELECT * FROM sleep_log ORDER BY id", ())
-}
-
-/// Wakes and sleeps, counted.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counts {
-    start_count: u64,
-    sleep_count: u64,
 }
 
 /// `sleepWithDb`: writes to its database on wake, on sleep and from an alarm.
